@@ -35,11 +35,10 @@ json_t *dindd_version_json(void)
 {
     struct utsname u;
     uname(&u);
-    json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion",
-                                DINDD_API_VERSION, "Arch", go_arch(u.machine), "BuildTime", "",
-                                "Experimental", "false", "GitCommit", "", "GoVersion", "",
-                                "KernelVersion", u.release, "MinAPIVersion", DINDD_API_MIN_VERSION,
-                                "Os", "linux");
+    json_t *details = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion", DINDD_API_VERSION, "Arch",
+        go_arch(u.machine), "BuildTime", "", "Experimental", "false", "GitCommit", "", "GoVersion",
+        "", "KernelVersion", u.release, "MinAPIVersion", DINDD_API_MIN_VERSION, "Os", "linux");
     json_t *engine = json_pack("{s:s, s:s, s:o}", "Name", "Engine", "Version", DINDD_VERSION,
                                "Details", details);
     return json_pack("{s:{s:s}, s:[o], s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Platform",
@@ -180,8 +179,7 @@ static void add_host_facts(json_t *o, dindd_ctx *d)
     jx_set_str(o, "Name", host);
     jx_set_bool(o, "IPv4Forwarding", file_is_1("/proc/sys/net/ipv4/ip_forward"));
     jx_set_bool(o, "BridgeNfIptables", file_is_1("/proc/sys/net/bridge/bridge-nf-call-iptables"));
-    jx_set_bool(o, "BridgeNfIp6tables",
-                file_is_1("/proc/sys/net/bridge/bridge-nf-call-ip6tables"));
+    jx_set_bool(o, "BridgeNfIp6tables", file_is_1("/proc/sys/net/bridge/bridge-nf-call-ip6tables"));
     jx_set_str(o, "HttpProxy", getenv("HTTP_PROXY") ? getenv("HTTP_PROXY") : "");
     jx_set_str(o, "HttpsProxy", getenv("HTTPS_PROXY") ? getenv("HTTPS_PROXY") : "");
     jx_set_str(o, "NoProxy", getenv("NO_PROXY") ? getenv("NO_PROXY") : "");
@@ -191,9 +189,10 @@ static void add_host_facts(json_t *o, dindd_ctx *d)
 static json_t *registry_config(void)
 {
     return json_pack("{s:[], s:[], s:[s], s:{s:{s:s, s:[], s:b, s:b}}, s:[]}",
-                     "AllowNondistributableArtifactsCIDRs", "AllowNondistributableArtifactsHostnames",
-                     "InsecureRegistryCIDRs", "127.0.0.0/8", "IndexConfigs", "docker.io", "Name",
-                     "docker.io", "Mirrors", "Secure", 1, "Official", 1, "Mirrors");
+                     "AllowNondistributableArtifactsCIDRs",
+                     "AllowNondistributableArtifactsHostnames", "InsecureRegistryCIDRs",
+                     "127.0.0.0/8", "IndexConfigs", "docker.io", "Name", "docker.io", "Mirrors",
+                     "Secure", 1, "Official", 1, "Mirrors");
 }
 
 static json_t *commit(void)
@@ -227,9 +226,10 @@ static void add_engine_facts(json_t *o, dindd_ctx *d)
     jx_set_str(o, "ServerVersion", DINDD_VERSION);
     jx_set_new(o, "Runtimes", json_pack("{s:{s:s}}", "dindd", "path", "dindd"));
     jx_set_str(o, "DefaultRuntime", "dindd");
-    jx_set_new(o, "Swarm", json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr",
-                                     "", "LocalNodeState", "inactive", "ControlAvailable", 0,
-                                     "Error", "", "RemoteManagers"));
+    jx_set_new(o, "Swarm",
+               json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr", "",
+                         "LocalNodeState", "inactive", "ControlAvailable", 0, "Error", "",
+                         "RemoteManagers"));
     jx_set_bool(o, "LiveRestoreEnabled", false);
     jx_set_str(o, "Isolation", "");
     jx_set_str(o, "InitBinary", "");

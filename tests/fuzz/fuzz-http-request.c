@@ -5,8 +5,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const patterns[] = {
-    "/containers/{id}/json", "/images/{name*}/json", "/images/{name*}", "/exec/{id}/start",
-    "/v1.41/{rest*}",
+    "/containers/{id}/json", "/images/{name*}/json", "/images/{name*}",
+    "/exec/{id}/start",      "/v1.41/{rest*}",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

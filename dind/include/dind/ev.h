@@ -7,13 +7,15 @@
  *
  * Lifetime rules (the reason this module exists):
  *   - Every watcher (ev_io, ev_timer, ev_signal, ev_child) is allocated by its *_add() function and
- *     released by its *_del() function. *_del() may be called from anywhere, including the watcher's
- *     own callback: the watcher stops firing at once and its memory is freed later by the loop.
+ *     released by its *_del() function. *_del() may be called from anywhere, including the
+ * watcher's own callback: the watcher stops firing at once and its memory is freed later by the
+ * loop.
  *   - Never free *your own* object (a connection, a container record) inside a callback that the
  *     object's watcher is running: queue the free with ev_defer(), which runs after the current
  *     callbacks have returned.
- *   - *_del() never closes the fd you passed to ev_io_add(); the caller owns it. ev_child_add_pidfd()
- *     is the exception: it takes ownership of the pidfd and ev_child_del() closes it.
+ *   - *_del() never closes the fd you passed to ev_io_add(); the caller owns it.
+ * ev_child_add_pidfd() is the exception: it takes ownership of the pidfd and ev_child_del() closes
+ * it.
  *
  * Typical use:
  *     ev_loop *loop = ev_loop_new(&err);

@@ -23,8 +23,8 @@
  *    loop (asynchronous, e.g. `wait`). After the finishing call, `req` must not be used again.
  * 3. If the client goes away first, the on_close callback (http_req_on_close()) runs once; writes
  *    then fail with -EPIPE, but the handler must STILL finish the request (usually with
- *    http_stream_end() or http_req_abort()), which frees it. A handler that never finishes a request
- *    leaks it.
+ *    http_stream_end() or http_req_abort()), which frees it. A handler that never finishes a
+ * request leaks it.
  *
  * Responses always carry the server's common headers (http_server_opts.headers), except a 101.
  * For HEAD requests the server sends the head only (Content-Length is kept).
@@ -128,7 +128,8 @@ unsigned http_server_conn_count(const http_server *srv);
 /* ---- request accessors (valid until the request is finished) ---- */
 
 const char *http_req_method(const http_req *req);
-/* The path after prefix stripping, still percent-encoded, without the query ("/containers/json"). */
+/* The path after prefix stripping, still percent-encoded, without the query ("/containers/json").
+ */
 const char *http_req_path(const http_req *req);
 /* The request target as sent ("/v1.41/containers/json?all=1"). */
 const char *http_req_target(const http_req *req);

@@ -12,7 +12,7 @@ struct ev_io {
     ev_io_fn fn;
     void *data;
     struct ev_io *next_dead;
-    struct ev_io *prev, *next; /* the loop's list of live watchers */
+    struct ev_io *prev, *next;       /* the loop's list of live watchers */
     void (*owner_free)(void *owner); /* internal owners (ev_child) freed with the loop */
     void *owner;
 };

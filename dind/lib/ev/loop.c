@@ -1,6 +1,7 @@
-/* The epoll loop itself: fd watchers, deferred callbacks and the dispatch cycle. Timers, signals and
- * process exits live in their own files and plug in here. Watchers removed during a batch of events
- * are only marked dead and freed after the batch, so a stale event never reaches freed memory. */
+/* The epoll loop itself: fd watchers, deferred callbacks and the dispatch cycle. Timers, signals
+ * and process exits live in their own files and plug in here. Watchers removed during a batch of
+ * events are only marked dead and freed after the batch, so a stale event never reaches freed
+ * memory. */
 #include <sys/epoll.h>
 #include <time.h>
 

@@ -48,9 +48,11 @@ typedef struct http_chunked {
     bool ext;           /* inside a chunk extension */
     bool any_digit;
 } http_chunked;
-/* Consumes bytes from in, appending payload to out. Returns bytes consumed (>= 0) and sets *ret_done
- * once the last chunk and trailers are read (bytes after that are not consumed), or -EINVAL. */
-ssize_t http_chunked_feed(http_chunked *st, const char *in, size_t len, dd_buf *out, bool *ret_done);
+/* Consumes bytes from in, appending payload to out. Returns bytes consumed (>= 0) and sets
+ * *ret_done once the last chunk and trailers are read (bytes after that are not consumed), or
+ * -EINVAL. */
+ssize_t http_chunked_feed(http_chunked *st, const char *in, size_t len, dd_buf *out,
+                          bool *ret_done);
 
 typedef struct http_query {
     size_t n;

@@ -84,7 +84,8 @@ static int listen_tcp(const char *hp, int *ret_port, dd_err *e)
     _cleanup_free_ char *host = NULL, *port = NULL;
     if (split_host_port(hp, &host, &port, e) < 0)
         return -e->code;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
@@ -131,8 +132,8 @@ int http_server_listen(http_server *srv, const char *addr, SSL_CTX *tls, dd_err 
     } else if (dd_startswith(addr, "tcp://")) {
         fd = listen_tcp(addr + strlen("tcp://"), &port, e);
     } else {
-        return dd_err_set(e, EINVAL, "unsupported address '%s' (use unix:///path or tcp://host:port)",
-                          addr);
+        return dd_err_set(e, EINVAL,
+                          "unsupported address '%s' (use unix:///path or tcp://host:port)", addr);
     }
     if (fd < 0)
         return fd;

@@ -8,7 +8,7 @@
 
 #include "http-internal.h"
 
-#define MAX_HEADERS 1000
+#define MAX_HEADERS    1000
 #define MAX_CHUNK_LINE 4096
 
 static bool is_tchar(unsigned char c)

@@ -267,8 +267,9 @@ http_raw *http_hijack(http_req *req, const http_raw_ops *ops, void *ud)
 {
     dd_buf h = DD_BUF_INIT;
     if (http_req_wants_upgrade(req, "tcp")) {
-        dd_buf_adds(&h, "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
-                        "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n");
+        dd_buf_adds(&h,
+                    "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+                    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n");
     } else {
         http_write_head(req, &h, 200, "application/vnd.docker.raw-stream");
         dd_buf_adds(&h, "\r\n");
@@ -279,8 +280,7 @@ http_raw *http_hijack(http_req *req, const http_raw_ops *ops, void *ud)
     return make_raw(req, ops, ud);
 }
 
-http_raw *http_upgrade(http_req *req, const char *const *headers, const http_raw_ops *ops,
-                       void *ud)
+http_raw *http_upgrade(http_req *req, const char *const *headers, const http_raw_ops *ops, void *ud)
 {
     dd_buf h = DD_BUF_INIT;
     dd_buf_adds(&h, "HTTP/1.1 101 Switching Protocols\r\n");

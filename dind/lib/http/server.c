@@ -92,7 +92,7 @@ static void tls_shutdown(http_conn *c)
 const http_transport http_tls_transport = {tls_recv, tls_send, tls_shutdown};
 
 int http_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-                       const unsigned char *in, unsigned int inlen, void *arg)
+                     const unsigned char *in, unsigned int inlen, void *arg)
 {
     static const unsigned char h1[] = "\x08http/1.1";
     unsigned char *sel = NULL;
