@@ -25,8 +25,8 @@ struct prog {
 static void emit(struct prog *p, uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
 {
     if (p->n < MAX_INSNS)
-        p->insns[p->n] = (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src,
-                                          .off = off, .imm = imm};
+        p->insns[p->n] =
+            (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
     p->n++;
 }
 
@@ -36,9 +36,10 @@ static int access_bits(const char *acc)
     if (!acc[0])
         return BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD;
     for (const char *c = acc; *c; c++)
-        bits |= *c == 'r' ? BPF_DEVCG_ACC_READ : *c == 'w' ? BPF_DEVCG_ACC_WRITE
-                                               : *c == 'm' ? BPF_DEVCG_ACC_MKNOD
-                                                           : 0x100;
+        bits |= *c == 'r'   ? BPF_DEVCG_ACC_READ
+                : *c == 'w' ? BPF_DEVCG_ACC_WRITE
+                : *c == 'm' ? BPF_DEVCG_ACC_MKNOD
+                            : 0x100;
     return bits;
 }
 
@@ -182,8 +183,7 @@ static void detach_id(int cgfd, uint32_t id)
     (void)sys_bpf(BPF_PROG_DETACH, &a);
 }
 
-int cg_bpf_devices_apply(const char *dir, const struct cg_device_rule *rules, size_t n,
-                         dd_err *e)
+int cg_bpf_devices_apply(const char *dir, const struct cg_device_rule *rules, size_t n, dd_err *e)
 {
     int r = validate(rules, n, e);
     if (r < 0)

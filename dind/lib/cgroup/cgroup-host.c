@@ -31,8 +31,8 @@ int cg_host_cpu_ns(uint64_t *ret, dd_err *e)
 
 /* Smallest value of file in dir and its ancestors, as long as they have the file. parse returns
  * false for "no limit". */
-static uint64_t min_up(const char *dir, const char *file, bool (*parse)(const char *dir,
-                                                                        uint64_t *ret))
+static uint64_t min_up(const char *dir, const char *file,
+                       bool (*parse)(const char *dir, uint64_t *ret))
 {
     uint64_t best = UINT64_MAX;
     _cleanup_free_ char *path = dd_strdup(dir);
@@ -107,7 +107,7 @@ int cg_capacity_read(struct cg_capacity *ret, dd_err *e)
     CPU_ZERO(&set);
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     ret->ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? (uint64_t)CPU_COUNT(&set)
-                                                              : (uint64_t)(online > 0 ? online : 1);
+                                                             : (uint64_t)(online > 0 ? online : 1);
     ret->cpu_milli = ret->ncpu * 1000;
     ret->pids_max = pid_max();
     uint64_t mem = UINT64_MAX, cpu = UINT64_MAX, pids = UINT64_MAX;

@@ -34,12 +34,12 @@ struct cg_sys {
 extern struct cg_sys cg_sys;
 
 struct cg {
-    char *rel;           /* parent_rel/name relative to the base */
-    char *dir[CG_NCTL];  /* v1: absolute directory per controller, NULL if absent */
-    char *v2_dir;        /* v2: absolute directory */
-    int dirfd;           /* v2: O_DIRECTORY fd for CLONE_INTO_CGROUP, lazily opened */
-    int oom_fd;          /* eventfd (v1) / inotify (v2), lazily created */
-    int oom_ctl_fd;      /* v1: memory.oom_control kept open for the registration */
+    char *rel;          /* parent_rel/name relative to the base */
+    char *dir[CG_NCTL]; /* v1: absolute directory per controller, NULL if absent */
+    char *v2_dir;       /* v2: absolute directory */
+    int dirfd;          /* v2: O_DIRECTORY fd for CLONE_INTO_CGROUP, lazily opened */
+    int oom_fd;         /* eventfd (v1) / inotify (v2), lazily created */
+    int oom_ctl_fd;     /* v1: memory.oom_control kept open for the registration */
 };
 
 struct cg_ops {
@@ -64,8 +64,7 @@ extern const struct cg_ops cg_v2_ops;
 
 /* Writes s to dir/file (one write(2), as cgroupfs wants). */
 int cg_write(const char *dir, const char *file, const char *s, dd_err *e);
-int cg_writef(const char *dir, const char *file, dd_err *e, const char *fmt, ...)
-    DD_PRINTF(4, 5);
+int cg_writef(const char *dir, const char *file, dd_err *e, const char *fmt, ...) DD_PRINTF(4, 5);
 /* Reads dir/file (trailing newline stripped). */
 int cg_read(const char *dir, const char *file, char **ret, dd_err *e);
 /* Reads a single number; "max" reads as UINT64_MAX. */
@@ -96,7 +95,6 @@ void cg_device_rule_text(const struct cg_device_rule *r, char *out, size_t n);
 
 /* v2 device filter (cgroup-bpf.c): loads a BPF_PROG_TYPE_CGROUP_DEVICE program for rules and
  * attaches it to the cgroup directory, replacing ours if one is attached. */
-int cg_bpf_devices_apply(const char *dir, const struct cg_device_rule *rules, size_t n,
-                         dd_err *e);
+int cg_bpf_devices_apply(const char *dir, const struct cg_device_rule *rules, size_t n, dd_err *e);
 
 #endif

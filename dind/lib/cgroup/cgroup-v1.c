@@ -59,8 +59,7 @@ static int cpuset_inherit(const char *dir, dd_err *e)
     return 0;
 }
 
-static int mkdir_along(const char *base, const char *rel, bool cpuset, bool *ret_created,
-                       dd_err *e)
+static int mkdir_along(const char *base, const char *rel, bool cpuset, bool *ret_created, dd_err *e)
 {
     _cleanup_free_ char *path = dd_strdup(base);
     bool created = false;
@@ -111,8 +110,7 @@ static int need(struct cg *cg, enum cg_ctl c, dd_err *e)
 {
     if (cg->dir[c])
         return 0;
-    return dd_err_set(e, EOPNOTSUPP, "the %s cgroup controller is not available",
-                      cg_ctl_names[c]);
+    return dd_err_set(e, EOPNOTSUPP, "the %s cgroup controller is not available", cg_ctl_names[c]);
 }
 
 static char *v1_num(int64_t v)
@@ -129,8 +127,9 @@ static int apply_memory(struct cg *cg, const struct cg_limits *l, dd_err *e)
     _cleanup_free_ char *mem = l->memory ? v1_num(l->memory) : NULL;
     _cleanup_free_ char *sw = swap ? v1_num(l->memory_swap) : NULL;
     if (mem && sw && l->memory > 0 && l->memory_swap > 0 && l->memory_swap < l->memory)
-        return dd_err_set(e, EINVAL, "memory+swap limit (%lld) is smaller than the memory "
-                                     "limit (%lld)",
+        return dd_err_set(e, EINVAL,
+                          "memory+swap limit (%lld) is smaller than the memory "
+                          "limit (%lld)",
                           (long long)l->memory_swap, (long long)l->memory);
     int r = 0;
     if (mem) {
@@ -171,8 +170,7 @@ static int apply_devices(struct cg *cg, const struct cg_limits *l, dd_err *e)
             return dd_err_set(e, EINVAL, "device rule type must be a, c or b");
         char text[64];
         cg_device_rule_text(d, text, sizeof(text));
-        int r = cg_write(cg->dir[CG_DEVICES], d->allow ? "devices.allow" : "devices.deny", text,
-                         e);
+        int r = cg_write(cg->dir[CG_DEVICES], d->allow ? "devices.allow" : "devices.deny", text, e);
         if (r < 0)
             return r;
     }
@@ -210,9 +208,9 @@ static int v1_apply(struct cg *cg, const struct cg_limits *l, dd_err *e)
         r = cg_write(cg->dir[CG_MEMORY], "memory.soft_limit_in_bytes", v, e);
     }
     if (r >= 0 && l->pids_max)
-        r = l->pids_max < 0 ? cg_write(cg->dir[CG_PIDS], "pids.max", "max", e)
-                            : cg_writef(cg->dir[CG_PIDS], "pids.max", e, "%lld",
-                                        (long long)l->pids_max);
+        r = l->pids_max < 0
+                ? cg_write(cg->dir[CG_PIDS], "pids.max", "max", e)
+                : cg_writef(cg->dir[CG_PIDS], "pids.max", e, "%lld", (long long)l->pids_max);
     if (r >= 0 && cpu)
         r = apply_cpu(cg, l, e);
     if (r >= 0 && l->cpuset_cpus)
@@ -249,8 +247,8 @@ static int v1_enter(struct cg *cg, pid_t pid, dd_err *e)
 /* Any directory that holds our processes: the one to list pids from. */
 static const char *procs_dir(struct cg *cg)
 {
-    static const enum cg_ctl order[] = {CG_PIDS, CG_MEMORY, CG_FREEZER, CG_CPU,
-                                        CG_CPUACCT, CG_DEVICES, CG_BLKIO, CG_CPUSET};
+    static const enum cg_ctl order[] = {CG_PIDS,    CG_MEMORY,  CG_FREEZER, CG_CPU,
+                                        CG_CPUACCT, CG_DEVICES, CG_BLKIO,   CG_CPUSET};
     for (size_t i = 0; i < DD_ARRAY_SIZE(order); i++)
         if (cg->dir[order[i]])
             return cg->dir[order[i]];

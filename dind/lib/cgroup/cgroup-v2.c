@@ -156,8 +156,9 @@ static int apply_memory(struct cg *cg, const struct cg_limits *l, dd_err *e)
         else if ((r = cg_read_u64(d, "memory.max", &mem, e)) < 0)
             return r;
         if (l->memory_swap > 0 && (mem == UINT64_MAX || (uint64_t)l->memory_swap < mem))
-            return dd_err_set(e, EINVAL, "memory+swap limit (%lld) is smaller than the memory "
-                                         "limit",
+            return dd_err_set(e, EINVAL,
+                              "memory+swap limit (%lld) is smaller than the memory "
+                              "limit",
                               (long long)l->memory_swap);
         _cleanup_free_ char *v =
             l->memory_swap < 0 ? dd_strdup("max")
@@ -165,8 +166,8 @@ static int apply_memory(struct cg *cg, const struct cg_limits *l, dd_err *e)
         r = cg_write(d, "memory.swap.max", v, e);
     }
     if (r >= 0 && l->memory_reservation) {
-        _cleanup_free_ char *v = l->memory_reservation < 0 ? dd_strdup("0")
-                                                           : v2_num(l->memory_reservation);
+        _cleanup_free_ char *v =
+            l->memory_reservation < 0 ? dd_strdup("0") : v2_num(l->memory_reservation);
         r = cg_write(d, "memory.low", v, e);
     }
     return r;

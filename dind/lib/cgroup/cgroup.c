@@ -11,9 +11,9 @@
 #include "cgroup-internal.h"
 
 const char *const cg_ctl_names[CG_NCTL] = {
-    [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
-    [CG_MEMORY] = "memory",   [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
-    [CG_BLKIO] = "blkio",     [CG_PIDS] = "pids",
+    [CG_CPU] = "cpu",       [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
+    [CG_MEMORY] = "memory", [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
+    [CG_BLKIO] = "blkio",   [CG_PIDS] = "pids",
 };
 
 struct cg_sys cg_sys;
@@ -272,8 +272,9 @@ int cg_create(const char *parent_rel, const char *name, const struct cg_limits *
     if (!ops()) {
         if (!limits_empty(lim)) {
             cg_free(cg);
-            return dd_err_set(e, EOPNOTSUPP, "cannot apply resource limits: no cgroup "
-                                             "filesystem is mounted");
+            return dd_err_set(e, EOPNOTSUPP,
+                              "cannot apply resource limits: no cgroup "
+                              "filesystem is mounted");
         }
         *ret = cg;
         return 0;
@@ -323,8 +324,9 @@ int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 {
     if (!ops())
         return limits_empty(lim) ? 0
-                                 : dd_err_set(e, EOPNOTSUPP, "cannot apply resource limits: no "
-                                                             "cgroup filesystem is mounted");
+                                 : dd_err_set(e, EOPNOTSUPP,
+                                              "cannot apply resource limits: no "
+                                              "cgroup filesystem is mounted");
     int r = ops()->apply(cg, lim, e);
     return r < 0 ? dd_err_wrap(e, "updating cgroup %s", cg->rel) : 0;
 }
