@@ -88,6 +88,10 @@ static char *abs_path(const char *p)
         const char *end = strchrnul(s, '/');
         size_t n = (size_t)(end - s);
         if (n == 2 && s[0] == '.' && s[1] == '.') {
+            if (!b.len) {
+                s = end;
+                continue; /* ".." of the root is the root */
+            }
             char *slash = strrchr(b.data, '/');
             b.len = slash ? (size_t)(slash - b.data) : 0;
             b.data[b.len] = '\0';

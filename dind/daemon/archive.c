@@ -19,13 +19,10 @@
 #include "dind/json.h"
 #include "dind/daemon/archive.h"
 #include "dind/daemon/container.h"
+#include "dind/daemon/daemon.h"
 
 static struct ctr_store *arc_store;
-
-void arc_init(struct ctr_store *store)
-{
-    arc_store = store;
-}
+static ev_loop *arc_loop;
 
 struct arc_session {
     http_req *req;
@@ -36,12 +33,6 @@ struct arc_session {
     dd_buf head;
     bool streaming; /* GET: headers sent, tar bytes follow */
 };
-
-static void reply_err(http_req *req, const dd_err *e)
-{
-    int status = e->code == ENOENT ? 404 : e->code == EINVAL ? 400 : e->code == EBUSY ? 409 : 500;
-    http_reply_error(req, status, e->msg);
-}
 
 static void child_main(struct arc_job *job, int out)
 {
@@ -225,7 +216,7 @@ static void start(http_req *req, struct arc_job *job)
     struct container *c = NULL;
     const char *ref = http_req_param(req, "id");
     if (ctr_lookup(arc_store, ref, &c, &e) < 0 || job_root(c, &job->root, &e) < 0) {
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
     const char *path = http_req_query(req, "path");
@@ -239,29 +230,29 @@ static void start(http_req *req, struct arc_job *job)
     dd_buf_init(&s->head);
     if (spawn(job, &s->pid, &s->fd, &e) < 0) {
         session_free(s);
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
-    s->io = ev_io_add(ctr_store_loop(arc_store), s->fd, EV_READ, on_child, s, &e);
+    s->io = ev_io_add(arc_loop, s->fd, EV_READ, on_child, s, &e);
     if (!s->io) {
         session_free(s);
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
     }
 }
 
-void arc_head(http_req *req)
+static void arc_head(http_req *req)
 {
     struct arc_job job = {.op = ARC_STAT, .body = {.fd = -1}};
     start(req, &job);
 }
 
-void arc_get(http_req *req)
+static void arc_get(http_req *req)
 {
     struct arc_job job = {.op = ARC_GET, .body = {.fd = -1}};
     start(req, &job);
 }
 
-void arc_put(http_req *req)
+static void arc_put(http_req *req)
 {
     struct arc_job job = {.op = ARC_PUT, .body = {.fd = -1}};
     job.no_overwrite_dir_non_dir = dd_parse_bool(http_req_query(req, "noOverwriteDirNonDir"));
@@ -271,3 +262,25 @@ void arc_put(http_req *req)
         job.body.mem = http_req_body(req, &job.body.len);
     start(req, &job);
 }
+
+static int arc_area_init(dindd_ctx *d, dd_err *e)
+{
+    if (!d->containers)
+        return dd_err_set(e, EINVAL, "archive: the containers area must be initialised first");
+    arc_store = d->containers;
+    arc_loop = d->loop;
+    return 0;
+}
+
+static const http_route arc_routes[] = {
+    {"HEAD", "/containers/{id}/archive", arc_head},
+    {"GET", "/containers/{id}/archive", arc_get},
+    {"PUT", "/containers/{id}/archive", arc_put, HTTP_ROUTE_SPOOL},
+};
+
+const dindd_area dindd_area_archive = {
+    .name = "archive",
+    .routes = arc_routes,
+    .nroutes = DD_ARRAY_SIZE(arc_routes),
+    .init = arc_area_init,
+};

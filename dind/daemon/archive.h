@@ -51,13 +51,6 @@ char *arc_stat_header(const json_t *stat);
 /* Go's os.FileMode bits for a st_mode (dir 1<<31, symlink 1<<27, ... | permission bits). */
 uint32_t arc_go_filemode(mode_t m);
 
-/* ---- routes (archive.c) ---- */
-
-struct ctr_store;
-/* Gives the handlers the container store; call once before serving. */
-void arc_init(struct ctr_store *store);
-void arc_head(http_req *req);
-void arc_get(http_req *req);
-void arc_put(http_req *req);
+/* The endpoints are dindd_area_archive (daemon.h): HEAD, GET and PUT /containers/{id}/archive. */
 
 #endif

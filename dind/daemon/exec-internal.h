@@ -35,9 +35,9 @@ struct exec_inst {
     struct rt_exec_result io;
     ev_io *out_w, *err_w, *in_w;
     ev_child *child;
-    http_raw *raw;  /* NULL when detached, or once the client is gone */
-    bool raw_full;  /* the connection is above its high-water mark */
-    dd_buf outq;    /* framed output the connection could not take yet */
+    http_raw *raw; /* NULL when detached, or once the client is gone */
+    bool raw_full; /* the connection is above its high-water mark */
+    dd_buf outq;   /* framed output the connection could not take yet */
     uint64_t dropped;
     dd_buf inq;     /* stdin bytes the process could not take yet */
     bool stdin_eof; /* the client half-closed */

@@ -17,8 +17,13 @@ static void push(struct exec_inst *x, int stream, const char *data, size_t len)
 {
     if (!x->raw || !len)
         return;
-    unsigned char hdr[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
-                            (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+    unsigned char hdr[8] = {(unsigned char)stream,
+                            0,
+                            0,
+                            0,
+                            (unsigned char)(len >> 24),
+                            (unsigned char)(len >> 16),
+                            (unsigned char)(len >> 8),
                             (unsigned char)len};
     size_t hl = x->tty ? 0 : sizeof(hdr);
     if (x->raw_full || x->outq.len) {

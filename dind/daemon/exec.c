@@ -13,22 +13,13 @@
 
 #include "dind/json.h"
 #include "dind/daemon/container.h"
+#include "dind/daemon/daemon.h"
 #include "dind/daemon/events.h"
 #include "dind/daemon/exec-internal.h"
 
 static struct ctr_store *exec_store;
+static ev_loop *exec_loop;
 static struct exec_inst *exec_list;
-
-void exec_init(struct ctr_store *store)
-{
-    exec_store = store;
-}
-
-static void reply_err(http_req *req, const dd_err *e)
-{
-    int status = e->code == ENOENT ? 404 : e->code == EINVAL ? 400 : e->code == EBUSY ? 409 : 500;
-    http_reply_error(req, status, e->msg);
-}
 
 static struct exec_inst *exec_find(const char *id)
 {
@@ -140,12 +131,14 @@ static int parse_create(struct exec_inst *x, const json_t *body, dd_err *e)
     if (!x->cmd || !x->cmd[0])
         return dd_err_set(e, EINVAL, "No exec command specified");
     if (x->working_dir[0] && x->working_dir[0] != '/')
-        return dd_err_set(e, EINVAL, "the working directory '%s' is invalid, it needs to be an "
-                                     "absolute path", x->working_dir);
+        return dd_err_set(e, EINVAL,
+                          "the working directory '%s' is invalid, it needs to be an "
+                          "absolute path",
+                          x->working_dir);
     return 0;
 }
 
-void exec_create(http_req *req)
+static void exec_create(http_req *req)
 {
     dd_err e = {0};
     struct container *c = NULL;
@@ -154,7 +147,7 @@ void exec_create(http_req *req)
     json_t *j = NULL;
     if (ctr_lookup(exec_store, http_req_param(req, "id"), &c, &e) < 0 ||
         jx_parse(body ? body : "", len, &j, &e) < 0) {
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
     struct exec_inst *x = dd_calloc(1, sizeof(*x));
@@ -165,7 +158,7 @@ void exec_create(http_req *req)
         r = ctr_check_running(c, &e);
     if (r < 0) {
         exec_free(x); /* not listed, no container reference yet */
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
     dd_random_hex(x->id, 32);
@@ -252,7 +245,7 @@ static void start_failed(http_req *req, struct exec_inst *x, bool detach, const 
     exec_io_fail(x, http_hijack(req, &exec_raw_ops, x), msg);
 }
 
-void exec_start(http_req *req)
+static void exec_start(http_req *req)
 {
     dd_err e = {0};
     struct exec_inst *x = NULL;
@@ -263,7 +256,7 @@ void exec_start(http_req *req)
     if (exec_lookup(http_req_param(req, "id"), &x, &e) < 0 || check_startable(x, &e) < 0 ||
         (len && jx_parse(body, len, &j, &e) < 0) || jx_bool(j, "Detach", &detach, &e) < 0) {
         json_decref(j);
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
     json_decref(j);
@@ -283,7 +276,7 @@ void exec_start(http_req *req)
         http_reply(req, 200, NULL, NULL, 0);
     else
         raw = http_hijack(req, &exec_raw_ops, x);
-    if (exec_io_begin(x, ctr_store_loop(exec_store), raw, &e) < 0)
+    if (exec_io_begin(x, exec_loop, raw, &e) < 0)
         dd_error("exec %.12s: watching the process: %s", x->id, e.msg);
 }
 
@@ -319,12 +312,12 @@ static json_t *process_config(const struct exec_inst *x)
     return pc;
 }
 
-void exec_inspect(http_req *req)
+static void exec_inspect(http_req *req)
 {
     dd_err e = {0};
     struct exec_inst *x = NULL;
     if (exec_lookup(http_req_param(req, "id"), &x, &e) < 0) {
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
     json_t *o = json_object();
@@ -355,14 +348,14 @@ static int parse_dim(http_req *req, const char *key, unsigned short *ret, dd_err
     return 0;
 }
 
-void exec_resize(http_req *req)
+static void exec_resize(http_req *req)
 {
     dd_err e = {0};
     struct exec_inst *x = NULL;
     unsigned short h = 0, w = 0;
     if (exec_lookup(http_req_param(req, "id"), &x, &e) < 0 || parse_dim(req, "h", &h, &e) < 0 ||
         parse_dim(req, "w", &w, &e) < 0) {
-        reply_err(req, &e);
+        dindd_reply_err(req, &e);
         return;
     }
     x->rows = h;
@@ -371,14 +364,14 @@ void exec_resize(http_req *req)
         struct winsize ws = {.ws_row = h, .ws_col = w};
         if (ioctl(x->io.stdin_fd, TIOCSWINSZ, &ws) < 0) {
             dd_err_sys(&e, "resizing the exec's terminal");
-            reply_err(req, &e);
+            dindd_reply_err(req, &e);
             return;
         }
     }
     http_reply(req, 200, NULL, NULL, 0);
 }
 
-void exec_shutdown(void)
+static void exec_shutdown(dindd_ctx *d)
 {
     while (exec_list) {
         struct exec_inst *x = exec_list;
@@ -392,3 +385,27 @@ void exec_shutdown(void)
         exec_free(x);
     }
 }
+
+static int exec_area_init(dindd_ctx *d, dd_err *e)
+{
+    if (!d->containers)
+        return dd_err_set(e, EINVAL, "exec: the containers area must be initialised first");
+    exec_store = d->containers;
+    exec_loop = d->loop;
+    return 0;
+}
+
+static const http_route exec_routes[] = {
+    {"POST", "/containers/{id}/exec", exec_create},
+    {"POST", "/exec/{id}/start", exec_start},
+    {"GET", "/exec/{id}/json", exec_inspect},
+    {"POST", "/exec/{id}/resize", exec_resize},
+};
+
+const dindd_area dindd_area_exec = {
+    .name = "exec",
+    .routes = exec_routes,
+    .nroutes = DD_ARRAY_SIZE(exec_routes),
+    .init = exec_area_init,
+    .fini = exec_shutdown,
+};

@@ -15,20 +15,9 @@
 #ifndef DINDD_EXEC_H
 #define DINDD_EXEC_H
 
-#include "dind/http.h"
-
 #define EXEC_OUTPUT_MAX (4u << 20)
 
-struct ctr_store;
-
-/* Gives the handlers the container store (and its loop); call once before serving. */
-void exec_init(struct ctr_store *store);
-/* Frees every exec record (daemon shutdown). Processes still running are left alone. */
-void exec_shutdown(void);
-
-void exec_create(http_req *req); /* POST /containers/{id}/exec */
-void exec_start(http_req *req);  /* POST /exec/{id}/start */
-void exec_inspect(http_req *req); /* GET /exec/{id}/json */
-void exec_resize(http_req *req); /* POST /exec/{id}/resize */
+/* The endpoints are dindd_area_exec (daemon.h): POST /containers/{id}/exec, POST
+ * /exec/{id}/start, GET /exec/{id}/json, POST /exec/{id}/resize. */
 
 #endif
