@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "dind/base.h"
+#include "dind/lib/rt/security.h"
 #include "dind/rt.h"
 
 #define RT_HELPER_ENV  "DIND_RT_HELPER"
@@ -86,6 +87,9 @@ struct rt_child_ctx {
 /* Runs in the cloned child; never returns. */
 __attribute__((noreturn)) void rt_child_main(struct rt_child_ctx *c);
 /* Reports "msg" (with the exit code the container should record) to the parent, then _exit. */
+__attribute__((noreturn)) void rt_child_fail(int sync_fd, int exit_code, const dd_err *e);
+void rt_child_reset_signals(void);
+void rt_child_terminal(int sync_fd, unsigned short rows, unsigned short cols, bool console);
 __attribute__((noreturn, format(printf, 3, 4))) void rt_child_die(int sync_fd, int exit_code,
                                                                   const char *fmt, ...);
 __attribute__((noreturn, format(printf, 3, 4))) void rt_child_die_errno(int sync_fd, int exit_code,
@@ -94,7 +98,9 @@ __attribute__((noreturn, format(printf, 3, 4))) void rt_child_die_errno(int sync
 int rt_mount_rootfs(const struct rt_spec *s, const char *target, dd_err *e);
 int rt_setup_mounts(struct rt_child_ctx *c, dd_err *e);
 int rt_setup_dev(struct rt_child_ctx *c, int rootfd, dd_err *e);
-int rt_pivot_and_finish(struct rt_child_ctx *c, dd_err *e);
+int rt_do_mount(struct rt_child_ctx *c, int rootfd, const struct rt_mount *m, dd_err *e);
+int rt_pivot_root(const char *rootfs, dd_err *e);
+int rt_finish_mounts(const struct rt_spec *s, dd_err *e);
 /* Opens `path` below rootfd without leaving it (RESOLVE_IN_ROOT); with create, missing
  * directories are made and a missing last component is created as a directory or an empty
  * file. Returns an O_PATH fd. */
@@ -116,17 +122,9 @@ void rt_user_release(struct rt_user *u);
 int rt_lookpath(const char *file, char *const *env, char **ret, dd_err *e);
 /* Sets user, groups, capabilities, seccomp and execs; on failure reports over sync_fd. */
 __attribute__((noreturn)) void rt_exec_process(const struct rt_process *p, uint64_t caps,
-                                               bool seccomp, int sync_fd, const char *prefix);
+                                               bool seccomp, int sync_fd, bool is_exec);
 /* PID 1 of a container with init: forwards signals to child, reaps, exits like the child. */
 __attribute__((noreturn)) void rt_init_run(pid_t child);
 
-/* Security (security.c, by the cg helper). */
-int rt_cap_from_name(const char *name, int *ret_cap);
-uint64_t rt_caps_docker_default(void);
-uint64_t rt_caps_daemon_bounding(void);
-int rt_caps_apply(uint64_t caps, uid_t uid, dd_err *e);
-int rt_seccomp_apply_default(uint64_t caps, dd_err *e);
-
-int rt_exec_helper_main(int sync_fd);
 
 #endif
