@@ -58,7 +58,7 @@ enum rt_ns_type {
 enum rt_ns_mode {
     RT_NS_NEW = 0, /* create a new namespace (the default of a zeroed spec) */
     RT_NS_HOST,    /* stay in the shim's (= the daemon's) namespace: Docker's "host" */
-    RT_NS_JOIN,    /* join the namespace at `path` (e.g. /proc/<pid>/ns/net, a bind-mounted netns) */
+    RT_NS_JOIN, /* join the namespace at `path` (e.g. /proc/<pid>/ns/net, a bind-mounted netns) */
 };
 
 struct rt_ns {
@@ -258,11 +258,11 @@ int rt_attach_connect(const char *state_dir, dd_err *e);
 /* ---- exec ---- */
 
 struct rt_exec_result {
-    pid_t pid;      /* a child of the caller */
-    int pidfd;      /* CLOEXEC pidfd of pid; waitid(P_PIDFD) reaps it */
-    int stdin_fd;   /* write end, or -1 without open_stdin; pty master for a terminal */
-    int stdout_fd;  /* read end; the pty master (dup) for a terminal */
-    int stderr_fd;  /* read end, or -1 for a terminal */
+    pid_t pid;     /* a child of the caller */
+    int pidfd;     /* CLOEXEC pidfd of pid; waitid(P_PIDFD) reaps it */
+    int stdin_fd;  /* write end, or -1 without open_stdin; pty master for a terminal */
+    int stdout_fd; /* read end; the pty master (dup) for a terminal */
+    int stderr_fd; /* read end, or -1 for a terminal */
 };
 
 /* Runs `proc` inside the running container: joins its namespaces (pid and cgroup included) and
@@ -279,10 +279,10 @@ void rt_exec_result_close(struct rt_exec_result *r);
 /* ---- logs ---- */
 
 struct rt_log_entry {
-    int64_t time;   /* ns since the epoch */
-    int stream;     /* RT_STREAM_STDOUT or RT_STREAM_STDERR */
-    bool partial;   /* CRI "P": the line continues in the next entry */
-    char *data;     /* the bytes written, newline included; owned by the reader until next call */
+    int64_t time; /* ns since the epoch */
+    int stream;   /* RT_STREAM_STDOUT or RT_STREAM_STDERR */
+    bool partial; /* CRI "P": the line continues in the next entry */
+    char *data;   /* the bytes written, newline included; owned by the reader until next call */
     size_t len;
 };
 

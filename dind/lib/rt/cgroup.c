@@ -36,8 +36,10 @@ static struct cg_device_rule *device_rules(const struct rt_spec *s, size_t *ret_
     memcpy(v, def, n * sizeof(*v));
     for (size_t i = 0; i < s->n_devices; i++) {
         const struct rt_device *d = &s->devices[i];
-        v[n] = (struct cg_device_rule){.allow = true, .type = d->type == 'b' ? 'b' : 'c',
-                                       .major = d->major, .minor = d->minor};
+        v[n] = (struct cg_device_rule){.allow = true,
+                                       .type = d->type == 'b' ? 'b' : 'c',
+                                       .major = d->major,
+                                       .minor = d->minor};
         memcpy(v[n++].access, "rwm", 4);
     }
     *ret_n = n;

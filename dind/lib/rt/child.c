@@ -75,8 +75,9 @@ void rt_child_reset_signals(void)
 static void join_namespaces(struct rt_child_ctx *c)
 {
     static const int flag[RT_NS_COUNT] = {
-        [RT_NS_MOUNT] = CLONE_NEWNS, [RT_NS_PID] = 0,         [RT_NS_UTS] = CLONE_NEWUTS,
-        [RT_NS_IPC] = CLONE_NEWIPC,  [RT_NS_NET] = CLONE_NEWNET, [RT_NS_CGROUP] = CLONE_NEWCGROUP,
+        [RT_NS_MOUNT] = CLONE_NEWNS, [RT_NS_PID] = 0,
+        [RT_NS_UTS] = CLONE_NEWUTS,  [RT_NS_IPC] = CLONE_NEWIPC,
+        [RT_NS_NET] = CLONE_NEWNET,  [RT_NS_CGROUP] = CLONE_NEWCGROUP,
     };
     for (int i = 0; i < RT_NS_COUNT; i++) {
         const struct rt_ns *ns = &c->spec->namespaces[i];
@@ -141,8 +142,8 @@ void rt_child_terminal(int sync_fd, unsigned short rows, unsigned short cols, bo
         rt_child_die_errno(sync_fd, 128, "mounting /dev/console");
     char m = 'M', cbuf[CMSG_SPACE(sizeof(int))] = {0};
     struct iovec iov = {&m, 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof(cbuf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;

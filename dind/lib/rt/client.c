@@ -283,8 +283,9 @@ int rt_top(const char *state_dir, pid_t **ret_pids, size_t *ret_n, dd_err *e)
     if (r == -ENOENT && spec.namespaces[RT_NS_PID].mode == RT_NS_NEW)
         r = pids_by_namespace(st.pid, &v, &n, e);
     else if (r == -ENOENT)
-        r = dd_err_set(e, EOPNOTSUPP, "listing the processes of a container without its own "
-                                      "cgroup or pid namespace");
+        r = dd_err_set(e, EOPNOTSUPP,
+                       "listing the processes of a container without its own "
+                       "cgroup or pid namespace");
     rt_spec_release(&spec);
     if (r < 0)
         return r;

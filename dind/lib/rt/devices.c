@@ -56,8 +56,8 @@ static int default_nodes(int rootfd, dd_err *e)
         const char *path;
         unsigned major, minor;
     } nodes[] = {
-        {"/dev/null", 1, 3},    {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
-        {"/dev/random", 1, 8},  {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+        {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+        {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
     };
     for (size_t i = 0; i < DD_ARRAY_SIZE(nodes); i++) {
         int r = make_node(rootfd, nodes[i].path, S_IFCHR | 0666,
@@ -78,12 +78,11 @@ static int host_nodes(int rootfd, const char *dir, dd_err *e)
     int r = 0;
     struct dirent *de;
     while (r >= 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.' || (strcmp(dir, "/dev") == 0 &&
-                                     (strcmp(de->d_name, "pts") == 0 ||
-                                      strcmp(de->d_name, "shm") == 0 ||
-                                      strcmp(de->d_name, "mqueue") == 0 ||
-                                      strcmp(de->d_name, "console") == 0 ||
-                                      strcmp(de->d_name, "ptmx") == 0)))
+        if (de->d_name[0] == '.' ||
+            (strcmp(dir, "/dev") == 0 &&
+             (strcmp(de->d_name, "pts") == 0 || strcmp(de->d_name, "shm") == 0 ||
+              strcmp(de->d_name, "mqueue") == 0 || strcmp(de->d_name, "console") == 0 ||
+              strcmp(de->d_name, "ptmx") == 0)))
             continue;
         _cleanup_free_ char *path = dd_asprintf("%s/%s", dir, de->d_name);
         struct stat st;
@@ -101,9 +100,8 @@ static int host_nodes(int rootfd, const char *dir, dd_err *e)
 static int dev_links(int rootfd, bool console, dd_err *e)
 {
     static const char *const links[][2] = {
-        {"/proc/self/fd", "fd"},        {"/proc/self/fd/0", "stdin"},
-        {"/proc/self/fd/1", "stdout"},  {"/proc/self/fd/2", "stderr"},
-        {"pts/ptmx", "ptmx"},
+        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
     };
     _cleanup_close_ int dfd = rt_open_in_root(rootfd, "/dev", RT_CREATE_DIR, e);
     if (dfd < 0)

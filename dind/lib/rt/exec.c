@@ -94,8 +94,8 @@ int rt_exec_helper_main(int sync_fd, int req_fd)
     int pidfd = rt_pidfd_checked(q.pid, q.starttime);
     if (pidfd < 0)
         rt_child_die(sync_fd, 126, "container is not running");
-    int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID |
-                CLONE_NEWCGROUP;
+    int flags =
+        CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP;
     if (setns(pidfd, flags) < 0)
         rt_child_die_errno(sync_fd, 126, "joining the container's namespaces");
     close(pidfd);
@@ -115,8 +115,8 @@ static int read_replies(int fd, struct rt_exec_result *res, dd_err *e)
     for (;;) {
         char buf[2048], cbuf[CMSG_SPACE(sizeof(int))];
         struct iovec iov = {buf, sizeof(buf) - 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof(cbuf)};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
@@ -216,8 +216,8 @@ static int spawn_and_send(struct exec_request *q, int child[3], int *ret_sync, p
 int rt_exec(const char *state_dir, const struct rt_process *proc, struct rt_exec_result *ret,
             dd_err *e)
 {
-    struct rt_exec_result res = {.pid = 0, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1,
-                                 .stderr_fd = -1};
+    struct rt_exec_result res = {
+        .pid = 0, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
     struct rt_spec spec = {0};
     struct exec_request q = {0};
     int child[3] = {-1, -1, -1}, sync = -1;

@@ -19,9 +19,18 @@
 #include "dind/lib/rt/rt-internal.h"
 
 const char *const rt_default_masked_paths[] = {
-    "/proc/asound",        "/proc/acpi",        "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",          "/sys/firmware",     "/sys/devices/virtual/powercap", NULL,
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    NULL,
 };
 const char *const rt_default_readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
@@ -104,15 +113,24 @@ static void parse_options(char *const *options, struct mount_opts *o)
         const char *name;
         unsigned long set, clear, prop;
     } table[] = {
-        {"ro", MS_RDONLY, 0, 0},          {"rw", 0, MS_RDONLY, 0},
-        {"nosuid", MS_NOSUID, 0, 0},      {"suid", 0, MS_NOSUID, 0},
-        {"nodev", MS_NODEV, 0, 0},        {"dev", 0, MS_NODEV, 0},
-        {"noexec", MS_NOEXEC, 0, 0},      {"exec", 0, MS_NOEXEC, 0},
-        {"relatime", MS_RELATIME, 0, 0},  {"strictatime", MS_STRICTATIME, 0, 0},
-        {"noatime", MS_NOATIME, 0, 0},    {"private", 0, 0, MS_PRIVATE},
-        {"rprivate", 0, 0, MS_PRIVATE | MS_REC}, {"shared", 0, 0, MS_SHARED},
-        {"rshared", 0, 0, MS_SHARED | MS_REC},   {"slave", 0, 0, MS_SLAVE},
-        {"rslave", 0, 0, MS_SLAVE | MS_REC},     {"unbindable", 0, 0, MS_UNBINDABLE},
+        {"ro", MS_RDONLY, 0, 0},
+        {"rw", 0, MS_RDONLY, 0},
+        {"nosuid", MS_NOSUID, 0, 0},
+        {"suid", 0, MS_NOSUID, 0},
+        {"nodev", MS_NODEV, 0, 0},
+        {"dev", 0, MS_NODEV, 0},
+        {"noexec", MS_NOEXEC, 0, 0},
+        {"exec", 0, MS_NOEXEC, 0},
+        {"relatime", MS_RELATIME, 0, 0},
+        {"strictatime", MS_STRICTATIME, 0, 0},
+        {"noatime", MS_NOATIME, 0, 0},
+        {"private", 0, 0, MS_PRIVATE},
+        {"rprivate", 0, 0, MS_PRIVATE | MS_REC},
+        {"shared", 0, 0, MS_SHARED},
+        {"rshared", 0, 0, MS_SHARED | MS_REC},
+        {"slave", 0, 0, MS_SLAVE},
+        {"rslave", 0, 0, MS_SLAVE | MS_REC},
+        {"unbindable", 0, 0, MS_UNBINDABLE},
     };
     for (size_t i = 0; options && options[i]; i++) {
         const char *opt = options[i];
@@ -203,8 +221,7 @@ static int mount_fs(int rootfd, const struct rt_mount *m, struct mount_opts *o, 
 
 /* The host's cgroup hierarchies, each mounted again inside (the cgroup namespace makes their
  * root our own cgroup), under a tmpfs for v1 and directly for a pure v2 host. */
-static int mount_cgroupfs(struct rt_child_ctx *c, int rootfd, const char *dest, bool ro,
-                          dd_err *e)
+static int mount_cgroupfs(struct rt_child_ctx *c, int rootfd, const char *dest, bool ro, dd_err *e)
 {
     unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (ro ? MS_RDONLY : 0);
     bool v2_only = c->n_cgroup_mounts == 1 && !*c->cgroup_mounts[0].subdir;

@@ -36,11 +36,12 @@ int rt_mount_rootfs(const struct rt_spec *s, const char *target, dd_err *e)
     if (s->lower_dirs && s->lower_dirs[0]) {
         dd_buf data = DD_BUF_INIT;
         int r = overlay_data(s, &data, e);
-        if (r >= 0 && mount("overlay", target, "overlay", s->upper_dir ? 0 : MS_RDONLY,
-                            data.data) < 0) {
+        if (r >= 0 &&
+            mount("overlay", target, "overlay", s->upper_dir ? 0 : MS_RDONLY, data.data) < 0) {
             if (errno == EINVAL && s->upper_dir)
-                r = dd_err_sys(e, "mounting the overlay rootfs (is %s on overlayfs? the upper "
-                                  "dir must be on a real filesystem)",
+                r = dd_err_sys(e,
+                               "mounting the overlay rootfs (is %s on overlayfs? the upper "
+                               "dir must be on a real filesystem)",
                                s->upper_dir);
             else
                 r = dd_err_sys(e, "mounting the overlay rootfs");
@@ -77,10 +78,10 @@ static int default_mounts(struct rt_child_ctx *c, int rootfd, dd_err *e)
     const struct rt_spec *s = c->spec;
     static const char *const proc[] = {"nosuid", "noexec", "nodev", NULL};
     static const char *const dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
-    static const char *const pts[] = {"nosuid",     "noexec", "newinstance", "ptmxmode=0666",
+    static const char *const pts[] = {"nosuid",    "noexec", "newinstance", "ptmxmode=0666",
                                       "mode=0620", "gid=5",  NULL};
-    static const char *const shm[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k",
-                                      NULL};
+    static const char *const shm[] = {"nosuid",    "noexec",      "nodev",
+                                      "mode=1777", "size=65536k", NULL};
     static const char *const mq[] = {"nosuid", "noexec", "nodev", NULL};
     static const char *const sys_ro[] = {"nosuid", "noexec", "nodev", "ro", NULL};
     static const char *const sys_rw[] = {"nosuid", "noexec", "nodev", NULL};

@@ -9,9 +9,9 @@
 #include "dind/lib/rt/security.h"
 #include "dind/rt.h"
 
-#define RT_HELPER_ENV  "DIND_RT_HELPER"
-#define RT_SHIM_ARGV0  "dind-rt-shim"
-#define RT_EXEC_ARGV0  "dind-rt-exec"
+#define RT_HELPER_ENV   "DIND_RT_HELPER"
+#define RT_SHIM_ARGV0   "dind-rt-shim"
+#define RT_EXEC_ARGV0   "dind-rt-exec"
 #define RT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 #define RT_FILE_SPEC     "spec"
@@ -76,10 +76,10 @@ struct rt_cgroup_mount {
  * and must not allocate much or take locks others may hold). */
 struct rt_child_ctx {
     const struct rt_spec *spec;
-    const char *rootfs;     /* merged dir on the host */
-    int sync_fd;            /* socket to the shim: errors go here; CLOEXEC so exec closes it */
-    int stdio[3];           /* the container's fds 0, 1, 2 */
-    int console_fd;         /* pty slave for a terminal container, else -1 */
+    const char *rootfs; /* merged dir on the host */
+    int sync_fd;        /* socket to the shim: errors go here; CLOEXEC so exec closes it */
+    int stdio[3];       /* the container's fds 0, 1, 2 */
+    int console_fd;     /* pty slave for a terminal container, else -1 */
     struct rt_cgroup_mount *cgroup_mounts;
     size_t n_cgroup_mounts;
 };
@@ -125,6 +125,5 @@ __attribute__((noreturn)) void rt_exec_process(const struct rt_process *p, uint6
                                                bool seccomp, int sync_fd, bool is_exec);
 /* PID 1 of a container with init: forwards signals to child, reaps, exits like the child. */
 __attribute__((noreturn)) void rt_init_run(pid_t child);
-
 
 #endif

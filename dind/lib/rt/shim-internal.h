@@ -24,8 +24,8 @@ struct shim {
     struct shim_client clients[64];
     size_t n_clients;
 
-    int out_fd[2];      /* stdout (or the pty master) and stderr read ends */
-    int stdin_fd;       /* container stdin write end (or the pty master), -1 */
+    int out_fd[2]; /* stdout (or the pty master) and stderr read ends */
+    int stdin_fd;  /* container stdin write end (or the pty master), -1 */
     bool stdin_eof;
     dd_buf stdin_pending;
     int pty_master;

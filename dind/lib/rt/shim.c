@@ -45,8 +45,13 @@ static void client_reply(struct shim_client *c, const char *fmt, ...)
 
 void rt_shim_broadcast(struct shim *s, int stream, const char *data, size_t len)
 {
-    unsigned char hdr[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
-                            (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+    unsigned char hdr[8] = {(unsigned char)stream,
+                            0,
+                            0,
+                            0,
+                            (unsigned char)(len >> 24),
+                            (unsigned char)(len >> 16),
+                            (unsigned char)(len >> 8),
                             (unsigned char)len};
     for (size_t i = 0; i < s->n_clients; i++) {
         struct shim_client *c = &s->clients[i];
@@ -378,8 +383,7 @@ static int listen_socket(struct shim *s, dd_err *e)
     /* Relative to the state dir (the shim's cwd): no sun_path length limit on the dir. */
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", RT_FILE_SOCK);
     unlink(RT_FILE_SOCK);
-    if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(s->listen_fd, 64) < 0)
+    if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s->listen_fd, 64) < 0)
         return dd_err_sys(e, "binding %s/%s", s->dir, RT_FILE_SOCK);
     chmod(RT_FILE_SOCK, 0600);
     return 0;

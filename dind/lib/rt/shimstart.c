@@ -63,8 +63,8 @@ static void parse_cgroup_mounts(struct rt_child_ctx *c)
                 continue;
             dd_buf_addf(&o, "%s%s", o.len ? "," : "", tok);
         }
-        c->cgroup_mounts = dd_realloc(c->cgroup_mounts,
-                                      (c->n_cgroup_mounts + 1) * sizeof(*c->cgroup_mounts));
+        c->cgroup_mounts =
+            dd_realloc(c->cgroup_mounts, (c->n_cgroup_mounts + 1) * sizeof(*c->cgroup_mounts));
         c->cgroup_mounts[c->n_cgroup_mounts++] = (struct rt_cgroup_mount){
             dd_strdup(fstype), dd_buf_detach(&o, NULL), dd_strdup(*sub == '/' ? sub + 1 : sub)};
     }
@@ -103,8 +103,8 @@ static int read_child(struct shim *s, int fd, dd_err *e)
         char buf[2048];
         char cbuf[CMSG_SPACE(sizeof(int))];
         struct iovec iov = {buf, sizeof(buf) - 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof(cbuf)};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
@@ -152,9 +152,8 @@ static void record_start_failure(struct shim *s, const dd_err *e)
     if (!s->start_exit_code)
         s->start_exit_code = 128;
     s->start_error = dd_strdup(e->msg);
-    struct rt_exit_record x = {.exit_code = s->start_exit_code,
-                               .finished_at = dd_now_ns(),
-                               .error = s->start_error};
+    struct rt_exit_record x = {
+        .exit_code = s->start_exit_code, .finished_at = dd_now_ns(), .error = s->start_error};
     (void)rt_write_exit_record(s->dir, &x);
 }
 
@@ -169,8 +168,8 @@ static void start_failed(struct shim *s, const dd_err *e)
 
 __attribute__((noreturn)) static void in_child(struct shim *s, int sync_fd)
 {
-    struct rt_child_ctx c = {.spec = &s->spec, .rootfs = s->rootfs, .sync_fd = sync_fd,
-                             .console_fd = -1};
+    struct rt_child_ctx c = {
+        .spec = &s->spec, .rootfs = s->rootfs, .sync_fd = sync_fd, .console_fd = -1};
     for (int i = 0; i < 3; i++)
         c.stdio[i] = s->child_stdio[i];
     parse_cgroup_mounts(&c);

@@ -57,8 +57,7 @@ struct pw_entry {
     char *name, *home;
 };
 
-static void find_user(char *passwd, const char *want, bool numeric, uid_t uid,
-                      struct pw_entry *ret)
+static void find_user(char *passwd, const char *want, bool numeric, uid_t uid, struct pw_entry *ret)
 {
     char *save = NULL;
     for (char *line = strtok_r(passwd, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
