@@ -93,6 +93,7 @@ typedef struct img_image {
     size_t n_layers;
     char **diff_ids;   /* "sha256:<hex>", base layer first, n_layers entries */
     char **layer_dirs; /* absolute unpacked dirs, TOP layer first (overlay lowerdir order) */
+    int64_t *layer_sizes; /* unpacked content size of each layer, base layer first */
 } img_image;
 
 void img_image_free(img_image *img); /* NULL-safe */
