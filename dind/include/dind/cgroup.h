@@ -45,7 +45,8 @@ enum cg_mode {
 /* ---- process-wide setup ---- */
 
 struct cg_setup_opts {
-    enum cg_mode mode; /* 0 with root == NULL: auto-detect from /proc/self/mountinfo */
+    enum cg_mode mode; /* 0: auto-detect from /proc/self/mountinfo; V1/V2: fail unless so */
+    bool disable;      /* behave as CG_MODE_NONE (no cgroups at all) */
     /* v2 only (tests, unusual layouts): the mount point of the unified hierarchy and the
      * daemon's own cgroup path inside it ("/" = the mount's root). NULL = detect. */
     const char *v2_root;
@@ -57,7 +58,8 @@ struct cg_setup_opts {
  * it again re-detects (used by forked tests). */
 int cg_setup(const struct cg_setup_opts *opts, dd_err *e);
 enum cg_mode cg_mode(void); /* detects on first use; CG_MODE_NONE if detection failed */
-const char *cg_mode_name(enum cg_mode m); /* "none" | "v1" | "v2" (Docker's CgroupVersion: "1"/"2") */
+const char *
+cg_mode_name(enum cg_mode m); /* "none" | "v1" | "v2" (Docker's CgroupVersion: "1"/"2") */
 /* Whether a controller ("memory", "pids", "cpu", "cpuset", "blkio"/"io", "devices", "freezer")
  * can be used for limits below the base. */
 bool cg_has_controller(const char *name);
@@ -65,11 +67,11 @@ bool cg_has_controller(const char *name);
 /* ---- limits ---- */
 
 struct cg_device_rule {
-    bool allow;         /* allow or deny */
-    char type;          /* 'a' (all), 'c' (char) or 'b' (block) */
-    int64_t major;      /* -1 = any ("*") */
-    int64_t minor;      /* -1 = any */
-    char access[4];     /* subset of "rwm", NUL-terminated; "" = "rwm" */
+    bool allow;     /* allow or deny */
+    char type;      /* 'a' (all), 'c' (char) or 'b' (block) */
+    int64_t major;  /* -1 = any ("*") */
+    int64_t minor;  /* -1 = any */
+    char access[4]; /* subset of "rwm", NUL-terminated; "" = "rwm" */
 };
 
 /* Zero means "not set / leave as is" for every field, so `struct cg_limits l = {0}` is valid.
@@ -89,7 +91,7 @@ struct cg_limits {
     uint64_t cpu_period_us;     /* cfs period; 0 = kernel default (100000) */
     const char *cpuset_cpus;    /* "0-1,3"; NULL = inherit */
     const char *cpuset_mems;
-    uint16_t blkio_weight;      /* 10..1000 (blkio.weight | io.weight converted); 0 = unset */
+    uint16_t blkio_weight; /* 10..1000 (blkio.weight | io.weight converted); 0 = unset */
     const struct cg_device_rule *devices; /* applied in order; typically "deny a" first */
     size_t n_devices;
 };
@@ -99,7 +101,7 @@ uint64_t cg_shares_to_weight(uint64_t shares);
 uint64_t cg_weight_to_shares(uint64_t weight);
 
 /* Docker's default device allow-list for non-privileged containers (deny all, then null, zero,
- * full, random, urandom, tty, console, ptmx, pts, fuse-less basics, mknod of any c/b). */
+ * full, random, urandom, tty, console, ptmx, pts, and mknod of any char/block device). */
 const struct cg_device_rule *cg_devices_docker_default(size_t *ret_n);
 
 /* ---- lifecycle ---- */
@@ -171,14 +173,14 @@ struct cg_stats {
     uint64_t cpu_total_ns;
     uint64_t cpu_user_ns;
     uint64_t cpu_system_ns;
-    uint64_t *cpu_percpu_ns;    /* v1 cpuacct.usage_percpu (malloc'ed, n entries); NULL on v2 */
+    uint64_t *cpu_percpu_ns; /* v1 cpuacct.usage_percpu (malloc'ed, n entries); NULL on v2 */
     size_t n_percpu;
     uint64_t cpu_throttled_periods;
     uint64_t cpu_throttled_ns;
     uint64_t cpu_periods;
     /* pids */
     uint64_t pids_current;
-    uint64_t pids_limit;        /* 0 = unlimited */
+    uint64_t pids_limit; /* 0 = unlimited */
     /* block io, bytes summed over devices */
     uint64_t blk_read_bytes;
     uint64_t blk_write_bytes;
