@@ -107,8 +107,8 @@ static const char *registry_host(const img_ref *r)
 static void pull(http_req *req, const char *from)
 {
     const char *tag = http_req_query(req, "tag");
-    _cleanup_free_ char *s = tag && *tag && !strchr(from, '@') ? dd_asprintf("%s:%s", from, tag)
-                                                               : dd_strdup(from);
+    _cleanup_free_ char *s =
+        tag && *tag && !strchr(from, '@') ? dd_asprintf("%s:%s", from, tag) : dd_strdup(from);
     img_ref r;
     dd_err e = {0};
     if (img_ref_parse(s, 0, &r, &e) < 0) {

@@ -66,7 +66,8 @@ json_t *dindd_image_summary(const img_image *img)
     jx_set_str(o, "Id", img->id);
     jx_set_new(o, "Labels", labels_of(img));
     jx_set_str(o, "ParentId", "");
-    jx_set_new(o, "RepoDigests", strv_or(img->repo_digests, img->repo_tags[0] ? NULL : "<none>@<none>"));
+    jx_set_new(o, "RepoDigests",
+               strv_or(img->repo_digests, img->repo_tags[0] ? NULL : "<none>@<none>"));
     jx_set_new(o, "RepoTags", strv_or(img->repo_tags, "<none>:<none>"));
     jx_set_int(o, "SharedSize", -1);
     jx_set_int(o, "Size", img->size);
@@ -77,12 +78,12 @@ json_t *dindd_image_summary(const img_image *img)
 /* dockerd prints every field of a container config, zero values included. */
 static json_t *full_config(json_t *src)
 {
-    json_t *c = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:n, s:n, s:s, s:n, s:s,"
-                          " s:n, s:n, s:n}",
-                          "Hostname", "", "Domainname", "", "User", "", "AttachStdin", 0,
-                          "AttachStdout", 0, "AttachStderr", 0, "Tty", 0, "OpenStdin", 0,
-                          "StdinOnce", 0, "Env", "Cmd", "Image", "", "Volumes", "WorkingDir", "",
-                          "Entrypoint", "OnBuild", "Labels");
+    json_t *c =
+        json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:n, s:n, s:s, s:n, s:s,"
+                  " s:n, s:n, s:n}",
+                  "Hostname", "", "Domainname", "", "User", "", "AttachStdin", 0, "AttachStdout", 0,
+                  "AttachStderr", 0, "Tty", 0, "OpenStdin", 0, "StdinOnce", 0, "Env", "Cmd",
+                  "Image", "", "Volumes", "WorkingDir", "", "Entrypoint", "OnBuild", "Labels");
     const char *key;
     json_t *v;
     if (json_is_object(src))
@@ -164,7 +165,8 @@ static char **filter_values(json_t *filters, const char *key)
     if (json_is_object(f))
         json_object_foreach(f, k, x) if (json_is_true(x)) v = dd_strv_push(v, k);
     if (json_is_array(f))
-        json_array_foreach(f, i, x) if (json_is_string(x)) v = dd_strv_push(v, json_string_value(x));
+        json_array_foreach(f, i, x) if (json_is_string(x)) v =
+            dd_strv_push(v, json_string_value(x));
     return v;
 }
 
@@ -293,8 +295,8 @@ static json_t *history_json(const img_image *img)
         jx_set_str(o, "Id", i == n - 1 ? img->id : "<missing>");
         jx_set_int(o, "Created", ns / 1000000000);
         jx_set_str(o, "CreatedBy", json_string_value(jx_get(h, "created_by")) ?: "");
-        jx_set_new(o, "Tags", i == n - 1 && img->repo_tags[0] ? jx_strv_new(img->repo_tags)
-                                                             : json_null());
+        jx_set_new(o, "Tags",
+                   i == n - 1 && img->repo_tags[0] ? jx_strv_new(img->repo_tags) : json_null());
         jx_set_int(o, "Size", size);
         jx_set_str(o, "Comment", json_string_value(jx_get(h, "comment")) ?: "");
         json_array_append_new(out, o);
@@ -415,9 +417,10 @@ static void h_prune(http_req *req)
         json_array_extend(deleted, items);
         json_decref(items);
     }
-    json_t *out = json_pack("{s:o, s:I}", "ImagesDeleted",
-                            json_array_size(deleted) ? deleted : (json_decref(deleted), json_null()),
-                            "SpaceReclaimed", (json_int_t)reclaimed);
+    json_t *out =
+        json_pack("{s:o, s:I}", "ImagesDeleted",
+                  json_array_size(deleted) ? deleted : (json_decref(deleted), json_null()),
+                  "SpaceReclaimed", (json_int_t)reclaimed);
     http_reply_json(req, 200, out);
     json_decref(out);
     json_decref(filters);
