@@ -92,6 +92,7 @@ bool dindd_query_bool(http_req *req, const char *key, bool def);
 int dindd_api_prefix(const char *path, dd_err *e);
 void dindd_api_error(http_req *req, int status, const char *message);
 void dindd_api_headers(void *data, dd_buf *out);
+void dindd_api_trace(http_req *req);
 
 /* ---- system.c ---- */
 
