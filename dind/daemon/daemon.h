@@ -96,8 +96,10 @@ void dindd_api_trace(http_req *req);
 
 /* ---- system.c ---- */
 
-/* Builds the /info object (areas' info hooks applied). Caller decrefs. */
+/* Builds the /info object (areas' info hooks applied: needs initialised areas). Caller decrefs. */
 json_t *dindd_info_json(dindd_ctx *d);
+/* The same without the areas' hooks: host and engine facts, counts 0. */
+json_t *dindd_info_host_json(dindd_ctx *d);
 /* Builds the /version object. Caller decrefs. */
 json_t *dindd_version_json(void);
 
