@@ -4,6 +4,8 @@
 
 const dindd_area *const dindd_areas[] = {
     &dindd_area_system,
+    &dindd_area_containers,
+    &dindd_area_events,
     &dindd_area_unsupported,
     NULL,
 };
