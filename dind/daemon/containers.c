@@ -50,10 +50,9 @@ static void h_create(http_req *req)
     json_decref(o);
 }
 
-static const char *const list_filters[] = {"id",     "name",    "label",    "status",
-                                           "exited", "ancestor", "before",  "since",
-                                           "network", "volume", "health",   "is-task",
-                                           "publish", "expose", "isolation", NULL};
+static const char *const list_filters[] = {
+    "id",      "name",   "label",  "status",  "exited",  "ancestor", "before",    "since",
+    "network", "volume", "health", "is-task", "publish", "expose",   "isolation", NULL};
 
 static void h_list(http_req *req)
 {

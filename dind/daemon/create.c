@@ -111,8 +111,9 @@ static const struct key_spec host_keys[] = {
 };
 
 static const char *const type_names[] = {
-    [KT_STR] = "a string",          [KT_BOOL] = "a boolean", [KT_INT] = "an integer",
-    [KT_STRV] = "a list of strings", [KT_OBJ] = "an object", [KT_ARR] = "an array",
+    [KT_STR] = "a string",   [KT_BOOL] = "a boolean",
+    [KT_INT] = "an integer", [KT_STRV] = "a list of strings",
+    [KT_OBJ] = "an object",  [KT_ARR] = "an array",
     [KT_ANY] = "a value",
 };
 
@@ -309,16 +310,16 @@ static int check_restart_policy(json_t *hc, dd_err *e)
         !dd_streq(name, "on-failure"))
         return dd_err_set(e, EINVAL, "invalid restart policy '%s'", name);
     if (max < 0)
-        return dd_err_set(e, EINVAL, "invalid value for restart policy: maximum retry count cannot "
-                                     "be negative");
+        return dd_err_set(e, EINVAL,
+                          "invalid value for restart policy: maximum retry count cannot "
+                          "be negative");
     if (max > 0 && !dd_streq(name, "on-failure"))
         return dd_err_set(e, EINVAL,
                           "invalid restart policy: maximum retry count can only be used with "
                           "'on-failure'");
     jx_bool(hc, "AutoRemove", &auto_remove, NULL);
     if (auto_remove && !dd_streq(name, "no"))
-        return dd_err_set(e, EINVAL,
-                          "can't create 'AutoRemove' container with restart policy");
+        return dd_err_set(e, EINVAL, "can't create 'AutoRemove' container with restart policy");
     json_t *out = json_object();
     jx_set_str(out, "Name", name);
     jx_set_int(out, "MaximumRetryCount", max);
@@ -366,18 +367,21 @@ static int check_limits(json_t *hc, dd_err *e)
     if (mem < 0 || (mem > 0 && mem < 6 * 1024 * 1024))
         return dd_err_set(e, EINVAL, "Minimum memory limit allowed is 6MB");
     if (swap > 0 && mem > 0 && swap < mem)
-        return dd_err_set(e, EINVAL, "Minimum memoryswap limit should be larger than memory "
-                                     "limit, see usage");
+        return dd_err_set(e, EINVAL,
+                          "Minimum memoryswap limit should be larger than memory "
+                          "limit, see usage");
     if (swap > 0 && mem == 0)
-        return dd_err_set(e, EINVAL, "You should always set the Memory limit when using "
-                                     "Memoryswap limit, see usage");
+        return dd_err_set(e, EINVAL,
+                          "You should always set the Memory limit when using "
+                          "Memoryswap limit, see usage");
     if (shm < 0)
         return dd_err_set(e, EINVAL, "SHM size can not be less than 0");
     if (shm == 0)
         jx_set_int(hc, "ShmSize", 67108864);
     if (nano > 0 && quota > 0)
-        return dd_err_set(e, EINVAL, "Conflicting options: Nano CPUs and CPU Period cannot both "
-                                     "be set");
+        return dd_err_set(e, EINVAL,
+                          "Conflicting options: Nano CPUs and CPU Period cannot both "
+                          "be set");
     if (nano < 0)
         return dd_err_set(e, EINVAL, "Range of CPUs is from 0.01 to the number of CPUs");
     return 0;
@@ -394,9 +398,10 @@ static int check_security_opts(json_t *hc, dd_err *e)
             dd_streq(o, "apparmor:unconfined") || dd_streq(o, "label=disable") ||
             dd_streq(o, "label:disable"))
             continue;
-        return dd_err_set(e, EINVAL, "security option %s is not supported (supported: "
-                                     "seccomp=unconfined, no-new-privileges, "
-                                     "apparmor=unconfined, label=disable)",
+        return dd_err_set(e, EINVAL,
+                          "security option %s is not supported (supported: "
+                          "seccomp=unconfined, no-new-privileges, "
+                          "apparmor=unconfined, label=disable)",
                           o);
     }
     return 0;

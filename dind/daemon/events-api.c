@@ -110,9 +110,9 @@ static void on_gone(http_req *req, void *data)
     es_end(data);
 }
 
-static const char *const event_filters[] = {"type",   "event",  "container", "image",  "label",
-                                            "network", "volume", "daemon",   "scope",  "node",
-                                            "plugin", "service", "config",  "secret", NULL};
+static const char *const event_filters[] = {"type",    "event",   "container", "image",  "label",
+                                            "network", "volume",  "daemon",    "scope",  "node",
+                                            "plugin",  "service", "config",    "secret", NULL};
 
 void events_h_events(http_req *req)
 {

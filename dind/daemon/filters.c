@@ -56,7 +56,8 @@ int flt_parse(const char *text, const char *const *allowed, struct flt *ret, dd_
         json_decref(root);
         return dd_err_set(e, EINVAL, "invalid filters: expected a JSON object");
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         if (allowed && !dd_strv_contains((char *const *)allowed, key)) {
             r = dd_err_set(e, EINVAL, "invalid filter '%s'", key);
             break;

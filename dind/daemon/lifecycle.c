@@ -91,12 +91,12 @@ static int rt_prepare(struct ctr_store *s, struct container *c, dd_err *e)
 
 static void random_name(struct ctr_store *s, char **ret)
 {
-    static const char *const adj[] = {"brave", "calm", "eager", "fervent", "gifted", "happy",
-                                      "jolly", "keen", "lucid", "nifty", "quirky", "sharp",
+    static const char *const adj[] = {"brave",  "calm",    "eager",    "fervent", "gifted", "happy",
+                                      "jolly",  "keen",    "lucid",    "nifty",   "quirky", "sharp",
                                       "tender", "vibrant", "wizardly", "zealous"};
-    static const char *const noun[] = {"babbage", "curie", "darwin", "euler", "fermi", "gauss",
-                                       "hopper", "knuth", "lovelace", "noether", "pascal",
-                                       "ritchie", "shannon", "thompson", "turing", "wozniak"};
+    static const char *const noun[] = {
+        "babbage",  "curie",   "darwin", "euler",   "fermi",   "gauss",    "hopper", "knuth",
+        "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak"};
     for (int i = 0;; i++) {
         unsigned char rnd[2] = {0};
         char hex[5];
@@ -286,6 +286,26 @@ static int do_start(struct ctr_store *s, struct container *c, dd_err *e)
     return 0;
 }
 
+/* dockerd's wording, with Go's lower-case errno texts: the CLI maps "no such file or directory"
+ * to exit code 127 and "permission denied" to 126 by matching the message. */
+static void start_error_text(dd_err *e)
+{
+    static const char *const fix[][2] = {{"No such file or directory", "no such file or directory"},
+                                         {"Permission denied", "permission denied"}};
+    if (!e)
+        return;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(fix); i++) {
+        char *p = strstr(e->msg, fix[i][0]);
+        if (p)
+            memcpy(p, fix[i][1], strlen(fix[i][1]));
+    }
+    size_t n = strlen(e->msg);
+    if (n + 10 < sizeof(e->msg))
+        strcat(e->msg, ": unknown");
+    dd_err_wrap(e, "failed to create shim task: OCI runtime create failed: unable to start "
+                   "container process");
+}
+
 int ctr_start(struct ctr_store *s, struct container *c, dd_err *e)
 {
     if (ctr_is_running(c) && c->st.status != CTR_RESTARTING)
@@ -303,7 +323,7 @@ int ctr_start(struct ctr_store *s, struct container *c, dd_err *e)
     c->priv->restart_delay_ms = 0;
     int r = do_start(s, c, e);
     if (r < 0) {
-        dd_err_wrap(e, "failed to create shim task: OCI runtime create failed");
+        start_error_text(e);
         return r == -ENOENT || r == -EACCES ? -EIO : r;
     }
     return 0;
@@ -387,8 +407,8 @@ static void schedule_restart(struct container *c)
         p->restart_delay_ms = RESTART_DELAY_MAX_MS;
     c->st.status = CTR_RESTARTING;
     save(c);
-    p->restart_timer = ev_timer_add(p->store->loop, (uint64_t)p->restart_delay_ms, 0,
-                                    on_restart_timer, c);
+    p->restart_timer =
+        ev_timer_add(p->store->loop, (uint64_t)p->restart_delay_ms, 0, on_restart_timer, c);
 }
 
 static void auto_remove(void *data)
@@ -538,8 +558,8 @@ int ctr_stop(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn 
     return r;
 }
 
-int ctr_restart(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn done,
-                void *data, dd_err *e)
+int ctr_restart(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn done, void *data,
+                dd_err *e)
 {
     int r = stop_begin(s, c, timeout, true, done, data, e);
     if (r != 1)
@@ -557,8 +577,8 @@ int ctr_kill(struct ctr_store *s, struct container *c, const char *ref, int sig,
     if (sig == 0)
         sig = SIGKILL;
     if (c->st.status != CTR_RUNNING && c->st.status != CTR_PAUSED)
-        return dd_err_set(e, EBUSY, "Cannot kill container: %s: Container %s is not running",
-                          ref, c->id);
+        return dd_err_set(e, EBUSY, "Cannot kill container: %s: Container %s is not running", ref,
+                          c->id);
     if (sig == SIGKILL)
         c->st.manual_stop = false;
     int r = rt_kill(c->state_dir, sig, e);

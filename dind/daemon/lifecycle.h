@@ -26,8 +26,8 @@ int ctr_stop(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn 
              dd_err *e);
 /* Stop (if running) then start; done runs after the start (data gets the error via *e? no: check
  * c->st). Emits "restart". */
-int ctr_restart(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn done,
-                void *data, dd_err *e);
+int ctr_restart(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn done, void *data,
+                dd_err *e);
 /* Sends sig (0 = SIGKILL). EBUSY "Cannot kill container: <ref>: Container <id> is not running". */
 int ctr_kill(struct ctr_store *s, struct container *c, const char *ref, int sig, dd_err *e);
 /* Removes c. A running container needs force (else EBUSY with Docker's text); force kills it. */

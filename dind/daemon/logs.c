@@ -100,9 +100,8 @@ static bool pump(struct logs *lg)
     }
     if (!lg->io) {
         lg->wait_fd = rt_log_wait_fd(lg->rd, &e);
-        if (lg->wait_fd < 0 ||
-            !(lg->io = ev_io_add(dindd_from_req(lg->req)->loop, lg->wait_fd, EV_READ, on_readable,
-                                 lg, &e))) {
+        if (lg->wait_fd < 0 || !(lg->io = ev_io_add(dindd_from_req(lg->req)->loop, lg->wait_fd,
+                                                    EV_READ, on_readable, lg, &e))) {
             logs_end(lg);
             return true;
         }

@@ -45,8 +45,8 @@ static int join_path(struct ctr_store *s, const char *ref, const char *ns, char 
     if (r < 0)
         return r;
     if (o->st.status != CTR_RUNNING || o->st.pid <= 0)
-        return dd_err_set(e, EBUSY, "cannot join %s namespace of a non running container: %s",
-                          ns, o->id);
+        return dd_err_set(e, EBUSY, "cannot join %s namespace of a non running container: %s", ns,
+                          o->id);
     *ret = dd_asprintf("/proc/%d/ns/%s", (int)o->st.pid, ns);
     return 0;
 }
@@ -113,7 +113,8 @@ static int write_hosts(struct container *c, dd_err *e)
 }
 
 /* The host's resolv.conf, minus loopback nameservers when the container has its own network
- * namespace (they would point at the container itself); Docker's public fallback if none is left. */
+ * namespace (they would point at the container itself); Docker's public fallback if none is left.
+ */
 static void host_resolv(dd_buf *b, bool host_net)
 {
     _cleanup_free_ char *text = NULL;
@@ -222,8 +223,8 @@ static int mounts(struct container *c, struct rt_spec *spec, dd_err *e)
         if (!dd_streq(m[i].type, "tmpfs"))
             r = dd_mkdir_p(m[i].source, 0755, e); /* Docker creates missing bind sources */
         if (r == 0)
-            add_mount(spec, m[i].dest, dd_streq(m[i].type, "tmpfs") ? "tmpfs" : "bind",
-                      m[i].source, TAKE_PTR(m[i].opts));
+            add_mount(spec, m[i].dest, dd_streq(m[i].type, "tmpfs") ? "tmpfs" : "bind", m[i].source,
+                      TAKE_PTR(m[i].opts));
     }
     spec_mounts_free(m, n);
     return r;
@@ -264,8 +265,9 @@ static int security(struct container *c, struct rt_spec *spec, dd_err *e)
         if (dd_startswith(opts[i], "no-new-privileges") &&
             !dd_streq(opts[i], "no-new-privileges=false") &&
             !dd_streq(opts[i], "no-new-privileges:false"))
-            return dd_err_set(e, EINVAL, "security option %s: the runtime cannot set "
-                                         "no_new_privs yet",
+            return dd_err_set(e, EINVAL,
+                              "security option %s: the runtime cannot set "
+                              "no_new_privs yet",
                               opts[i]);
     }
     jx_strv(c->host_config, "MaskedPaths", &spec->masked_paths, NULL);
@@ -285,8 +287,9 @@ static int process(struct container *c, struct rt_spec *spec, dd_err *e)
         p->env = dd_calloc(1, sizeof(char *));
     p->cwd = *c->working_dir ? dd_strdup(c->working_dir) : NULL;
     if (p->cwd && p->cwd[0] != '/')
-        return dd_err_set(e, EINVAL, "the working directory '%s' is invalid, it needs to be an "
-                                     "absolute path",
+        return dd_err_set(e, EINVAL,
+                          "the working directory '%s' is invalid, it needs to be an "
+                          "absolute path",
                           c->working_dir);
     p->user = dd_strdup(c->user);
     jx_strv(c->host_config, "GroupAdd", &p->additional_groups, NULL);

@@ -80,8 +80,8 @@ static int parse_bind(const char *bind, struct spec_mount *m, dd_err *e)
             free(m->propagation);
             m->propagation = dd_strdup(o);
         } else if (!dd_streq(o, "rw") && !dd_streq(o, "z") && !dd_streq(o, "Z") &&
-                   !dd_streq(o, "nocopy") && !dd_streq(o, "consistent") &&
-                   !dd_streq(o, "cached") && !dd_streq(o, "delegated"))
+                   !dd_streq(o, "nocopy") && !dd_streq(o, "consistent") && !dd_streq(o, "cached") &&
+                   !dd_streq(o, "delegated"))
             return dd_err_set(e, EINVAL, "invalid mode: %s", o);
     }
     m->opts = dd_strv_push(NULL, "rbind");
@@ -137,13 +137,15 @@ static int parse_mount_obj(const json_t *o, size_t idx, const char *dir, struct 
     m->in_inspect = true;
     if (dd_streq(type, "bind")) {
         if (!src || src[0] != '/')
-            return dd_err_set(e, EINVAL, "invalid mount config for type \"bind\": invalid "
-                                         "mount path: '%s' mount path must be absolute",
+            return dd_err_set(e, EINVAL,
+                              "invalid mount config for type \"bind\": invalid "
+                              "mount path: '%s' mount path must be absolute",
                               src ? src : "");
         struct stat st;
         if (stat(src, &st) < 0)
-            return dd_err_set(e, EINVAL, "invalid mount config for type \"bind\": bind source "
-                                         "path does not exist: %s",
+            return dd_err_set(e, EINVAL,
+                              "invalid mount config for type \"bind\": bind source "
+                              "path does not exist: %s",
                               src);
         jx_str(bo, "Propagation", &prop, NULL);
         m->type = dd_strdup("bind");
@@ -196,11 +198,13 @@ int spec_mounts(const json_t *hc, const char *dir, struct spec_mount **ret, size
         r = parse_bind(json_string_value(json_array_get(binds, i)), mount_push(&v, &n), e);
     for (size_t i = 0; r == 0 && i < json_array_size(mounts); i++) {
         json_t *o = json_array_get(mounts, i);
-        r = json_is_object(o) ? parse_mount_obj(o, i, dir, mount_push(&v, &n), e)
-                              : dd_err_set(e, EINVAL, "HostConfig.Mounts[%zu]: expected an object", i);
+        r = json_is_object(o)
+                ? parse_mount_obj(o, i, dir, mount_push(&v, &n), e)
+                : dd_err_set(e, EINVAL, "HostConfig.Mounts[%zu]: expected an object", i);
     }
     if (r == 0 && json_is_object(tmpfs)) {
-        json_object_foreach(tmpfs, key, val) {
+        json_object_foreach(tmpfs, key, val)
+        {
             if (key[0] != '/' || !json_is_string(val)) {
                 r = dd_err_set(e, EINVAL, "invalid tmpfs mount %s", key);
                 break;
@@ -266,11 +270,21 @@ static int rlimit_by_name(const char *name)
         const char *name;
         int res;
     } t[] = {
-        {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
-        {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
-        {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-        {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
-        {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+        {"as", RLIMIT_AS},
+        {"core", RLIMIT_CORE},
+        {"cpu", RLIMIT_CPU},
+        {"data", RLIMIT_DATA},
+        {"fsize", RLIMIT_FSIZE},
+        {"locks", RLIMIT_LOCKS},
+        {"memlock", RLIMIT_MEMLOCK},
+        {"msgqueue", RLIMIT_MSGQUEUE},
+        {"nice", RLIMIT_NICE},
+        {"nofile", RLIMIT_NOFILE},
+        {"nproc", RLIMIT_NPROC},
+        {"rss", RLIMIT_RSS},
+        {"rtprio", RLIMIT_RTPRIO},
+        {"rttime", RLIMIT_RTTIME},
+        {"sigpending", RLIMIT_SIGPENDING},
         {"stack", RLIMIT_STACK},
     };
     for (size_t i = 0; i < DD_ARRAY_SIZE(t); i++)
@@ -288,15 +302,17 @@ static int ulimits(const json_t *hc, struct rt_spec *spec, dd_err *e)
         int64_t soft = 0, hard = 0;
         if (!json_is_object(o) || jx_str(o, "Name", &name, e) < 0 ||
             jx_int(o, "Soft", &soft, e) < 0 || jx_int(o, "Hard", &hard, e) < 0)
-            return dd_err_set(e, EINVAL, "HostConfig.Ulimits[%zu]: expected "
-                                         "{\"Name\",\"Soft\",\"Hard\"}",
+            return dd_err_set(e, EINVAL,
+                              "HostConfig.Ulimits[%zu]: expected "
+                              "{\"Name\",\"Soft\",\"Hard\"}",
                               i);
         int res = rlimit_by_name(name ? name : "");
         if (res < 0)
             return dd_err_set(e, EINVAL, "invalid ulimit type: %s", name ? name : "");
         if (soft > hard)
-            return dd_err_set(e, EINVAL, "ulimit soft limit must be less than or equal to hard "
-                                         "limit: %lld > %lld",
+            return dd_err_set(e, EINVAL,
+                              "ulimit soft limit must be less than or equal to hard "
+                              "limit: %lld > %lld",
                               (long long)soft, (long long)hard);
         if (!spec)
             continue;
@@ -314,12 +330,13 @@ static int sysctls(const json_t *hc, struct rt_spec *spec, dd_err *e)
 {
     json_t *sc = json_object_get(hc, "Sysctls"), *v;
     const char *k;
-    json_object_foreach(sc, k, v) {
+    json_object_foreach(sc, k, v)
+    {
         if (!json_is_string(v))
             return dd_err_set(e, EINVAL, "HostConfig.Sysctls.%s: expected a string", k);
         if (spec)
-            spec->sysctls = dd_strv_consume(spec->sysctls,
-                                            dd_asprintf("%s=%s", k, json_string_value(v)));
+            spec->sysctls =
+                dd_strv_consume(spec->sysctls, dd_asprintf("%s=%s", k, json_string_value(v)));
     }
     return 0;
 }
@@ -335,8 +352,9 @@ static int devices(const json_t *hc, struct rt_spec *spec, dd_err *e)
             jx_str(o, "PathInContainer", &ctr, e) < 0 || !host)
             return dd_err_set(e, EINVAL, "HostConfig.Devices[%zu]: PathOnHost is required", i);
         if (stat(host, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
-            return dd_err_set(e, EINVAL, "error gathering device information while adding "
-                                         "custom device \"%s\": not a device node",
+            return dd_err_set(e, EINVAL,
+                              "error gathering device information while adding "
+                              "custom device \"%s\": not a device node",
                               host);
         if (!spec)
             continue;
@@ -361,8 +379,9 @@ static int extra_hosts_check(const json_t *hc, dd_err *e)
         if (!colon || colon == s || !colon[1])
             return dd_err_set(e, EINVAL, "invalid IP address in add-host: \"%s\"", s ? s : "");
         if (dd_streq(colon + 1, "host-gateway"))
-            return dd_err_set(e, EINVAL, "add-host %s: host-gateway needs the bridge network, "
-                                         "which this daemon does not provide yet",
+            return dd_err_set(e, EINVAL,
+                              "add-host %s: host-gateway needs the bridge network, "
+                              "which this daemon does not provide yet",
                               s);
     }
     return 0;

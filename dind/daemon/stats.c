@@ -70,11 +70,11 @@ static json_t *memory_json(const struct sample *s)
 {
     if (!s->valid)
         return json_object();
-    json_t *st = json_pack("{s:I,s:I,s:I,s:I,s:I}", "cache", (json_int_t)s->cg.mem_cache, "rss",
-                           (json_int_t)s->cg.mem_rss, "inactive_file",
-                           (json_int_t)s->cg.mem_inactive_file, "total_inactive_file",
-                           (json_int_t)s->cg.mem_inactive_file, "total_rss",
-                           (json_int_t)s->cg.mem_rss);
+    json_t *st =
+        json_pack("{s:I,s:I,s:I,s:I,s:I}", "cache", (json_int_t)s->cg.mem_cache, "rss",
+                  (json_int_t)s->cg.mem_rss, "inactive_file", (json_int_t)s->cg.mem_inactive_file,
+                  "total_inactive_file", (json_int_t)s->cg.mem_inactive_file, "total_rss",
+                  (json_int_t)s->cg.mem_rss);
     return json_pack("{s:I,s:I,s:o,s:I,s:I}", "usage", (json_int_t)s->cg.mem_usage, "max_usage",
                      (json_int_t)s->cg.mem_max_usage, "stats", st, "failcnt",
                      (json_int_t)s->cg.mem_failcnt, "limit", (json_int_t)s->cg.mem_limit);

@@ -6,8 +6,13 @@
 
 void stream_frame_header(dd_buf *b, int stream, size_t len)
 {
-    unsigned char h[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
-                          (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+    unsigned char h[8] = {(unsigned char)stream,
+                          0,
+                          0,
+                          0,
+                          (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8),
                           (unsigned char)len};
     dd_buf_add(b, h, sizeof(h));
 }

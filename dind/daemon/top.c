@@ -31,7 +31,8 @@ static json_t *proc_row(pid_t pid, long hz, int64_t boot_s)
         return NULL;
     int ppid = 0;
     unsigned long long ut = 0, st = 0, start = 0;
-    sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+    sscanf(rp + 2,
+           "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
            &ppid, &ut, &st, &start);
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
     dd_read_file(path, 1 << 16, &cmdline, &cl, NULL);
@@ -86,8 +87,9 @@ void containers_h_top(http_req *req)
         return;
     }
     if (args && *args && !dd_streq(args, "-ef") && !dd_streq(args, "ef")) {
-        dindd_reply_errf(req, EINVAL, "ps_args \"%s\" is not supported; only the default -ef "
-                                      "columns are",
+        dindd_reply_errf(req, EINVAL,
+                         "ps_args \"%s\" is not supported; only the default -ef "
+                         "columns are",
                          args);
         return;
     }
@@ -104,8 +106,8 @@ void containers_h_top(http_req *req)
             json_array_append_new(procs, row);
     }
     free(pids);
-    json_t *o = json_pack("{s:[ssssssss],s:o}", "Titles", "UID", "PID", "PPID", "C", "STIME",
-                          "TTY", "TIME", "CMD", "Processes", procs);
+    json_t *o = json_pack("{s:[ssssssss],s:o}", "Titles", "UID", "PID", "PPID", "C", "STIME", "TTY",
+                          "TIME", "CMD", "Processes", procs);
     http_reply_json(req, 200, o);
     json_decref(o);
 }

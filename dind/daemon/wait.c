@@ -24,10 +24,9 @@ static void waiter_finish(struct waiter *w, bool send)
 {
     if (send) {
         char buf[128];
-        const char *err = w->c->st.error && *w->c->st.error ? w->c->st.error : NULL;
-        json_t *o = json_pack("{s:o,s:i}", "Error",
-                              err ? json_pack("{s:s}", "Message", err) : json_null(),
-                              "StatusCode", w->c->st.exit_code);
+        /* Error stays null like dockerd's for an exit: the CLI would print a start failure
+         * twice otherwise (the start response already carried it). */
+        json_t *o = json_pack("{s:n,s:i}", "Error", "StatusCode", w->c->st.exit_code);
         char *s = jx_dump(o);
         int n = snprintf(buf, sizeof(buf), "%s\n", s);
         if (n >= (int)sizeof(buf)) {

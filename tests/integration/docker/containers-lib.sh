@@ -27,7 +27,12 @@ remove_all_and_check_clean() {
     if grep -e "$DATA_ROOT" -e "$EXEC_ROOT" /proc/self/mountinfo; then
         fail "mounts left behind"
     fi
-    left=$(find /sys/fs/cgroup -maxdepth 8 -type d -path '*/dindd/*' 2>/dev/null |
-        grep -E '/[0-9a-f]{64}$' | head -n 1)
+    # every container this daemon ever had, from the event ring
+    all=$(dk events --since 0 --until "$(($(date +%s) + 1))" --filter type=container \
+        --format '{{.Actor.ID}}' | sort -u)
+    left=
+    for id in $all; do
+        left=$left$(find /sys/fs/cgroup -maxdepth 8 -type d -name "$id" 2>/dev/null | head -n 1)
+    done
     [ -z "$left" ] || fail "cgroup left behind: $left"
 }

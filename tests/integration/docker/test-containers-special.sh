@@ -7,10 +7,34 @@ start_dindd
 . "$(dirname "$0")/containers-lib.sh"
 load_busybox
 
-# run -it driven through a pty: what we type comes back
-out=$(printf 'echo typed-$((40+2))\nexit 5\n' | script -qfec "$DOCKER_CLI -H unix://$SOCK run -it --rm busybox sh" /dev/null 2>&1) && rc=0 || rc=$?
-printf '%s' "$out" | grep -q 'typed-42' || fail "run -it: no echo of the input: $out"
-[ "$rc" = 5 ] || fail "run -it exit code: $rc"
+# run -it driven through a pty: what we type comes back, the exit code is the shell's
+python3 - "$SOCK" "$DOCKER_CLI" <<'PY' || fail "run -it through a pty"
+import os, pty, select, sys, time
+sock, cli = sys.argv[1:3]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(cli, [cli, "-H", "unix://" + sock, "run", "-it", "--rm", "busybox", "sh"])
+buf = b""
+def read_until(pat, limit=60):
+    global buf
+    end = time.time() + limit
+    while pat not in buf:
+        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
+        d = os.read(fd, 4096) if r else b""
+        if not d:
+            raise SystemExit("no %r in %r" % (pat, buf))
+        buf += d
+        if b"\x1b[6n" in d:  # busybox asks for the cursor position
+            os.write(fd, b"\x1b[1;1R")
+read_until(b"# ")
+os.write(fd, b"echo typed-$((40+2))\r")
+read_until(b"typed-42")
+os.write(fd, b"exit 5\r")
+_, status = os.waitpid(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+if code != 5:
+    raise SystemExit("exit code %d" % code)
+PY
 ok "run -it through a pty"
 
 # privileged: mount and unshare work

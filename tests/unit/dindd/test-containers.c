@@ -74,8 +74,8 @@ TEST(filters_both_forms)
 {
     struct flt f;
     dd_err e = {0};
-    CHECK(flt_parse("{\"label\":{\"app=web\":true},\"status\":{\"running\":true}}", NULL, &f,
-                    &e) == 0);
+    CHECK(flt_parse("{\"label\":{\"app=web\":true},\"status\":{\"running\":true}}", NULL, &f, &e) ==
+          0);
     CHECK_EQ_STR(flt_get(&f, "label")[0], "app=web");
     CHECK_EQ_STR(flt_get(&f, "status")[0], "running");
     CHECK(flt_get(&f, "name") == NULL);
@@ -167,8 +167,8 @@ TEST(merge_with_image)
     dd_err e = {0};
     json_t *img = json_pack("{s:[ss],s:[s],s:s,s:{s:s,s:s}}", "Env", "PATH=/bin", "A=img", "Cmd",
                             "sh", "WorkingDir", "/w", "Labels", "a", "1", "b", "2");
-    CHECK(parse("{\"Image\":\"b\",\"Env\":[\"A=user\"],\"Labels\":{\"b\":\"x\"}}", &cfg, &hc,
-                &e) == 0);
+    CHECK(parse("{\"Image\":\"b\",\"Env\":[\"A=user\"],\"Labels\":{\"b\":\"x\"}}", &cfg, &hc, &e) ==
+          0);
     create_merge_image(cfg, img);
     json_t *env = json_object_get(cfg, "Env");
     CHECK_EQ_INT(json_array_size(env), 2);
