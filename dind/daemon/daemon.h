@@ -66,6 +66,7 @@ typedef struct dindd_area {
 /* The areas in routing order, NULL-terminated (routes.c). */
 extern const dindd_area *const dindd_areas[];
 extern const dindd_area dindd_area_system;
+extern const dindd_area dindd_area_images; /* before containers: its init opens the image store */
 extern const dindd_area dindd_area_containers; /* containers.c; d->containers: struct ctr_store */
 extern const dindd_area dindd_area_events;     /* events-api.c */
 extern const dindd_area dindd_area_unsupported;
