@@ -262,6 +262,12 @@ static void body_nested(const char *parent)
     bool pop = false;
     CHECK_EQ_INT(cg_is_populated(cg, &pop, &e), 0);
     CHECK(pop);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(cg, &pids, &n, &e), 0); /* docker top sees nested processes */
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(pids[0], k.pid);
+    free(pids);
     _cleanup_free_ char *dir = dd_strdup(cg_dir(cg, "memory"));
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
     int ws = kid_wait(&k);
