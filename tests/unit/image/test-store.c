@@ -129,7 +129,7 @@ static void check_loaded(img_store *st, const char *id)
         CHECK_EQ_STR(img->id, id);
         CHECK_EQ_STR(img->repo_tags[0], "myrepo/bb:v1");
         CHECK(img->created_ns > 0);
-        CHECK(img->size == 18);
+        CHECK(img->size == 18 + 12); /* the file and the symlink target */
         json_t *rc = img_image_runconfig(img);
         CHECK(rc && json_is_array(jx_get(rc, "Cmd")));
         check_layer_content(img);
