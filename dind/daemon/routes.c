@@ -4,6 +4,7 @@
 
 const dindd_area *const dindd_areas[] = {
     &dindd_area_system,
+    &dindd_area_images,
     &dindd_area_unsupported,
     NULL,
 };

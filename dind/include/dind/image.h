@@ -91,8 +91,9 @@ typedef struct img_image {
                           * Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels,
                           * StopSignal, Healthcheck}, rootfs, history, ...) */
     size_t n_layers;
-    char **diff_ids;   /* "sha256:<hex>", base layer first, n_layers entries */
-    char **layer_dirs; /* absolute unpacked dirs, TOP layer first (overlay lowerdir order) */
+    char **diff_ids;      /* "sha256:<hex>", base layer first, n_layers entries */
+    char **layer_dirs;    /* absolute unpacked dirs, TOP layer first (overlay lowerdir order) */
+    int64_t *layer_sizes; /* unpacked content size of each layer, base layer first */
 } img_image;
 
 void img_image_free(img_image *img); /* NULL-safe */

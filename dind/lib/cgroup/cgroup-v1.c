@@ -139,6 +139,11 @@ static int apply_memory(struct cg *cg, const struct cg_limits *l, dd_err *e)
             r = cg_write(dir, "memory.memsw.limit_in_bytes", sw, e);
             return r < 0 ? r : cg_write(dir, "memory.limit_in_bytes", mem, e);
         }
+        if (r == -EINVAL && !sw && cg_file_exists(dir, "memory.memsw.limit_in_bytes"))
+            return dd_err_set(e, EINVAL,
+                              "Memory limit should be smaller than already set "
+                              "memoryswap limit, update the memoryswap at the same "
+                              "time");
         if (r < 0)
             return r;
     }

@@ -129,6 +129,16 @@ static void detect_v2_mount(const struct mnt_line *m, const char *proc_cgroup)
     cg_sys.v2_base = base_dir(m->point, m->root, own);
 }
 
+/* On v2 an earlier instance of the daemon may have moved us into "<base>/init" (see
+ * cgroup-v2.c): the base is then the parent, so a restarted daemon finds its containers again
+ * instead of nesting a new tree (and a new init) below init. */
+static void v2_skip_init(void)
+{
+    size_t ml = strlen(cg_sys.v2_mount), bl = strlen(cg_sys.v2_base);
+    if (bl > ml && dd_endswith(cg_sys.v2_base, "/init"))
+        cg_sys.v2_base[bl - 5] = '\0';
+}
+
 static int detect(dd_err *e)
 {
     _cleanup_free_ char *mi = NULL, *pc = NULL;
@@ -156,6 +166,8 @@ static int detect(dd_err *e)
         have_v1 |= cg_sys.v1_base[c] != NULL;
     (void)any_v1;
     cg_sys.mode = have_v1 ? CG_MODE_V1 : cg_sys.v2_mount ? CG_MODE_V2 : CG_MODE_NONE;
+    if (cg_sys.mode == CG_MODE_V2)
+        v2_skip_init();
     return 0;
 }
 
@@ -166,6 +178,7 @@ int cg_setup(const struct cg_setup_opts *opts, dd_err *e)
         cg_sys.mode = CG_MODE_V2;
         cg_sys.v2_mount = dd_strdup(opts->v2_root);
         cg_sys.v2_base = base_dir(opts->v2_root, "/", opts->v2_own ? opts->v2_own : "/");
+        v2_skip_init();
     } else if (opts && opts->disable) {
         cg_sys.mode = CG_MODE_NONE;
     } else {
@@ -222,6 +235,23 @@ bool cg_has_controller(const char *name)
         return list_has_word(s, name, ' ');
     }
     return false;
+}
+
+char **cg_controllers(void)
+{
+    char **v = NULL;
+    enum cg_mode m = cg_mode();
+    if (m == CG_MODE_V1) {
+        for (int c = 0; c < CG_NCTL; c++)
+            if (cg_sys.v1_base[c])
+                v = dd_strv_push(v, cg_ctl_names[c]);
+    } else if (m == CG_MODE_V2) {
+        _cleanup_free_ char *s = NULL;
+        if (cg_read(cg_sys.v2_base, "cgroup.controllers", &s, NULL) >= 0)
+            for (char *save = NULL, *t = strtok_r(s, " ", &save); t; t = strtok_r(NULL, " ", &save))
+                v = dd_strv_push(v, t);
+    }
+    return v ? v : dd_calloc(1, sizeof(char *));
 }
 
 static const struct cg_ops *ops(void)

@@ -223,7 +223,8 @@ static int load_layers(img_store *st, img_image *img, dd_err *e)
     img->diff_ids = dd_calloc(1, sizeof(char *));
     while (sqlite3_step(s) == SQLITE_ROW) {
         img->diff_ids = dd_strv_push(img->diff_ids, col_text(s, 0));
-        img->n_layers++;
+        img->layer_sizes = dd_realloc(img->layer_sizes, (img->n_layers + 1) * sizeof(int64_t));
+        img->layer_sizes[img->n_layers++] = sqlite3_column_int64(s, 1);
     }
     img->layer_dirs = dd_calloc(img->n_layers + 1, sizeof(char *));
     for (size_t i = 0; i < img->n_layers; i++)
@@ -290,6 +291,7 @@ void img_image_free(img_image *img)
     dd_strv_free(img->repo_digests);
     dd_strv_free(img->diff_ids);
     dd_strv_free(img->layer_dirs);
+    free(img->layer_sizes);
     json_decref(img->config);
     free(img);
 }

@@ -160,6 +160,12 @@ static void body_delegation(void)
         CHECK(path_has_word(sub, t));
         CHECK(path_has_word(leaf_ctl, t)); /* delegated along pods/p1 down to the leaf */
     }
+    /* A restarted daemon starts in base/init: it must take base as its base again. */
+    cg_free(cg);
+    _cleanup_free_ char *own = dd_asprintf("/%s/init", test_rel);
+    struct cg_setup_opts o = {.mode = CG_MODE_V2, .v2_root = mnt, .v2_own = own};
+    CHECK_EQ_INT(cg_setup(&o, &e), 0);
+    CHECK_EQ_INT(cg_open_existing("pods/p1", "c1", &cg, &e), 0);
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
     CHECK_EQ_INT(cg_prune("pods/p1", &e), 0);
     _cleanup_free_ char *pods = mnt_path("pods");

@@ -43,6 +43,10 @@ TEST(detection_matches_the_mounts)
     CHECK(cg_has_controller("memory"));
     CHECK(cg_has_controller("pids"));
     CHECK(!cg_has_controller("bogus"));
+    char **ctls = cg_controllers();
+    CHECK(dd_strv_contains(ctls, "memory"));
+    CHECK(dd_strv_contains(ctls, "pids"));
+    dd_strv_free(ctls);
 }
 
 static void body_limits(const char *parent)
@@ -320,6 +324,14 @@ static void body_update(const char *parent)
     struct cg_limits bad = {.memory = 64 << 20, .memory_swap = 16 << 20};
     CHECK_EQ_INT(cg_update(cg, &bad, &e), -EINVAL);
     CHECK(strstr(e.msg, "smaller") != NULL);
+    if (cg_mode() == CG_MODE_V1) {
+        /* Raising memory past memory+swap alone gets Docker's message. */
+        struct cg_limits over = {.memory = 64 << 20};
+        CHECK_EQ_INT(cg_update(cg, &over, &e), -EINVAL);
+        CHECK(strstr(e.msg, "update the memoryswap at the same time") != NULL);
+        CHECK_EQ_INT(cg_stats_read(cg, &st, &e), 0);
+        CHECK_EQ_INT(st.mem_limit, 32 << 20);
+    }
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
 }
 
