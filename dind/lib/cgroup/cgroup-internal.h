@@ -60,6 +60,13 @@ struct cg_ops {
 extern const struct cg_ops cg_v1_ops;
 extern const struct cg_ops cg_v2_ops;
 
+/* Public entry points that wrap errors start with this: dd_err_wrap() needs a real dd_err to
+ * keep the code when the caller passed NULL. */
+#define CG_ERR_LOCAL(e)                                                                            \
+    dd_err e##_local = {0};                                                                        \
+    if (!(e))                                                                                      \
+    (e) = &e##_local
+
 /* ---- helpers (cgroup-util.c) ---- */
 
 /* Writes s to dir/file (one write(2), as cgroupfs wants). */

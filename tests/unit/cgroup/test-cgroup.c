@@ -296,6 +296,7 @@ static void body_readopt(const char *parent)
     /* creating the same cgroup while it has processes is refused */
     struct cg *dup = NULL;
     CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, &e), -EBUSY);
+    CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, NULL), -EBUSY); /* code kept w/o dd_err */
     CHECK_EQ_INT(cg_destroy(again, 0, &e), 0);
     kid_wait(&k);
     CHECK_EQ_INT(cg_open_existing(parent, "keep", &again, &e), -ENOENT);
@@ -351,6 +352,7 @@ TEST(bad_names_are_refused)
     CHECK_EQ_INT(cg_create(NULL, "a/b", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "..", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "", NULL, &cg, &e), -EINVAL);
+    CHECK_EQ_INT(cg_create("a/../b", "x", NULL, &cg, NULL), -EINVAL);
     CHECK(strstr(e.msg, "invalid") != NULL);
 }
 

@@ -85,7 +85,7 @@ TEST(version_object_has_the_fields_clients_read)
 TEST(info_object_reports_this_host)
 {
     dindd_ctx d = {.cfg = {.data_root = (char *)"/tmp", .debug = true}};
-    json_t *o = dindd_info_json(&d);
+    json_t *o = dindd_info_host_json(&d);
     int64_t ncpu = 0, mem = 0;
     CHECK(jx_int(o, "NCPU", &ncpu, NULL) == 0);
     CHECK_EQ_INT(ncpu, sysconf(_SC_NPROCESSORS_ONLN));
