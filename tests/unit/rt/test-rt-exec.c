@@ -30,8 +30,9 @@ RT_TEST(rt_exec_output_and_exit_code)
 {
     start_sleeper("ex");
     _cleanup_free_ char *state = rt_fx_state("ex");
-    struct rt_process p = {.args = (char **)ARGS("sh", "-c", "echo out $$; cat; echo err >&2; "
-                                                             "hostname; exit 5"),
+    struct rt_process p = {.args = (char **)ARGS("sh", "-c",
+                                                 "echo out $$; cat; echo err >&2; "
+                                                 "hostname; exit 5"),
                            .env = (char **)ARGS("PATH=/bin"),
                            .open_stdin = true};
     struct rt_exec_result r;

@@ -17,9 +17,9 @@ static void add_mount(struct rt_spec *s, const char *dest, const char *type, con
                       const char *const *opts)
 {
     s->mounts = dd_realloc(s->mounts, (s->n_mounts + 1) * sizeof(*s->mounts));
-    s->mounts[s->n_mounts++] = (struct rt_mount){dd_strdup(dest), dd_strdup(type),
-                                                 src ? dd_strdup(src) : NULL,
-                                                 dd_strv_copy((char *const *)opts)};
+    s->mounts[s->n_mounts++] =
+        (struct rt_mount){dd_strdup(dest), dd_strdup(type), src ? dd_strdup(src) : NULL,
+                          dd_strv_copy((char *const *)opts)};
 }
 
 RT_TEST(rt_bind_and_tmpfs_mounts_readonly_root)
@@ -29,20 +29,17 @@ RT_TEST(rt_bind_and_tmpfs_mounts_readonly_root)
     CHECK(dd_mkdir_p(vol, 0755, NULL) == 0);
     CHECK(dd_write_file_atomic(hosts, "1.2.3.4 h\n", 10, 0644, NULL) == 0);
     struct rt_spec s;
-    rt_fx_spec(&s, "mnt", ARGS("sh", "-c",
-                               "echo data >/data/f && cat /etc/hosts && "
-                               "grep ' /mnt/t ' /proc/mounts && touch /x 2>/dev/null || echo rofs; "
-                               "echo y >/mnt/t/y && cat /mnt/t/y && echo z >/ro/z || echo roro"));
+    rt_fx_spec(&s, "mnt",
+               ARGS("sh", "-c",
+                    "echo data >/data/deep/f && cat /etc/hosts && "
+                    "grep -c ' /mnt/t tmpfs rw,nosuid' /proc/mounts && "
+                    "(touch /x 2>/dev/null || echo rofs) && echo y >/mnt/t/y && cat /mnt/t/y && "
+                    "( (echo z >/ro/z) 2>/dev/null || echo roro)"));
     add_mount(&s, "/data/deep", "bind", vol, ARGS("rbind", "rw"));
     add_mount(&s, "/data", "tmpfs", "tmpfs", ARGS("size=1m"));
     add_mount(&s, "/etc/hosts", "bind", hosts, ARGS("bind", "ro"));
     add_mount(&s, "/mnt/t", "tmpfs", "tmpfs", ARGS("nosuid", "size=2m", "mode=1777"));
     add_mount(&s, "/ro", "bind", vol, ARGS("bind", "ro"));
-    s.process.args[2] = dd_asprintf("%s", "echo data >/data/deep/f && cat /etc/hosts && "
-                                          "grep -c ' /mnt/t tmpfs rw,nosuid' /proc/mounts && "
-                                          "(touch /x 2>/dev/null || echo rofs) && "
-                                          "echo y >/mnt/t/y && cat /mnt/t/y && "
-                                          "( (echo z >/ro/z) 2>/dev/null || echo roro)");
     s.root_readonly = true;
     rt_fx_create_start(&s);
     struct rt_state st = rt_fx_wait("mnt");
@@ -79,8 +76,10 @@ RT_TEST(rt_bind_destination_symlink_stays_inside)
 RT_TEST(rt_init_reaps_and_forwards_signals)
 {
     struct rt_spec s;
-    rt_fx_spec(&s, "init", ARGS("sh", "-c", "echo pid=$$; (sleep 0 &); trap 'exit 7' TERM; "
-                                            "echo ready; while :; do sleep 1; done"));
+    rt_fx_spec(&s, "init",
+               ARGS("sh", "-c",
+                    "echo pid=$$; (sleep 0 &); trap 'exit 7' TERM; "
+                    "echo ready; while :; do sleep 1; done"));
     s.init = true;
     rt_fx_create_start(&s);
     _cleanup_free_ char *state = rt_fx_state("init");
@@ -103,11 +102,12 @@ RT_TEST(rt_init_reaps_and_forwards_signals)
 RT_TEST(rt_privileged_can_mount_and_unshare)
 {
     struct rt_spec s;
-    rt_fx_spec(&s, "priv", ARGS("sh", "-c",
-                                "unshare -m -p -f --mount-proc true && "
-                                "mkdir -p /mnt && mount -t tmpfs none /mnt && echo ok && "
-                                "mkdir /sys/fs/cgroup/memory/sub && rmdir /sys/fs/cgroup/memory/sub "
-                                "&& echo cg"));
+    rt_fx_spec(&s, "priv",
+               ARGS("sh", "-c",
+                    "unshare -m -p -f --mount-proc true && "
+                    "mkdir -p /mnt && mount -t tmpfs none /mnt && echo ok && "
+                    "mkdir /sys/fs/cgroup/memory/sub && rmdir /sys/fs/cgroup/memory/sub "
+                    "&& echo cg"));
     s.privileged = true;
     s.cgroup_parent = dd_strdup(FX.cgparent);
     rt_fx_create_start(&s);
