@@ -149,7 +149,7 @@ int rt_create(const struct rt_spec *spec, const char *state_dir, dd_err *e)
         return r;
     dd_buf b = DD_BUF_INIT;
     rt_spec_pack(&b, spec);
-    r = dd_write_file_atomic(specfile, b.data, b.len, 0600, e);
+    r = rt_write_state_file(specfile, b.data, b.len, 0600, e);
     dd_buf_release(&b);
     if (r < 0)
         goto fail_dir;

@@ -49,6 +49,9 @@ int rt_pidfd_checked(pid_t pid, uint64_t starttime);
 /* Reads "pid starttime" from a state-dir file; -ENOENT if missing. */
 int rt_read_pid_file(const char *dir, const char *name, pid_t *ret_pid, uint64_t *ret_start);
 
+/* Writes path via a temporary file and rename (atomic for readers), without fsync. */
+int rt_write_state_file(const char *path, const void *data, size_t len, mode_t mode, dd_err *e);
+
 struct rt_exit_record {
     int exit_code, exit_signal;
     bool oom_killed;

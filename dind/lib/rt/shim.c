@@ -395,7 +395,7 @@ static int write_pid_file(struct shim *s, dd_err *e)
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%d %llu\n", (int)getpid(),
                      (unsigned long long)rt_pid_starttime(getpid()));
-    return dd_write_file_atomic(path, buf, (size_t)n, 0644, e);
+    return rt_write_state_file(path, buf, (size_t)n, 0644, e);
 }
 
 static int setup_signals(struct shim *s, dd_err *e)

@@ -142,7 +142,7 @@ static void write_state(struct shim *s)
     int n = snprintf(buf, sizeof(buf), "%d %llu %lld\n", (int)s->pid,
                      (unsigned long long)rt_pid_starttime(s->pid), (long long)dd_now_ns());
     _cleanup_free_ char *path = dd_path_join(s->dir, RT_FILE_STATE);
-    (void)dd_write_file_atomic(path, buf, (size_t)n, 0644, NULL);
+    (void)rt_write_state_file(path, buf, (size_t)n, 0644, NULL);
 }
 
 static void record_start_failure(struct shim *s, const dd_err *e)
