@@ -425,6 +425,8 @@ static int shim_init(struct shim *s, const char *state_dir, dd_err *e)
     if (r < 0)
         return r;
     s->terminal = s->spec.process.terminal;
+    if ((r = rt_seccomp_bpf_read(state_dir, &s->bpf, &s->bpf_len, e)) < 0)
+        return r;
     s->rootfs = dd_path_join(state_dir, RT_DIR_ROOTFS);
     if ((r = setup_signals(s, e)) < 0 || (r = rt_shim_stdio(s, e)) < 0)
         return r;

@@ -172,6 +172,8 @@ __attribute__((noreturn)) static void in_child(struct shim *s, int sync_fd)
         .spec = &s->spec, .rootfs = s->rootfs, .sync_fd = sync_fd, .console_fd = -1};
     for (int i = 0; i < 3; i++)
         c.stdio[i] = s->child_stdio[i];
+    c.bpf = s->bpf;
+    c.bpf_len = s->bpf_len;
     parse_cgroup_mounts(&c);
     rt_child_main(&c);
 }
