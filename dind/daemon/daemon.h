@@ -67,6 +67,8 @@ typedef struct dindd_area {
 extern const dindd_area *const dindd_areas[];
 extern const dindd_area dindd_area_system;
 extern const dindd_area dindd_area_images; /* before containers: its init opens the image store */
+extern const dindd_area dindd_area_containers; /* containers.c; d->containers: struct ctr_store */
+extern const dindd_area dindd_area_events;     /* events-api.c */
 extern const dindd_area dindd_area_unsupported;
 
 static inline dindd_ctx *dindd_from_req(http_req *req)
