@@ -94,11 +94,14 @@ bool dindd_query_bool(http_req *req, const char *key, bool def);
 int dindd_api_prefix(const char *path, dd_err *e);
 void dindd_api_error(http_req *req, int status, const char *message);
 void dindd_api_headers(void *data, dd_buf *out);
+void dindd_api_trace(http_req *req);
 
 /* ---- system.c ---- */
 
-/* Builds the /info object (areas' info hooks applied). Caller decrefs. */
+/* Builds the /info object (areas' info hooks applied: needs initialised areas). Caller decrefs. */
 json_t *dindd_info_json(dindd_ctx *d);
+/* The same without the areas' hooks: host and engine facts, counts 0. */
+json_t *dindd_info_host_json(dindd_ctx *d);
 /* Builds the /version object. Caller decrefs. */
 json_t *dindd_version_json(void);
 

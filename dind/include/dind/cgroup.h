@@ -138,8 +138,9 @@ const char *cg_dir(const struct cg *cg, const char *controller);
 /* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; v1:
  * freeze, signal, thaw so forks cannot escape). */
 int cg_kill_all(struct cg *cg, int sig, dd_err *e);
-/* Lists the pids in the cgroup (not descendants), as seen from our pid namespace. The caller
- * frees *ret_pids. */
+/* Lists the pids in the cgroup and in every cgroup below it (what `docker top` shows for a
+ * container that runs containers of its own), the cgroup's own processes first, as seen from our
+ * pid namespace. The caller frees *ret_pids. */
 int cg_pids(struct cg *cg, pid_t **ret_pids, size_t *ret_n, dd_err *e);
 /* Whether any process is left in the cgroup or its descendants. */
 int cg_is_populated(struct cg *cg, bool *ret, dd_err *e);

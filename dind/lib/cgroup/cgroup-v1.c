@@ -263,11 +263,12 @@ static const char *procs_dir(struct cg *cg)
 static int v1_pids(struct cg *cg, pid_t **ret, size_t *ret_n, dd_err *e)
 {
     const char *dir = procs_dir(cg);
-    _cleanup_free_ char *s = NULL;
-    int r = dir ? cg_read(dir, "cgroup.procs", &s, e) : 0;
-    if (r < 0)
-        return r;
-    return cg_parse_pids(s ? s : "", ret, ret_n);
+    if (!dir) {
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    return cg_tree_pids(dir, ret, ret_n, e);
 }
 
 struct sig_ctx {

@@ -173,6 +173,7 @@ static int detect(dd_err *e)
 
 int cg_setup(const struct cg_setup_opts *opts, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     sys_reset();
     if (opts && opts->v2_root) {
         cg_sys.mode = CG_MODE_V2;
@@ -261,8 +262,8 @@ static const struct cg_ops *ops(void)
 
 static bool limits_empty(const struct cg_limits *l)
 {
-    static const struct cg_limits zero;
-    return !l || (memcmp(l, &zero, offsetof(struct cg_limits, cpuset_cpus)) == 0 &&
+    return !l || (!l->memory && !l->memory_swap && !l->memory_reservation && !l->pids_max &&
+                  !l->cpu_shares && !l->cpu_weight && !l->cpu_quota_us && !l->cpu_period_us &&
                   !l->cpuset_cpus && !l->cpuset_mems && !l->blkio_weight && !l->n_devices);
 }
 
@@ -291,6 +292,7 @@ void cg_free(struct cg *cg)
 int cg_create(const char *parent_rel, const char *name, const struct cg_limits *lim,
               struct cg **ret, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     char *rel = NULL;
     int r = ensure_setup(e);
     if (r < 0)
@@ -331,6 +333,7 @@ int cg_create(const char *parent_rel, const char *name, const struct cg_limits *
 
 int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     char *rel = NULL;
     int r = ensure_setup(e);
     if (r < 0)
@@ -352,6 +355,7 @@ int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, 
 
 int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!ops())
         return limits_empty(lim) ? 0
                                  : dd_err_set(e, EOPNOTSUPP,
@@ -363,6 +367,7 @@ int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 
 int cg_enter(struct cg *cg, pid_t pid, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!ops())
         return 0;
     int r = ops()->enter(cg, pid, e);
@@ -398,6 +403,7 @@ const char *cg_dir(const struct cg *cg, const char *controller)
 
 int cg_kill_all(struct cg *cg, int sig, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!ops())
         return 0;
     int r = ops()->kill_all(cg, sig, e);
@@ -425,6 +431,7 @@ int cg_is_populated(struct cg *cg, bool *ret, dd_err *e)
 
 int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!cg)
         return 0;
     if (!ops()) {
@@ -446,8 +453,11 @@ int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
             r = ops()->remove(cg, e);
         if (r >= 0 && !busy)
             break;
-        if (dd_mono_ns() >= deadline)
+        if (dd_mono_ns() >= deadline) {
+            if (r >= 0)
+                return dd_err_set(e, EBUSY, "cgroup %s still has processes", cg->rel);
             return dd_err_wrap(e, "removing cgroup %s", cg->rel);
+        }
         cg_backoff(&ms);
     }
     cg_free(cg);
@@ -456,6 +466,7 @@ int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
 
 int cg_prune(const char *parent_rel, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     int r = ensure_setup(e);
     if (r < 0 || !ops() || !parent_rel || !*parent_rel)
         return r;
@@ -468,6 +479,7 @@ int cg_prune(const char *parent_rel, dd_err *e)
 
 int cg_oom_fd(struct cg *cg, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!ops())
         return dd_err_set(e, EOPNOTSUPP, "no cgroup filesystem: OOM events unavailable");
     if (cg->oom_fd >= 0)
@@ -495,6 +507,7 @@ int cg_oom_kills(struct cg *cg, uint64_t *ret, dd_err *e)
 
 int cg_stats_read(struct cg *cg, struct cg_stats *st, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     memset(st, 0, sizeof(*st));
     if (!ops())
         return 0;

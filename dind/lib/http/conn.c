@@ -267,7 +267,7 @@ static int spool_open(http_req *req)
     return fd < 0 ? -errno : fd;
 }
 
-static int spool_flush(http_req *req)
+int http_req_spool_flush(http_req *req)
 {
     if (req->body_fd < 0) {
         int fd = spool_open(req);
@@ -322,7 +322,7 @@ static bool feed_body(http_conn *c)
     bool big = req->body_len > req->srv->opts.body_mem_max;
     if (req->spool && (req->body.len >= SPOOL_FLUSH_SIZE || (req->body_done && big) ||
                        (req->body_done && req->body_fd >= 0))) {
-        int r = spool_flush(req);
+        int r = http_req_spool_flush(req);
         if (r < 0) {
             body_error(c, 500, "cannot store request body");
             return true;

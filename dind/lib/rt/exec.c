@@ -74,6 +74,8 @@ __attribute__((noreturn)) static void exec_child(struct exec_request *q, int syn
 int rt_exec_helper_main(int sync_fd, int req_fd)
 {
     syscall(SYS_close_range, 5, ~0U, 0);
+    /* fd 3 came through dup2 (no CLOEXEC): the exec'd process must not keep it open. */
+    dd_set_cloexec(sync_fd, true);
     dd_buf b = DD_BUF_INIT;
     char buf[16384];
     for (ssize_t n; (n = read(req_fd, buf, sizeof(buf))) != 0;) {

@@ -162,6 +162,9 @@ static int caps_set_proc(uint64_t set, dd_err *e)
 
 int rt_caps_apply(uint64_t caps, uid_t uid, dd_err *e)
 {
+    dd_err local = {0};
+    if (!e)
+        e = &local;
     uint64_t have = rt_caps_daemon_bounding();
     caps &= have;
     int r = caps_drop_bounding(caps, e);
@@ -301,6 +304,9 @@ static int build_default(scmp_filter_ctx ctx, uint64_t caps, dd_err *e)
 
 int rt_seccomp_apply_default(uint64_t caps, dd_err *e)
 {
+    dd_err local = {0};
+    if (!e)
+        e = &local;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!ctx)
         return dd_err_set(e, ENOMEM, "seccomp_init failed");

@@ -262,6 +262,12 @@ static void body_nested(const char *parent)
     bool pop = false;
     CHECK_EQ_INT(cg_is_populated(cg, &pop, &e), 0);
     CHECK(pop);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(cg, &pids, &n, &e), 0); /* docker top sees nested processes */
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(pids[0], k.pid);
+    free(pids);
     _cleanup_free_ char *dir = dd_strdup(cg_dir(cg, "memory"));
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
     int ws = kid_wait(&k);
@@ -296,6 +302,7 @@ static void body_readopt(const char *parent)
     /* creating the same cgroup while it has processes is refused */
     struct cg *dup = NULL;
     CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, &e), -EBUSY);
+    CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, NULL), -EBUSY); /* code kept w/o dd_err */
     CHECK_EQ_INT(cg_destroy(again, 0, &e), 0);
     kid_wait(&k);
     CHECK_EQ_INT(cg_open_existing(parent, "keep", &again, &e), -ENOENT);
@@ -351,6 +358,7 @@ TEST(bad_names_are_refused)
     CHECK_EQ_INT(cg_create(NULL, "a/b", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "..", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "", NULL, &cg, &e), -EINVAL);
+    CHECK_EQ_INT(cg_create("a/../b", "x", NULL, &cg, NULL), -EINVAL);
     CHECK(strstr(e.msg, "invalid") != NULL);
 }
 

@@ -47,6 +47,18 @@ static void h_spool(http_req *req)
     http_reply(req, 200, "text/plain", out, (size_t)k);
 }
 
+static void h_tofd(http_req *req)
+{
+    dd_err e = {0};
+    int fd = http_req_body_to_fd(req, &e);
+    char buf[64] = "";
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    char out[128];
+    int k = snprintf(out, sizeof(out), "tofd=%zd:%s mem=%s", n, n > 0 ? buf : "",
+                     http_req_body(req, NULL) ? "yes" : "no");
+    http_reply(req, 200, "text/plain", out, (size_t)k);
+}
+
 /* ---- streaming with backpressure: writes 4 MiB, pausing whenever the buffer is full ---- */
 
 struct streamer {
@@ -143,6 +155,7 @@ static const http_route routes[] = {
     {"PUT", "/spool", h_spool, HTTP_ROUTE_SPOOL},
     {"POST", "/small", h_echo, 0, 10},
     {"GET", "/stream", h_stream},
+    {"POST", "/tofd", h_tofd},
     {"POST", "/wait", h_wait},
     {"POST", "/attach", h_hijack},
 };
@@ -385,5 +398,17 @@ TEST(hijack_without_upgrade_header_is_200_raw_stream)
     for (int i = 0; i < 1000 && !g_hj.eof && !g_hj.closed; i++)
         ev_run_once(f.loop, 10);
     CHECK(g_hj.eof || g_hj.closed);
+    teardown(&f);
+}
+
+TEST(small_body_moves_to_a_file_on_request)
+{
+    struct fixture f;
+    setup(&f);
+    const char *req =
+        "POST /tofd HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello";
+    send_all(&f, req, strlen(req));
+    CHECK(pump_until(&f, "tofd=5:hello mem=no", NULL));
+    CHECK(strstr(f.in.data, "Connection: keep-alive\r\n") != NULL);
     teardown(&f);
 }
