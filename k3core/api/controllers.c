@@ -260,15 +260,33 @@ static int namespace_pass(kobj_api *api, snapshot *s)
     return changed;
 }
 
+/* Store watch callback: cheap text checks decide whether a pass is worth running. */
+void kobj_note_change(void *userdata, const kst_event *ev)
+{
+    kobj_api *api = userdata;
+    if (ev->type == KST_EV_DELETE ||
+        (ev->kv->value && (strstr(ev->kv->value, "\"deletionTimestamp\"") ||
+                           strstr(ev->kv->value, "\"ownerReferences\""))))
+        api->dirty = true;
+}
+
 int kobj_run_controllers(kobj_api *api, dd_err *e)
 {
-    snapshot s = {0};
-    int r = take_snapshot(api, &s, e);
-    if (r < 0)
-        return r;
-    int changed = namespace_pass(api, &s);
-    changed += gc_pass(api, &s);
-    snapshot_release(&s);
+    int changed = 0, r;
+    if (api->dirty) {
+        snapshot s = {0};
+        r = take_snapshot(api, &s, e);
+        if (r < 0)
+            return r;
+        api->dirty = false;
+        changed = namespace_pass(api, &s);
+        changed += gc_pass(api, &s);
+        snapshot_release(&s);
+        /* objects waiting on others (foreground owners, terminating namespaces) need another
+         * look once those change; the watch sets dirty again when they do */
+        if (changed)
+            api->dirty = true;
+    }
     r = kst_compact(api->store, e);
     return r < 0 ? r : changed;
 }

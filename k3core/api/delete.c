@@ -151,7 +151,7 @@ static int delete_one(kobj_api *api, const kobj_req *req, const del_opts *d, kob
         json_decref(obj);
         return r;
     }
-    if (r >= 0 && dd_streq(eff.policy, "Orphan"))
+    if (r >= 0 && dd_streq(eff.policy, "Orphan") && !req->dry_run)
         kobj_orphan_dependents(api, kobj_meta_str(obj, "uid"));
     if (r >= 0 && !req->dry_run)
         r = kobj_do_delete(api, req->res, req->ns, req->name, st);

@@ -165,6 +165,10 @@ int kobj_list(kobj_api *api, const kobj_req *req, const kobj_list_opts *opts, js
         r = decode_continue(opts->continue_token, prefix, &at_rev, &start, st);
     else
         r = parse_rv(opts->resource_version, &at_rev, st);
+    /* resourceVersion N without a continue token means "not older than N": the newest state
+     * always qualifies, and N may already be compacted */
+    if (!start)
+        at_rev = 0;
     if (r < 0)
         return r;
     page pg = {.items = json_array()};

@@ -286,9 +286,9 @@ void kobj_record_manager(const kres_resource *r, json_t *obj, const json_t *old,
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e) if (same_entry(e, manager, operation, subresource)) mine = e;
-    json_t *out = take_from_others(entries ? entries : json_array(), changed, mine);
-    if (!entries)
-        json_decref(entries);
+    json_t *none = json_array();
+    json_t *out = take_from_others(entries ? entries : none, changed, mine);
+    json_decref(none);
     json_t *merged = mine ? json_deep_copy(json_object_get(mine, "fieldsV1")) : json_object();
     set_union_into(merged, changed);
     json_decref(changed);
@@ -301,6 +301,66 @@ void kobj_record_manager(const kres_resource *r, json_t *obj, const json_t *old,
 }
 
 /* ---- server-side apply ---- */
+
+static bool leaf_node(const json_t *sub)
+{
+    return json_object_size(sub) == 0 || (json_object_size(sub) == 1 && json_object_get(sub, "."));
+}
+
+static bool element_matches(const json_t *elem, const json_t *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)keys, k,
+                        v) if (!json_equal(json_object_get(elem, k), v)) return false;
+    return true;
+}
+
+/* Removes from v the fields a field set names (fields the applier stopped applying). */
+static void remove_fields(json_t *v, const json_t *set)
+{
+    const char *k;
+    json_t *sub;
+    json_object_foreach((json_t *)set, k, sub)
+    {
+        if (k[0] == 'f' && json_is_object(v)) {
+            if (leaf_node(sub))
+                json_object_del(v, k + 2);
+            else
+                remove_fields(json_object_get(v, k + 2), sub);
+            continue;
+        }
+        if (!json_is_array(v) || (k[0] != 'k' && k[0] != 'v'))
+            continue;
+        json_t *key = json_loads(k + 2, JSON_DECODE_ANY, NULL);
+        for (size_t i = json_array_size(v); key && i-- > 0;) {
+            json_t *e = json_array_get(v, i);
+            bool hit = k[0] == 'k' ? element_matches(e, key) : json_equal(e, key);
+            if (hit && leaf_node(sub))
+                json_array_remove(v, i);
+            else if (hit)
+                remove_fields(e, sub);
+        }
+        json_decref(key);
+    }
+}
+
+/* Fields `mine` applied before and `applied` no longer has, minus what others still own. */
+static json_t *fields_to_drop(const json_t *entries, const json_t *mine, const json_t *applied)
+{
+    json_t *drop = set_minus(json_object_get(mine, "fieldsV1"), applied);
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        if (e == mine)
+            continue;
+        json_t *rest = set_minus(drop, json_object_get(e, "fieldsV1"));
+        json_decref(drop);
+        drop = rest;
+    }
+    return drop;
+}
 
 static int conflict_error(kobj_status *st, json_t *conflicts, size_t n)
 {
@@ -394,8 +454,16 @@ int kobj_server_side_apply(const kres_resource *r, const json_t *live, const jso
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e) if (same_entry(e, manager, "Apply", NULL)) mine = e;
-    json_t *others = take_from_others(entries ? entries : json_array(),
-                                      force ? conflict_set : json_object(), mine);
+    if (mine) {
+        json_t *drop = fields_to_drop(entries, mine, aset);
+        remove_fields(merged, drop);
+        json_decref(drop);
+    }
+    json_t *none = json_array(), *nothing = json_object();
+    json_t *others =
+        take_from_others(entries ? entries : none, force ? conflict_set : nothing, mine);
+    json_decref(none);
+    json_decref(nothing);
     json_decref(conflict_set);
     json_t *fresh = json_array();
     json_array_foreach(others, i, e) if (e != mine) json_array_append(fresh, e);

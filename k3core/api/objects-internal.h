@@ -12,10 +12,9 @@ struct kobj_api {
     char *ca_pem;
     uint32_t svc_base, svc_mask; /* service CIDR, host order */
     int node_port_lo, node_port_hi;
-    kst_watch *owner_watch; /* feeds the GC's queue of deleted owner uids */
-    json_t *gone_uids;      /* object: uid → true, owners deleted since the last GC run */
-    json_t *watches;        /* unused holder for future bookkeeping */
-    int64_t writes_since_compact;
+    kst_watch *change_watch; /* sets `dirty` on writes the controllers must look at */
+    bool dirty;              /* deletions, deletionTimestamps or ownerReferences since the last
+                                controller pass that changed nothing */
 };
 
 /* metadata helpers (borrowed results) */
@@ -96,6 +95,8 @@ int kobj_scale_apply(const kres_resource *r, const json_t *obj, const json_t *sc
 int kobj_create_subresource(kobj_api *api, const kobj_req *req, const json_t *body,
                             kobj_result *ret, kobj_status *st);
 void kobj_now(char out[32]);
+/* Store watch callback marking the controllers dirty (controllers.c). */
+void kobj_note_change(void *userdata, const kst_event *ev);
 /* Removes ownerReferences to uid from every object (Orphan propagation). */
 int kobj_orphan_dependents(kobj_api *api, const char *uid);
 int kobj_get_raw(kobj_api *api, const kres_resource *r, const char *ns, const char *name,

@@ -260,7 +260,8 @@ static int conflict(kobj_status *st, const kres_resource *r, const char *name)
 }
 
 /* Carries over what the client cannot change, and splits spec/status by subresource. */
-static json_t *merge_for_subresource(const kobj_req *req, json_t *new_obj, const json_t *old)
+static json_t *merge_for_subresource(const kobj_req *req, json_t *new_obj, const json_t *old,
+                                     bool applied)
 {
     if (dd_streq(req->subresource, KOBJ_INTERNAL_WRITE))
         return new_obj;
@@ -275,6 +276,8 @@ static json_t *merge_for_subresource(const kobj_req *req, json_t *new_obj, const
                                        "name",
                                        "managedFields"};
     for (size_t i = 0; i < DD_ARRAY_SIZE(keep); i++) {
+        if (applied && strcmp(keep[i], "managedFields") == 0)
+            continue; /* server-side apply computed them */
         json_t *v = json_object_get(om, keep[i]);
         if (v)
             json_object_set(nm, keep[i], v);
@@ -380,7 +383,7 @@ int kobj_write_update(kobj_api *api, const kobj_req *req, json_t *new_obj, const
         json_decref(new_obj);
         return r;
     }
-    new_obj = merge_for_subresource(req, new_obj, old);
+    new_obj = merge_for_subresource(req, new_obj, old, applied);
     r = kobj_prune(req->res, new_obj, req->validation, &warnings, st);
     if (r >= 0)
         r = kobj_apply_defaults(api, req->res, new_obj, old, st);

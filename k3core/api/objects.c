@@ -185,7 +185,6 @@ int kobj_open(kst_store *store, const kobj_config *cfg, kobj_api **ret, dd_err *
     kobj_api *api = dd_calloc(1, sizeof(*api));
     api->store = store;
     api->ca_pem = cfg && cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
-    api->gone_uids = json_object();
     const char *cidr = cfg && cfg->service_cidr ? cfg->service_cidr : "10.43.0.0/16";
     const char *ports = cfg && cfg->node_port_range ? cfg->node_port_range : "30000-32767";
     int r = parse_cidr(cidr, &api->svc_base, &api->svc_mask, e);
@@ -197,6 +196,9 @@ int kobj_open(kst_store *store, const kobj_config *cfg, kobj_api **ret, dd_err *
         r = load_crds(api, e);
     if (r >= 0)
         r = kobj_bootstrap(api, e);
+    if (r >= 0)
+        r = kst_watch_prefix(store, "/registry/", 0, kobj_note_change, api, &api->change_watch, e);
+    api->dirty = true; /* the first pass looks at whatever a previous run left */
     if (r < 0) {
         kobj_close(api);
         return r;
@@ -209,8 +211,7 @@ void kobj_close(kobj_api *api)
 {
     if (!api)
         return;
-    kst_watch_cancel(api->owner_watch);
-    json_decref(api->gone_uids);
+    kst_watch_cancel(api->change_watch);
     free(api->ca_pem);
     free(api);
 }

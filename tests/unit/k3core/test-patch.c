@@ -207,10 +207,31 @@ TEST(patch_server_side_apply_conflict_and_force)
     o = do_patch(api, &req, KOBJ_PATCH_APPLY, applied, &st, &r);
     CHECK_EQ_INT(r, 0);
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")), 2);
+    /* force moved spec.replicas to kubectl: kubectl-scale owned nothing else */
+    mf = json_object_get(json_object_get(o, "metadata"), "managedFields");
+    CHECK_EQ_INT(json_array_size(mf), 1);
     json_decref(o);
     /* applying the same again is no change and no conflict */
     req.force = false;
     o = do_patch(api, &req, KOBJ_PATCH_APPLY, applied, &st, &r);
     CHECK_EQ_INT(r, 0);
+    json_decref(o);
+    /* a field the manager stops applying is removed (no one else owns it) */
+    json_t *a2 = parse(applied);
+    json_object_set_new(json_object_get(a2, "metadata"), "labels",
+                        parse("{\"keep\":\"1\",\"drop\":\"1\"}"));
+    _cleanup_free_ char *with_labels = json_dumps(a2, JSON_COMPACT);
+    json_object_set_new(json_object_get(a2, "metadata"), "labels", parse("{\"keep\":\"1\"}"));
+    _cleanup_free_ char *fewer_labels = json_dumps(a2, JSON_COMPACT);
+    json_decref(a2);
+    o = do_patch(api, &req, KOBJ_PATCH_APPLY, with_labels, &st, &r);
+    CHECK_EQ_INT(r, 0);
+    json_decref(o);
+    o = do_patch(api, &req, KOBJ_PATCH_APPLY, fewer_labels, &st, &r);
+    if (r < 0)
+        unit_fail(__FILE__, __LINE__, "apply: %s", st.message);
+    json_t *labels = json_object_get(json_object_get(o, "metadata"), "labels");
+    CHECK(json_object_get(labels, "keep") != NULL);
+    CHECK(json_object_get(labels, "drop") == NULL);
     json_decref(o);
 }

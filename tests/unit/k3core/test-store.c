@@ -7,6 +7,7 @@
 #include "k3core/store/store.h"
 #include "tests/unit/unit.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 /* Runs body(path) in a child with a database path in a fresh directory that the parent removes
@@ -224,4 +225,52 @@ static void body_store_persists_objects_and_revision_across_reopen(const char *p
 TEST(store_persists_objects_and_revision_across_reopen)
 {
     with_db(body_store_persists_objects_and_revision_across_reopen);
+}
+
+/* A writer child reports every acknowledged create on a pipe; the parent kills it with SIGKILL
+ * in the middle of the burst, reopens the database and finds every acknowledged key. */
+static void body_store_kill9_loses_no_acknowledged_write(const char *path)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        kst_store *s = open_store(path, 0);
+        for (int i = 0;; i++) {
+            char key[64];
+            snprintf(key, sizeof(key), "/k/%08d", i);
+            if (kst_create(s, key, "v", 1, NULL, NULL) < 0)
+                _exit(3);
+            if (write(fds[1], &i, sizeof(i)) != sizeof(i))
+                _exit(4);
+        }
+    }
+    close(fds[1]);
+    int last = -1, got;
+    while (last < 500 && read(fds[0], &got, sizeof(got)) == sizeof(got))
+        last = got;
+    kill(pid, SIGKILL);
+    /* drain acknowledgements that were already written before the kill */
+    while (read(fds[0], &got, sizeof(got)) == sizeof(got))
+        last = got;
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    CHECK(last >= 500);
+    kst_store *s = open_store(path, 0);
+    int64_t n = 0;
+    CHECK_EQ_INT(kst_count_prefix(s, "/k/", &n, NULL), 0);
+    CHECK(n >= last + 1);
+    for (int i = 0; i <= last; i++) {
+        char key[64];
+        kst_kv kv;
+        snprintf(key, sizeof(key), "/k/%08d", i);
+        CHECK_EQ_INT(kst_get(s, key, 0, &kv, NULL), 0);
+        kst_kv_release(&kv);
+    }
+    kst_close(s);
+}
+TEST(store_kill9_loses_no_acknowledged_write)
+{
+    with_db(body_store_kill9_loses_no_acknowledged_write);
 }
