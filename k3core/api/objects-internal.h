@@ -25,6 +25,8 @@ json_t *kobj_parse_value(const char *value, size_t len);
 json_t *kobj_from_kv(const kres_resource *r, const kst_kv *kv);
 char *kobj_dump_for_store(const json_t *obj); /* without metadata.resourceVersion */
 void kobj_set_rv(json_t *obj, int64_t rev);
+/* Sets apiVersion and kind of r as the first two keys. */
+void kobj_set_type(const kres_resource *r, json_t *obj);
 
 /* Fills details name/group/kind(resource) of st for r and name. */
 void kobj_status_details(kobj_status *st, const kres_resource *r, const char *name);

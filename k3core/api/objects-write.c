@@ -180,6 +180,7 @@ static int create_prepare(kobj_api *api, const kobj_req *req, json_t *obj, bool 
         r = fill_identity(req, obj, st);
     if (r < 0)
         return r;
+    kobj_set_type(req->res, obj);
     json_t *meta = kobj_meta(obj);
     json_t *managed = applied ? json_incref(json_object_get(meta, "managedFields")) : NULL;
     strip_server_fields(meta);
@@ -384,6 +385,7 @@ int kobj_write_update(kobj_api *api, const kobj_req *req, json_t *new_obj, const
         return r;
     }
     new_obj = merge_for_subresource(req, new_obj, old, applied);
+    kobj_set_type(req->res, new_obj);
     r = kobj_prune(req->res, new_obj, req->validation, &warnings, st);
     if (r >= 0)
         r = kobj_apply_defaults(api, req->res, new_obj, old, st);

@@ -37,10 +37,13 @@ void kobj_set_rv(json_t *obj, int64_t rev)
     jx_set_str(kobj_meta(obj), "resourceVersion", buf);
 }
 
-static void set_type(const kres_resource *r, json_t *obj)
+void kobj_set_type(const kres_resource *r, json_t *obj)
 {
     char av[256];
     kres_api_version(r, av, sizeof(av));
+    if (dd_streq(json_string_value(json_object_get(obj, "apiVersion")), av) &&
+        dd_streq(json_string_value(json_object_get(obj, "kind")), r->kind))
+        return; /* stored objects already start with both */
     /* apiVersion and kind first, as upstream serialises them */
     json_t *copy = json_copy(obj);
     json_object_clear(obj);
@@ -57,7 +60,7 @@ json_t *kobj_from_kv(const kres_resource *r, const kst_kv *kv)
     json_t *o = kobj_parse_value(kv->value, kv->len);
     if (!o)
         return NULL;
-    set_type(r, o);
+    kobj_set_type(r, o);
     kobj_set_rv(o, kv->mod_rev);
     return o;
 }
