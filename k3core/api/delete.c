@@ -176,6 +176,16 @@ int kobj_delete(kobj_api *api, const kobj_req *req, const json_t *delete_options
     if (!(req->res->verbs & KRES_DELETE))
         return kobj_fail(st, 405, "MethodNotAllowed",
                          "the server does not allow this method on the requested resource");
+    if (is_core(req->res, "namespaces") &&
+        (dd_streq(req->name, "default") || dd_streq(req->name, "kube-system") ||
+         dd_streq(req->name, "kube-public"))) {
+        /* upstream's NamespaceLifecycle admission keeps these forever */
+        int r = kobj_fail(st, 403, "Forbidden",
+                          "namespaces \"%s\" is forbidden: this namespace may not be deleted",
+                          req->name);
+        kobj_status_details(st, req->res, req->name);
+        return r;
+    }
     del_opts d;
     int r = parse_opts(delete_options, &d, st);
     if (r < 0)

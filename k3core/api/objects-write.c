@@ -182,6 +182,10 @@ static int create_prepare(kobj_api *api, const kobj_req *req, json_t *obj, bool 
         return r;
     kobj_set_type(req->res, obj);
     json_t *meta = kobj_meta(obj);
+    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+    if (rv && *rv)
+        return kobj_fail(st, 400, "BadRequest",
+                         "resourceVersion should not be set on objects to be created");
     json_t *managed = applied ? json_incref(json_object_get(meta, "managedFields")) : NULL;
     strip_server_fields(meta);
     if (managed)

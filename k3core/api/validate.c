@@ -160,6 +160,30 @@ static void check_service(errs *e, const json_t *obj)
     }
 }
 
+/* Fields that may not change after creation. */
+static void check_immutable(errs *e, const kres_resource *r, const json_t *obj, const json_t *old)
+{
+    const char *g = r->group;
+    bool selector = (strcmp(g, "apps") == 0 && strcmp(r->resource, "controllerrevisions") != 0) ||
+                    (strcmp(g, "batch") == 0 && strcmp(r->resource, "jobs") == 0);
+    json_t *spec = json_object_get(obj, "spec"), *ospec = json_object_get(old, "spec");
+    if (selector &&
+        !json_equal(json_object_get(spec, "selector"), json_object_get(ospec, "selector")))
+        add(e, "FieldValueInvalid", "spec.selector",
+            "Invalid value: v1.LabelSelector{...}: field is immutable");
+    if (!*g && strcmp(r->resource, "services") == 0 && json_object_get(ospec, "clusterIP") &&
+        !json_equal(json_object_get(spec, "clusterIP"), json_object_get(ospec, "clusterIP")))
+        add(e, "FieldValueInvalid", "spec.clusterIPs[0]",
+            "Invalid value: \"%s\": may not change once set",
+            json_string_value(json_object_get(spec, "clusterIP")) ?: "");
+    if (!*g && (strcmp(r->resource, "configmaps") == 0 || strcmp(r->resource, "secrets") == 0) &&
+        json_is_true(json_object_get(old, "immutable")) &&
+        (!json_equal(json_object_get(obj, "data"), json_object_get(old, "data")) ||
+         !json_equal(json_object_get(obj, "binaryData"), json_object_get(old, "binaryData"))))
+        add(e, "FieldValueForbidden", "data",
+            "Forbidden: field is immutable when `immutable` is set");
+}
+
 static void check_kind(errs *e, const kres_resource *r, const json_t *obj)
 {
     const char *g = r->group, *res = r->resource;
@@ -213,6 +237,8 @@ int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, 
     check_labels(&e, json_object_get(meta, "labels"), "metadata.labels", true);
     check_labels(&e, json_object_get(meta, "annotations"), "metadata.annotations", false);
     check_kind(&e, r, obj);
+    if (old)
+        check_immutable(&e, r, obj, old);
     if (json_array_size(e.causes) == 0) {
         json_decref(e.causes);
         return 0;

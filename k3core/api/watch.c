@@ -9,7 +9,10 @@
 
 struct kobj_watch {
     kobj_api *api;
-    const kres_resource *res; /* the table entry outlives the watch unless a CRD is deleted */
+    /* a private copy of the table entry: a CRD's entry goes away when the CRD is deleted while
+     * its watches still receive the DELETED events of its custom resources */
+    kres_resource res_copy;
+    const kres_resource *res;
     char *name;
     ksel *labels, *fields;
     bool bookmarks;
@@ -59,8 +62,31 @@ static void on_event(void *ud, const kst_event *ev)
     json_decref(before);
 }
 
+static void copy_res(kobj_watch *w, const kres_resource *r)
+{
+    w->res_copy = (kres_resource){
+        .group = dd_strdup(r->group),
+        .version = dd_strdup(r->version),
+        .kind = dd_strdup(r->kind),
+        .list_kind = dd_strdup(r->list_kind),
+        .resource = dd_strdup(r->resource),
+        .singular = dd_strdup(r->singular),
+        .flags = r->flags,
+        .verbs = r->verbs,
+        .schema_name = dd_strdup(r->schema_name ? r->schema_name : ""),
+    };
+    w->res = &w->res_copy;
+}
+
 static void free_watch(kobj_watch *w)
 {
+    free((char *)w->res_copy.group);
+    free((char *)w->res_copy.version);
+    free((char *)w->res_copy.kind);
+    free((char *)w->res_copy.list_kind);
+    free((char *)w->res_copy.resource);
+    free((char *)w->res_copy.singular);
+    free((char *)w->res_copy.schema_name);
     free(w->name);
     ksel_free(w->labels);
     ksel_free(w->fields);
@@ -154,7 +180,7 @@ int kobj_watch_start(kobj_api *api, const kobj_req *req, const kobj_watch_opts *
                          "the server does not allow this method on the requested resource");
     kobj_watch *w = dd_calloc(1, sizeof(*w));
     w->api = api;
-    w->res = req->res;
+    copy_res(w, req->res);
     w->name = req->name ? dd_strdup(req->name) : NULL;
     w->bookmarks = opts->allow_bookmarks;
     w->fn = fn;

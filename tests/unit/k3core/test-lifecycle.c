@@ -264,15 +264,50 @@ TEST(lifecycle_crd_registers_and_prunes)
     CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(w, "metadata"), "generation")),
                  1);
     json_decref(w);
-    kobj_result res = {0};
+    events ev = {0};
+    kobj_req wreq = {.res = r, .ns = "default"};
+    kobj_watch_opts wo = {.resource_version = "0"};
+    kobj_watch *watch = NULL;
     kobj_status st = {0};
+    CHECK_EQ_INT(kobj_watch_start(api, &wreq, &wo, on_watch, &ev, &watch, &st), 0);
+    kobj_result res = {0};
     CHECK_EQ_INT(del(api, "apiextensions.k8s.io", "customresourcedefinitions", NULL,
                      "widgets.example.com", NULL, &res, &st),
                  0);
     kobj_result_release(&res);
+    /* the watch outlives the CRD's table entry and still sees its objects go */
+    CHECK_EQ_STR(ev.log, "ADDED:w1;DELETED:w1;");
+    kobj_watch_stop(watch);
     CHECK(kres_lookup("example.com", "v1", "widgets") == NULL);
     int64_t left = -1;
     CHECK_EQ_INT(kst_count_prefix(kobj_store(api), "/registry/example.com/widgets/", &left, NULL),
                  0);
     CHECK_EQ_INT(left, 0);
+}
+
+TEST(lifecycle_immortal_namespaces_and_immutable_fields)
+{
+    kobj_api *api = setup();
+    kobj_result r = {0};
+    kobj_status st = {0};
+    CHECK(del(api, "", "namespaces", NULL, "kube-system", NULL, &r, &st) < 0);
+    CHECK_EQ_INT(st.code, 403);
+    CHECK_EQ_STR(st.message, "namespaces \"kube-system\" is forbidden: this namespace may not be "
+                             "deleted");
+    kobj_req req = {.res = kres_lookup("", "v1", "configmaps"), .ns = "default"};
+    json_t *b = parse("{\"metadata\":{\"name\":\"x\",\"resourceVersion\":\"5\"}}");
+    CHECK(kobj_create(api, &req, b, &r, &st) < 0);
+    CHECK_EQ_INT(st.code, 400);
+    json_decref(b);
+    json_t *d = mk(api, "apps", "deployments", "default", web_deploy);
+    kobj_req preq = {
+        .res = kres_lookup("apps", "v1", "deployments"), .ns = "default", .name = "web"};
+    json_t *p = parse("{\"spec\":{\"selector\":{\"matchLabels\":{\"a\":\"c\"}}}}");
+    CHECK(kobj_patch(api, &preq, KOBJ_PATCH_MERGE, p, &r, &st) < 0);
+    CHECK_EQ_INT(st.code, 422);
+    CHECK(strstr(st.message, "spec.selector: Invalid value") != NULL);
+    CHECK(strstr(st.message, "field is immutable") != NULL);
+    kobj_status_release(&st);
+    json_decref(p);
+    json_decref(d);
 }
