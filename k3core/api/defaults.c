@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "k3core/api/objects-internal.h"
+#include "k3core/api/quantity.h"
 
 static json_t *obj_at(json_t *o, const char *key)
 {
@@ -84,6 +85,25 @@ static void pod_spec_defaults(json_t *spec)
     json_array_foreach(json_object_get(spec, "volumes"), i, v) volume_defaults(v);
 }
 
+/* Quantities compare by value: "1Gi" equals "1024Mi". */
+static bool same_quantity(const json_t *a, const json_t *b)
+{
+    kqty qa, qb;
+    char na[32], nb[32];
+    const char *sa = json_string_value(a), *sb = json_string_value(b);
+    if (json_is_integer(a)) {
+        snprintf(na, sizeof(na), "%lld", (long long)json_integer_value(a));
+        sa = na;
+    }
+    if (json_is_integer(b)) {
+        snprintf(nb, sizeof(nb), "%lld", (long long)json_integer_value(b));
+        sb = nb;
+    }
+    if (!sa || !sb || kqty_parse(sa, &qa, NULL) < 0 || kqty_parse(sb, &qb, NULL) < 0)
+        return json_equal(a, b);
+    return kqty_cmp(&qa, &qb) == 0;
+}
+
 static const char *qos_class(const json_t *spec)
 {
     bool any = false, guaranteed = true;
@@ -99,8 +119,11 @@ static const char *qos_class(const json_t *spec)
             guaranteed = false;
         const char *k;
         json_t *q;
-        json_object_foreach(req, k, q) if (!json_equal(q, json_object_get(lim, k))) guaranteed =
-            false;
+        json_object_foreach(req, k, q)
+        {
+            if (!same_quantity(q, json_object_get(lim, k)))
+                guaranteed = false;
+        }
     }
     return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
 }

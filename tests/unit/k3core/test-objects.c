@@ -224,6 +224,20 @@ TEST(objects_validation_causes_and_field_validation)
     CHECK(json_object_get(json_object_get(r.object, "spec"), "foo") == NULL);
     kobj_result_release(&r);
     json_decref(b);
+    b = parse("{\"metadata\":{\"name\":\"q\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+              "\"image\":\"i\",\"ports\":[{\"containerPort\":\"80\"}]}]}}");
+    CHECK(kobj_create(v.api, &req, b, &r, &st) < 0);
+    CHECK_EQ_INT(st.code, 400);
+    CHECK_EQ_STR(st.message, "Pod in version \"v1\" cannot be handled as a Pod: json: cannot "
+                             "unmarshal string into Go struct field "
+                             "spec.containers[0].ports[0].containerPort of type integer");
+    json_decref(b);
+    b = parse("{\"metadata\":{\"name\":\"q\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+              "\"image\":\"i\",\"resources\":{\"limits\":{\"cpu\":\"1x\"}}}]}}");
+    CHECK(kobj_create(v.api, &req, b, &r, &st) < 0);
+    CHECK_EQ_INT(st.code, 400);
+    CHECK(strstr(st.message, "quantities must match the regular expression") != NULL);
+    json_decref(b);
 }
 
 TEST(objects_service_allocation)
