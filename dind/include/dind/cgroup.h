@@ -8,8 +8,10 @@
  * "kubepods/burstable/pod1234") and a leaf name (the container id). Intermediate directories are
  * created on demand; on v2 the controllers are enabled in cgroup.subtree_control along the path,
  * and if the base itself holds processes (the "no internal processes" rule) every process of the
- * base is moved into "<base>/init" first. On v1 the same relative path is created in every
- * mounted controller hierarchy (cpuset children get their parent's cpus/mems copied in).
+ * base is moved into "<base>/init" first (and a daemon that finds itself in a cgroup named "init"
+ * takes the parent as its base, so a restarted daemon finds its containers again). On v1 the same
+ * relative path is created in every mounted controller hierarchy (cpuset children get their
+ * parent's cpus/mems copied in).
  *
  * Ownership. `struct cg` is an opaque handle from cg_create()/cg_open_existing(); cg_free()
  * releases the handle only (the kernel cgroup stays), cg_destroy() kills what is left inside,
@@ -45,7 +47,8 @@ enum cg_mode {
 /* ---- process-wide setup ---- */
 
 struct cg_setup_opts {
-    enum cg_mode mode; /* 0 with root == NULL: auto-detect from /proc/self/mountinfo */
+    enum cg_mode mode; /* 0: auto-detect from /proc/self/mountinfo; V1/V2: fail unless so */
+    bool disable;      /* behave as CG_MODE_NONE (no cgroups at all) */
     /* v2 only (tests, unusual layouts): the mount point of the unified hierarchy and the
      * daemon's own cgroup path inside it ("/" = the mount's root). NULL = detect. */
     const char *v2_root;
@@ -57,19 +60,24 @@ struct cg_setup_opts {
  * it again re-detects (used by forked tests). */
 int cg_setup(const struct cg_setup_opts *opts, dd_err *e);
 enum cg_mode cg_mode(void); /* detects on first use; CG_MODE_NONE if detection failed */
-const char *cg_mode_name(enum cg_mode m); /* "none" | "v1" | "v2" (Docker's CgroupVersion: "1"/"2") */
+const char *
+cg_mode_name(enum cg_mode m); /* "none" | "v1" | "v2" (Docker's CgroupVersion: "1"/"2") */
 /* Whether a controller ("memory", "pids", "cpu", "cpuset", "blkio"/"io", "devices", "freezer")
  * can be used for limits below the base. */
 bool cg_has_controller(const char *name);
+/* Names of the controllers usable below the base (v1: the mounted hierarchies we manage, e.g. for
+ * mounting them into a privileged container; v2: the base's cgroup.controllers). Never NULL;
+ * free with dd_strv_free(). */
+char **cg_controllers(void);
 
 /* ---- limits ---- */
 
 struct cg_device_rule {
-    bool allow;         /* allow or deny */
-    char type;          /* 'a' (all), 'c' (char) or 'b' (block) */
-    int64_t major;      /* -1 = any ("*") */
-    int64_t minor;      /* -1 = any */
-    char access[4];     /* subset of "rwm", NUL-terminated; "" = "rwm" */
+    bool allow;     /* allow or deny */
+    char type;      /* 'a' (all), 'c' (char) or 'b' (block) */
+    int64_t major;  /* -1 = any ("*") */
+    int64_t minor;  /* -1 = any */
+    char access[4]; /* subset of "rwm", NUL-terminated; "" = "rwm" */
 };
 
 /* Zero means "not set / leave as is" for every field, so `struct cg_limits l = {0}` is valid.
@@ -89,7 +97,7 @@ struct cg_limits {
     uint64_t cpu_period_us;     /* cfs period; 0 = kernel default (100000) */
     const char *cpuset_cpus;    /* "0-1,3"; NULL = inherit */
     const char *cpuset_mems;
-    uint16_t blkio_weight;      /* 10..1000 (blkio.weight | io.weight converted); 0 = unset */
+    uint16_t blkio_weight; /* 10..1000 (blkio.weight | io.weight converted); 0 = unset */
     const struct cg_device_rule *devices; /* applied in order; typically "deny a" first */
     size_t n_devices;
 };
@@ -99,7 +107,7 @@ uint64_t cg_shares_to_weight(uint64_t shares);
 uint64_t cg_weight_to_shares(uint64_t weight);
 
 /* Docker's default device allow-list for non-privileged containers (deny all, then null, zero,
- * full, random, urandom, tty, console, ptmx, pts, fuse-less basics, mknod of any c/b). */
+ * full, random, urandom, tty, console, ptmx, pts, and mknod of any char/block device). */
 const struct cg_device_rule *cg_devices_docker_default(size_t *ret_n);
 
 /* ---- lifecycle ---- */
@@ -130,8 +138,9 @@ const char *cg_dir(const struct cg *cg, const char *controller);
 /* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; v1:
  * freeze, signal, thaw so forks cannot escape). */
 int cg_kill_all(struct cg *cg, int sig, dd_err *e);
-/* Lists the pids in the cgroup (not descendants), as seen from our pid namespace. The caller
- * frees *ret_pids. */
+/* Lists the pids in the cgroup and in every cgroup below it (what `docker top` shows for a
+ * container that runs containers of its own), the cgroup's own processes first, as seen from our
+ * pid namespace. The caller frees *ret_pids. */
 int cg_pids(struct cg *cg, pid_t **ret_pids, size_t *ret_n, dd_err *e);
 /* Whether any process is left in the cgroup or its descendants. */
 int cg_is_populated(struct cg *cg, bool *ret, dd_err *e);
@@ -171,14 +180,14 @@ struct cg_stats {
     uint64_t cpu_total_ns;
     uint64_t cpu_user_ns;
     uint64_t cpu_system_ns;
-    uint64_t *cpu_percpu_ns;    /* v1 cpuacct.usage_percpu (malloc'ed, n entries); NULL on v2 */
+    uint64_t *cpu_percpu_ns; /* v1 cpuacct.usage_percpu (malloc'ed, n entries); NULL on v2 */
     size_t n_percpu;
     uint64_t cpu_throttled_periods;
     uint64_t cpu_throttled_ns;
     uint64_t cpu_periods;
     /* pids */
     uint64_t pids_current;
-    uint64_t pids_limit;        /* 0 = unlimited */
+    uint64_t pids_limit; /* 0 = unlimited */
     /* block io, bytes summed over devices */
     uint64_t blk_read_bytes;
     uint64_t blk_write_bytes;

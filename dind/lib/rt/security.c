@@ -97,10 +97,10 @@ int rt_cap_last(void)
 
 uint64_t rt_caps_docker_default(void)
 {
-    static const int def[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-                              CAP_MKNOD,  CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-                              CAP_SETFCAP, CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-                              CAP_KILL,   CAP_AUDIT_WRITE};
+    static const int def[] = {CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+                              CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+                              CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+                              CAP_KILL,    CAP_AUDIT_WRITE};
     uint64_t set = 0;
     for (size_t i = 0; i < DD_ARRAY_SIZE(def); i++)
         set |= RT_CAP_BIT(def[i]);
@@ -162,6 +162,9 @@ static int caps_set_proc(uint64_t set, dd_err *e)
 
 int rt_caps_apply(uint64_t caps, uid_t uid, dd_err *e)
 {
+    dd_err local = {0};
+    if (!e)
+        e = &local;
     uint64_t have = rt_caps_daemon_bounding();
     caps &= have;
     int r = caps_drop_bounding(caps, e);
@@ -239,14 +242,14 @@ static struct scmp_arg_cmp arg_cmp(const struct rt_sc_arg *a)
     enum scmp_compare op = a->op == RT_SC_EQ   ? SCMP_CMP_EQ
                            : a->op == RT_SC_NE ? SCMP_CMP_NE
                                                : SCMP_CMP_MASKED_EQ;
-    return (struct scmp_arg_cmp){.arg = a->index, .op = op, .datum_a = a->value,
-                                 .datum_b = a->value2};
+    return (struct scmp_arg_cmp){
+        .arg = a->index, .op = op, .datum_a = a->value, .datum_b = a->value2};
 }
 
 static int add_rule(scmp_filter_ctx ctx, const struct rt_sc_rule *rule, dd_err *e)
 {
-    uint32_t action = rule->action == RT_SC_ALLOW ? SCMP_ACT_ALLOW
-                                                  : SCMP_ACT_ERRNO((uint32_t)rule->errno_ret);
+    uint32_t action =
+        rule->action == RT_SC_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO((uint32_t)rule->errno_ret);
     struct scmp_arg_cmp cmps[6];
     size_t n = rule->n_args < 6 ? rule->n_args : 6;
     for (size_t i = 0; i < n; i++)
@@ -301,6 +304,9 @@ static int build_default(scmp_filter_ctx ctx, uint64_t caps, dd_err *e)
 
 int rt_seccomp_apply_default(uint64_t caps, dd_err *e)
 {
+    dd_err local = {0};
+    if (!e)
+        e = &local;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!ctx)
         return dd_err_set(e, ENOMEM, "seccomp_init failed");
