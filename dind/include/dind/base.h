@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DD_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define DD_UNUSED       __attribute__((unused))
+#define DD_PRINTF(a, b)  __attribute__((format(printf, a, b)))
+#define DD_UNUSED        __attribute__((unused))
 #define DD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- errors ---- */
@@ -49,7 +49,8 @@ static inline void dd_err_clear(dd_err *e)
 
 enum dd_log_level { DD_LOG_ERROR, DD_LOG_WARN, DD_LOG_INFO, DD_LOG_DEBUG };
 extern enum dd_log_level dd_log_threshold;
-/* Parses "error|warn|warning|info|debug" (also "fatal", "panic" as error); returns -EINVAL otherwise. */
+/* Parses "error|warn|warning|info|debug" (also "fatal", "panic" as error); returns -EINVAL
+ * otherwise. */
 int dd_log_parse_level(const char *s, enum dd_log_level *ret_level);
 void dd_log(enum dd_log_level lvl, const char *fmt, ...) DD_PRINTF(2, 3);
 #define dd_error(...) dd_log(DD_LOG_ERROR, __VA_ARGS__)
@@ -98,7 +99,10 @@ typedef struct dd_buf {
     size_t len;
     size_t cap;
 } dd_buf;
-#define DD_BUF_INIT {NULL, 0, 0}
+#define DD_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 void dd_buf_init(dd_buf *b);
 void dd_buf_release(dd_buf *b); /* frees and re-inits */
 void dd_buf_grow(dd_buf *b, size_t extra);
@@ -107,8 +111,8 @@ void dd_buf_adds(dd_buf *b, const char *s);
 void dd_buf_addc(dd_buf *b, char c);
 void dd_buf_addf(dd_buf *b, const char *fmt, ...) DD_PRINTF(2, 3);
 void dd_buf_vaddf(dd_buf *b, const char *fmt, va_list ap);
-void dd_buf_reset(dd_buf *b);                /* len = 0, keeps memory */
-void dd_buf_consume(dd_buf *b, size_t n);    /* drops the first n bytes */
+void dd_buf_reset(dd_buf *b);                    /* len = 0, keeps memory */
+void dd_buf_consume(dd_buf *b, size_t n);        /* drops the first n bytes */
 char *dd_buf_detach(dd_buf *b, size_t *ret_len); /* caller frees; b is re-inited */
 
 /* ---- NULL-terminated string vectors ---- */

@@ -1,0 +1,9 @@
+/* The Engine API areas in routing order: each contributes its route table and hooks (daemon.h).
+ * Add yours before dindd_area_unsupported, which must stay last. */
+#include "dind/daemon/daemon.h"
+
+const dindd_area *const dindd_areas[] = {
+    &dindd_area_system,
+    &dindd_area_unsupported,
+    NULL,
+};
