@@ -48,8 +48,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 static void set_name(X509_NAME *name, const char *cn, char *const *orgs)
 {
     for (size_t i = 0; orgs && orgs[i]; i++)
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)orgs[i], -1,
-                                   -1, 0);
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)orgs[i], -1, -1,
+                                   0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 }
 
@@ -85,7 +85,8 @@ static X509 *make_cert(const char *cn, char *const *orgs, EVP_PKEY *key, X509 *i
     int r = 0;
     if (kind == 0) {
         r |= add_ext(c, iss, NID_basic_constraints, "critical,CA:TRUE");
-        r |= add_ext(c, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign");
+        r |=
+            add_ext(c, iss, NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign");
         r |= add_ext(c, iss, NID_subject_key_identifier, "hash");
     } else {
         r |= add_ext(c, iss, NID_basic_constraints, "critical,CA:FALSE");

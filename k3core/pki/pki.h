@@ -4,11 +4,10 @@
  * First start creates (EC P-256, OpenSSL):
  *   server-ca.{crt,key}                 signs the serving certificate
  *   client-ca.{crt,key}                 signs client certificates (admin, future nodes)
- *   serving-kube-apiserver.{crt,key}    TLS serving cert, SANs from pki_params (re-issued when they change)
- *   client-admin.{crt,key}              CN=system:admin, O=system:masters
- *   service.key                         signs ServiceAccount JWTs (ES256)
- * Later starts load the same files. Nothing here listens or knows HTTP; the server builds its
- * SSL_CTX with pki_server_ctx().
+ *   serving-kube-apiserver.{crt,key}    TLS serving cert, SANs from pki_params (re-issued when they
+ * change) client-admin.{crt,key}              CN=system:admin, O=system:masters service.key signs
+ * ServiceAccount JWTs (ES256) Later starts load the same files. Nothing here listens or knows HTTP;
+ * the server builds its SSL_CTX with pki_server_ctx().
  */
 #ifndef K3CORE_PKI_H
 #define K3CORE_PKI_H

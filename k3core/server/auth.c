@@ -111,18 +111,18 @@ char *ksrv_mint_token(struct ksrv *s, const char *ns, const char *name, const ch
     int64_t now = dd_now_ns() / 1000000000LL;
     char jti[33];
     dd_random_hex(jti, 16);
-    json_t *k8s = json_pack("{s:s, s:{s:s, s:s}}", "namespace", ns, "serviceaccount", "name",
-                            name, "uid", sa_uid ? sa_uid : "");
+    json_t *k8s = json_pack("{s:s, s:{s:s, s:s}}", "namespace", ns, "serviceaccount", "name", name,
+                            "uid", sa_uid ? sa_uid : "");
     if (bound_kind)
-        json_object_set_new(k8s, !strcmp(bound_kind, "Pod") ? "pod" : "secret",
-                            json_pack("{s:s, s:s}", "name", bound_name, "uid",
-                                      bound_uid ? bound_uid : ""));
+        json_object_set_new(
+            k8s, !strcmp(bound_kind, "Pod") ? "pod" : "secret",
+            json_pack("{s:s, s:s}", "name", bound_name, "uid", bound_uid ? bound_uid : ""));
     _cleanup_free_ char *sub = dd_asprintf("system:serviceaccount:%s:%s", ns, name);
     json_t *aud = audiences && json_array_size(audiences) ? json_deep_copy(audiences)
-                                                           : json_pack("[s]", s->issuer);
-    json_t *c = json_pack("{s:o, s:I, s:s, s:s, s:o, s:I, s:s}", "aud", aud, "iat",
-                          (json_int_t)now, "iss", s->issuer, "jti", jti, "kubernetes.io", k8s,
-                          "nbf", (json_int_t)now, "sub", sub);
+                                                          : json_pack("[s]", s->issuer);
+    json_t *c =
+        json_pack("{s:o, s:I, s:s, s:s, s:o, s:I, s:s}", "aud", aud, "iat", (json_int_t)now, "iss",
+                  s->issuer, "jti", jti, "kubernetes.io", k8s, "nbf", (json_int_t)now, "sub", sub);
     if (ttl > 0)
         json_object_set_new(c, "exp", json_integer(now + ttl));
     if (ret_exp)

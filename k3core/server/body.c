@@ -15,6 +15,7 @@
 #include "k3core/server/server-internal.h"
 
 #define YAML_MAX_DEPTH 100
+#define YAML_MAX_NODES 200000 /* aliases can expand exponentially ("billion laughs") */
 
 static json_t *yaml_plain_scalar(const char *s, size_t n)
 {
@@ -37,12 +38,14 @@ static json_t *yaml_plain_scalar(const char *s, size_t n)
     return json_stringn(s, n);
 }
 
-static json_t *yaml_node(yaml_document_t *doc, yaml_node_t *node, int depth, dd_err *e)
+static json_t *yaml_node(yaml_document_t *doc, yaml_node_t *node, int depth, size_t *budget,
+                         dd_err *e)
 {
-    if (!node || depth > YAML_MAX_DEPTH) {
-        dd_err_set(e, EINVAL, "yaml: nesting too deep");
+    if (!node || depth > YAML_MAX_DEPTH || !*budget) {
+        dd_err_set(e, EINVAL, "yaml: document too deep or too large");
         return NULL;
     }
+    (*budget)--;
     if (node->type == YAML_SCALAR_NODE) {
         const char *s = (const char *)node->data.scalar.value;
         size_t n = node->data.scalar.length;
@@ -56,7 +59,7 @@ static json_t *yaml_node(yaml_document_t *doc, yaml_node_t *node, int depth, dd_
         json_t *arr = json_array();
         for (yaml_node_item_t *it = node->data.sequence.items.start;
              it < node->data.sequence.items.top; it++) {
-            json_t *v = yaml_node(doc, yaml_document_get_node(doc, *it), depth + 1, e);
+            json_t *v = yaml_node(doc, yaml_document_get_node(doc, *it), depth + 1, budget, e);
             if (!v)
                 return json_decref(arr), NULL;
             json_array_append_new(arr, v);
@@ -71,11 +74,11 @@ static json_t *yaml_node(yaml_document_t *doc, yaml_node_t *node, int depth, dd_
             dd_err_set(e, EINVAL, "yaml: mapping keys must be scalars");
             return json_decref(obj), NULL;
         }
-        json_t *v = yaml_node(doc, yaml_document_get_node(doc, p->value), depth + 1, e);
+        json_t *v = yaml_node(doc, yaml_document_get_node(doc, p->value), depth + 1, budget, e);
         if (!v)
             return json_decref(obj), NULL;
-        _cleanup_free_ char *key = dd_strndup((const char *)k->data.scalar.value,
-                                              k->data.scalar.length);
+        _cleanup_free_ char *key =
+            dd_strndup((const char *)k->data.scalar.value, k->data.scalar.length);
         json_object_set_new(obj, key, v);
     }
     return obj;
@@ -94,7 +97,8 @@ int ksrv_yaml_to_json(const char *data, size_t len, json_t **ret, dd_err *e)
         return r;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    json_t *v = root ? yaml_node(&doc, root, 0, e) : json_null();
+    size_t budget = YAML_MAX_NODES;
+    json_t *v = root ? yaml_node(&doc, root, 0, &budget, e) : json_null();
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (!v)

@@ -227,8 +227,8 @@ void kcfg_usage(FILE *out)
         char name[64];
         snprintf(name, sizeof(name), "--%s%s%s", o->name, o->alias ? ", -" : "",
                  o->alias ? o->alias : "");
-        fprintf(out, "  %-28s %s%s%s%s\n", name, o->help, o->env ? " [$" : "",
-                o->env ? o->env : "", o->env ? "]" : "");
+        fprintf(out, "  %-28s %s%s%s%s\n", name, o->help, o->env ? " [$" : "", o->env ? o->env : "",
+                o->env ? "]" : "");
     }
 }
 

@@ -22,10 +22,10 @@ static json_t *strs(const char *const *v)
 
 static json_t *agg_resource(const kres_resource *r)
 {
-    json_t *o = json_pack("{s:s, s:o, s:s, s:s}", "resource", r->resource, "responseKind",
-                          gvk(r->group, r->version, r->kind), "scope",
-                          kres_namespaced(r) ? "Namespaced" : "Cluster", "singularResource",
-                          r->singular);
+    json_t *o =
+        json_pack("{s:s, s:o, s:s, s:s}", "resource", r->resource, "responseKind",
+                  gvk(r->group, r->version, r->kind), "scope",
+                  kres_namespaced(r) ? "Namespaced" : "Cluster", "singularResource", r->singular);
     if (r->short_names && r->short_names[0])
         json_object_set_new(o, "shortNames", strs(r->short_names));
     if (r->categories && r->categories[0])
@@ -35,10 +35,10 @@ static json_t *agg_resource(const kres_resource *r)
         json_t *subs = json_array();
         for (size_t i = 0; i < r->n_subresources; i++) {
             const kres_subresource *sr = &r->subresources[i];
-            json_array_append_new(subs, json_pack("{s:s, s:o, s:o}", "subresource", sr->name,
-                                                  "responseKind",
-                                                  gvk(sr->group, sr->version, sr->kind), "verbs",
-                                                  kres_verbs_json(sr->verbs)));
+            json_array_append_new(subs,
+                                  json_pack("{s:s, s:o, s:o}", "subresource", sr->name,
+                                            "responseKind", gvk(sr->group, sr->version, sr->kind),
+                                            "verbs", kres_verbs_json(sr->verbs)));
         }
         json_object_set_new(o, "subresources", subs);
     }
@@ -56,8 +56,8 @@ static json_t *agg_group(const char *group)
             if (!strcmp(r->group, group) && !strcmp(r->version, vs[v]))
                 json_array_append_new(res, agg_resource(r));
         }
-        json_array_append_new(versions, json_pack("{s:s, s:o, s:s}", "version", vs[v],
-                                                  "resources", res, "freshness", "Current"));
+        json_array_append_new(versions, json_pack("{s:s, s:o, s:s}", "version", vs[v], "resources",
+                                                  res, "freshness", "Current"));
     }
     return json_pack("{s:{s:s}, s:o}", "metadata", "name", group, "versions", versions);
 }
@@ -89,8 +89,8 @@ static void reply_aggregated(http_req *req, const char *v, bool core)
         if (core == !groups[i][0])
             json_array_append_new(items, agg_group(groups[i]));
     _cleanup_free_ char *api = dd_asprintf("apidiscovery.k8s.io/%s", v);
-    json_t *doc = json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList",
-                            "apiVersion", api, "metadata", "items", items);
+    json_t *doc = json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion",
+                            api, "metadata", "items", items);
     _cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     char ct[128];
@@ -125,11 +125,12 @@ static void reply_obj(http_req *req, json_t *doc)
 static void legacy_root(struct ksrv *s, http_req *req, bool core)
 {
     if (core) {
-        _cleanup_free_ char *addr = dd_asprintf("%s:%d", s->cfg->advertise_addr ? s->cfg->advertise_addr : "127.0.0.1",
-                                                s->cfg->https_port);
-        reply_obj(req, json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
-                                 "versions", "v1", "serverAddressByClientCIDRs", "clientCIDR",
-                                 "0.0.0.0/0", "serverAddress", addr));
+        _cleanup_free_ char *addr =
+            dd_asprintf("%s:%d", s->cfg->advertise_addr ? s->cfg->advertise_addr : "127.0.0.1",
+                        s->cfg->https_port);
+        reply_obj(req, json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions",
+                                 "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
+                                 "serverAddress", addr));
         return;
     }
     json_t *groups = json_array();
@@ -143,12 +144,12 @@ static void legacy_root(struct ksrv *s, http_req *req, bool core)
 
 static json_t *legacy_resource(const kres_resource *r, const kres_subresource *sr)
 {
-    _cleanup_free_ char *name = sr ? dd_asprintf("%s/%s", r->resource, sr->name)
-                                   : dd_strdup(r->resource);
-    json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name, "singularName",
-                          sr ? "" : r->singular, "namespaced", kres_namespaced(r), "kind",
-                          sr ? sr->kind : r->kind, "verbs",
-                          kres_verbs_json(sr ? sr->verbs : r->verbs));
+    _cleanup_free_ char *name =
+        sr ? dd_asprintf("%s/%s", r->resource, sr->name) : dd_strdup(r->resource);
+    json_t *o =
+        json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name, "singularName", sr ? "" : r->singular,
+                  "namespaced", kres_namespaced(r), "kind", sr ? sr->kind : r->kind, "verbs",
+                  kres_verbs_json(sr ? sr->verbs : r->verbs));
     if (sr && (strcmp(sr->group, r->group) || strcmp(sr->version, r->version))) {
         json_object_set_new(o, "group", json_string(sr->group));
         json_object_set_new(o, "version", json_string(sr->version));

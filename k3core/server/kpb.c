@@ -2,9 +2,9 @@
  *
  * It reads varints, fixed 32/64-bit values and length-delimited fields, looks each field number up
  * in the message's generated descriptor, and emits jansson values with Go's JSON conventions.
- * Unknown field numbers are skipped (forward compatibility, as protobuf requires); wrong wire types,
- * truncated input, invalid UTF-8 in strings and nesting deeper than 64 levels are errors. It does
- * not encode: responses stay JSON, which every client accepts.
+ * Unknown field numbers are skipped (forward compatibility, as protobuf requires); wrong wire
+ * types, truncated input, invalid UTF-8 in strings and nesting deeper than 64 levels are errors. It
+ * does not encode: responses stay JSON, which every client accepts.
  */
 #include "k3core/server/kpb.h"
 
@@ -116,8 +116,8 @@ static int decode_scalar(unsigned type, struct rd *r, json_t **ret, dd_err *e)
     uint64_t v;
     const uint8_t *b;
     size_t n;
-    int rc = type == KPB_DOUBLE  ? rd_fixed(r, 8, &v)
-             : type == KPB_FLOAT ? rd_fixed(r, 4, &v)
+    int rc = type == KPB_DOUBLE        ? rd_fixed(r, 8, &v)
+             : type == KPB_FLOAT       ? rd_fixed(r, 4, &v)
              : wire_type_of(type) == 2 ? rd_bytes(r, &b, &n)
                                        : rd_varint(r, &v);
     if (rc < 0)

@@ -78,13 +78,13 @@ static void add_crd_version(json_t *doc, const json_t *crd, const json_t *ver)
     bool ns = dd_streq(json_string_value(json_object_get(spec, "scope")), "Namespaced");
     if (!group || !kind || !plural || !version)
         return;
-    json_t *schema = json_deep_copy(
-        json_object_get(json_object_get(ver, "schema"), "openAPIV3Schema"));
+    json_t *schema =
+        json_deep_copy(json_object_get(json_object_get(ver, "schema"), "openAPIV3Schema"));
     if (!json_is_object(schema))
         json_decref(schema), schema = json_pack("{s:s}", "type", "object");
-    json_object_set_new(schema, "x-kubernetes-group-version-kind",
-                        json_pack("[{s:s, s:s, s:s}]", "group", group, "version", version, "kind",
-                                  kind));
+    json_object_set_new(
+        schema, "x-kubernetes-group-version-kind",
+        json_pack("[{s:s, s:s, s:s}]", "group", group, "version", version, "kind", kind));
     _cleanup_free_ char *def = dd_asprintf("%s.%s.%s", group, version, kind);
     json_object_set_new(json_object_get(json_object_get(doc, "components"), "schemas"), def,
                         schema);
@@ -168,8 +168,7 @@ static void serve_index(struct ksrv *s, http_req *req)
             size_t len;
             if (!d && load_v3(s, p, &data, &len, &hash) < 0)
                 continue;
-            _cleanup_free_ char *url =
-                dd_asprintf("/openapi/v3/%s?hash=%s", p, d ? d->hash : hash);
+            _cleanup_free_ char *url = dd_asprintf("/openapi/v3/%s?hash=%s", p, d ? d->hash : hash);
             json_object_set_new(paths, p, json_pack("{s:s}", "serverRelativeURL", url));
         }
     }

@@ -18,23 +18,23 @@
     "\"replicasets/status\",\"statefulsets\",\"statefulsets/scale\",\"statefulsets/status\""
 #define OTHER_GROUPS(verbs)                                                                        \
     "{\"apiGroups\":[\"apps\"],\"resources\":[" APPS "],\"verbs\":[" verbs "]},"                   \
-    "{\"apiGroups\":[\"autoscaling\"],\"resources\":[\"horizontalpodautoscalers\","               \
+    "{\"apiGroups\":[\"autoscaling\"],\"resources\":[\"horizontalpodautoscalers\","                \
     "\"horizontalpodautoscalers/status\"],\"verbs\":[" verbs "]},"                                 \
     "{\"apiGroups\":[\"batch\"],\"resources\":[\"cronjobs\",\"cronjobs/status\",\"jobs\","         \
     "\"jobs/status\"],\"verbs\":[" verbs "]},"                                                     \
-    "{\"apiGroups\":[\"discovery.k8s.io\"],\"resources\":[\"endpointslices\"],\"verbs\":[" verbs    \
+    "{\"apiGroups\":[\"discovery.k8s.io\"],\"resources\":[\"endpointslices\"],\"verbs\":[" verbs   \
     "]},"                                                                                          \
     "{\"apiGroups\":[\"networking.k8s.io\"],\"resources\":[\"ingresses\",\"ingresses/status\","    \
     "\"networkpolicies\"],\"verbs\":[" verbs "]},"                                                 \
-    "{\"apiGroups\":[\"policy\"],\"resources\":[\"poddisruptionbudgets\","                        \
+    "{\"apiGroups\":[\"policy\"],\"resources\":[\"poddisruptionbudgets\","                         \
     "\"poddisruptionbudgets/status\"],\"verbs\":[" verbs "]},"                                     \
     "{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" verbs "]}"
 #define READ  "\"get\",\"list\",\"watch\""
 #define WRITE "\"create\",\"delete\",\"deletecollection\",\"patch\",\"update\""
 #define EDIT_RULES                                                                                 \
-    "{\"apiGroups\":[\"\"],\"resources\":[" CORE_READ ",\"secrets\"],\"verbs\":[" READ "," WRITE  \
+    "{\"apiGroups\":[\"\"],\"resources\":[" CORE_READ ",\"secrets\"],\"verbs\":[" READ "," WRITE   \
     "]},"                                                                                          \
-    "{\"apiGroups\":[\"\"],\"resources\":[\"pods/attach\",\"pods/exec\",\"pods/portforward\","    \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"pods/attach\",\"pods/exec\",\"pods/portforward\","     \
     "\"pods/proxy\",\"pods/eviction\",\"services/proxy\",\"serviceaccounts/token\"],"              \
     "\"verbs\":[\"create\",\"get\"]}," OTHER_GROUPS(READ "," WRITE)
 
@@ -49,17 +49,21 @@ static const char bootstrap_roles[] =
     "\"verbs\":[\"create\"]}]},"
     "{\"name\":\"edit\",\"rules\":[" EDIT_RULES "]},"
     "{\"name\":\"view\",\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[" CORE_READ "],"
-    "\"verbs\":[" READ "]}," OTHER_GROUPS(READ) "]},"
-    "{\"name\":\"system:discovery\",\"rules\":[{\"nonResourceURLs\":[\"/api\",\"/api/*\","
-    "\"/apis\",\"/apis/*\",\"/healthz\",\"/livez\",\"/openapi\",\"/openapi/*\",\"/readyz\","
-    "\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]},"
-    "{\"name\":\"system:basic-user\",\"rules\":[{\"apiGroups\":[\"authorization.k8s.io\"],"
-    "\"resources\":[\"selfsubjectaccessreviews\",\"selfsubjectrulesreviews\"],"
-    "\"verbs\":[\"create\"]},{\"apiGroups\":[\"authentication.k8s.io\"],"
-    "\"resources\":[\"selfsubjectreviews\"],\"verbs\":[\"create\"]}]},"
-    "{\"name\":\"system:public-info-viewer\",\"rules\":[{\"nonResourceURLs\":[\"/healthz\","
-    "\"/livez\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]}"
-    "]";
+    "\"verbs\":[" READ "]}," OTHER_GROUPS(
+        READ) "]},"
+              "{\"name\":\"system:discovery\",\"rules\":[{\"nonResourceURLs\":[\"/api\",\"/api/*\","
+              "\"/apis\",\"/apis/*\",\"/healthz\",\"/livez\",\"/openapi\",\"/openapi/*\",\"/"
+              "readyz\","
+              "\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]},"
+              "{\"name\":\"system:basic-user\",\"rules\":[{\"apiGroups\":[\"authorization.k8s.io\"]"
+              ","
+              "\"resources\":[\"selfsubjectaccessreviews\",\"selfsubjectrulesreviews\"],"
+              "\"verbs\":[\"create\"]},{\"apiGroups\":[\"authentication.k8s.io\"],"
+              "\"resources\":[\"selfsubjectreviews\"],\"verbs\":[\"create\"]}]},"
+              "{\"name\":\"system:public-info-viewer\",\"rules\":[{\"nonResourceURLs\":[\"/"
+              "healthz\","
+              "\"/livez\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]}"
+              "]";
 
 /* binding name → role, subject group(s) */
 static const char bootstrap_bindings[] =
@@ -106,8 +110,8 @@ int ksrv_rbac_bootstrap(struct ksrv *s, dd_err *e)
     {
         if (r < 0)
             break;
-        json_t *obj = json_pack("{s:s, s:s, s:o, s:O}", "apiVersion", "rbac.authorization.k8s.io/v1",
-                                "kind", "ClusterRole", "metadata",
+        json_t *obj = json_pack("{s:s, s:s, s:o, s:O}", "apiVersion",
+                                "rbac.authorization.k8s.io/v1", "kind", "ClusterRole", "metadata",
                                 meta(json_string_value(json_object_get(x, "name"))), "rules",
                                 json_object_get(x, "rules"));
         r = create_if_missing(s, "clusterroles", obj, e);
@@ -119,15 +123,13 @@ int ksrv_rbac_bootstrap(struct ksrv *s, dd_err *e)
             break;
         const char *name = json_string_value(json_object_get(x, "name"));
         json_t *subjects = json_array();
-        json_array_foreach(json_object_get(x, "groups"), k, g)
-            json_array_append_new(subjects, json_pack("{s:s, s:s, s:O}", "apiGroup",
-                                                      "rbac.authorization.k8s.io", "kind", "Group",
-                                                      "name", g));
-        json_t *obj = json_pack("{s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:o}", "apiVersion",
-                                "rbac.authorization.k8s.io/v1", "kind", "ClusterRoleBinding",
-                                "metadata", meta(name), "roleRef", "apiGroup",
-                                "rbac.authorization.k8s.io", "kind", "ClusterRole", "name", name,
-                                "subjects", subjects);
+        json_array_foreach(json_object_get(x, "groups"), k, g) json_array_append_new(
+            subjects, json_pack("{s:s, s:s, s:O}", "apiGroup", "rbac.authorization.k8s.io", "kind",
+                                "Group", "name", g));
+        json_t *obj = json_pack(
+            "{s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:o}", "apiVersion", "rbac.authorization.k8s.io/v1",
+            "kind", "ClusterRoleBinding", "metadata", meta(name), "roleRef", "apiGroup",
+            "rbac.authorization.k8s.io", "kind", "ClusterRole", "name", name, "subjects", subjects);
         r = create_if_missing(s, "clusterrolebindings", obj, e);
         json_decref(obj);
     }

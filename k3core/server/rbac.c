@@ -52,8 +52,7 @@ static bool subject_matches(const struct kuser *u, const json_t *sub, const char
         return kuser_in_group(u, name);
     if (!strcmp(kind, "ServiceAccount")) {
         const char *ns = json_string_value(json_object_get(sub, "namespace"));
-        return u->sa_name && dd_streq(u->sa_name, name) &&
-               dd_streq(u->sa_ns, ns ? ns : binding_ns);
+        return u->sa_name && dd_streq(u->sa_name, name) && dd_streq(u->sa_ns, ns ? ns : binding_ns);
     }
     return false;
 }
@@ -81,8 +80,8 @@ static bool rule_allows(const json_t *rule, const struct kattr *a)
         json_array_foreach(json_object_get(rule, "nonResourceURLs"), i, x)
         {
             const char *p = json_string_value(x);
-            if (p && (!strcmp(p, a->path) || (dd_endswith(p, "*") &&
-                                              !strncmp(p, a->path, strlen(p) - 1))))
+            if (p && (!strcmp(p, a->path) ||
+                      (dd_endswith(p, "*") && !strncmp(p, a->path, strlen(p) - 1))))
                 return true;
         }
         return false;
@@ -163,10 +162,10 @@ json_t *ksrv_rbac_rules(struct ksrv *s, const struct kuser *u, const char *ns)
 {
     json_t *out[2] = {json_array(), json_array()};
     if (kuser_in_group(u, "system:masters")) {
-        json_array_append_new(out[0], json_pack("{s:[s], s:[s], s:[s]}", "verbs", "*",
-                                                "apiGroups", "*", "resources", "*"));
-        json_array_append_new(out[1], json_pack("{s:[s], s:[s]}", "verbs", "*",
-                                                "nonResourceURLs", "*"));
+        json_array_append_new(out[0], json_pack("{s:[s], s:[s], s:[s]}", "verbs", "*", "apiGroups",
+                                                "*", "resources", "*"));
+        json_array_append_new(out[1],
+                              json_pack("{s:[s], s:[s]}", "verbs", "*", "nonResourceURLs", "*"));
     }
     for_each_rule(s, u, ns, collect_cb, out);
     return json_pack("{s:o, s:o, s:b}", "resourceRules", out[0], "nonResourceRules", out[1],

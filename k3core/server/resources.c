@@ -45,8 +45,9 @@ static bool verb_allowed(const struct call *c)
     static const struct {
         const char *name;
         unsigned bit;
-    } map[] = {{"get", KRES_GET},       {"list", KRES_LIST},     {"watch", KRES_WATCH},
-               {"create", KRES_CREATE}, {"update", KRES_UPDATE}, {"patch", KRES_PATCH},
+    } map[] = {{"get", KRES_GET},       {"list", KRES_LIST},
+               {"watch", KRES_WATCH},   {"create", KRES_CREATE},
+               {"update", KRES_UPDATE}, {"patch", KRES_PATCH},
                {"delete", KRES_DELETE}, {"deletecollection", KRES_DELETECOLLECTION}};
     unsigned verbs = c->res->verbs;
     if (c->p.sub) {
@@ -171,14 +172,15 @@ static int check_scope(struct call *c, kobj_status *st)
     bool namespaced = kres_namespaced(c->res);
     if (!namespaced && c->p.ns)
         return kobj_fail(st, 404, "NotFound", "the server could not find the requested resource");
-    if (namespaced && !c->p.ns && (c->p.name || !strcmp(c->verb, "create") ||
-                                   !strcmp(c->verb, "deletecollection")))
+    if (namespaced && !c->p.ns &&
+        (c->p.name || !strcmp(c->verb, "create") || !strcmp(c->verb, "deletecollection")))
         return kobj_fail(st, 404, "NotFound", "the server could not find the requested resource");
     if (c->p.sub && !kres_find_subresource(c->res, c->p.sub))
         return kobj_fail(st, 404, "NotFound", "the server could not find the requested resource");
     if (!verb_allowed(c))
-        return kobj_fail(st, 405, "MethodNotAllowed", "the server does not allow this method on "
-                                                      "the requested resource");
+        return kobj_fail(st, 405, "MethodNotAllowed",
+                         "the server does not allow this method on "
+                         "the requested resource");
     return 0;
 }
 
@@ -196,11 +198,12 @@ static int authorize(struct call *c, kobj_status *st)
     char q[256];
     kres_qualified_name(c->res, q, sizeof(q));
     const char *scope = c->p.ns ? "in the namespace \"" : "at the cluster scope";
-    return kobj_fail(st, 403, "Forbidden", "%s%s%s is forbidden: User \"%s\" cannot %s resource "
+    return kobj_fail(st, 403, "Forbidden",
+                     "%s%s%s is forbidden: User \"%s\" cannot %s resource "
                      "\"%s%s%s\" in API group \"%s\" %s%s%s",
                      q, c->p.name ? " \"" : "", c->p.name ? c->p.name : "", c->u->name, c->verb,
-                     c->res->resource, c->p.sub ? "/" : "", c->p.sub ? c->p.sub : "",
-                     c->res->group, scope, c->p.ns ? c->p.ns : "", c->p.ns ? "\"" : "");
+                     c->res->resource, c->p.sub ? "/" : "", c->p.sub ? c->p.sub : "", c->res->group,
+                     scope, c->p.ns ? c->p.ns : "", c->p.ns ? "\"" : "");
 }
 
 static int dispatch(struct call *c, kobj_status *st)

@@ -141,11 +141,11 @@ static int token_request(struct ksrv *s, http_req *req, const char *ns, const ch
     const json_t *bound = json_object_get(spec, "boundObjectRef");
     const char *uid = json_string_value(json_object_get(json_object_get(sa, "metadata"), "uid"));
     int64_t exp = 0;
-    _cleanup_free_ char *tok = ksrv_mint_token(
-        s, ns, name, uid, json_object_get(spec, "audiences"), ttl,
-        json_string_value(json_object_get(bound, "kind")),
-        json_string_value(json_object_get(bound, "name")),
-        json_string_value(json_object_get(bound, "uid")), &exp);
+    _cleanup_free_ char *tok =
+        ksrv_mint_token(s, ns, name, uid, json_object_get(spec, "audiences"), ttl,
+                        json_string_value(json_object_get(bound, "kind")),
+                        json_string_value(json_object_get(bound, "name")),
+                        json_string_value(json_object_get(bound, "uid")), &exp);
     json_decref(sa);
     if (!tok) {
         ksrv_fail(req, 500, "InternalError", "signing the token failed");
@@ -156,11 +156,10 @@ static int token_request(struct ksrv *s, http_req *req, const char *ns, const ch
     char *dot = strchr(ts, '.');
     if (dot)
         strcpy(dot, "Z");
-    json_object_set_new(out, "status", json_pack("{s:s, s:s}", "token", tok,
-                                                 "expirationTimestamp", ts));
+    json_object_set_new(out, "status",
+                        json_pack("{s:s, s:s}", "token", tok, "expirationTimestamp", ts));
     if (!json_object_get(spec, "expirationSeconds"))
-        json_object_set_new(json_object_get(out, "spec"), "expirationSeconds",
-                            json_integer(ttl));
+        json_object_set_new(json_object_get(out, "spec"), "expirationSeconds", json_integer(ttl));
     return 201;
 }
 
@@ -210,8 +209,8 @@ json_t *ksrv_fill_token_secret(struct ksrv *s, const json_t *secret)
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));
     const char *suid = json_string_value(json_object_get(md, "uid"));
-    const char *sa_name = json_string_value(json_object_get(
-        json_object_get(md, "annotations"), "kubernetes.io/service-account.name"));
+    const char *sa_name = json_string_value(
+        json_object_get(json_object_get(md, "annotations"), "kubernetes.io/service-account.name"));
     if (!dd_streq(json_string_value(json_object_get(secret, "type")),
                   "kubernetes.io/service-account-token") ||
         !ns || !name || !sa_name || json_object_get(json_object_get(secret, "data"), "token"))
@@ -231,8 +230,8 @@ json_t *ksrv_fill_token_secret(struct ksrv *s, const json_t *secret)
                               "kubernetes.io/service-account.uid", uid ? uid : "", "data");
     json_decref(sa);
     _cleanup_free_ char *t64 = b64_encode(tok, strlen(tok), false);
-    _cleanup_free_ char *ca64 = b64_encode(s->pki->server_ca_pem, strlen(s->pki->server_ca_pem),
-                                           false);
+    _cleanup_free_ char *ca64 =
+        b64_encode(s->pki->server_ca_pem, strlen(s->pki->server_ca_pem), false);
     _cleanup_free_ char *ns64 = b64_encode(ns, strlen(ns), false);
     json_t *data = json_object_get(patch, "data");
     json_object_set_new(data, "token", json_string(t64));

@@ -87,9 +87,9 @@ int ksrv_rbac_bootstrap(struct ksrv *s, dd_err *e);
 json_t *ksrv_rbac_rules(struct ksrv *s, const struct kuser *u, const char *ns);
 
 /* ---- handlers ---- */
-void ksrv_handle_resource(http_req *req);   /* resources.c: /api/... /apis/... */
-void ksrv_handle_discovery(http_req *req);  /* discovery.c: /api, /apis, /apis/{g}, .../{v} */
-void ksrv_handle_openapi(http_req *req);    /* openapi.c */
+void ksrv_handle_resource(http_req *req);  /* resources.c: /api/... /apis/... */
+void ksrv_handle_discovery(http_req *req); /* discovery.c: /api, /apis, /apis/{g}, .../{v} */
+void ksrv_handle_openapi(http_req *req);   /* openapi.c */
 int ksrv_watch(struct ksrv *s, http_req *req, const kobj_req *kr, const char *table_version);
 /* reviews.c: create-only kinds answered by the server (SSAR, SSRR, SSR, TokenReview...). */
 bool ksrv_is_review(const kres_resource *r, const char *sub);

@@ -18,7 +18,6 @@
 
 typedef void (*ksrv_fn)(struct ksrv *s, http_req *req, struct kuser *u);
 
-
 struct ksrv *ksrv_of(http_req *req)
 {
     return http_req_server_data(req);
@@ -26,11 +25,11 @@ struct ksrv *ksrv_of(http_req *req)
 
 static void h_version(struct ksrv *s, http_req *req, struct kuser *u)
 {
-    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1",
-                          "minor", "33", "emulationMajor", "1", "emulationMinor", "33",
-                          "gitVersion", K3CORE_VERSION, "gitCommit", "k3core", "gitTreeState",
-                          "clean", "buildDate", "2026-11-23T00:00:00Z", "goVersion", "go1.24.2",
-                          "compiler", "gc");
+    json_t *v =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "33",
+                  "emulationMajor", "1", "emulationMinor", "33", "gitVersion", K3CORE_VERSION,
+                  "gitCommit", "k3core", "gitTreeState", "clean", "buildDate",
+                  "2026-11-23T00:00:00Z", "goVersion", "go1.24.2", "compiler", "gc");
     json_object_set_new(v, "platform", json_string("linux/amd64"));
     ksrv_reply_json(req, 200, v, NULL);
     json_decref(v);
@@ -43,7 +42,8 @@ static void h_health(struct ksrv *s, http_req *req, struct kuser *u)
         http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
         return;
     }
-    static const char *const checks[] = {"ping", "log", "etcd", "poststarthook/start-apiextensions-controllers",
+    static const char *const checks[] = {"ping", "log", "etcd",
+                                         "poststarthook/start-apiextensions-controllers",
                                          "poststarthook/rbac/bootstrap-roles"};
     dd_buf b = DD_BUF_INIT;
     for (size_t i = 0; i < DD_ARRAY_SIZE(checks); i++)
@@ -97,22 +97,18 @@ static void h_entry(http_req *req)
     kuser_release(&u);
 }
 
-#define ROUTE(m, p, fn) {m, p, h_entry, 0, KSRV_MAX_BODY, (void *)(fn)}
+#define ROUTE(m, p, fn)                                                                            \
+    {                                                                                              \
+        m, p, h_entry, 0, KSRV_MAX_BODY, (void *)(fn)                                              \
+    }
 static const http_route routes[] = {
-    ROUTE("GET", "/version", h_version),
-    ROUTE("GET", "/version/", h_version),
-    ROUTE("GET", "/healthz", h_health),
-    ROUTE("GET", "/livez", h_health),
-    ROUTE("GET", "/readyz", h_health),
-    ROUTE("GET", "/api", h_discovery),
-    ROUTE("GET", "/api/", h_discovery),
-    ROUTE("GET", "/apis", h_discovery),
-    ROUTE("GET", "/apis/", h_discovery),
-    ROUTE("GET", "/openapi/v2", h_openapi),
-    ROUTE("GET", "/openapi/v3", h_openapi),
-    ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
-    ROUTE(NULL, "/api/{rest*}", h_resource),
-    ROUTE(NULL, "/apis/{rest*}", h_resource),
+    ROUTE("GET", "/version", h_version),     ROUTE("GET", "/version/", h_version),
+    ROUTE("GET", "/healthz", h_health),      ROUTE("GET", "/livez", h_health),
+    ROUTE("GET", "/readyz", h_health),       ROUTE("GET", "/api", h_discovery),
+    ROUTE("GET", "/api/", h_discovery),      ROUTE("GET", "/apis", h_discovery),
+    ROUTE("GET", "/apis/", h_discovery),     ROUTE("GET", "/openapi/v2", h_openapi),
+    ROUTE("GET", "/openapi/v3", h_openapi),  ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
+    ROUTE(NULL, "/api/{rest*}", h_resource), ROUTE(NULL, "/apis/{rest*}", h_resource),
 };
 
 static void on_http_error(http_req *req, int status, const char *message)
@@ -154,8 +150,9 @@ static char **wanted_sans(const struct kcfg *c, const char *advertise)
 {
     char svc_ip[64] = "10.43.0.1";
     kcfg_first_service_ip(c, svc_ip, sizeof(svc_ip));
-    const char *fixed[] = {"localhost", "127.0.0.1", "::1", "kubernetes", "kubernetes.default",
-                           "kubernetes.default.svc", svc_ip, c->node_name, advertise};
+    const char *fixed[] = {"localhost",  "127.0.0.1",          "::1",
+                           "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                           svc_ip,       c->node_name,         advertise};
     char **sans = NULL;
     for (size_t i = 0; i < DD_ARRAY_SIZE(fixed); i++)
         if (fixed[i] && *fixed[i] && !dd_strv_contains(sans, fixed[i]))
@@ -192,8 +189,8 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
 {
     _cleanup_free_ char *tls_dir = dd_path_join(server_dir, "tls");
     _cleanup_free_ char *db_dir = dd_path_join(server_dir, "db");
-    _cleanup_free_ char *advertise = s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr)
-                                                            : default_advertise();
+    _cleanup_free_ char *advertise =
+        s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr) : default_advertise();
     _cleanup_strv_free_ char **sans = wanted_sans(s->cfg, advertise);
     struct pki_params pp = {.sans = sans};
     int r = pki_load_or_create(tls_dir, &pp, &s->pki, e);

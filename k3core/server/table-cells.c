@@ -227,10 +227,12 @@ static json_t *ds_nodesel(const json_t *o)
     }
 
 static const struct tcol deploy_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},  {"Ready", "string", "", 0, deploy_ready, NULL},
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Ready", "string", "", 0, deploy_ready, NULL},
     {"Up-to-date", "integer", "", 0, st_updated, NULL},
     {"Available", "integer", "", 0, st_available, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},        WIDE_WORKLOAD,
+    {"Age", "string", "", 0, cell_age, NULL},
+    WIDE_WORKLOAD,
 };
 
 static const struct tcol rs_cols[] = {
@@ -358,7 +360,10 @@ static const struct tcol cj_cols[] = {
     {"Images", "string", "", 1, cj_images, NULL},
 };
 
-#define KIND(g, r, c) {g, r, c, DD_ARRAY_SIZE(c)}
+#define KIND(g, r, c)                                                                              \
+    {                                                                                              \
+        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
+    }
 const struct tkind ktable_apps[] = {
     KIND("", "pods", pod_cols),           KIND("apps", "deployments", deploy_cols),
     KIND("apps", "replicasets", rs_cols), KIND("apps", "statefulsets", sts_cols),

@@ -15,8 +15,8 @@ static json_t *str_or(const char *s, const char *def)
 
 static json_t *count_keys(const json_t *o, const char *a, const char *b)
 {
-    return json_integer((json_int_t)(json_object_size(tpath(o, a)) +
-                                     (b ? json_object_size(tpath(o, b)) : 0)));
+    return json_integer(
+        (json_int_t)(json_object_size(tpath(o, a)) + (b ? json_object_size(tpath(o, b)) : 0)));
 }
 
 /* ---- services ---- */
@@ -125,8 +125,9 @@ static json_t *node_addr(const json_t *o, const char *type)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(tpath(o, "status.addresses"), i, a) if (dd_streq(tstr(a, "type"), type))
-        return str_or(tstr(a, "address"), "<none>");
+    json_array_foreach(tpath(o, "status.addresses"), i,
+                       a) if (dd_streq(tstr(a, "type"), type)) return str_or(tstr(a, "address"),
+                                                                             "<none>");
     return json_string("<none>");
 }
 
@@ -322,8 +323,9 @@ static json_t *access_modes(const json_t *o, const char *path)
     dd_buf b = DD_BUF_INIT;
     size_t i;
     json_t *m;
-    json_array_foreach(tpath(o, path), i, m) for (size_t k = 0; k < DD_ARRAY_SIZE(map); k++) if (
-        dd_streq(json_string_value(m), map[k][0]))
+    json_array_foreach(tpath(o, path), i,
+                       m) for (size_t k = 0; k < DD_ARRAY_SIZE(map);
+                               k++) if (dd_streq(json_string_value(m), map[k][0]))
         dd_buf_addf(&b, "%s%s", b.len ? "," : "", map[k][1]);
     json_t *j = json_string(b.len ? b.data : "");
     dd_buf_release(&b);
@@ -372,12 +374,9 @@ static const struct tcol ep_cols[] = {
 };
 
 static const struct tcol ing_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Class", "string", "", 0, ing_class, NULL},
-    {"Hosts", "string", "", 0, ing_hosts, NULL},
-    {"Address", "string", "", 0, ing_address, NULL},
-    {"Ports", "string", "", 0, ing_ports, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, NULL}, {"Class", "string", "", 0, ing_class, NULL},
+    {"Hosts", "string", "", 0, ing_hosts, NULL},    {"Address", "string", "", 0, ing_address, NULL},
+    {"Ports", "string", "", 0, ing_ports, NULL},    {"Age", "string", "", 0, cell_age, NULL},
 };
 
 static const struct tcol pvc_cols[] = {
@@ -425,7 +424,10 @@ static const struct tcol crd_cols[] = {
     {"Created At", "date", "", 0, crd_created, NULL},
 };
 
-#define KIND(g, r, c) {g, r, c, DD_ARRAY_SIZE(c)}
+#define KIND(g, r, c)                                                                              \
+    {                                                                                              \
+        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
+    }
 const struct tkind ktable_core[] = {
     KIND("", "services", svc_cols),
     KIND("", "nodes", node_cols),

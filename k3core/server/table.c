@@ -138,7 +138,9 @@ static json_t *crd_columns(const kres_resource *r)
         return NULL;
     const kres_resource *crdres =
         kres_lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions");
-    kobj_req kr = {.res = crdres, .name = r->schema_name};
+    /* schema_name of a custom resource is "<crd name>/<version>" */
+    _cleanup_free_ char *crd_name = dd_strndup(r->schema_name, strcspn(r->schema_name, "/"));
+    kobj_req kr = {.res = crdres, .name = crd_name};
     kobj_status st = {0};
     json_t *crd = NULL, *out = NULL, *v;
     size_t i;
@@ -231,9 +233,9 @@ json_t *ksrv_table(const kres_resource *r, const json_t *in, const char *version
             json_object_set_new(meta, "resourceVersion", json_string(rv));
     }
     _cleanup_free_ char *api = dd_asprintf("meta.k8s.io/%s", version);
-    json_t *t = json_pack("{s:s, s:s, s:o, s:o, s:o}", "kind", "Table", "apiVersion", api,
-                          "metadata", meta, "columnDefinitions",
-                          column_defs(cols, ncols, crdcols), "rows", rows);
+    json_t *t =
+        json_pack("{s:s, s:s, s:o, s:o, s:o}", "kind", "Table", "apiVersion", api, "metadata", meta,
+                  "columnDefinitions", column_defs(cols, ncols, crdcols), "rows", rows);
     json_decref(crdcols);
     return t;
 }

@@ -57,8 +57,7 @@ static void start_stream(struct kwatch *kw)
     kw->started = true;
     char ct[96] = "application/json";
     if (kw->table_version)
-        snprintf(ct, sizeof(ct), "application/json;as=Table;v=%s;g=meta.k8s.io",
-                 kw->table_version);
+        snprintf(ct, sizeof(ct), "application/json;as=Table;v=%s;g=meta.k8s.io", kw->table_version);
     http_stream_start(kw->req, 200, ct);
 }
 

@@ -72,9 +72,9 @@ static int guard_walk(tar_guard *g, const char *entry, const char *path, bool se
         bool hit = json_object_get(g->symlinks, p) != NULL;
         *s = '/';
         if (hit)
-            return dd_err_set(e, EINVAL,
-                              "invalid tar entry \"%s\": path goes through a symlink in the archive",
-                              entry);
+            return dd_err_set(
+                e, EINVAL, "invalid tar entry \"%s\": path goes through a symlink in the archive",
+                entry);
     }
     if (self && json_object_get(g->symlinks, p))
         return dd_err_set(e, EINVAL,

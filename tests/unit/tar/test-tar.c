@@ -55,7 +55,7 @@ TEST(guard_refuses_paths_through_archive_symlinks)
 
 struct ent {
     const char *name;
-    char type; /* 'f' file, 'd' dir, 'l' symlink, 'h' hard link */
+    char type;        /* 'f' file, 'd' dir, 'l' symlink, 'h' hard link */
     const char *data; /* contents or link target */
 };
 
