@@ -11,9 +11,18 @@ TEST(config_defaults_flags_env)
     bool help;
     dd_err e = {0};
     setenv("K3S_TOKEN", "from-env", 1);
-    char *argv[] = {"--https-listen-port=7443", "--tls-san", "a.example,b.example",
-                    "--tls-san=c", "-o", "/tmp/kc.yaml", "--disable", "traefik",
-                    "--disable-agent", "--write-kubeconfig-mode", "644", NULL};
+    char *argv[] = {"--https-listen-port=7443",
+                    "--tls-san",
+                    "a.example,b.example",
+                    "--tls-san=c",
+                    "-o",
+                    "/tmp/kc.yaml",
+                    "--disable",
+                    "traefik",
+                    "--disable-agent",
+                    "--write-kubeconfig-mode",
+                    "644",
+                    NULL};
     CHECK_EQ_INT(kcfg_parse(11, argv, &c, &help, &e), 0);
     CHECK_EQ_INT(c.https_port, 7443);
     CHECK_EQ_STR(c.token, "from-env");
@@ -118,9 +127,8 @@ TEST(table_pods_and_default)
     t = ksrv_table(&other, list, "v1", "None", true);
     CHECK_EQ_INT(json_array_size(json_object_get(t, "columnDefinitions")), 2);
     CHECK(!json_object_get(json_array_get(json_object_get(t, "rows"), 0), "object"));
-    CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(t, "metadata"),
-                                                   "resourceVersion")),
-                 "7");
+    CHECK_EQ_STR(
+        json_string_value(json_object_get(json_object_get(t, "metadata"), "resourceVersion")), "7");
     json_decref(t);
     json_decref(list);
     json_decref(pod);

@@ -141,7 +141,10 @@ TEST(kpb_rejects_garbage)
     CHECK(kpb_decode("nope", 4, &obj, &e) < 0);
     CHECK(kpb_decode("k8s\0\x0a\xff", 6, &obj, &e) < 0);
     dd_buf raw = DD_BUF_INIT, body = DD_BUF_INIT;
-    field_bytes(&raw, 1, "\x0a\x05" "ab", 4); /* metadata with a truncated name */
+    field_bytes(&raw, 1,
+                "\x0a\x05"
+                "ab",
+                4); /* metadata with a truncated name */
     envelope(&body, "v1", "ConfigMap", &raw);
     CHECK(kpb_decode(body.data, body.len, &obj, &e) < 0);
     dd_buf_reset(&body);
