@@ -513,8 +513,9 @@ int kpb_decode(const void *data, size_t len, json_t **ret, dd_err *e)
     json_t *obj = NULL;
     rc = kpb_decode_msg(m, u.raw ? u.raw : d, u.rawlen, &obj, e);
     if (rc < 0) {
+        dd_err_wrap(e, "decoding %s", kind);
         json_decref(typemeta);
-        return dd_err_wrap(e, "decoding %s", kind);
+        return rc;
     }
     json_object_update(typemeta, obj);
     json_decref(obj);
