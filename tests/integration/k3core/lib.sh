@@ -84,3 +84,8 @@ kcurl() {
     curl -sS --cacert "$K3CORE_TMP/ca.crt" --cert "$K3CORE_TMP/admin.crt" \
         --key "$K3CORE_TMP/admin.key" "$@"
 }
+
+# list_rv KUBECTL PATH: the resourceVersion of a list (kubectl -o jsonpath cannot show it).
+list_rv() {
+    $1 get --raw "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
+}

@@ -117,6 +117,24 @@ out=$($K127 get widgets -o jsonpath='{.items[0].spec.size}')
 [ "$out" = 3 ] || fail "custom resource read by 1.27: $out"
 $K133 delete widget w1 >/dev/null
 
+# custom columns, edit through an EDITOR script, and a watch that ends by timeoutSeconds
+$K133 -n ns133 create configmap ed --from-literal=v=old >/dev/null
+out=$($K133 -n ns133 get cm ed -o custom-columns=N:.metadata.name,V:.data.v)
+expect_contains "$(echo "$out" | tr -s " ")" "ed old" "custom columns"
+cat >"$K3CORE_TMP/editor.sh" <<'ED'
+#!/bin/sh
+sed -i 's/v: old/v: new/' "$1"
+ED
+chmod +x "$K3CORE_TMP/editor.sh"
+EDITOR=$K3CORE_TMP/editor.sh $K133 -n ns133 edit cm ed >/dev/null
+[ "$($K133 -n ns133 get cm ed -o jsonpath='{.data.v}')" = new ] || fail "edit"
+rv=$(list_rv "$K133" /api/v1/namespaces/ns133/configmaps)
+$K133 -n ns133 label cm ed watched=1 >/dev/null
+out=$($K133 -n ns133 get --raw \
+    "/api/v1/namespaces/ns133/configmaps?watch=true&resourceVersion=$rv&timeoutSeconds=1")
+expect_contains "$out" '"type":"MODIFIED"' "watch from a resourceVersion"
+expect_not_contains "$out" '"type":"ADDED"' "watch from a resourceVersion"
+
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null
 $K133 get namespace ns127 >/dev/null 2>&1 && fail "namespace ns127 still present"

@@ -16,7 +16,7 @@ $K create namespace keep >/dev/null
 for i in 1 2 3 4 5; do $K -n keep create configmap "c$i" --from-literal=i="$i" >/dev/null; done
 $K -n keep apply -f "$FIX/app.yaml" >/dev/null
 rv1=$($K -n keep get cm c5 -o jsonpath='{.metadata.resourceVersion}')
-list_rv=$($K -n keep get cm -o jsonpath='{.metadata.resourceVersion}')
+lrv=$(list_rv "$K" /api/v1/namespaces/keep/configmaps)
 ca1=$(cat "$K3CORE_DATA/server/tls/server-ca.crt")
 k3core_stop
 
@@ -31,9 +31,10 @@ rv2=$($K -n keep get cm after -o jsonpath='{.metadata.resourceVersion}')
 [ "$rv2" -gt "$rv1" ] || fail "resourceVersion went backwards: $rv2 <= $rv1"
 # a watch from the pre-restart list RV sees the later create
 k3core_curl_setup
-kcurl -N "https://127.0.0.1:$K3CORE_PORT/api/v1/namespaces/keep/configmaps?watch=true&resourceVersion=$list_rv&timeoutSeconds=1" \
+kcurl -N "https://127.0.0.1:$K3CORE_PORT/api/v1/namespaces/keep/configmaps?watch=true&resourceVersion=$lrv&timeoutSeconds=1" \
     >"$K3CORE_TMP/watch.out"
 grep -q '"type":"ADDED".*"name":"after"' "$K3CORE_TMP/watch.out" || fail "watch after restart"
+[ "$(grep -c '"type"' "$K3CORE_TMP/watch.out")" = 1 ] || fail "watch replayed more than the change"
 out=$($K -n keep apply -f "$FIX/app.yaml")
 expect_contains "$out" "unchanged" "apply after restart"
 echo "restart: ok"
