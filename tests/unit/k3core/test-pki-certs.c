@@ -26,7 +26,8 @@ static char *read_text(const char *dir, const char *name)
 TEST(pki_create_and_reuse)
 {
     _cleanup_free_ char *dir = tmpdir();
-    char *sans[] = {"localhost", "127.0.0.1", "kubernetes.default.svc", NULL};
+    char *sans[] = {(char *)"localhost", (char *)"127.0.0.1", (char *)"kubernetes.default.svc",
+                    NULL};
     struct pki_params p = {.sans = sans};
     struct pki *a = NULL, *b = NULL;
     dd_err e = {0};
@@ -52,7 +53,7 @@ TEST(pki_create_and_reuse)
     CHECK_EQ_STR(srv1, srv2);
     pki_free(b);
 
-    char *more[] = {"localhost", "my.host.example", NULL};
+    char *more[] = {(char *)"localhost", (char *)"my.host.example", NULL};
     p.sans = more;
     CHECK_EQ_INT(pki_load_or_create(dir, &p, &b, &e), 0);
     _cleanup_free_ char *ca2 = read_text(dir, "server-ca.crt");
@@ -68,7 +69,7 @@ TEST(pki_create_and_reuse)
 TEST(pki_jwt_roundtrip_and_tamper)
 {
     _cleanup_free_ char *dir = tmpdir();
-    char *sans[] = {"localhost", NULL};
+    char *sans[] = {(char *)"localhost", NULL};
     struct pki_params p = {.sans = sans};
     struct pki *a = NULL;
     CHECK_EQ_INT(pki_load_or_create(dir, &p, &a, NULL), 0);
@@ -90,7 +91,7 @@ TEST(pki_jwt_roundtrip_and_tamper)
 TEST(pki_kubeconfig_and_b64)
 {
     _cleanup_free_ char *dir = tmpdir();
-    char *sans[] = {"localhost", NULL};
+    char *sans[] = {(char *)"localhost", NULL};
     struct pki_params p = {.sans = sans};
     struct pki *a = NULL;
     CHECK_EQ_INT(pki_load_or_create(dir, &p, &a, NULL), 0);

@@ -11,17 +11,17 @@ TEST(config_defaults_flags_env)
     bool help;
     dd_err e = {0};
     setenv("K3S_TOKEN", "from-env", 1);
-    char *argv[] = {"--https-listen-port=7443",
-                    "--tls-san",
-                    "a.example,b.example",
-                    "--tls-san=c",
-                    "-o",
-                    "/tmp/kc.yaml",
-                    "--disable",
-                    "traefik",
-                    "--disable-agent",
-                    "--write-kubeconfig-mode",
-                    "644",
+    char *argv[] = {(char *)"--https-listen-port=7443",
+                    (char *)"--tls-san",
+                    (char *)"a.example,b.example",
+                    (char *)"--tls-san=c",
+                    (char *)"-o",
+                    (char *)"/tmp/kc.yaml",
+                    (char *)"--disable",
+                    (char *)"traefik",
+                    (char *)"--disable-agent",
+                    (char *)"--write-kubeconfig-mode",
+                    (char *)"644",
                     NULL};
     CHECK_EQ_INT(kcfg_parse(11, argv, &c, &help, &e), 0);
     CHECK_EQ_INT(c.https_port, 7443);
@@ -37,11 +37,11 @@ TEST(config_defaults_flags_env)
     CHECK_EQ_STR(ip, "10.43.0.1");
     kcfg_release(&c);
 
-    char *bad[] = {"--no-such-flag", NULL};
+    char *bad[] = {(char *)"--no-such-flag", NULL};
     CHECK(kcfg_parse(1, bad, &c, &help, &e) < 0);
     CHECK(strstr(e.msg, "no-such-flag") != NULL);
     kcfg_release(&c);
-    char *badport[] = {"--https-listen-port", "x", NULL};
+    char *badport[] = {(char *)"--https-listen-port", (char *)"x", NULL};
     CHECK(kcfg_parse(2, badport, &c, &help, &e) < 0);
     kcfg_release(&c);
 }
