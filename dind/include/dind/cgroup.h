@@ -8,8 +8,10 @@
  * "kubepods/burstable/pod1234") and a leaf name (the container id). Intermediate directories are
  * created on demand; on v2 the controllers are enabled in cgroup.subtree_control along the path,
  * and if the base itself holds processes (the "no internal processes" rule) every process of the
- * base is moved into "<base>/init" first. On v1 the same relative path is created in every
- * mounted controller hierarchy (cpuset children get their parent's cpus/mems copied in).
+ * base is moved into "<base>/init" first (and a daemon that finds itself in a cgroup named "init"
+ * takes the parent as its base, so a restarted daemon finds its containers again). On v1 the same
+ * relative path is created in every mounted controller hierarchy (cpuset children get their
+ * parent's cpus/mems copied in).
  *
  * Ownership. `struct cg` is an opaque handle from cg_create()/cg_open_existing(); cg_free()
  * releases the handle only (the kernel cgroup stays), cg_destroy() kills what is left inside,
@@ -63,6 +65,10 @@ cg_mode_name(enum cg_mode m); /* "none" | "v1" | "v2" (Docker's CgroupVersion: "
 /* Whether a controller ("memory", "pids", "cpu", "cpuset", "blkio"/"io", "devices", "freezer")
  * can be used for limits below the base. */
 bool cg_has_controller(const char *name);
+/* Names of the controllers usable below the base (v1: the mounted hierarchies we manage, e.g. for
+ * mounting them into a privileged container; v2: the base's cgroup.controllers). Never NULL;
+ * free with dd_strv_free(). */
+char **cg_controllers(void);
 
 /* ---- limits ---- */
 
@@ -132,8 +138,9 @@ const char *cg_dir(const struct cg *cg, const char *controller);
 /* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; v1:
  * freeze, signal, thaw so forks cannot escape). */
 int cg_kill_all(struct cg *cg, int sig, dd_err *e);
-/* Lists the pids in the cgroup (not descendants), as seen from our pid namespace. The caller
- * frees *ret_pids. */
+/* Lists the pids in the cgroup and in every cgroup below it (what `docker top` shows for a
+ * container that runs containers of its own), the cgroup's own processes first, as seen from our
+ * pid namespace. The caller frees *ret_pids. */
 int cg_pids(struct cg *cg, pid_t **ret_pids, size_t *ret_n, dd_err *e);
 /* Whether any process is left in the cgroup or its descendants. */
 int cg_is_populated(struct cg *cg, bool *ret, dd_err *e);

@@ -60,6 +60,13 @@ struct cg_ops {
 extern const struct cg_ops cg_v1_ops;
 extern const struct cg_ops cg_v2_ops;
 
+/* Public entry points that wrap errors start with this: dd_err_wrap() needs a real dd_err to
+ * keep the code when the caller passed NULL. */
+#define CG_ERR_LOCAL(e)                                                                            \
+    dd_err e##_local = {0};                                                                        \
+    if (!(e))                                                                                      \
+    (e) = &e##_local
+
 /* ---- helpers (cgroup-util.c) ---- */
 
 /* Writes s to dir/file (one write(2), as cgroupfs wants). */
@@ -74,6 +81,8 @@ int cg_kv_u64(const char *text, const char *key, uint64_t *ret);
 bool cg_file_exists(const char *dir, const char *file);
 /* Parses a cgroup.procs text into a pid array. */
 int cg_parse_pids(const char *text, pid_t **ret, size_t *ret_n);
+/* The pids of dir and every cgroup below it (a cgroup's processes first). */
+int cg_tree_pids(const char *dir, pid_t **ret, size_t *ret_n, dd_err *e);
 /* mkdir; EEXIST is success; *ret_created says whether we made it. */
 int cg_mkdir(const char *path, bool *ret_created, dd_err *e);
 /* Removes dir and every directory below it, deepest first. ENOENT is success. */

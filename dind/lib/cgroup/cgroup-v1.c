@@ -139,6 +139,11 @@ static int apply_memory(struct cg *cg, const struct cg_limits *l, dd_err *e)
             r = cg_write(dir, "memory.memsw.limit_in_bytes", sw, e);
             return r < 0 ? r : cg_write(dir, "memory.limit_in_bytes", mem, e);
         }
+        if (r == -EINVAL && !sw && cg_file_exists(dir, "memory.memsw.limit_in_bytes"))
+            return dd_err_set(e, EINVAL,
+                              "Memory limit should be smaller than already set "
+                              "memoryswap limit, update the memoryswap at the same "
+                              "time");
         if (r < 0)
             return r;
     }
@@ -258,11 +263,12 @@ static const char *procs_dir(struct cg *cg)
 static int v1_pids(struct cg *cg, pid_t **ret, size_t *ret_n, dd_err *e)
 {
     const char *dir = procs_dir(cg);
-    _cleanup_free_ char *s = NULL;
-    int r = dir ? cg_read(dir, "cgroup.procs", &s, e) : 0;
-    if (r < 0)
-        return r;
-    return cg_parse_pids(s ? s : "", ret, ret_n);
+    if (!dir) {
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    return cg_tree_pids(dir, ret, ret_n, e);
 }
 
 struct sig_ctx {

@@ -243,11 +243,7 @@ static int v2_enter(struct cg *cg, pid_t pid, dd_err *e)
 
 static int v2_pids(struct cg *cg, pid_t **ret, size_t *ret_n, dd_err *e)
 {
-    _cleanup_free_ char *s = NULL;
-    int r = cg_read(cg->v2_dir, "cgroup.procs", &s, e);
-    if (r < 0)
-        return r;
-    return cg_parse_pids(s, ret, ret_n);
+    return cg_tree_pids(cg->v2_dir, ret, ret_n, e);
 }
 
 static int signal_dir(const char *dir, void *ud)

@@ -43,6 +43,10 @@ TEST(detection_matches_the_mounts)
     CHECK(cg_has_controller("memory"));
     CHECK(cg_has_controller("pids"));
     CHECK(!cg_has_controller("bogus"));
+    char **ctls = cg_controllers();
+    CHECK(dd_strv_contains(ctls, "memory"));
+    CHECK(dd_strv_contains(ctls, "pids"));
+    dd_strv_free(ctls);
 }
 
 static void body_limits(const char *parent)
@@ -258,6 +262,12 @@ static void body_nested(const char *parent)
     bool pop = false;
     CHECK_EQ_INT(cg_is_populated(cg, &pop, &e), 0);
     CHECK(pop);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(cg, &pids, &n, &e), 0); /* docker top sees nested processes */
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(pids[0], k.pid);
+    free(pids);
     _cleanup_free_ char *dir = dd_strdup(cg_dir(cg, "memory"));
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
     int ws = kid_wait(&k);
@@ -292,6 +302,7 @@ static void body_readopt(const char *parent)
     /* creating the same cgroup while it has processes is refused */
     struct cg *dup = NULL;
     CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, &e), -EBUSY);
+    CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, NULL), -EBUSY); /* code kept w/o dd_err */
     CHECK_EQ_INT(cg_destroy(again, 0, &e), 0);
     kid_wait(&k);
     CHECK_EQ_INT(cg_open_existing(parent, "keep", &again, &e), -ENOENT);
@@ -320,6 +331,14 @@ static void body_update(const char *parent)
     struct cg_limits bad = {.memory = 64 << 20, .memory_swap = 16 << 20};
     CHECK_EQ_INT(cg_update(cg, &bad, &e), -EINVAL);
     CHECK(strstr(e.msg, "smaller") != NULL);
+    if (cg_mode() == CG_MODE_V1) {
+        /* Raising memory past memory+swap alone gets Docker's message. */
+        struct cg_limits over = {.memory = 64 << 20};
+        CHECK_EQ_INT(cg_update(cg, &over, &e), -EINVAL);
+        CHECK(strstr(e.msg, "update the memoryswap at the same time") != NULL);
+        CHECK_EQ_INT(cg_stats_read(cg, &st, &e), 0);
+        CHECK_EQ_INT(st.mem_limit, 32 << 20);
+    }
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
 }
 
@@ -339,6 +358,7 @@ TEST(bad_names_are_refused)
     CHECK_EQ_INT(cg_create(NULL, "a/b", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "..", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "", NULL, &cg, &e), -EINVAL);
+    CHECK_EQ_INT(cg_create("a/../b", "x", NULL, &cg, NULL), -EINVAL);
     CHECK(strstr(e.msg, "invalid") != NULL);
 }
 

@@ -178,27 +178,29 @@ TEST(child_killed_reports_128_plus_signal)
 TEST(non_child_exit_is_reported_without_status)
 {
     ev_loop *loop = ev_loop_new(NULL);
-    int p[2];
-    CHECK(pipe(p) == 0);
+    int pidp[2], gate[2];
+    CHECK(pipe(pidp) == 0 && pipe(gate) == 0);
     pid_t mid = fork();
     if (mid == 0) {
         pid_t g = fork();
         if (g == 0) {
             char c;
-            close(p[1]);
-            (void)!read(p[0], &c, 1); /* exits when the test closes the pipe */
+            close(gate[1]);
+            (void)!read(gate[0], &c, 1); /* exits when the test closes the gate */
             _exit(0);
         }
-        (void)!write(p[1], &g, sizeof(g));
+        (void)!write(pidp[1], &g, sizeof(g));
         _exit(0);
     }
     pid_t grandchild;
-    CHECK(read(p[0], &grandchild, sizeof(grandchild)) == sizeof(grandchild));
+    CHECK(read(pidp[0], &grandchild, sizeof(grandchild)) == sizeof(grandchild));
     waitpid(mid, NULL, 0);
     struct child_state s = {0};
     CHECK(ev_child_add(loop, grandchild, child_cb, &s, NULL) != NULL);
-    close(p[1]);
-    close(p[0]);
+    close(gate[1]);
+    close(gate[0]);
+    close(pidp[0]);
+    close(pidp[1]);
     while (!s.calls)
         ev_run_once(loop, -1);
     CHECK(!s.had_info);

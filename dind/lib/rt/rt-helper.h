@@ -1,0 +1,14 @@
+/* Spawning rt's helper processes (helper.c): the shim (shim.c) and the exec helper (exec.c). */
+#ifndef DIND_RT_HELPER_H
+#define DIND_RT_HELPER_H
+
+#include "dind/lib/rt/rt-internal.h"
+
+/* posix_spawn of /proc/self/exe with the helper marker; fds[i] (if >= 0) becomes fd i. */
+int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret_pid, dd_err *e);
+/* waitpid(pid) retrying on EINTR (ECHILD if someone else reaped it is fine). */
+void rt_reap(pid_t pid);
+/* The exec helper: request on req_fd, replies on sync_fd. Returns its exit code. */
+int rt_exec_helper_main(int sync_fd, int req_fd);
+
+#endif
