@@ -113,9 +113,9 @@ static int decode_msg(const struct kpb_msg *m, const uint8_t *d, size_t n, int d
 
 static int decode_scalar(unsigned type, struct rd *r, json_t **ret, dd_err *e)
 {
-    uint64_t v;
-    const uint8_t *b;
-    size_t n;
+    uint64_t v = 0;
+    const uint8_t *b = NULL;
+    size_t n = 0;
     int rc = type == KPB_DOUBLE        ? rd_fixed(r, 8, &v)
              : type == KPB_FLOAT       ? rd_fixed(r, 4, &v)
              : wire_type_of(type) == 2 ? rd_bytes(r, &b, &n)
@@ -397,7 +397,7 @@ static int decode_msg(const struct kpb_msg *m, const uint8_t *d, size_t n, int d
     json_t *obj = json_object();
     struct rd r = {d, d + n};
     while (r.p < r.end) {
-        uint64_t tag;
+        uint64_t tag = 0;
         int rc = rd_varint(&r, &tag) < 0 ? dd_err_set(e, EINVAL, "malformed protobuf tag") : 0;
         unsigned num = (unsigned)(tag >> 3), wt = tag & 7;
         const struct kpb_field *f = rc ? NULL : find_field(m, num);
