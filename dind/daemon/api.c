@@ -144,3 +144,8 @@ void dindd_api_headers(void *data, dd_buf *out)
                 "Server: Docker/%s (linux)\r\nDate: %s\r\n",
                 DINDD_API_VERSION, DINDD_VERSION, date);
 }
+
+void dindd_api_trace(http_req *req)
+{
+    dd_debug("Calling %s %s", http_req_method(req), http_req_target(req));
+}

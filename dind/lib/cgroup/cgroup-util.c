@@ -111,6 +111,43 @@ int cg_parse_pids(const char *text, pid_t **ret, size_t *ret_n)
     return 0;
 }
 
+struct pids_acc {
+    pid_t *v;
+    size_t n, cap;
+};
+
+static int collect_pids(const char *dir, void *ud)
+{
+    struct pids_acc *a = ud;
+    _cleanup_free_ char *s = NULL;
+    if (cg_read(dir, "cgroup.procs", &s, NULL) < 0)
+        return 0; /* removed under us */
+    pid_t *v = NULL;
+    size_t n = 0;
+    cg_parse_pids(s, &v, &n);
+    if (a->n + n > a->cap) {
+        a->cap = (a->n + n) * 2;
+        a->v = dd_realloc(a->v, a->cap * sizeof(pid_t));
+    }
+    memcpy(a->v + a->n, v, n * sizeof(pid_t));
+    a->n += n;
+    free(v);
+    return 0;
+}
+
+int cg_tree_pids(const char *dir, pid_t **ret, size_t *ret_n, dd_err *e)
+{
+    _cleanup_free_ char *s = NULL;
+    int r = cg_read(dir, "cgroup.procs", &s, e);
+    if (r < 0)
+        return r;
+    struct pids_acc a = {dd_malloc(16 * sizeof(pid_t)), 0, 16};
+    cg_walk(dir, collect_pids, &a);
+    *ret = a.v;
+    *ret_n = a.n;
+    return 0;
+}
+
 int cg_mkdir(const char *path, bool *ret_created, dd_err *e)
 {
     if (mkdir(path, 0755) == 0) {

@@ -129,6 +129,16 @@ static void detect_v2_mount(const struct mnt_line *m, const char *proc_cgroup)
     cg_sys.v2_base = base_dir(m->point, m->root, own);
 }
 
+/* On v2 an earlier instance of the daemon may have moved us into "<base>/init" (see
+ * cgroup-v2.c): the base is then the parent, so a restarted daemon finds its containers again
+ * instead of nesting a new tree (and a new init) below init. */
+static void v2_skip_init(void)
+{
+    size_t ml = strlen(cg_sys.v2_mount), bl = strlen(cg_sys.v2_base);
+    if (bl > ml && dd_endswith(cg_sys.v2_base, "/init"))
+        cg_sys.v2_base[bl - 5] = '\0';
+}
+
 static int detect(dd_err *e)
 {
     _cleanup_free_ char *mi = NULL, *pc = NULL;
@@ -156,16 +166,20 @@ static int detect(dd_err *e)
         have_v1 |= cg_sys.v1_base[c] != NULL;
     (void)any_v1;
     cg_sys.mode = have_v1 ? CG_MODE_V1 : cg_sys.v2_mount ? CG_MODE_V2 : CG_MODE_NONE;
+    if (cg_sys.mode == CG_MODE_V2)
+        v2_skip_init();
     return 0;
 }
 
 int cg_setup(const struct cg_setup_opts *opts, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     sys_reset();
     if (opts && opts->v2_root) {
         cg_sys.mode = CG_MODE_V2;
         cg_sys.v2_mount = dd_strdup(opts->v2_root);
         cg_sys.v2_base = base_dir(opts->v2_root, "/", opts->v2_own ? opts->v2_own : "/");
+        v2_skip_init();
     } else if (opts && opts->disable) {
         cg_sys.mode = CG_MODE_NONE;
     } else {
@@ -224,6 +238,23 @@ bool cg_has_controller(const char *name)
     return false;
 }
 
+char **cg_controllers(void)
+{
+    char **v = NULL;
+    enum cg_mode m = cg_mode();
+    if (m == CG_MODE_V1) {
+        for (int c = 0; c < CG_NCTL; c++)
+            if (cg_sys.v1_base[c])
+                v = dd_strv_push(v, cg_ctl_names[c]);
+    } else if (m == CG_MODE_V2) {
+        _cleanup_free_ char *s = NULL;
+        if (cg_read(cg_sys.v2_base, "cgroup.controllers", &s, NULL) >= 0)
+            for (char *save = NULL, *t = strtok_r(s, " ", &save); t; t = strtok_r(NULL, " ", &save))
+                v = dd_strv_push(v, t);
+    }
+    return v ? v : dd_calloc(1, sizeof(char *));
+}
+
 static const struct cg_ops *ops(void)
 {
     return cg_sys.mode == CG_MODE_V1 ? &cg_v1_ops : cg_sys.mode == CG_MODE_V2 ? &cg_v2_ops : NULL;
@@ -231,8 +262,8 @@ static const struct cg_ops *ops(void)
 
 static bool limits_empty(const struct cg_limits *l)
 {
-    static const struct cg_limits zero;
-    return !l || (memcmp(l, &zero, offsetof(struct cg_limits, cpuset_cpus)) == 0 &&
+    return !l || (!l->memory && !l->memory_swap && !l->memory_reservation && !l->pids_max &&
+                  !l->cpu_shares && !l->cpu_weight && !l->cpu_quota_us && !l->cpu_period_us &&
                   !l->cpuset_cpus && !l->cpuset_mems && !l->blkio_weight && !l->n_devices);
 }
 
@@ -261,6 +292,7 @@ void cg_free(struct cg *cg)
 int cg_create(const char *parent_rel, const char *name, const struct cg_limits *lim,
               struct cg **ret, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     char *rel = NULL;
     int r = ensure_setup(e);
     if (r < 0)
@@ -301,6 +333,7 @@ int cg_create(const char *parent_rel, const char *name, const struct cg_limits *
 
 int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     char *rel = NULL;
     int r = ensure_setup(e);
     if (r < 0)
@@ -320,8 +353,31 @@ int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, 
     return 0;
 }
 
+int cg_open_base(struct cg **ret, dd_err *e)
+{
+    int r = ensure_setup(e);
+    if (r < 0)
+        return r;
+    struct cg *cg = cg_new(dd_strdup(""));
+    cg->is_base = true;
+    if (ops() && (r = ops()->exists(cg, e)) < 0) {
+        cg_free(cg);
+        return r;
+    }
+    *ret = cg;
+    return 0;
+}
+
+static int refuse_base(struct cg *cg, const char *what, dd_err *e)
+{
+    return cg->is_base ? dd_err_set(e, EPERM, "refusing to %s the daemon's own cgroup", what) : 0;
+}
+
 int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "change limits of", e) < 0)
+        return -EPERM;
     if (!ops())
         return limits_empty(lim) ? 0
                                  : dd_err_set(e, EOPNOTSUPP,
@@ -333,6 +389,9 @@ int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 
 int cg_enter(struct cg *cg, pid_t pid, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "move a process into", e) < 0)
+        return -EPERM;
     if (!ops())
         return 0;
     int r = ops()->enter(cg, pid, e);
@@ -368,10 +427,33 @@ const char *cg_dir(const struct cg *cg, const char *controller)
 
 int cg_kill_all(struct cg *cg, int sig, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "signal", e) < 0)
+        return -EPERM;
     if (!ops())
         return 0;
     int r = ops()->kill_all(cg, sig, e);
     return r < 0 ? dd_err_wrap(e, "signalling cgroup %s", cg->rel) : 0;
+}
+
+int cg_freeze(struct cg *cg, bool frozen, dd_err *e)
+{
+    CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "freeze", e) < 0)
+        return -EPERM;
+    if (!ops())
+        return dd_err_set(e, EOPNOTSUPP, "no cgroup filesystem: cannot %s",
+                          frozen ? "pause" : "unpause");
+    int r = ops()->freeze(cg, frozen, e);
+    if (r < 0)
+        (void)dd_err_wrap(e, "%s cgroup %s", frozen ? "freezing" : "thawing", cg->rel);
+    return r;
+}
+
+int cg_is_frozen(struct cg *cg, bool *ret, dd_err *e)
+{
+    *ret = false;
+    return ops() ? ops()->is_frozen(cg, ret, e) : 0;
 }
 
 int cg_pids(struct cg *cg, pid_t **ret_pids, size_t *ret_n, dd_err *e)
@@ -395,8 +477,11 @@ int cg_is_populated(struct cg *cg, bool *ret, dd_err *e)
 
 int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!cg)
         return 0;
+    if (refuse_base(cg, "remove", e) < 0)
+        return -EPERM;
     if (!ops()) {
         cg_free(cg);
         return 0;
@@ -416,8 +501,11 @@ int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
             r = ops()->remove(cg, e);
         if (r >= 0 && !busy)
             break;
-        if (dd_mono_ns() >= deadline)
+        if (dd_mono_ns() >= deadline) {
+            if (r >= 0)
+                return dd_err_set(e, EBUSY, "cgroup %s still has processes", cg->rel);
             return dd_err_wrap(e, "removing cgroup %s", cg->rel);
+        }
         cg_backoff(&ms);
     }
     cg_free(cg);
@@ -426,6 +514,7 @@ int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
 
 int cg_prune(const char *parent_rel, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     int r = ensure_setup(e);
     if (r < 0 || !ops() || !parent_rel || !*parent_rel)
         return r;
@@ -438,6 +527,7 @@ int cg_prune(const char *parent_rel, dd_err *e)
 
 int cg_oom_fd(struct cg *cg, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     if (!ops())
         return dd_err_set(e, EOPNOTSUPP, "no cgroup filesystem: OOM events unavailable");
     if (cg->oom_fd >= 0)
@@ -465,6 +555,7 @@ int cg_oom_kills(struct cg *cg, uint64_t *ret, dd_err *e)
 
 int cg_stats_read(struct cg *cg, struct cg_stats *st, dd_err *e)
 {
+    CG_ERR_LOCAL(e);
     memset(st, 0, sizeof(*st));
     if (!ops())
         return 0;

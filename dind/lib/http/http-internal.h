@@ -209,6 +209,8 @@ void http_conn_kick(http_conn *c);
 size_t http_conn_buffered(const http_conn *c);
 void http_conn_update_interest(http_conn *c);
 int http_conn_new(http_server *srv, int fd, SSL_CTX *tls, dd_err *e);
+/* Moves the in-memory body to the spool file (opened on first use); 0 or -errno. */
+int http_req_spool_flush(http_req *req);
 /* request.c */
 http_req *http_req_new(http_conn *c);
 void http_req_free(http_req *req);

@@ -61,6 +61,8 @@ void http_req_finish(http_req *req, bool close_conn)
 
 void http_req_dispatch(http_req *req)
 {
+    if (req->srv->opts.trace)
+        req->srv->opts.trace(req);
     if (req->route_status == 0 && req->route) {
         req->route->handler(req);
         return;
@@ -155,6 +157,21 @@ uint64_t http_req_body_len(const http_req *req)
 
 int http_req_body_fd(const http_req *req)
 {
+    return req->body_fd;
+}
+
+int http_req_body_to_fd(http_req *req, dd_err *e)
+{
+    if (req->body_fd < 0 && !req->conn->srv)
+        return dd_err_set(e, EPIPE, "the connection is gone");
+    if (req->body_fd < 0) {
+        int r = http_req_spool_flush(req);
+        if (r < 0)
+            return dd_err_set(e, -r, "storing the request body in %s: %s", req->srv->spool_dir,
+                              strerror(-r));
+    }
+    if (lseek(req->body_fd, 0, SEEK_SET) < 0)
+        return dd_err_sys(e, "rewinding the request body");
     return req->body_fd;
 }
 

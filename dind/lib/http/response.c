@@ -91,6 +91,15 @@ static bool must_close(const http_req *req)
     return req->close_out || !req->head.keep_alive;
 }
 
+/* HTTP/1.0 clients need keep-alive spelled out; HTTP/1.1 ones need close spelled out. */
+static void add_connection_header(const http_req *req, dd_buf *h)
+{
+    if (must_close(req))
+        dd_buf_adds(h, "Connection: close\r\n");
+    else if (req->head.minor == 0)
+        dd_buf_adds(h, "Connection: keep-alive\r\n");
+}
+
 int http_reply(http_req *req, int status, const char *content_type, const void *body, size_t len)
 {
     http_conn *c = req->conn;
@@ -104,8 +113,7 @@ int http_reply(http_req *req, int status, const char *content_type, const void *
     http_write_head(req, &h, status, status_has_body(status) ? content_type : NULL);
     if (status_has_body(status))
         dd_buf_addf(&h, "Content-Length: %zu\r\n", len);
-    if (must_close(req))
-        dd_buf_adds(&h, "Connection: close\r\n");
+    add_connection_header(req, &h);
     dd_buf_adds(&h, "\r\n");
     if (len && status_has_body(status) && !is_head(req))
         dd_buf_add(&h, body, len);
@@ -154,8 +162,7 @@ int http_stream_start(http_req *req, int status, const char *content_type)
         dd_buf_adds(&h, "Transfer-Encoding: chunked\r\n");
     else if (!is_head(req))
         req->close_out = true;
-    if (must_close(req))
-        dd_buf_adds(&h, "Connection: close\r\n");
+    add_connection_header(req, &h);
     dd_buf_adds(&h, "\r\n");
     http_conn_write(req->conn, h.data, h.len);
     dd_buf_release(&h);

@@ -110,15 +110,32 @@ static int make_dirs(img_store *st, dd_err *e)
     return r < 0 ? r : dd_mkdir_p(tmp, 0700, e);
 }
 
+/* A reader on a read-only mount needs the writer's -wal and -shm files (kept on close with
+ * PERSIST_WAL); if they are absent, the database is quiescent and is opened immutable. */
+static int open_db_readonly(img_store *st, const char *path, dd_err *e)
+{
+    int fl = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    if (sqlite3_open_v2(path, &st->db, fl, NULL) == SQLITE_OK &&
+        sqlite3_exec(st->db, "SELECT count(*) FROM images", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    sqlite3_close(st->db);
+    _cleanup_free_ char *uri = dd_asprintf("file:%s?immutable=1", path);
+    if (sqlite3_open_v2(uri, &st->db, fl, NULL) != SQLITE_OK)
+        return img_db_err(st, e, path);
+    return 0;
+}
+
 static int open_db(img_store *st, dd_err *e)
 {
     _cleanup_free_ char *path = img_store_path(st, "images.db");
-    int fl = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(path, &st->db, fl | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    if (st->readonly)
+        return open_db_readonly(st, path, e);
+    int fl = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &st->db, fl, NULL) != SQLITE_OK)
         return img_db_err(st, e, path);
     sqlite3_busy_timeout(st->db, 5000);
-    if (st->readonly)
-        return 0;
+    int persist = 1;
+    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     int r = img_db_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", e);
     if (r >= 0)
         r = img_db_exec(st, "PRAGMA foreign_keys=ON;", e);
@@ -223,7 +240,8 @@ static int load_layers(img_store *st, img_image *img, dd_err *e)
     img->diff_ids = dd_calloc(1, sizeof(char *));
     while (sqlite3_step(s) == SQLITE_ROW) {
         img->diff_ids = dd_strv_push(img->diff_ids, col_text(s, 0));
-        img->n_layers++;
+        img->layer_sizes = dd_realloc(img->layer_sizes, (img->n_layers + 1) * sizeof(int64_t));
+        img->layer_sizes[img->n_layers++] = sqlite3_column_int64(s, 1);
     }
     img->layer_dirs = dd_calloc(img->n_layers + 1, sizeof(char *));
     for (size_t i = 0; i < img->n_layers; i++)
@@ -290,6 +308,7 @@ void img_image_free(img_image *img)
     dd_strv_free(img->repo_digests);
     dd_strv_free(img->diff_ids);
     dd_strv_free(img->layer_dirs);
+    free(img->layer_sizes);
     json_decref(img->config);
     free(img);
 }

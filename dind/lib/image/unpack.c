@@ -244,6 +244,7 @@ static int make_special(struct unpack *u, struct archive_entry *ent, int pfd, co
             return dd_err_set(e, EINVAL, "symlink %s has no target", rel);
         if (symlinkat(target, pfd, name) < 0)
             return dd_err_sys(e, "creating symlink %s", rel);
+        u->size += strlen(target); /* dockerd's Size counts a symlink's lstat size too */
     } else if (u->flags & IMG_UNPACK_PLAIN) {
         return 0;
     } else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO) {

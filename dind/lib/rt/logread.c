@@ -66,9 +66,10 @@ int rt_log_open(const char *path, enum rt_log_format format, int64_t since, int6
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static void put_utf8(dd_buf *b, uint32_t cp)
@@ -124,12 +125,26 @@ static bool parse_string(const char **p, dd_buf *out)
         char c = *s++;
         uint32_t cp = 0, lo = 0;
         switch (c) {
-        case 'n': dd_buf_addc(out, '\n'); break;
-        case 't': dd_buf_addc(out, '\t'); break;
-        case 'r': dd_buf_addc(out, '\r'); break;
-        case 'b': dd_buf_addc(out, '\b'); break;
-        case 'f': dd_buf_addc(out, '\f'); break;
-        case '"': case '\\': case '/': dd_buf_addc(out, c); break;
+        case 'n':
+            dd_buf_addc(out, '\n');
+            break;
+        case 't':
+            dd_buf_addc(out, '\t');
+            break;
+        case 'r':
+            dd_buf_addc(out, '\r');
+            break;
+        case 'b':
+            dd_buf_addc(out, '\b');
+            break;
+        case 'f':
+            dd_buf_addc(out, '\f');
+            break;
+        case '"':
+        case '\\':
+        case '/':
+            dd_buf_addc(out, c);
+            break;
         case 'u':
             if (!read_u4(&s, &cp))
                 return false;

@@ -3,11 +3,25 @@
 # and a clean shutdown that removes the socket and the pidfile.
 . "$(dirname "$0")/../lib.sh"
 
-start_dindd
+# Flags: dockerd's names; unknown ones and fd:// are refused with a clear message.
+"$DINDD" --version | grep -q "^Docker version " || fail "--version"
+"$DINDD" --help | grep -q -- "--data-root" || fail "--help"
+if "$DINDD" --bogus 2>"$TEST_TMP/err"; then fail "unknown flag accepted"; fi
+grep -q "unknown flag: --bogus" "$TEST_TMP/err" || fail "unknown flag message: $(cat "$TEST_TMP/err")"
+if "$DINDD" -H fd:// 2>"$TEST_TMP/err"; then fail "fd:// accepted"; fi
+grep -q "fd://.*not supported" "$TEST_TMP/err" || fail "fd:// message"
+ok "flags"
+
+port=$((20000 + $$ % 20000))
+start_dindd --debug -H "tcp://127.0.0.1:$port"
 
 out=$(dk version --format '{{.Server.APIVersion}} {{.Server.Os}}')
 [ "$out" = "1.41 linux" ] || fail "docker version: $out"
 ok "docker version"
+
+out=$("$DOCKER_CLI" -H "tcp://127.0.0.1:$port" version --format '{{.Server.APIVersion}}')
+[ "$out" = "1.41" ] || fail "docker version over tcp: $out"
+ok "tcp listener"
 
 out=$(dk info --format '{{.NCPU}} {{.OSType}} {{.Driver}} {{.DockerRootDir}}')
 [ "$out" = "$(nproc) linux overlay2 $DATA_ROOT" ] || fail "docker info: $out"
@@ -72,6 +86,15 @@ info = c.info()
 assert info["OSType"] == "linux" and info["NCPU"] > 0, info
 PY
 ok "docker-py ping/version/info"
+
+grep -q 'Calling GET /v1.41/info' "$DINDD_LOG" || fail "debug log has no request trace"
+
+# A second daemon on the same pidfile refuses to start (dockerd's rule).
+if "$DINDD" -H "unix://$TEST_TMP/other.sock" --data-root "$DATA_ROOT" --exec-root "$EXEC_ROOT" \
+        --pidfile "$PIDFILE" 2>"$TEST_TMP/err"; then fail "second daemon started"; fi
+grep -q "pid file found" "$TEST_TMP/err" || fail "pidfile message: $(cat "$TEST_TMP/err")"
+[ -e "$PIDFILE" ] || fail "the failed start removed the live daemon's pidfile"
+ok "pidfile guard"
 
 pid=$DINDD_PID
 stop_dindd

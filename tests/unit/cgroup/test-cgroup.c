@@ -43,6 +43,10 @@ TEST(detection_matches_the_mounts)
     CHECK(cg_has_controller("memory"));
     CHECK(cg_has_controller("pids"));
     CHECK(!cg_has_controller("bogus"));
+    char **ctls = cg_controllers();
+    CHECK(dd_strv_contains(ctls, "memory"));
+    CHECK(dd_strv_contains(ctls, "pids"));
+    dd_strv_free(ctls);
 }
 
 static void body_limits(const char *parent)
@@ -258,6 +262,12 @@ static void body_nested(const char *parent)
     bool pop = false;
     CHECK_EQ_INT(cg_is_populated(cg, &pop, &e), 0);
     CHECK(pop);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(cg, &pids, &n, &e), 0); /* docker top sees nested processes */
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(pids[0], k.pid);
+    free(pids);
     _cleanup_free_ char *dir = dd_strdup(cg_dir(cg, "memory"));
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
     int ws = kid_wait(&k);
@@ -292,6 +302,7 @@ static void body_readopt(const char *parent)
     /* creating the same cgroup while it has processes is refused */
     struct cg *dup = NULL;
     CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, &e), -EBUSY);
+    CHECK_EQ_INT(cg_create(parent, "keep", NULL, &dup, NULL), -EBUSY); /* code kept w/o dd_err */
     CHECK_EQ_INT(cg_destroy(again, 0, &e), 0);
     kid_wait(&k);
     CHECK_EQ_INT(cg_open_existing(parent, "keep", &again, &e), -ENOENT);
@@ -320,6 +331,14 @@ static void body_update(const char *parent)
     struct cg_limits bad = {.memory = 64 << 20, .memory_swap = 16 << 20};
     CHECK_EQ_INT(cg_update(cg, &bad, &e), -EINVAL);
     CHECK(strstr(e.msg, "smaller") != NULL);
+    if (cg_mode() == CG_MODE_V1) {
+        /* Raising memory past memory+swap alone gets Docker's message. */
+        struct cg_limits over = {.memory = 64 << 20};
+        CHECK_EQ_INT(cg_update(cg, &over, &e), -EINVAL);
+        CHECK(strstr(e.msg, "update the memoryswap at the same time") != NULL);
+        CHECK_EQ_INT(cg_stats_read(cg, &st, &e), 0);
+        CHECK_EQ_INT(st.mem_limit, 32 << 20);
+    }
     CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
 }
 
@@ -339,6 +358,7 @@ TEST(bad_names_are_refused)
     CHECK_EQ_INT(cg_create(NULL, "a/b", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "..", NULL, &cg, &e), -EINVAL);
     CHECK_EQ_INT(cg_create(NULL, "", NULL, &cg, &e), -EINVAL);
+    CHECK_EQ_INT(cg_create("a/../b", "x", NULL, &cg, NULL), -EINVAL);
     CHECK(strstr(e.msg, "invalid") != NULL);
 }
 
@@ -395,4 +415,72 @@ static void body_capacity_limited(const char *parent)
 TEST(capacity_follows_our_own_cgroup)
 {
     run_cleaned(body_capacity_limited);
+}
+
+static void body_pause(const char *parent)
+{
+    struct cg *cg = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(cg_create(parent, "pause", NULL, &cg, &e), 0);
+    struct kid k = kid_start(kid_sleep);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    bool frozen = true;
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(!frozen);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(frozen);
+    /* a paused container keeps SIGTERM pending and stays paused */
+    CHECK_EQ_INT(cg_kill_all(cg, SIGTERM, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(frozen);
+    int st = 0;
+    CHECK_EQ_INT(waitpid(k.pid, &st, WNOHANG), 0);
+    CHECK_EQ_INT(cg_freeze(cg, false, &e), 0);
+    int ws = kid_wait(&k);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM);
+    /* SIGKILL of a paused container thaws it so the kill lands */
+    k = kid_start(kid_sleep);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    CHECK_EQ_INT(cg_kill_all(cg, SIGKILL, &e), 0);
+    ws = kid_wait(&k);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
+}
+
+TEST(pause_and_unpause)
+{
+    run_cleaned(body_pause);
+}
+
+TEST(base_handle_reads_stats_and_refuses_changes)
+{
+    struct cg *base = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(cg_open_base(&base, &e), 0);
+    CHECK_EQ_STR(cg_path(base), "");
+    struct cg_stats st;
+    CHECK_EQ_INT(cg_stats_read(base, &st, &e), 0);
+    CHECK(st.has_cpu && st.cpu_total_ns > 0);
+    if (cg_mode() == CG_MODE_V1)
+        CHECK(st.has_memory && st.mem_usage > 0);
+    cg_stats_release(&st);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(base, &pids, &n, &e), 0);
+    bool me = false;
+    for (size_t i = 0; i < n; i++)
+        me |= pids[i] == getpid();
+    CHECK(me);
+    free(pids);
+    struct cg_limits l = {.pids_max = 5};
+    CHECK_EQ_INT(cg_update(base, &l, &e), -EPERM);
+    CHECK_EQ_INT(cg_kill_all(base, SIGKILL, &e), -EPERM);
+    CHECK_EQ_INT(cg_freeze(base, true, &e), -EPERM);
+    CHECK_EQ_INT(cg_destroy(base, 0, &e), -EPERM);
+    CHECK(strstr(e.msg, "daemon's own cgroup") != NULL);
+    cg_free(base);
 }

@@ -129,7 +129,7 @@ static void check_loaded(img_store *st, const char *id)
         CHECK_EQ_STR(img->id, id);
         CHECK_EQ_STR(img->repo_tags[0], "myrepo/bb:v1");
         CHECK(img->created_ns > 0);
-        CHECK(img->size == 18);
+        CHECK(img->size == 18 + 12); /* the file and the symlink target */
         json_t *rc = img_image_runconfig(img);
         CHECK(rc && json_is_array(jx_get(rc, "Cmd")));
         check_layer_content(img);
@@ -279,6 +279,34 @@ TEST(bad_digest_is_refused)
     dd_rm_rf(dir, NULL);
     free(ldata);
     free(lpath);
+    free(path);
+    free(dir);
+}
+
+TEST(readonly_consumer_shares_the_store)
+{
+    char *dir = tmpdir();
+    char id[72];
+    char *path = make_archive(dir, "myrepo/bb:v1", NULL, id);
+    img_store *st = open_store(dir);
+    img_load_result res = {0};
+    dd_err e = {0};
+    CHECK_EQ_INT(load_path(st, path, &res, &e), 0);
+    img_load_result_release(&res);
+    img_store *ro;
+    char *root = dd_asprintf("%s/store", dir);
+    /* While the writer has it open (WAL files present), and after it closed. */
+    for (int round = 0; round < 2; round++) {
+        if (img_store_open(root, IMG_STORE_READONLY, &ro, &e) < 0)
+            unit_fail(__FILE__, __LINE__, "readonly open: %s", e.msg);
+        check_loaded(ro, id);
+        CHECK_EQ_INT(load_path(ro, path, &res, &e), -EROFS);
+        img_store_close(ro);
+        if (round == 0)
+            img_store_close(st);
+    }
+    dd_rm_rf(dir, NULL);
+    free(root);
     free(path);
     free(dir);
 }

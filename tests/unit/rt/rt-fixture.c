@@ -62,6 +62,10 @@ static void unmount_below(void)
 
 static void cleanup(void)
 {
+    if (getenv("RT_FX_KEEP")) { /* debugging a failure: leave everything in place */
+        fprintf(stderr, "    kept %s\n", FX.dir);
+        return;
+    }
     delete_all();
     /* Reap any shim or process that was re-parented to us. */
     while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -178,6 +182,11 @@ char *rt_fx_log_text(const char *name)
 
 char *rt_fx_read_all(int fd)
 {
+    return rt_fx_read_all_len(fd, NULL);
+}
+
+char *rt_fx_read_all_len(int fd, size_t *ret_len)
+{
     dd_buf b = DD_BUF_INIT;
     dd_buf_adds(&b, "");
     char buf[4096];
@@ -188,7 +197,7 @@ char *rt_fx_read_all(int fd)
             break;
         dd_buf_add(&b, buf, (size_t)n);
     }
-    return dd_buf_detach(&b, NULL);
+    return dd_buf_detach(&b, ret_len);
 }
 
 bool rt_fx_mounted_below(const char *dir)
@@ -202,4 +211,20 @@ bool rt_fx_mounted_below(const char *dir)
     if (f)
         fclose(f);
     return found;
+}
+
+bool rt_fx_is_zombie(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    return !p || p[2] == 'Z';
 }

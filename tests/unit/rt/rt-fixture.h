@@ -43,7 +43,9 @@ struct rt_state rt_fx_wait(const char *name);
 char *rt_fx_log_text(const char *name);
 /* Reads fd to EOF. */
 char *rt_fx_read_all(int fd);
+char *rt_fx_read_all_len(int fd, size_t *ret_len);
 /* Whether any mount point below dir is listed in /proc/self/mountinfo. */
 bool rt_fx_mounted_below(const char *dir);
+bool rt_fx_is_zombie(pid_t pid);
 
 #endif
