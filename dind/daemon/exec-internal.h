@@ -35,9 +35,11 @@ struct exec_inst {
     struct rt_exec_result io;
     ev_io *out_w, *err_w, *in_w;
     ev_child *child;
-    http_raw *raw; /* NULL when detached, or once the client is gone */
-    bool raw_full; /* the connection is above its high-water mark */
-    dd_buf outq;   /* framed output the connection could not take yet */
+    http_raw *raw;  /* NULL when detached, or once the client is gone */
+    bool raw_full;  /* the connection is above its high-water mark */
+    ev_timer *hold; /* holds output back for a moment after the 101 (exec-io.c) */
+    bool finish_after_hold;
+    dd_buf outq; /* framed output the connection could not take yet */
     uint64_t dropped;
     dd_buf inq;     /* stdin bytes the process could not take yet */
     bool stdin_eof; /* the client half-closed */
@@ -48,7 +50,7 @@ struct exec_inst {
 /* Starts watching the process of a started exec; raw may be NULL (detached). */
 int exec_io_begin(struct exec_inst *x, ev_loop *loop, http_raw *raw, dd_err *e);
 /* Writes a message to a stream that could not start a process, then closes it. */
-void exec_io_fail(struct exec_inst *x, http_raw *raw, const char *msg);
+void exec_io_fail(struct exec_inst *x, ev_loop *loop, http_raw *raw, const char *msg);
 /* Raw stream callbacks for http_hijack(). */
 extern const http_raw_ops exec_raw_ops;
 

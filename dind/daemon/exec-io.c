@@ -110,6 +110,10 @@ static void release(struct exec_inst *x)
 
 static void finish_stream(struct exec_inst *x)
 {
+    if (x->hold) {
+        x->finish_after_hold = true;
+        return;
+    }
     if (!x->raw)
         return;
     if (x->outq.len)
@@ -187,12 +191,36 @@ static void raw_eof(http_raw *raw, void *ud)
 static void raw_drain(http_raw *raw, void *ud)
 {
     struct exec_inst *x = ud;
+    if (x->hold)
+        return;
     x->raw_full = false;
     if (!x->outq.len)
         return;
     int r = http_raw_write(raw, x->outq.data, x->outq.len);
     dd_buf_reset(&x->outq);
     x->raw_full = r == 1;
+}
+
+/* The first output goes out a moment after the 101: docker-py reads the response head through a
+ * buffered reader and then switches to the raw socket, so bytes that arrive in the same segment
+ * as the head are lost to it (dockerd's runtime round trip gives the same spacing). */
+#define EXEC_HOLD_MS 20
+
+static void hold_over(ev_timer *t, void *data)
+{
+    struct exec_inst *x = data;
+    ev_timer_del(t);
+    x->hold = NULL;
+    x->raw_full = false;
+    if (x->raw && x->outq.len) {
+        int r = http_raw_write(x->raw, x->outq.data, x->outq.len);
+        dd_buf_reset(&x->outq);
+        x->raw_full = r == 1;
+    }
+    if (x->finish_after_hold) {
+        finish_stream(x);
+        exec_io_done(x);
+    }
 }
 
 static void raw_close(http_raw *raw, void *ud)
@@ -225,6 +253,10 @@ int exec_io_begin(struct exec_inst *x, ev_loop *loop, http_raw *raw, dd_err *e)
     x->loop = loop;
     x->raw = raw;
     dd_buf_init(&x->outq);
+    if (raw) {
+        x->raw_full = true;
+        x->hold = ev_timer_add(loop, EXEC_HOLD_MS, 0, hold_over, x);
+    }
     dd_buf_init(&x->inq);
     if (x->io.stdin_fd >= 0)
         dd_set_nonblock(x->io.stdin_fd, true);
@@ -238,13 +270,16 @@ int exec_io_begin(struct exec_inst *x, ev_loop *loop, http_raw *raw, dd_err *e)
     return 0;
 }
 
-void exec_io_fail(struct exec_inst *x, http_raw *raw, const char *msg)
+void exec_io_fail(struct exec_inst *x, ev_loop *loop, http_raw *raw, const char *msg)
 {
     if (!raw)
         return;
     _cleanup_free_ char *line = dd_asprintf("%s\r\n", msg);
+    x->loop = loop;
     x->raw = raw;
     dd_buf_init(&x->outq);
+    x->raw_full = true;
+    x->hold = ev_timer_add(loop, EXEC_HOLD_MS, 0, hold_over, x);
     push(x, 1, line, strlen(line));
     finish_stream(x);
 }

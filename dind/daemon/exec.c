@@ -69,7 +69,7 @@ static void on_container_change(struct container *c, enum ctr_change what, void 
         if (x->c != c)
             continue;
         x->removed = true;
-        if (!x->running)
+        if (!x->running && !x->hold)
             exec_free(x);
     }
 }
@@ -242,7 +242,7 @@ static void start_failed(http_req *req, struct exec_inst *x, bool detach, const 
         http_reply_error(req, 500, msg);
         return;
     }
-    exec_io_fail(x, http_hijack(req, &exec_raw_ops, x), msg);
+    exec_io_fail(x, exec_loop, http_hijack(req, &exec_raw_ops, x), msg);
 }
 
 static void exec_start(http_req *req)
@@ -379,6 +379,7 @@ static void exec_shutdown(dindd_ctx *d)
         ev_io_del(x->err_w);
         ev_io_del(x->in_w);
         ev_child_del(x->child);
+        ev_timer_del(x->hold);
         if (x->raw)
             http_raw_close(x->raw);
         rt_exec_result_close(&x->io);

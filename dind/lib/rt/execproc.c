@@ -104,6 +104,9 @@ void rt_exec_process(const struct rt_process *p, uint64_t caps, const void *bpf,
         dd_err_sys(&e, "setting user %u:%u", (unsigned)u.uid, (unsigned)u.gid);
         fail(sync_fd, is_exec, 128, &e);
     }
+    /* the report channel must close at exec, so the waiting side sees EOF at once */
+    if (sync_fd >= 0)
+        (void)dd_set_cloexec(sync_fd, true);
     execve(path, p->args, env);
     int err = errno;
     if (err == ENOENT)

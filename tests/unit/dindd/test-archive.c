@@ -30,8 +30,9 @@ TEST(stat_header_is_dockerds_base64)
     jx_set_str(st, "mtime", "2026-11-22T18:51:04.655466972Z");
     jx_set_str(st, "linkTarget", "");
     char *h = arc_stat_header(st);
-    CHECK_EQ_STR(h, "eyJuYW1lIjoiaG9zdG5hbWUiLCJzaXplIjo4LCJtb2RlIjo0MjAsIm10aW1lIjoiMjAyNi0xMS0yMlQx"
-                    "ODo1MTowNC42NTU0NjY5NzJaIiwibGlua1RhcmdldCI6IiJ9");
+    CHECK_EQ_STR(h,
+                 "eyJuYW1lIjoiaG9zdG5hbWUiLCJzaXplIjo4LCJtb2RlIjo0MjAsIm10aW1lIjoiMjAyNi0xMS0yMlQx"
+                 "ODo1MTowNC42NTU0NjY5NzJaIiwibGlua1RhcmdldCI6IiJ9");
     free(h);
     json_decref(st);
 }
@@ -107,8 +108,11 @@ static json_t *head_of(const dd_buf *out)
 static void child_stat_follows_dockerds_rules(void)
 {
     make_root();
-    struct arc_job job = {.op = ARC_STAT, .root = {0, root}, .path = "/tmp/lnk",
-                          .container = "web", .body = {.fd = -1}};
+    struct arc_job job = {.op = ARC_STAT,
+                          .root = {0, root},
+                          .path = "/tmp/lnk",
+                          .container = "web",
+                          .body = {.fd = -1}};
     dd_buf out = DD_BUF_INIT;
     CHECK_EQ_INT(run_job(&job, &out), 0);
     json_t *j = head_of(&out);
@@ -139,8 +143,8 @@ static void child_stat_follows_dockerds_rules(void)
 static void child_get_names_entries_by_basename(void)
 {
     make_root();
-    struct arc_job job = {.op = ARC_GET, .root = {0, root}, .path = "/tmp/d",
-                          .container = "web", .body = {.fd = -1}};
+    struct arc_job job = {
+        .op = ARC_GET, .root = {0, root}, .path = "/tmp/d", .container = "web", .body = {.fd = -1}};
     dd_buf out = DD_BUF_INIT;
     CHECK_EQ_INT(run_job(&job, &out), 0);
     const char *nl = memchr(out.data, '\n', out.len);
@@ -182,8 +186,8 @@ static void child_put_creates_parents_and_refuses_escapes(void)
     make_root();
     static char tar[16384];
     struct arc_job job = {.op = ARC_PUT, .root = {0, root}, .path = "/", .container = "web"};
-    job.body = (tar_src){-1, tar, tar_one("/etc/rancher/k3s/registries.yaml", "m: 1\n", tar,
-                                          sizeof(tar))};
+    job.body =
+        (tar_src){-1, tar, tar_one("/etc/rancher/k3s/registries.yaml", "m: 1\n", tar, sizeof(tar))};
     dd_buf out = DD_BUF_INIT;
     CHECK_EQ_INT(run_job(&job, &out), 0);
     char p[256];
