@@ -260,6 +260,37 @@ static void h_prune(http_req *req)
     json_decref(o);
 }
 
+static void h_pause(http_req *req)
+{
+    dd_err e = {0};
+    struct container *c = req_container(req);
+    if (!c)
+        return;
+    bool pause = http_req_route_data(req) != NULL;
+    if (ctr_pause(store_of(req), c, pause, &e) < 0)
+        dindd_reply_err(req, &e);
+    else
+        http_reply(req, 204, NULL, NULL, 0);
+}
+
+static void h_update(http_req *req)
+{
+    dd_err e = {0};
+    size_t len = 0;
+    json_t *warnings = NULL;
+    struct container *c = req_container(req);
+    if (!c)
+        return;
+    const char *body = http_req_body(req, &len);
+    if (ctr_update(store_of(req), c, body, len, &warnings, &e) < 0) {
+        dindd_reply_err(req, &e);
+        return;
+    }
+    json_t *o = json_pack("{s:o}", "Warnings", warnings);
+    http_reply_json(req, 200, o);
+    json_decref(o);
+}
+
 static void h_unsupported(http_req *req)
 {
     const char *what = http_req_route_data(req);
@@ -285,9 +316,9 @@ static const http_route routes[] = {
     {"POST", "/containers/{id}/attach", containers_h_attach},
     {"GET", "/containers/{id}/top", containers_h_top},
     {"GET", "/containers/{id}/stats", containers_h_stats},
-    {"POST", "/containers/{id}/pause", h_unsupported, .data = (void *)"pausing a container"},
-    {"POST", "/containers/{id}/unpause", h_unsupported, .data = (void *)"unpausing a container"},
-    {"POST", "/containers/{id}/update", h_unsupported, .data = (void *)"docker update"},
+    {"POST", "/containers/{id}/pause", h_pause, .data = (void *)"pause"},
+    {"POST", "/containers/{id}/unpause", h_pause},
+    {"POST", "/containers/{id}/update", h_update},
     {"GET", "/containers/{id}/changes", h_unsupported, .data = (void *)"docker diff"},
     {"GET", "/containers/{id}/export", h_unsupported, .data = (void *)"docker export"},
     {"GET", "/containers/{id}/attach/ws", h_unsupported,

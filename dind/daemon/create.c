@@ -422,6 +422,12 @@ static int check_host_config(json_t *hc, dd_err *e)
     return spec_check_host_config(hc, e);
 }
 
+int create_check_update(json_t *hc, dd_err *e)
+{
+    int r = check_restart_policy(hc, e);
+    return r < 0 ? r : check_limits(hc, e);
+}
+
 /* ---- entry point ---- */
 
 int create_parse(const char *body, size_t len, json_t **ret_config, json_t **ret_host_config,

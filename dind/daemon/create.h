@@ -15,6 +15,8 @@ struct img_image;
  * validates everything that needs no runtime. -EINVAL with a client-facing message otherwise. */
 int create_parse(const char *body, size_t len, json_t **ret_config, json_t **ret_host_config,
                  json_t **ret_net_config, dd_err *e);
+/* Re-validates a HostConfig changed by `docker update` (restart policy, limits). */
+int create_check_update(json_t *hc, dd_err *e);
 /* Merges the image's run config (the image config's "config" object) into cfg, dockerd's way. */
 void create_merge_image(json_t *cfg, const json_t *img_config);
 /* Path and Args from Entrypoint + Cmd; -EINVAL "No command specified" when both are empty. */

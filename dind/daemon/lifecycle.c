@@ -235,24 +235,27 @@ static void record_exit(struct container *c, const struct rt_state *st)
         ctr_set_error(c, st->error);
 }
 
-/* Brings the runtime side back to "created" when it has run before. */
+/* Brings the runtime side back to "created" when it has run before, from the current record
+ * (so `docker update` limits apply); the saved spec serves when the image is gone. */
 static int rt_reset(struct ctr_store *s, struct container *c, dd_err *e)
 {
     struct rt_state st = {0};
+    struct rt_spec saved = {0};
     int r = rt_state(c->state_dir, &st, NULL);
     bool fresh = r == 0 && st.status == RT_CREATED;
     rt_state_release(&st);
     if (fresh)
         return 0;
-    struct rt_spec spec = {0};
-    if (r == 0 && rt_spec_load(c->state_dir, &spec, NULL) == 0) {
-        rt_delete(c->state_dir, NULL);
-        r = rt_create(&spec, c->state_dir, e);
-        rt_spec_release(&spec);
-        return r;
-    }
+    bool have_saved = r == 0 && rt_spec_load(c->state_dir, &saved, NULL) == 0;
     rt_delete(c->state_dir, NULL);
-    return rt_prepare(s, c, e);
+    r = rt_prepare(s, c, e);
+    if (r == -ENOENT && have_saved) {
+        dd_err_clear(e);
+        r = rt_create(&saved, c->state_dir, e);
+    }
+    if (have_saved)
+        rt_spec_release(&saved);
+    return r;
 }
 
 static int do_start(struct ctr_store *s, struct container *c, dd_err *e)
@@ -656,7 +659,10 @@ static void adopt_one(struct ctr_store *s, struct container *c)
         return;
     }
     if (st.status == RT_RUNNING) {
+        bool paused = c->st.status == CTR_PAUSED;
         set_running(c, &st);
+        if (paused)
+            c->st.status = CTR_PAUSED;
         c->st.started_ns = st.started_at;
         save(c);
         watch_exit(c);

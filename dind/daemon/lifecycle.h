@@ -24,15 +24,19 @@ typedef void (*ctr_done_fn)(struct container *c, void *data);
  * container has exited. A stopped container stays down (no restart policy). */
 int ctr_stop(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn done, void *data,
              dd_err *e);
-/* Stop (if running) then start; done runs after the start (data gets the error via *e? no: check
- * c->st). Emits "restart". */
+/* Stops c (if running) and starts it again, then emits "restart" and calls done (a failed start
+ * is logged; c->st tells the caller how it ended). */
 int ctr_restart(struct ctr_store *s, struct container *c, int timeout, ctr_done_fn done, void *data,
                 dd_err *e);
 /* Sends sig (0 = SIGKILL). EBUSY "Cannot kill container: <ref>: Container <id> is not running". */
 int ctr_kill(struct ctr_store *s, struct container *c, const char *ref, int sig, dd_err *e);
 /* Removes c. A running container needs force (else EBUSY with Docker's text); force kills it. */
 int ctr_remove(struct ctr_store *s, struct container *c, bool force, dd_err *e);
-/* Applies the changed HostConfig limits / restart policy of `docker update` (body: JSON). */
+/* Pauses (freezes) or unpauses c; EBUSY when it is not running / not paused, EOPNOTSUPP without
+ * a freezer controller. */
+int ctr_pause(struct ctr_store *s, struct container *c, bool pause, dd_err *e);
+/* `docker update`: validates and stores the new limits / restart policy (body: JSON) and applies
+ * the limits to the running container's cgroup. *ret_warnings gets a JSON array. */
 int ctr_update(struct ctr_store *s, struct container *c, const char *body, size_t len,
                json_t **ret_warnings, dd_err *e);
 

@@ -238,6 +238,8 @@ static void resources(struct container *c, struct rt_spec *spec)
     int64_t nano = hc_int(c, "NanoCpus"), pids = hc_int(c, "PidsLimit");
     res->memory = hc_int(c, "Memory");
     res->memory_swap = hc_int(c, "MemorySwap");
+    if (res->memory > 0 && res->memory_swap == 0)
+        res->memory_swap = 2 * res->memory; /* Docker's default: as much swap as memory */
     res->pids_limit = pids > 0 ? pids : 0;
     res->cpu_period = (uint64_t)hc_int(c, "CpuPeriod");
     res->cpu_quota = hc_int(c, "CpuQuota");

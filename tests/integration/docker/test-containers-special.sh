@@ -77,5 +77,20 @@ ctr.remove()
 PY
 ok "docker-py run, errors, list, stop"
 
+# pause / unpause (freezer), update of limits, stats --no-stream
+dk run -d --name ctl busybox sh -c 'while true; do date +%s%N > /tmp/now; sleep 0.05; done' >/dev/null
+dk pause ctl >/dev/null
+[ "$(dk inspect -f '{{.State.Status}} {{.State.Paused}}' ctl)" = "paused true" ] || fail "pause state"
+dk ps --filter status=paused --format '{{.Names}} {{.Status}}' | grep -q '^ctl Up .* (Paused)$' || fail "ps paused: $(dk ps)"
+[ "$(api_status POST /containers/ctl/pause)" = 409 ] || fail "pause of a paused container"
+dk unpause ctl >/dev/null
+[ "$(dk inspect -f '{{.State.Status}}' ctl)" = running ] || fail "unpause state"
+dk update --memory 64m --memory-swap 128m --restart on-failure:3 ctl >/dev/null
+[ "$(dk inspect -f '{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}' ctl)" = "67108864 on-failure" ] ||
+    fail "update: $(dk inspect -f '{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}' ctl)"
+stats=$(dk stats --no-stream --format '{{.Name}} {{.MemUsage}}' ctl)
+printf '%s' "$stats" | grep -Eq '^ctl [0-9.]+[KMG]?i?B / 64MiB$' || fail "stats --no-stream: $stats"
+ok "pause, unpause, update, stats"
+
 remove_all_and_check_clean
 ok "clean after special tests"
