@@ -168,7 +168,10 @@ struct rt_spec {
     int oom_score_adj; /* best effort: lowering needs CAP_SYS_RESOURCE */
     char **sysctls;    /* "net.ipv4.ip_forward=1" */
 
-    /* cgroup: <cgroup_parent>/<id> in every hierarchy; NULL = no cgroup of its own. */
+    /* cgroup: <cgroup_parent>/<id> below the daemon's own cgroup (cgroup.h's "base"), in every
+     * hierarchy, with Docker's device allow-list (all devices when privileged); NULL = no cgroup
+     * of its own (then rt_top needs a new pid namespace, and nothing reports OOM kills). Stats
+     * and `docker update`: cg_open_existing(cgroup_parent, id) and the cg_ calls. */
     char *cgroup_parent;
     struct rt_resources resources;
 
