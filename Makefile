@@ -43,7 +43,7 @@ UNIT_DIRS     := $(sort $(patsubst tests/unit/%/,%,$(dir $(wildcard tests/unit/*
 
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 LIBDIND := $(BUILD)/lib/libdind.so
-BINS := $(if $(DINDD_SRCS),$(BUILD)/bin/dindd) $(if $(K3CORE_SRCS),$(BUILD)/bin/k3core) \
+BINS := $(if $(DINDD_SRCS),$(BUILD)/bin/dindd) $(if $(wildcard k3core/main.c),$(BUILD)/bin/k3core) \
         $(if $(LAUNCHER_SRCS),$(BUILD)/bin/k3d-dind)
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/unit-%,$(UNIT_DIRS))
 

@@ -9,6 +9,7 @@
 #include "dind/daemon/container.h"
 #include "dind/daemon/daemon.h"
 #include "dind/daemon/events.h"
+#include "dind/daemon/filters.h"
 #include "dind/daemon/images.h"
 #include "dind/image.h"
 #include "dind/json.h"
@@ -16,6 +17,8 @@
 /* The event bus and the container store may not be linked into every build of the daemon (unit
  * tests, an area landing before the other): call them only when present. */
 #pragma weak events_emit
+#pragma weak events_subscribe
+#pragma weak events_unsubscribe
 #pragma weak ctr_image_in_use
 
 void dindd_image_event(const char *action, const char *id, const char *name)
@@ -31,6 +34,39 @@ bool dindd_image_in_use(void *ud, const char *image_id, char ret_cid[65], bool *
         return false;
     return ctr_image_in_use(d->containers, image_id, ret_cid, ret_running);
 }
+
+/* A layer is busy while a mount (a container's overlay rootfs) lists its directory. */
+static bool layer_busy(void *ud, const char *dir)
+{
+    _cleanup_free_ char *info = NULL;
+    if (dd_read_file("/proc/self/mountinfo", 0, &info, NULL, NULL) < 0)
+        return true;
+    size_t n = strlen(dir);
+    for (const char *p = info; (p = strstr(p, dir)); p += n) {
+        char after = p[n];
+        if (after == ':' || after == ',' || after == ' ' || after == '\n' || after == '\0')
+            return true;
+    }
+    return false;
+}
+
+static int64_t collect_layers(dindd_ctx *d)
+{
+    int64_t reclaimed = 0;
+    if (img_gc(d->images, layer_busy, NULL, &reclaimed, NULL) < 0)
+        return 0;
+    return reclaimed;
+}
+
+/* Layers kept for a container after a forced rmi go once the container is destroyed. */
+static void on_event(const json_t *ev, void *data)
+{
+    if (dd_streq(json_string_value(json_object_get(ev, "Type")), "container") &&
+        dd_streq(json_string_value(json_object_get(ev, "Action")), "destroy"))
+        (void)collect_layers(data);
+}
+
+static struct events_sub *gc_sub;
 
 img_store *dindd_images(http_req *req)
 {
@@ -141,36 +177,20 @@ json_t *dindd_image_inspect(const img_image *img)
     return o;
 }
 
-/* ---- filters ({"k":{"v":true}} from Go clients, {"k":["v"]} from docker-py) ---- */
+/* ---- filters (parsed by filters.c, both wire encodings) ---- */
 
-static int parse_filters(http_req *req, json_t **ret, dd_err *e)
+static const char *const list_filter_keys[] = {"reference", "label", "dangling",
+                                               "before",    "since", NULL};
+
+static char *const no_values[] = {NULL};
+
+static char *const *values(const struct flt *f, const char *key)
 {
-    const char *f = http_req_query(req, "filters");
-    *ret = NULL;
-    if (!f || !*f)
-        return 0;
-    int r = jx_parse(f, strlen(f), ret, e);
-    if (r >= 0 && !json_is_object(*ret))
-        r = dd_err_set(e, EINVAL, "invalid filter: expected a JSON object");
-    return r;
+    char *const *v = flt_get(f, key);
+    return v ? v : no_values;
 }
 
-static char **filter_values(json_t *filters, const char *key)
-{
-    char **v = dd_calloc(1, sizeof(char *));
-    json_t *f = filters ? json_object_get(filters, key) : NULL;
-    const char *k;
-    json_t *x;
-    size_t i;
-    if (json_is_object(f))
-        json_object_foreach(f, k, x) if (json_is_true(x)) v = dd_strv_push(v, k);
-    if (json_is_array(f))
-        json_array_foreach(f, i, x) if (json_is_string(x)) v =
-            dd_strv_push(v, json_string_value(x));
-    return v;
-}
-
-static bool match_reference(const img_image *img, char **patterns)
+static bool match_reference(const img_image *img, char *const *patterns)
 {
     for (size_t p = 0; patterns[p]; p++)
         for (size_t i = 0; img->repo_tags[i]; i++) {
@@ -182,28 +202,25 @@ static bool match_reference(const img_image *img, char **patterns)
     return false;
 }
 
-static bool match_labels(const img_image *img, char **want)
+static bool match_labels(const img_image *img, char *const *want)
 {
     json_t *rc = img_image_runconfig(img);
     json_t *labels = rc ? jx_get(rc, "Labels") : NULL;
-    for (size_t i = 0; want[i]; i++) {
-        const char *eq = strchr(want[i], '=');
-        _cleanup_free_ char *k = eq ? dd_strndup(want[i], eq - want[i]) : dd_strdup(want[i]);
-        const char *have = json_string_value(json_object_get(labels, k));
-        if (!have || (eq && !dd_streq(have, eq + 1)))
+    for (size_t i = 0; want[i]; i++)
+        if (!flt_label_match(labels, want[i]))
             return false;
-    }
     return true;
 }
 
 struct list_filter {
-    char **reference, **label, **dangling;
+    char *const *reference, *const *label, *const *dangling;
     int64_t before, since; /* created_ns bounds; 0 = none */
 };
 
-static int time_bound(img_store *st, json_t *filters, const char *key, int64_t *ret, dd_err *e)
+static int time_bound(img_store *st, const struct flt *filters, const char *key, int64_t *ret,
+                      dd_err *e)
 {
-    _cleanup_strv_free_ char **v = filter_values(filters, key);
+    char *const *v = values(filters, key);
     *ret = 0;
     if (!v[0])
         return 0;
@@ -234,17 +251,15 @@ static void h_list(http_req *req)
 {
     img_store *st = dindd_images(req);
     dd_err e = {0};
-    json_t *filters = NULL;
-    struct list_filter f = {0};
+    struct flt filters = {0};
     img_image **list = NULL;
-    int r = parse_filters(req, &filters, &e);
-    f.reference = filter_values(filters, "reference");
-    f.label = filter_values(filters, "label");
-    f.dangling = filter_values(filters, "dangling");
+    int r = flt_parse(http_req_query(req, "filters"), list_filter_keys, &filters, &e);
+    struct list_filter f = {values(&filters, "reference"), values(&filters, "label"),
+                            values(&filters, "dangling"), 0, 0};
     if (r >= 0)
-        r = time_bound(st, filters, "before", &f.before, &e);
+        r = time_bound(st, &filters, "before", &f.before, &e);
     if (r >= 0)
-        r = time_bound(st, filters, "since", &f.since, &e);
+        r = time_bound(st, &filters, "since", &f.since, &e);
     if (r >= 0)
         r = img_list(st, &list, &e);
     if (r < 0) {
@@ -258,10 +273,7 @@ static void h_list(http_req *req)
         json_decref(out);
     }
     img_image_list_free(list);
-    dd_strv_free(f.reference);
-    dd_strv_free(f.label);
-    dd_strv_free(f.dangling);
-    json_decref(filters);
+    flt_release(&filters);
 }
 
 static void h_inspect(http_req *req)
@@ -341,7 +353,7 @@ static void h_tag(http_req *req)
     http_reply(req, 201, NULL, NULL, 0);
 }
 
-/* Untag/delete events for a delete response list; returns the bytes of deleted layers. */
+/* Untag/delete events for a delete response list. */
 static void emit_removal(const char *id, json_t *items)
 {
     size_t i;
@@ -388,19 +400,20 @@ static void h_remove(http_req *req)
 /* POST /images/prune: unused dangling images (dangling=false: every unused image). */
 static void h_prune(http_req *req)
 {
+    static const char *const keys[] = {"dangling", "label", NULL};
     dindd_ctx *d = dindd_from_req(req);
     dd_err e = {0};
-    json_t *filters = NULL;
+    struct flt filters = {0};
     img_image **list = NULL;
-    int r = parse_filters(req, &filters, &e);
+    int r = flt_parse(http_req_query(req, "filters"), keys, &filters, &e);
     if (r >= 0)
         r = img_list(d->images, &list, &e);
     if (r < 0) {
-        json_decref(filters);
+        flt_release(&filters);
         dindd_reply_err(req, &e);
         return;
     }
-    _cleanup_strv_free_ char **dv = filter_values(filters, "dangling");
+    char *const *dv = values(&filters, "dangling");
     bool only_dangling = !dv[0] || dd_parse_bool(dv[0]);
     json_t *deleted = json_array();
     int64_t reclaimed = 0;
@@ -408,6 +421,7 @@ static void h_prune(http_req *req)
         char cid[65];
         bool running;
         if ((only_dangling && list[i]->repo_tags[0]) ||
+            !match_labels(list[i], values(&filters, "label")) ||
             dindd_image_in_use(d, list[i]->id, cid, &running))
             continue;
         json_t *items = NULL;
@@ -417,13 +431,14 @@ static void h_prune(http_req *req)
         json_array_extend(deleted, items);
         json_decref(items);
     }
+    reclaimed += collect_layers(d);
     json_t *out =
         json_pack("{s:o, s:I}", "ImagesDeleted",
                   json_array_size(deleted) ? deleted : (json_decref(deleted), json_null()),
                   "SpaceReclaimed", (json_int_t)reclaimed);
     http_reply_json(req, 200, out);
     json_decref(out);
-    json_decref(filters);
+    flt_release(&filters);
     img_image_list_free(list);
 }
 
@@ -437,11 +452,16 @@ static int images_init(dindd_ctx *d, dd_err *e)
     if (r < 0)
         return r;
     d->images = st;
+    if (events_subscribe)
+        gc_sub = events_subscribe(on_event, d);
     return 0;
 }
 
 static void images_fini(dindd_ctx *d)
 {
+    if (events_unsubscribe)
+        events_unsubscribe(gc_sub);
+    gc_sub = NULL;
     img_store_close(d->images);
     d->images = NULL;
 }

@@ -8,9 +8,10 @@
  * knows HTTP, Tables or content types.
  *
  * Objects are JSON (jansson) in their served version with apiVersion/kind set. Store keys are
- * "/registry/<group or core>/<resource>/<namespace>/<name>" ("/registry/core/namespaces//x"
- * for cluster-scoped). The stored JSON has no metadata.resourceVersion: it is the row's
- * revision, filled in on every read.
+ * "/registry/<group or core>/<resource>/<namespace>/<name>" ("/registry/core/namespaces/x"
+ * for cluster-scoped; one key space per group/resource, whatever the served version: no
+ * conversion between versions is done). The stored JSON has no metadata.resourceVersion: it is the
+ * row's revision, filled in on every read.
  *
  * Ownership: json_t results are new references the caller decrefs; inputs are borrowed.
  * Threading: single loop; watch callbacks run synchronously from the write that caused them.

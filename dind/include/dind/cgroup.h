@@ -135,9 +135,15 @@ const char *cg_path(const struct cg *cg);
  * bind-mounting into a privileged container; NULL if that controller is absent. */
 const char *cg_dir(const struct cg *cg, const char *controller);
 
-/* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; v1:
- * freeze, signal, thaw so forks cannot escape). */
+/* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; else
+ * freeze, signal, thaw so forks cannot escape; a paused cgroup is thawed only for SIGKILL). */
 int cg_kill_all(struct cg *cg, int sig, dd_err *e);
+/* docker pause / unpause: freezes or thaws every process of the cgroup and its descendants and
+ * waits until the kernel reports the new state; a freeze that does not settle within 5 s is
+ * undone and fails with -EBUSY. cg_kill_all() keeps a frozen cgroup frozen unless the signal is
+ * SIGKILL. */
+int cg_freeze(struct cg *cg, bool frozen, dd_err *e);
+int cg_is_frozen(struct cg *cg, bool *ret, dd_err *e);
 /* Lists the pids in the cgroup and in every cgroup below it (what `docker top` shows for a
  * container that runs containers of its own), the cgroup's own processes first, as seen from our
  * pid namespace. The caller frees *ret_pids. */

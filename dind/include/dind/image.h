@@ -132,6 +132,13 @@ typedef bool (*img_in_use_fn)(void *ud, const char *image_id, char ret_cid[65], 
 int img_remove(img_store *st, const char *s, bool force, bool noprune, img_in_use_fn in_use,
                void *ud, json_t **ret_items, dd_err *e);
 
+/* A forced delete of an image that a (stopped) container uses keeps the image's layers: they are
+ * the container's overlay lower dirs. img_gc() deletes layers no image references any more,
+ * except those busy() reports in use (e.g. listed as lowerdir of a live overlay mount). Returns
+ * the number of layers deleted; *ret_reclaimed (may be NULL) gets their size. */
+typedef bool (*img_layer_busy_fn)(void *ud, const char *layer_dir);
+int img_gc(img_store *st, img_layer_busy_fn busy, void *ud, int64_t *ret_reclaimed, dd_err *e);
+
 /* ---- load / import / save ---- */
 
 /* One loaded or imported image, in the order found. */

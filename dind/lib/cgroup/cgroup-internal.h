@@ -52,6 +52,8 @@ struct cg_ops {
     int (*pids)(struct cg *cg, pid_t **ret, size_t *ret_n, dd_err *e);
     int (*populated)(struct cg *cg, bool *ret, dd_err *e);
     int (*remove)(struct cg *cg, dd_err *e); /* rmdir the tree; -EBUSY while not empty */
+    int (*freeze)(struct cg *cg, bool frozen, dd_err *e);
+    int (*is_frozen)(struct cg *cg, bool *ret, dd_err *e);
     int (*oom_open)(struct cg *cg, dd_err *e);
     int (*oom_kills)(struct cg *cg, uint64_t *ret, dd_err *e);
     int (*stats)(struct cg *cg, struct cg_stats *st, dd_err *e);

@@ -410,6 +410,24 @@ int cg_kill_all(struct cg *cg, int sig, dd_err *e)
     return r < 0 ? dd_err_wrap(e, "signalling cgroup %s", cg->rel) : 0;
 }
 
+int cg_freeze(struct cg *cg, bool frozen, dd_err *e)
+{
+    CG_ERR_LOCAL(e);
+    if (!ops())
+        return dd_err_set(e, EOPNOTSUPP, "no cgroup filesystem: cannot %s",
+                          frozen ? "pause" : "unpause");
+    int r = ops()->freeze(cg, frozen, e);
+    if (r < 0)
+        (void)dd_err_wrap(e, "%s cgroup %s", frozen ? "freezing" : "thawing", cg->rel);
+    return r;
+}
+
+int cg_is_frozen(struct cg *cg, bool *ret, dd_err *e)
+{
+    *ret = false;
+    return ops() ? ops()->is_frozen(cg, ret, e) : 0;
+}
+
 int cg_pids(struct cg *cg, pid_t **ret_pids, size_t *ret_n, dd_err *e)
 {
     if (!ops()) {

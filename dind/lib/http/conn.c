@@ -159,6 +159,7 @@ void http_conn_close(http_conn *c)
         if (c->next)
             c->next->prev = c->prev;
         http_server_conn_closed(c->srv);
+        c->srv = NULL; /* the server may be freed before requests held by handlers */
     }
     http_conn_ref(c);
     ev_defer(c->loop, conn_gone_deferred, c);
@@ -233,6 +234,17 @@ static void tls_handshake(http_conn *c)
         http_conn_close(c);
 }
 
+/* Idle keep-alive connections should not pin 64 KiB read buffers or a past stream's output. */
+static void trim_buffers(http_conn *c)
+{
+    if (c->in.len == 0 && c->in.cap > 16384)
+        dd_buf_release(&c->in);
+    if (http_conn_buffered(c) == 0 && c->out.cap > 65536) {
+        dd_buf_release(&c->out);
+        c->out_off = 0;
+    }
+}
+
 static void on_io(ev_io *w, int fd, unsigned events, void *data)
 {
     http_conn *c = data;
@@ -248,6 +260,12 @@ static void on_io(ev_io *w, int fd, unsigned events, void *data)
         if (c->state != CONN_DEAD)
             http_conn_flush(c, true);
     }
+    /* Hung up (not a half-close): nothing more can be read or delivered, and epoll would keep
+     * reporting it. The disconnect reaches the handler or raw stream as on_close. */
+    if ((events & EV_HUP) && c->state != CONN_DEAD)
+        http_conn_close(c);
+    if (c->state != CONN_DEAD)
+        trim_buffers(c);
     http_conn_update_interest(c);
     http_conn_unref(c);
 }

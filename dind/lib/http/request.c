@@ -162,6 +162,8 @@ int http_req_body_fd(const http_req *req)
 
 int http_req_body_to_fd(http_req *req, dd_err *e)
 {
+    if (req->body_fd < 0 && !req->conn->srv)
+        return dd_err_set(e, EPIPE, "the connection is gone");
     if (req->body_fd < 0) {
         int r = http_req_spool_flush(req);
         if (r < 0)

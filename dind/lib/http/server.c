@@ -146,6 +146,9 @@ void http_server_free(http_server *srv)
 {
     if (!srv)
         return;
+    srv->paused_accept = false;
+    while (srv->conns)
+        http_conn_close(srv->conns);
     for (size_t i = 0; i < srv->nlisteners; i++) {
         struct http_listener *l = srv->listeners[i];
         ev_io_del(l->io);
@@ -156,8 +159,6 @@ void http_server_free(http_server *srv)
         free(l);
     }
     free(srv->listeners);
-    while (srv->conns)
-        http_conn_close(srv->conns);
     ev_timer_del(srv->sweep);
     free(srv->tables);
     free(srv->spool_dir);

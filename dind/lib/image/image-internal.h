@@ -41,7 +41,8 @@ enum img_unpack_flags {
 };
 /* Extracts every entry of an opened archive into the directory root_path (which must exist).
  * Refuses names that escape, parents that are symlinks, hardlinks to outside targets. Whiteouts
- * become overlay whiteouts. *ret_size (may be NULL) gets the sum of regular file and symlink sizes (dockerd's Size). */
+ * become overlay whiteouts. *ret_size (may be NULL) gets the sum of regular file and symlink sizes
+ * (dockerd's Size). */
 int img_unpack(struct archive *a, const char *root_path, unsigned flags, int64_t *ret_size,
                dd_err *e);
 /* A reader for tar, optionally gzip/bzip2/xz/zstd-compressed, on fd. NULL on OOM. */

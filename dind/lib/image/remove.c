@@ -301,3 +301,43 @@ int img_remove(img_store *st, const char *s, bool force, bool noprune, img_in_us
     *ret_items = m.items;
     return 0;
 }
+
+/* ---- garbage collection of layers left by forced deletes ---- */
+
+int img_gc(img_store *st, img_layer_busy_fn busy, void *ud, int64_t *ret_reclaimed, dd_err *e)
+{
+    if (st->readonly)
+        return dd_err_set(e, EROFS, "the image store is read-only");
+    _cleanup_stmt_ sqlite3_stmt *q = img_db_prepare(
+        st,
+        "SELECT diff_id, size FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)",
+        e);
+    if (!q)
+        return -EIO;
+    _cleanup_strv_free_ char **doomed = dd_calloc(1, sizeof(char *));
+    int64_t reclaimed = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(q, 0);
+        _cleanup_free_ char *dir = img_layer_dir(st, d);
+        if (busy && busy(ud, dir))
+            continue;
+        doomed = dd_strv_push(doomed, d);
+        reclaimed += sqlite3_column_int64(q, 1);
+    }
+    for (size_t i = 0; doomed[i]; i++) {
+        _cleanup_stmt_ sqlite3_stmt *s =
+            img_db_prepare(st, "DELETE FROM layers WHERE diff_id=?", e);
+        if (!s)
+            return -EIO;
+        sqlite3_bind_text(s, 1, doomed[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            return img_db_err(st, e, "deleting a layer");
+        _cleanup_free_ char *dir = img_layer_dir(st, doomed[i]);
+        _cleanup_free_ char *blob = img_blob_path(st, doomed[i]);
+        (void)dd_rm_rf(dir, NULL);
+        (void)dd_rm_rf(blob, NULL);
+    }
+    if (ret_reclaimed)
+        *ret_reclaimed = reclaimed;
+    return (int)dd_strv_len(doomed);
+}

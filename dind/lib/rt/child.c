@@ -210,5 +210,5 @@ void rt_child_main(struct rt_child_ctx *c)
     }
     const struct rt_spec *s = c->spec;
     uint64_t caps = s->privileged ? rt_caps_daemon_bounding() : s->capabilities;
-    rt_exec_process(&s->process, caps, s->seccomp && !s->privileged, c->sync_fd, false);
+    rt_exec_process(&s->process, caps, c->bpf, c->bpf_len, c->sync_fd, false);
 }

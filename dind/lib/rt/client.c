@@ -136,6 +136,19 @@ static void unmount_rootfs(const char *rootfs)
             break;
 }
 
+static int write_seccomp(const struct rt_spec *spec, const char *state_dir, dd_err *e)
+{
+    if (!spec->seccomp || spec->privileged)
+        return 0;
+    _cleanup_free_ void *prog = NULL;
+    size_t len = 0;
+    int r = rt_seccomp_bpf_get(spec->capabilities, &prog, &len, e);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *path = dd_path_join(state_dir, RT_FILE_SECCOMP);
+    return rt_write_state_file(path, prog, len, 0600, e);
+}
+
 int rt_create(const struct rt_spec *spec, const char *state_dir, dd_err *e)
 {
     int r = validate(spec, e);
@@ -149,11 +162,11 @@ int rt_create(const struct rt_spec *spec, const char *state_dir, dd_err *e)
         return r;
     dd_buf b = DD_BUF_INIT;
     rt_spec_pack(&b, spec);
-    r = dd_write_file_atomic(specfile, b.data, b.len, 0600, e);
+    r = rt_write_state_file(specfile, b.data, b.len, 0600, e);
     dd_buf_release(&b);
     if (r < 0)
         goto fail_dir;
-    if ((r = rt_mount_rootfs(spec, rootfs, e)) < 0)
+    if ((r = write_seccomp(spec, state_dir, e)) < 0 || (r = rt_mount_rootfs(spec, rootfs, e)) < 0)
         goto fail_dir;
     if ((r = rt_cgroup_create(spec, e)) < 0)
         goto fail_mount;

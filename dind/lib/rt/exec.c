@@ -21,6 +21,7 @@ struct exec_request {
     struct rt_process proc;
     uint64_t caps;
     bool seccomp;
+    const char *state_dir;
     pid_t pid;
     uint64_t starttime;
     struct rt_spec cgroup; /* only id and cgroup_parent */
@@ -31,6 +32,7 @@ static void request_pack(dd_buf *b, const struct exec_request *q)
     rt_process_pack(b, &q->proc);
     rt_pack_u64(b, q->caps);
     rt_pack_u64(b, q->seccomp);
+    rt_pack_str(b, q->state_dir);
     rt_pack_u64(b, (uint64_t)q->pid);
     rt_pack_u64(b, q->starttime);
     rt_pack_str(b, q->cgroup.id);
@@ -43,6 +45,7 @@ static int request_unpack(const char *data, size_t len, struct exec_request *q)
     rt_process_unpack(&u, &q->proc);
     q->caps = rt_unpack_u64(&u);
     q->seccomp = rt_unpack_u64(&u) != 0;
+    q->state_dir = rt_unpack_str(&u);
     q->pid = (pid_t)rt_unpack_u64(&u);
     q->starttime = rt_unpack_u64(&u);
     q->cgroup.id = rt_unpack_str(&u);
@@ -61,14 +64,15 @@ static void send_msg(int fd, const char *fmt, ...)
     (void)send(fd, buf, (size_t)n, MSG_NOSIGNAL);
 }
 
-__attribute__((noreturn)) static void exec_child(struct exec_request *q, int sync_fd)
+__attribute__((noreturn)) static void exec_child(struct exec_request *q, const void *bpf,
+                                                 size_t bpf_len, int sync_fd)
 {
     rt_child_reset_signals();
     if (q->proc.terminal)
         rt_child_terminal(sync_fd, q->proc.rows, q->proc.cols, false);
     else
         setsid();
-    rt_exec_process(&q->proc, q->caps, q->seccomp, sync_fd, true);
+    rt_exec_process(&q->proc, q->caps, bpf, bpf_len, sync_fd, true);
 }
 
 int rt_exec_helper_main(int sync_fd, int req_fd)
@@ -90,6 +94,13 @@ int rt_exec_helper_main(int sync_fd, int req_fd)
     if (request_unpack(b.data, b.len, &q) < 0)
         rt_child_die(sync_fd, 126, "corrupt exec request");
     dd_err e = {0};
+    void *bpf = NULL;
+    size_t bpf_len = 0;
+    /* Read before setns: the state dir is a host path. */
+    if (q.seccomp && rt_seccomp_bpf_read(q.state_dir, &bpf, &bpf_len, &e) < 0)
+        rt_child_fail(sync_fd, 126, &e);
+    if (q.seccomp && !bpf)
+        rt_child_die(sync_fd, 126, "the container's seccomp filter is missing");
     /* The cgroup first: cg_ reads the host's /sys/fs/cgroup, which setns would hide. */
     if (rt_cgroup_enter(NULL, &q.cgroup, getpid(), &e) < 0)
         rt_child_fail(sync_fd, 126, &e);
@@ -105,7 +116,7 @@ int rt_exec_helper_main(int sync_fd, int req_fd)
     if (pid < 0)
         rt_child_die_errno(sync_fd, 126, "creating the exec process");
     if (pid == 0)
-        exec_child(&q, sync_fd);
+        exec_child(&q, bpf, bpf_len, sync_fd);
     send_msg(sync_fd, "P%d", (int)pid);
     return 0;
 }
@@ -178,6 +189,7 @@ static int load_request(const char *state_dir, const struct rt_process *proc,
     bool priv = spec->privileged || proc->privileged;
     q->caps = priv ? rt_caps_daemon_bounding() : spec->capabilities;
     q->seccomp = spec->seccomp && !priv;
+    q->state_dir = state_dir;
     q->cgroup.id = spec->id;
     q->cgroup.cgroup_parent = spec->cgroup_parent;
     q->proc = *proc;

@@ -77,8 +77,8 @@ __attribute__((noreturn)) static void fail(int sync_fd, bool is_exec, int code, 
     rt_child_fail(sync_fd, code, e);
 }
 
-void rt_exec_process(const struct rt_process *p, uint64_t caps, bool seccomp, int sync_fd,
-                     bool is_exec)
+void rt_exec_process(const struct rt_process *p, uint64_t caps, const void *bpf, size_t bpf_len,
+                     int sync_fd, bool is_exec)
 {
     dd_err e = {0};
     struct rt_user u = {0};
@@ -95,7 +95,7 @@ void rt_exec_process(const struct rt_process *p, uint64_t caps, bool seccomp, in
     char *path = NULL;
     if (rt_lookpath(p->args[0], env, &path, &e) < 0)
         fail(sync_fd, is_exec, e.code == EACCES ? 126 : 127, &e);
-    if (seccomp && rt_seccomp_apply_default(caps, &e) < 0)
+    if (bpf && rt_seccomp_bpf_load(bpf, bpf_len, &e) < 0)
         fail(sync_fd, is_exec, 128, &e);
     if (rt_caps_apply(caps, u.uid, &e) < 0)
         fail(sync_fd, is_exec, 128, &e);

@@ -20,6 +20,7 @@
 #define RT_FILE_STATE    "state"
 #define RT_FILE_EXIT     "exit"
 #define RT_DIR_ROOTFS    "rootfs"
+#define RT_FILE_SECCOMP  "seccomp.bpf"
 
 /* ---- serialisation (spec.c): a private, versioned binary format ---- */
 
@@ -48,6 +49,9 @@ uint64_t rt_pid_starttime(pid_t pid);
 int rt_pidfd_checked(pid_t pid, uint64_t starttime);
 /* Reads "pid starttime" from a state-dir file; -ENOENT if missing. */
 int rt_read_pid_file(const char *dir, const char *name, pid_t *ret_pid, uint64_t *ret_start);
+
+/* Writes path via a temporary file and rename (atomic for readers), without fsync. */
+int rt_write_state_file(const char *path, const void *data, size_t len, mode_t mode, dd_err *e);
 
 struct rt_exit_record {
     int exit_code, exit_signal;
@@ -82,6 +86,8 @@ struct rt_child_ctx {
     int console_fd;     /* pty slave for a terminal container, else -1 */
     struct rt_cgroup_mount *cgroup_mounts;
     size_t n_cgroup_mounts;
+    const void *bpf; /* seccomp program or NULL */
+    size_t bpf_len;
 };
 
 /* Runs in the cloned child; never returns. */
@@ -121,8 +127,17 @@ void rt_user_release(struct rt_user *u);
 /* Finds args[0] in PATH like Go's exec.LookPath; returns a malloc'd path. */
 int rt_lookpath(const char *file, char *const *env, char **ret, dd_err *e);
 /* Sets user, groups, capabilities, seccomp and execs; on failure reports over sync_fd. */
+/* bpf (len bytes) is the seccomp program to load, or NULL for none. */
 __attribute__((noreturn)) void rt_exec_process(const struct rt_process *p, uint64_t caps,
-                                               bool seccomp, int sync_fd, bool is_exec);
+                                               const void *bpf, size_t bpf_len, int sync_fd,
+                                               bool is_exec);
+
+/* seccache.c: the default profile compiled once per capability set (in the daemon) and the raw
+ * load in the children. */
+int rt_seccomp_bpf_get(uint64_t caps, void **ret, size_t *ret_len, dd_err *e);
+int rt_seccomp_bpf_load(const void *prog, size_t len, dd_err *e);
+/* Reads <state_dir>/seccomp.bpf; *ret = NULL (and 0) when the container has no seccomp. */
+int rt_seccomp_bpf_read(const char *state_dir, void **ret, size_t *ret_len, dd_err *e);
 /* PID 1 of a container with init: forwards signals to child, reaps, exits like the child. */
 __attribute__((noreturn)) void rt_init_run(pid_t child);
 

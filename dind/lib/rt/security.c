@@ -7,6 +7,7 @@
 #include <seccomp.h>
 #include <strings.h>
 #include <sys/capability.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 
 #include "security.h"
@@ -320,4 +321,31 @@ int rt_seccomp_apply_default(uint64_t caps, dd_err *e)
     if (r < 0)
         return dd_err_wrap(e, "default seccomp profile");
     return 0;
+}
+
+int rt_seccomp_export_default(uint64_t caps, void **ret, size_t *ret_len, dd_err *e)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    if (!ctx)
+        return dd_err_set(e, ENOMEM, "seccomp_init failed");
+    int r = build_default(ctx, caps, e);
+    int fd = r < 0 ? -1 : memfd_create("seccomp-bpf", MFD_CLOEXEC);
+    if (r >= 0 && fd < 0)
+        r = dd_err_sys(e, "memfd_create");
+    if (r >= 0 && (r = seccomp_export_bpf(ctx, fd)) < 0)
+        dd_err_set(e, -r, "exporting the seccomp filter: %s", strerror(-r));
+    seccomp_release(ctx);
+    if (r >= 0) {
+        _cleanup_free_ char *path = dd_asprintf("/proc/self/fd/%d", fd);
+        char *data = NULL;
+        size_t len = 0;
+        r = dd_read_file(path, 0, &data, &len, e);
+        if (r >= 0) {
+            *ret = data;
+            *ret_len = len;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return r < 0 ? dd_err_wrap(e, "default seccomp profile") : 0;
 }

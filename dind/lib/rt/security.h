@@ -50,5 +50,8 @@ int rt_caps_apply(uint64_t caps, uid_t uid, dd_err *e);
  * default action EPERM, and loads it without setting no_new_privs. Syscall names that libseccomp
  * does not know on this architecture are skipped. */
 int rt_seccomp_apply_default(uint64_t caps, dd_err *e);
+/* The same filter as a classic BPF program (struct sock_filter[]), for a caller that compiles it
+ * once and loads it in many children (rt's seccomp cache). *ret is malloc'ed. */
+int rt_seccomp_export_default(uint64_t caps, void **ret, size_t *ret_len, dd_err *e);
 
 #endif

@@ -38,6 +38,8 @@ struct shim {
     int start_exit_code;
     char *start_error;
     struct rt_log_writer log;
+    void *bpf; /* the seccomp program from the state dir, or NULL */
+    size_t bpf_len;
 };
 
 int rt_shim_stdio(struct shim *s, dd_err *e);

@@ -395,7 +395,7 @@ static int write_pid_file(struct shim *s, dd_err *e)
     char buf[64];
     int n = snprintf(buf, sizeof(buf), "%d %llu\n", (int)getpid(),
                      (unsigned long long)rt_pid_starttime(getpid()));
-    return dd_write_file_atomic(path, buf, (size_t)n, 0644, e);
+    return rt_write_state_file(path, buf, (size_t)n, 0644, e);
 }
 
 static int setup_signals(struct shim *s, dd_err *e)
@@ -425,6 +425,8 @@ static int shim_init(struct shim *s, const char *state_dir, dd_err *e)
     if (r < 0)
         return r;
     s->terminal = s->spec.process.terminal;
+    if ((r = rt_seccomp_bpf_read(state_dir, &s->bpf, &s->bpf_len, e)) < 0)
+        return r;
     s->rootfs = dd_path_join(state_dir, RT_DIR_ROOTFS);
     if ((r = setup_signals(s, e)) < 0 || (r = rt_shim_stdio(s, e)) < 0)
         return r;

@@ -142,7 +142,7 @@ static void write_state(struct shim *s)
     int n = snprintf(buf, sizeof(buf), "%d %llu %lld\n", (int)s->pid,
                      (unsigned long long)rt_pid_starttime(s->pid), (long long)dd_now_ns());
     _cleanup_free_ char *path = dd_path_join(s->dir, RT_FILE_STATE);
-    (void)dd_write_file_atomic(path, buf, (size_t)n, 0644, NULL);
+    (void)rt_write_state_file(path, buf, (size_t)n, 0644, NULL);
 }
 
 static void record_start_failure(struct shim *s, const dd_err *e)
@@ -172,6 +172,8 @@ __attribute__((noreturn)) static void in_child(struct shim *s, int sync_fd)
         .spec = &s->spec, .rootfs = s->rootfs, .sync_fd = sync_fd, .console_fd = -1};
     for (int i = 0; i < 3; i++)
         c.stdio[i] = s->child_stdio[i];
+    c.bpf = s->bpf;
+    c.bpf_len = s->bpf_len;
     parse_cgroup_mounts(&c);
     rt_child_main(&c);
 }

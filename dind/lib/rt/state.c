@@ -79,6 +79,21 @@ int rt_read_pid_file(const char *dir, const char *name, pid_t *ret_pid, uint64_t
     return 0;
 }
 
+int rt_write_state_file(const char *path, const void *data, size_t len, mode_t mode, dd_err *e)
+{
+    /* Runtime state (an exec-root is a tmpfs on most hosts): atomic for readers, no fsync. */
+    _cleanup_free_ char *tmp = dd_asprintf("%s.tmp", path);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return dd_err_sys(e, "creating %s", tmp);
+    if (dd_write_all(fd, data, len) < 0 || rename(tmp, path) < 0) {
+        int r = dd_err_sys(e, "writing %s", path);
+        unlink(tmp);
+        return r;
+    }
+    return 0;
+}
+
 int rt_write_exit_record(const char *dir, const struct rt_exit_record *x)
 {
     dd_buf b = DD_BUF_INIT;
@@ -87,7 +102,7 @@ int rt_write_exit_record(const char *dir, const struct rt_exit_record *x)
     if (x->error)
         dd_buf_adds(&b, x->error);
     _cleanup_free_ char *path = dd_path_join(dir, RT_FILE_EXIT);
-    int r = dd_write_file_atomic(path, b.data, b.len, 0644, NULL);
+    int r = rt_write_state_file(path, b.data, b.len, 0644, NULL);
     dd_buf_release(&b);
     return r;
 }

@@ -65,6 +65,7 @@ imp=$(dk import --change 'CMD ["echo","hi"]' --change 'ENV A=1' "$layer" imp/bb:
 [ "$(dk image inspect imp/bb:1 --format '{{.Id}}')" = "$imp" ] || fail "import id: $imp"
 [ "$(dk image inspect imp/bb:1 --format '{{json .Config.Cmd}} {{json .Config.Env}}')" = '["echo","hi"] ["A=1"]' ] ||
     fail "import changes"
+dk rmi imp/bb:1 >/dev/null
 ok "import with --change"
 
 # ---- hostile archives ----
@@ -104,6 +105,21 @@ done
 [ -z "$(ls "$DATA_ROOT/image/tmp")" ] || fail "staging left behind"
 dk images --format '{{.Repository}}' | grep -q evil && fail "a hostile image was recorded"
 ok "hostile archives refused, nothing written outside"
+
+# ---- images in use by containers ----
+dk run --rm myrepo/bb:v1 cat /etc/passwd | grep -q '^root:x:0:0' || fail "run of the loaded image"
+dk create --name imgc1 myrepo/bb:v1 true >/dev/null
+on_exit "dk rm -f imgc1 >/dev/null 2>&1"
+if err=$(dk rmi myrepo/bb:v1 2>&1); then fail "rmi of an image in use succeeded"; fi
+echo "$err" | grep -q 'conflict: unable to remove repository reference "myrepo/bb:v1" (must force) - container' ||
+    fail "in-use message: $err"
+layers=$(ls "$DATA_ROOT/image/layers/sha256")
+dk rmi -f myrepo/bb:v1 | grep -q "Deleted: $id" || fail "forced rmi"
+[ "$(ls "$DATA_ROOT/image/layers/sha256")" = "$layers" ] || fail "layers of a used image were deleted"
+dk rm imgc1 >/dev/null
+[ -z "$(ls "$DATA_ROOT/image/layers/sha256")" ] || fail "layers not collected after the container went"
+dk load -i "$TEST_TMP/saved.tar" >/dev/null
+ok "in-use protection, forced rmi keeps layers until the container is gone"
 
 # ---- docker-py ----
 DOCKER_HOST=unix://$SOCK /usr/bin/python3 - "$id" <<'PY'

@@ -416,3 +416,42 @@ TEST(capacity_follows_our_own_cgroup)
 {
     run_cleaned(body_capacity_limited);
 }
+
+static void body_pause(const char *parent)
+{
+    struct cg *cg = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(cg_create(parent, "pause", NULL, &cg, &e), 0);
+    struct kid k = kid_start(kid_sleep);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    bool frozen = true;
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(!frozen);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(frozen);
+    /* a paused container keeps SIGTERM pending and stays paused */
+    CHECK_EQ_INT(cg_kill_all(cg, SIGTERM, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(frozen);
+    int st = 0;
+    CHECK_EQ_INT(waitpid(k.pid, &st, WNOHANG), 0);
+    CHECK_EQ_INT(cg_freeze(cg, false, &e), 0);
+    int ws = kid_wait(&k);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM);
+    /* SIGKILL of a paused container thaws it so the kill lands */
+    k = kid_start(kid_sleep);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    CHECK_EQ_INT(cg_kill_all(cg, SIGKILL, &e), 0);
+    ws = kid_wait(&k);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
+}
+
+TEST(pause_and_unpause)
+{
+    run_cleaned(body_pause);
+}

@@ -2,7 +2,10 @@
  * and pipelining, bodies (chunked, Expect: 100-continue, spooled, too large), streaming with
  * backpressure, disconnect notification, and Docker's hijack with half-close. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "dind/http.h"
 #include "tests/unit/unit.h"
@@ -144,12 +147,35 @@ static void hj_close(http_raw *raw, void *ud)
 
 static const http_raw_ops hj_ops = {hj_data, hj_eof, NULL, hj_close};
 
+static void hj_eof_keep(http_raw *raw, void *ud)
+{
+    ((struct hj *)ud)->eof = true; /* keep the stream open: output may still follow */
+}
+
+static const http_raw_ops hj_keep_ops = {hj_data, hj_eof_keep, NULL, hj_close};
+
+static void h_hijack_keep(http_req *req)
+{
+    g_hj.raw = http_hijack(req, &hj_keep_ops, &g_hj);
+}
+
 static void h_hijack(http_req *req)
 {
     g_hj.raw = http_hijack(req, &hj_ops, &g_hj);
 }
 
+static void h_ws(http_req *req)
+{
+    static const char *const hdrs[] = {"Connection: Upgrade", "Upgrade: websocket",
+                                       "Sec-WebSocket-Accept: abc", NULL};
+    memset(&g_hj, 0, sizeof(g_hj));
+    CHECK(http_req_wants_upgrade(req, "websocket"));
+    CHECK(!http_req_wants_upgrade(req, "tcp"));
+    g_hj.raw = http_upgrade(req, hdrs, &hj_ops, &g_hj);
+}
+
 static const http_route routes[] = {
+    {"GET", "/ws", h_ws},
     {"GET", "/echo/{id}", h_echo},
     {"POST", "/echo/{id}", h_echo},
     {"PUT", "/spool", h_spool, HTTP_ROUTE_SPOOL},
@@ -158,6 +184,7 @@ static const http_route routes[] = {
     {"POST", "/tofd", h_tofd},
     {"POST", "/wait", h_wait},
     {"POST", "/attach", h_hijack},
+    {"POST", "/attach-keep", h_hijack_keep},
 };
 
 static void headers(void *data, dd_buf *out)
@@ -410,5 +437,101 @@ TEST(small_body_moves_to_a_file_on_request)
     send_all(&f, req, strlen(req));
     CHECK(pump_until(&f, "tofd=5:hello mem=no", NULL));
     CHECK(strstr(f.in.data, "Connection: keep-alive\r\n") != NULL);
+    teardown(&f);
+}
+
+TEST(generic_upgrade_sends_caller_headers)
+{
+    struct fixture f;
+    setup(&f);
+    const char *req = "GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\n"
+                      "Upgrade: websocket\r\nSec-WebSocket-Key: x\r\n\r\nping";
+    send_all(&f, req, strlen(req));
+    CHECK(pump_until(&f, "ping", NULL));
+    CHECK_EQ_STR(f.in.data, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                            "Upgrade: websocket\r\nSec-WebSocket-Accept: abc\r\n\r\nping");
+    teardown(&f);
+}
+
+TEST(idle_keepalive_connection_is_closed)
+{
+    ev_loop *loop = ev_loop_new(NULL);
+    http_server_opts o = {.idle_ms = 1};
+    http_server *srv = http_server_new(loop, &o);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK(http_server_adopt(srv, sv[0], NULL) == 0);
+    CHECK_EQ_INT(http_server_conn_count(srv), 1);
+    while (http_server_conn_count(srv) > 0)
+        ev_run_once(loop, -1);
+    char c;
+    CHECK(read(sv[1], &c, 1) == 0); /* EOF */
+    close(sv[1]);
+    http_server_free(srv);
+    ev_loop_free(loop);
+}
+
+TEST(connection_limit_pauses_accepting)
+{
+    ev_loop *loop = ev_loop_new(NULL);
+    http_server_opts o = {.max_conns = 1};
+    http_server *srv = http_server_new(loop, &o);
+    http_server_add_routes(srv, routes, DD_ARRAY_SIZE(routes));
+    char dir[] = "/tmp/http-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char addr[128], path[100];
+    snprintf(path, sizeof(path), "%s/s.sock", dir);
+    snprintf(addr, sizeof(addr), "unix://%s", path);
+    CHECK(http_server_listen(srv, addr, NULL, NULL) == 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    int a = socket(AF_UNIX, SOCK_STREAM, 0), b = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(connect(a, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CHECK(connect(b, (struct sockaddr *)&sa, sizeof(sa)) == 0); /* sits in the backlog */
+    for (int i = 0; i < 20; i++)
+        ev_run_once(loop, 1);
+    CHECK_EQ_INT(http_server_conn_count(srv), 1);
+    CHECK(write(b, "GET /echo/b HTTP/1.1\r\n\r\n", 24) == 24);
+    dd_set_nonblock(b, true);
+    char tmp[16];
+    CHECK(read(b, tmp, sizeof(tmp)) < 0); /* not served while the limit holds */
+    close(a);
+    dd_buf in = DD_BUF_INIT;
+    while (!in.data || !strstr(in.data, "id=b")) {
+        char buf[4096];
+        ssize_t n = read(b, buf, sizeof(buf));
+        if (n > 0)
+            dd_buf_add(&in, buf, (size_t)n);
+        else
+            ev_run_once(loop, 10);
+    }
+    dd_buf_release(&in);
+    close(b);
+    http_server_free(srv);
+    struct stat st;
+    CHECK(stat(path, &st) < 0); /* the socket is removed with the server */
+    rmdir(dir);
+    ev_loop_free(loop);
+}
+
+TEST(hijacked_peer_full_close_is_on_close_without_writes)
+{
+    struct fixture f;
+    setup(&f);
+    memset(&g_hj, 0, sizeof(g_hj));
+    const char *req = "POST /attach-keep HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+    send_all(&f, req, strlen(req));
+    CHECK(pump_until(&f, "Upgrade: tcp\r\n\r\n", NULL));
+    shutdown(f.cfd, SHUT_WR);
+    while (!g_hj.eof)
+        ev_run_once(f.loop, 10);
+    CHECK(!g_hj.closed); /* half-close only */
+    close(f.cfd);
+    f.cfd = -1;
+    while (!g_hj.closed)
+        ev_run_once(f.loop, 10);
+    for (int i = 0; i < 3; i++)
+        ev_run_once(f.loop, 0);
+    CHECK_EQ_INT(http_server_conn_count(f.srv), 0);
     teardown(&f);
 }

@@ -82,6 +82,11 @@ static bool stopped_user(void *ud, const char *id, char cid[65], bool *running)
     return true;
 }
 
+static bool always_busy(void *ud, const char *dir)
+{
+    return true;
+}
+
 TEST(tag_and_untag)
 {
     struct env v;
@@ -167,6 +172,13 @@ TEST(remove_conflicts)
     CHECK_EQ_INT(img_lookup(v.st, v.id, &img, &e), -ENOENT);
     struct stat st;
     CHECK_EQ_INT(stat(layer_dir, &st), 0);
+    /* Collected once nothing uses them. */
+    CHECK_EQ_INT(img_gc(v.st, always_busy, NULL, NULL, &e), 0);
+    CHECK_EQ_INT(stat(layer_dir, &st), 0);
+    int64_t reclaimed = 0;
+    CHECK_EQ_INT(img_gc(v.st, NULL, NULL, &reclaimed, &e), 1);
+    CHECK(reclaimed > 0);
+    CHECK(stat(layer_dir, &st) < 0);
     free(layer_dir);
     teardown(&v);
 }

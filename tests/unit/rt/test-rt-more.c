@@ -107,13 +107,13 @@ RT_TEST(rt_privileged_can_mount_and_unshare)
                     "unshare -m -p -f --mount-proc true && "
                     "mkdir -p /mnt && mount -t tmpfs none /mnt && echo ok && "
                     "mkdir /sys/fs/cgroup/memory/sub && rmdir /sys/fs/cgroup/memory/sub "
-                    "&& echo cg"));
+                    "&& echo cg; grep Seccomp: /proc/self/status"));
     s.privileged = true;
     s.cgroup_parent = dd_strdup(FX.cgparent);
     rt_fx_create_start(&s);
     struct rt_state st = rt_fx_wait("priv");
     _cleanup_free_ char *text = rt_fx_log_text("priv");
-    if (st.exit_code != 0 || strcmp(text, "ok\ncg\n") != 0)
+    if (st.exit_code != 0 || strcmp(text, "ok\ncg\nSeccomp:\t0\n") != 0)
         unit_fail(__FILE__, __LINE__, "exit %d output: %s %s", st.exit_code, text,
                   st.error ? st.error : "");
     rt_spec_release(&s);

@@ -103,16 +103,18 @@ RT_TEST(rt_permission_denied_is_126)
 
 RT_TEST(rt_isolation_hostname_pid1_proc_masks)
 {
-    struct rt_state st = run("iso", ARGS("sh", "-c",
-                                         "hostname; echo pid=$$; wc -c </proc/timer_list; "
-                                         "ls /sys/firmware | wc -l; grep -c ' /sys sysfs ro' "
-                                         "/proc/mounts; echo x >/proc/sys/kernel/domainname || "
-                                         "echo ro"));
+    struct rt_state st =
+        run("iso", ARGS("sh", "-c",
+                        "hostname; echo pid=$$; wc -c </proc/timer_list; "
+                        "ls /sys/firmware | wc -l; grep -c ' /sys sysfs ro' "
+                        "/proc/mounts; (echo x >/proc/sys/kernel/domainname) 2>/dev/null || "
+                        "echo ro; grep Seccomp: /proc/self/status; "
+                        "grep CapEff /proc/self/status"));
     CHECK_EQ_INT(st.exit_code, 0);
     _cleanup_free_ char *text = rt_fx_log_text("iso");
     if (!dd_startswith(text, "iso\npid=1\n0\n0\n1\n"))
         unit_fail(__FILE__, __LINE__, "output: %s", text);
-    CHECK(strstr(text, "ro\n"));
+    CHECK(strstr(text, "ro\nSeccomp:\t2\nCapEff:\t00000000a80425fb\n"));
 }
 
 RT_TEST(rt_user_resolution)

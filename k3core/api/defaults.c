@@ -1,0 +1,270 @@
+/* defaults: the defaulting upstream's SetDefaults_* functions and admission plugins apply to
+ * the common kinds — Pod (and every pod template), Deployment, ReplicaSet, StatefulSet,
+ * DaemonSet, Job, CronJob, Service (ClusterIP and NodePort allocation from the configured
+ * ranges, derived from the stored Services so nothing needs releasing), Namespace, Secret, PVC.
+ * Kinds not listed get none (their fields stay as sent).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "k3core/api/objects-internal.h"
+#include "k3core/api/quantity.h"
+
+static json_t *obj_at(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_object(v)) {
+        v = json_object();
+        json_object_set_new(o, key, v);
+    }
+    return v;
+}
+
+static void def_str(json_t *o, const char *key, const char *v)
+{
+    if (!json_object_get(o, key))
+        jx_set_str(o, key, v);
+}
+
+static void def_int(json_t *o, const char *key, int64_t v)
+{
+    if (!json_object_get(o, key))
+        jx_set_int(o, key, v);
+}
+
+static void def_bool(json_t *o, const char *key, bool v)
+{
+    if (!json_object_get(o, key))
+        jx_set_bool(o, key, v);
+}
+
+static void container_defaults(json_t *c)
+{
+    def_str(c, "terminationMessagePath", "/dev/termination-log");
+    def_str(c, "terminationMessagePolicy", "File");
+    if (!json_object_get(c, "resources"))
+        json_object_set_new(c, "resources", json_object());
+    if (!json_object_get(c, "imagePullPolicy")) {
+        const char *image = json_string_value(json_object_get(c, "image"));
+        const char *slash = image ? strrchr(image, '/') : NULL;
+        const char *last = slash ? slash + 1 : image;
+        bool latest = !image || (strchr(image, '@') == NULL &&
+                                 (!strchr(last, ':') || dd_endswith(last, ":latest")));
+        jx_set_str(c, "imagePullPolicy", latest ? "Always" : "IfNotPresent");
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c, "ports"), i, p) def_str(p, "protocol", "TCP");
+}
+
+static void volume_defaults(json_t *v)
+{
+    static const char *const with_mode[] = {"configMap", "secret", "projected", "downwardAPI"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(with_mode); i++) {
+        json_t *src = json_object_get(v, with_mode[i]);
+        if (json_is_object(src))
+            def_int(src, "defaultMode", 420);
+    }
+}
+
+static void pod_spec_defaults(json_t *spec)
+{
+    def_str(spec, "restartPolicy", "Always");
+    def_str(spec, "dnsPolicy", "ClusterFirst");
+    def_int(spec, "terminationGracePeriodSeconds", 30);
+    def_str(spec, "schedulerName", "default-scheduler");
+    obj_at(spec, "securityContext");
+    static const char *const lists[] = {"containers", "initContainers"};
+    for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c) container_defaults(c);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(spec, "volumes"), i, v) volume_defaults(v);
+}
+
+/* Quantities compare by value: "1Gi" equals "1024Mi". */
+static bool same_quantity(const json_t *a, const json_t *b)
+{
+    kqty qa, qb;
+    char na[32], nb[32];
+    const char *sa = json_string_value(a), *sb = json_string_value(b);
+    if (json_is_integer(a)) {
+        snprintf(na, sizeof(na), "%lld", (long long)json_integer_value(a));
+        sa = na;
+    }
+    if (json_is_integer(b)) {
+        snprintf(nb, sizeof(nb), "%lld", (long long)json_integer_value(b));
+        sb = nb;
+    }
+    if (!sa || !sb || kqty_parse(sa, &qa, NULL) < 0 || kqty_parse(sb, &qb, NULL) < 0)
+        return json_equal(a, b);
+    return kqty_cmp(&qa, &qb) == 0;
+}
+
+static const char *qos_class(const json_t *spec)
+{
+    bool any = false, guaranteed = true;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, "containers"), i, c)
+    {
+        json_t *res = json_object_get(c, "resources");
+        json_t *lim = json_object_get(res, "limits"), *req = json_object_get(res, "requests");
+        if (json_object_size(lim) || json_object_size(req))
+            any = true;
+        if (!json_object_get(lim, "cpu") || !json_object_get(lim, "memory"))
+            guaranteed = false;
+        const char *k;
+        json_t *q;
+        json_object_foreach(req, k, q)
+        {
+            if (!same_quantity(q, json_object_get(lim, k)))
+                guaranteed = false;
+        }
+    }
+    return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
+}
+
+static void pod_defaults(json_t *obj)
+{
+    json_t *spec = obj_at(obj, "spec");
+    pod_spec_defaults(spec);
+    def_bool(spec, "enableServiceLinks", true);
+    def_str(spec, "serviceAccountName", "default");
+    def_str(spec, "serviceAccount", json_string_value(json_object_get(spec, "serviceAccountName")));
+    def_int(spec, "priority", 0);
+    def_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+    if (!json_object_get(spec, "tolerations"))
+        json_object_set_new(spec, "tolerations",
+                            json_pack("[{s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:i}]", "key",
+                                      "node.kubernetes.io/not-ready", "operator", "Exists",
+                                      "effect", "NoExecute", "tolerationSeconds", 300, "key",
+                                      "node.kubernetes.io/unreachable", "operator", "Exists",
+                                      "effect", "NoExecute", "tolerationSeconds", 300));
+    json_t *status = obj_at(obj, "status");
+    def_str(status, "phase", "Pending");
+    def_str(status, "qosClass", qos_class(spec));
+}
+
+static void template_defaults(json_t *spec)
+{
+    json_t *tmpl = obj_at(spec, "template");
+    obj_at(tmpl, "metadata");
+    pod_spec_defaults(obj_at(tmpl, "spec"));
+}
+
+static void workload_defaults(const char *resource, json_t *obj)
+{
+    json_t *spec = obj_at(obj, "spec");
+    if (strcmp(resource, "deployments") == 0) {
+        def_int(spec, "replicas", 1);
+        def_int(spec, "revisionHistoryLimit", 10);
+        def_int(spec, "progressDeadlineSeconds", 600);
+        json_t *strategy = obj_at(spec, "strategy");
+        def_str(strategy, "type", "RollingUpdate");
+        if (dd_streq(json_string_value(json_object_get(strategy, "type")), "RollingUpdate")) {
+            json_t *ru = obj_at(strategy, "rollingUpdate");
+            def_str(ru, "maxUnavailable", "25%");
+            def_str(ru, "maxSurge", "25%");
+        }
+    } else if (strcmp(resource, "replicasets") == 0) {
+        def_int(spec, "replicas", 1);
+    } else if (strcmp(resource, "statefulsets") == 0) {
+        def_int(spec, "replicas", 1);
+        def_int(spec, "revisionHistoryLimit", 10);
+        def_str(spec, "podManagementPolicy", "OrderedReady");
+        json_t *us = obj_at(spec, "updateStrategy");
+        def_str(us, "type", "RollingUpdate");
+        if (dd_streq(json_string_value(json_object_get(us, "type")), "RollingUpdate"))
+            def_int(obj_at(us, "rollingUpdate"), "partition", 0);
+        json_t *rp = obj_at(spec, "persistentVolumeClaimRetentionPolicy");
+        def_str(rp, "whenDeleted", "Retain");
+        def_str(rp, "whenScaled", "Retain");
+    } else if (strcmp(resource, "daemonsets") == 0) {
+        def_int(spec, "revisionHistoryLimit", 10);
+        json_t *us = obj_at(spec, "updateStrategy");
+        def_str(us, "type", "RollingUpdate");
+        if (dd_streq(json_string_value(json_object_get(us, "type")), "RollingUpdate")) {
+            json_t *ru = obj_at(us, "rollingUpdate");
+            def_int(ru, "maxUnavailable", 1);
+            def_int(ru, "maxSurge", 0);
+        }
+    }
+    template_defaults(spec);
+}
+
+static void job_spec_defaults(json_t *spec, const char *uid)
+{
+    def_int(spec, "parallelism", 1);
+    if (!json_object_get(spec, "completions"))
+        def_int(spec, "completions", 1);
+    def_int(spec, "backoffLimit", 6);
+    def_str(spec, "completionMode", "NonIndexed");
+    def_bool(spec, "suspend", false);
+    def_str(spec, "podReplacementPolicy", "TerminatingOrFailed");
+    template_defaults(spec);
+    if (uid && !json_object_get(spec, "selector") &&
+        !json_is_true(json_object_get(spec, "manualSelector"))) {
+        json_object_set_new(
+            spec, "selector",
+            json_pack("{s:{s:s}}", "matchLabels", "batch.kubernetes.io/controller-uid", uid));
+        json_t *labels = obj_at(obj_at(json_object_get(spec, "template"), "metadata"), "labels");
+        jx_set_str(labels, "batch.kubernetes.io/controller-uid", uid);
+        jx_set_str(labels, "controller-uid", uid);
+    }
+}
+
+static void cronjob_defaults(json_t *obj)
+{
+    json_t *spec = obj_at(obj, "spec");
+    def_str(spec, "concurrencyPolicy", "Allow");
+    def_bool(spec, "suspend", false);
+    def_int(spec, "successfulJobsHistoryLimit", 3);
+    def_int(spec, "failedJobsHistoryLimit", 1);
+    json_t *jt = obj_at(spec, "jobTemplate");
+    json_t *jspec = obj_at(jt, "spec");
+    def_int(jspec, "backoffLimit", 6);
+    def_str(jspec, "completionMode", "NonIndexed");
+    def_bool(jspec, "suspend", false);
+    def_str(jspec, "podReplacementPolicy", "TerminatingOrFailed");
+    template_defaults(jspec);
+}
+
+int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, const json_t *old,
+                        kobj_status *st)
+{
+    const char *g = r->group, *res = r->resource;
+    if (!*g && strcmp(res, "pods") == 0 && !old) {
+        pod_defaults(obj);
+    } else if (!*g && strcmp(res, "pods") == 0) {
+        pod_spec_defaults(obj_at(obj, "spec"));
+    } else if (strcmp(g, "apps") == 0 && strcmp(res, "controllerrevisions") != 0) {
+        workload_defaults(res, obj);
+    } else if (!*g && strcmp(res, "replicationcontrollers") == 0) {
+        json_t *spec = obj_at(obj, "spec");
+        def_int(spec, "replicas", 1);
+        template_defaults(spec);
+    } else if (strcmp(g, "batch") == 0 && strcmp(res, "jobs") == 0) {
+        const char *uid = kobj_meta_str(old ? old : obj, "uid");
+        job_spec_defaults(obj_at(obj, "spec"), uid);
+    } else if (strcmp(g, "batch") == 0 && strcmp(res, "cronjobs") == 0) {
+        cronjob_defaults(obj);
+    } else if (!*g && strcmp(res, "services") == 0) {
+        return kobj_service_defaults(api, obj, old, st);
+    } else if (!*g && strcmp(res, "namespaces") == 0) {
+        json_t *spec = obj_at(obj, "spec");
+        if (!json_object_get(spec, "finalizers") && !old)
+            json_object_set_new(spec, "finalizers", json_pack("[s]", "kubernetes"));
+        def_str(obj_at(obj, "status"), "phase", "Active");
+        jx_set_str(obj_at(kobj_meta(obj), "labels"), "kubernetes.io/metadata.name",
+                   kobj_meta_str(obj, "name"));
+    } else if (!*g && strcmp(res, "secrets") == 0) {
+        def_str(obj, "type", "Opaque");
+    } else if (!*g && strcmp(res, "persistentvolumeclaims") == 0) {
+        def_str(obj_at(obj, "spec"), "volumeMode", "Filesystem");
+    }
+    return 0;
+}

@@ -1,0 +1,247 @@
+/* validate: the checks that answer 422 Invalid with details.causes, in upstream's wording —
+ * object names (DNS-1123 subdomain, or label/DNS-1035 for namespaces and services), label and
+ * annotation keys and values, and required fields of the common kinds (Pod containers' name
+ * and image, workload selectors matching their template labels, Service ports). Anything else
+ * the schema allows is accepted.
+ */
+#include <ctype.h>
+#include <stdio.h>
+
+#include "k3core/api/objects-internal.h"
+
+typedef struct errs {
+    json_t *causes;
+} errs;
+
+static void add(errs *e, const char *reason, const char *field, const char *fmt, ...)
+    DD_PRINTF(4, 5);
+static void add(errs *e, const char *reason, const char *field, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_array_append_new(
+        e->causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message", msg, "field", field));
+}
+
+static void required(errs *e, const char *field)
+{
+    add(e, "FieldValueRequired", field, "Required value");
+}
+
+static void invalid_value(errs *e, const char *field, const char *value, const char *why)
+{
+    add(e, "FieldValueInvalid", field, "Invalid value: \"%s\": %s", value, why);
+}
+
+static const char *dns1035(const char *s)
+{
+    const char *why = ksel_check_dns1123_label(s);
+    if (!why && !isalpha((unsigned char)s[0]))
+        return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
+               "with an alphabetic character, and end with an alphanumeric character (e.g. "
+               "'my-name',  or 'abc-123', regex used for validation is "
+               "'[a-z]([-a-z0-9]*[a-z0-9])?')";
+    return why;
+}
+
+static void check_name(errs *e, const kres_resource *r, const char *name)
+{
+    const char *why;
+    if (!r->group[0] && strcmp(r->resource, "namespaces") == 0)
+        why = ksel_check_dns1123_label(name);
+    else if (!r->group[0] && strcmp(r->resource, "services") == 0)
+        why = dns1035(name);
+    else if (r->group[0] && strcmp(r->group, "rbac.authorization.k8s.io") == 0)
+        why = strchr(name, '/') || strchr(name, '%') ? "may not contain '/' or '%'" : NULL;
+    else
+        why = ksel_check_dns1123_subdomain(name);
+    if (why)
+        invalid_value(e, "metadata.name", name, why);
+}
+
+static void check_labels(errs *e, const json_t *labels, const char *path, bool values)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)labels, k, v)
+    {
+        const char *why = ksel_check_qualified_name(k);
+        if (why)
+            invalid_value(e, path, k, why);
+        if (values && json_is_string(v) && (why = ksel_check_label_value(json_string_value(v)))) {
+            _cleanup_free_ char *f = dd_asprintf("%s", path);
+            invalid_value(e, f, json_string_value(v), why);
+        }
+    }
+}
+
+static void check_pod_spec(errs *e, const json_t *spec, const char *path)
+{
+    json_t *cs = json_object_get(spec, "containers");
+    if (json_array_size(cs) == 0) {
+        _cleanup_free_ char *f = dd_asprintf("%s.containers", path);
+        required(e, f);
+        return;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(cs, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        _cleanup_free_ char *fn = dd_asprintf("%s.containers[%zu].name", path, i);
+        _cleanup_free_ char *fi = dd_asprintf("%s.containers[%zu].image", path, i);
+        if (!name || !*name)
+            required(e, fn);
+        else if (ksel_check_dns1123_label(name))
+            invalid_value(e, fn, name, ksel_check_dns1123_label(name));
+        const char *image = json_string_value(json_object_get(c, "image"));
+        if (!image || !*image)
+            required(e, fi);
+    }
+}
+
+static bool selector_matches(const json_t *sel, const json_t *labels)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(sel, "matchLabels"), k, v)
+    {
+        if (!json_equal(json_object_get(labels, k), v))
+            return false;
+    }
+    return true;
+}
+
+static void check_workload(errs *e, const json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *sel = json_object_get(spec, "selector");
+    json_t *tmpl = json_object_get(spec, "template");
+    json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+    if (!sel) {
+        required(e, "spec.selector");
+    } else if (!json_object_size(json_object_get(sel, "matchLabels")) &&
+               !json_array_size(json_object_get(sel, "matchExpressions"))) {
+        add(e, "FieldValueInvalid", "spec.selector",
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), "
+            "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid "
+            "for deployment");
+    } else if (!selector_matches(sel, labels)) {
+        add(e, "FieldValueInvalid", "spec.template.metadata.labels",
+            "Invalid value: map[string]string{...}: `selector` does not match template `labels`");
+    }
+    check_pod_spec(e, json_object_get(tmpl, "spec"), "spec.template.spec");
+}
+
+static void check_service(errs *e, const json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    const char *type = json_string_value(json_object_get(spec, "type"));
+    json_t *ports = json_object_get(spec, "ports");
+    if (!dd_streq(type, "ExternalName") &&
+        !dd_streq(json_string_value(json_object_get(spec, "clusterIP")), "None") &&
+        json_array_size(ports) == 0)
+        required(e, "spec.ports");
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        json_int_t port = json_integer_value(json_object_get(p, "port"));
+        if (port < 1 || port > 65535) {
+            _cleanup_free_ char *f = dd_asprintf("spec.ports[%zu].port", i);
+            add(e, "FieldValueInvalid", f,
+                "Invalid value: %lld: must be between 1 and 65535, "
+                "inclusive",
+                (long long)port);
+        }
+    }
+}
+
+/* Fields that may not change after creation. */
+static void check_immutable(errs *e, const kres_resource *r, const json_t *obj, const json_t *old)
+{
+    const char *g = r->group;
+    bool selector = (strcmp(g, "apps") == 0 && strcmp(r->resource, "controllerrevisions") != 0) ||
+                    (strcmp(g, "batch") == 0 && strcmp(r->resource, "jobs") == 0);
+    json_t *spec = json_object_get(obj, "spec"), *ospec = json_object_get(old, "spec");
+    if (selector &&
+        !json_equal(json_object_get(spec, "selector"), json_object_get(ospec, "selector")))
+        add(e, "FieldValueInvalid", "spec.selector",
+            "Invalid value: v1.LabelSelector{...}: field is immutable");
+    if (!*g && strcmp(r->resource, "services") == 0 && json_object_get(ospec, "clusterIP") &&
+        !json_equal(json_object_get(spec, "clusterIP"), json_object_get(ospec, "clusterIP")))
+        add(e, "FieldValueInvalid", "spec.clusterIPs[0]",
+            "Invalid value: \"%s\": may not change once set",
+            json_string_value(json_object_get(spec, "clusterIP")) ?: "");
+    if (!*g && (strcmp(r->resource, "configmaps") == 0 || strcmp(r->resource, "secrets") == 0) &&
+        json_is_true(json_object_get(old, "immutable")) &&
+        (!json_equal(json_object_get(obj, "data"), json_object_get(old, "data")) ||
+         !json_equal(json_object_get(obj, "binaryData"), json_object_get(old, "binaryData"))))
+        add(e, "FieldValueForbidden", "data",
+            "Forbidden: field is immutable when `immutable` is set");
+}
+
+static void check_kind(errs *e, const kres_resource *r, const json_t *obj)
+{
+    const char *g = r->group, *res = r->resource;
+    if (!*g && strcmp(res, "pods") == 0)
+        check_pod_spec(e, json_object_get(obj, "spec"), "spec");
+    else if (strcmp(g, "apps") == 0 && strcmp(res, "controllerrevisions") != 0)
+        check_workload(e, obj);
+    else if (strcmp(g, "batch") == 0 && strcmp(res, "jobs") == 0)
+        check_pod_spec(
+            e, json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec"),
+            "spec.template.spec");
+    else if (!*g && strcmp(res, "services") == 0)
+        check_service(e, obj);
+}
+
+static int fail_invalid(kobj_status *st, const kres_resource *r, const char *name, json_t *causes)
+{
+    dd_buf b = DD_BUF_INIT;
+    dd_buf_init(&b);
+    size_t n = json_array_size(causes), i;
+    json_t *c;
+    if (n > 1)
+        dd_buf_addc(&b, '[');
+    json_array_foreach(causes, i, c)
+        dd_buf_addf(&b, "%s%s: %s", i ? ", " : "", json_string_value(json_object_get(c, "field")),
+                    json_string_value(json_object_get(c, "message")));
+    if (n > 1)
+        dd_buf_addc(&b, ']');
+    char qkind[300];
+    if (r->group[0])
+        snprintf(qkind, sizeof(qkind), "%s.%s", r->kind, r->group);
+    else
+        snprintf(qkind, sizeof(qkind), "%s", r->kind);
+    int ret =
+        kobj_fail(st, 422, "Invalid", "%s \"%s\" is invalid: %s", qkind, name ? name : "", b.data);
+    dd_buf_release(&b);
+    snprintf(st->name, sizeof(st->name), "%s", name ? name : "");
+    snprintf(st->group, sizeof(st->group), "%s", r->group);
+    snprintf(st->kind, sizeof(st->kind), "%s", r->kind);
+    st->causes = causes;
+    return ret;
+}
+
+int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, kobj_status *st)
+{
+    errs e = {.causes = json_array()};
+    json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    if (name && !old)
+        check_name(&e, r, name);
+    check_labels(&e, json_object_get(meta, "labels"), "metadata.labels", true);
+    check_labels(&e, json_object_get(meta, "annotations"), "metadata.annotations", false);
+    check_kind(&e, r, obj);
+    if (old)
+        check_immutable(&e, r, obj, old);
+    if (json_array_size(e.causes) == 0) {
+        json_decref(e.causes);
+        return 0;
+    }
+    return fail_invalid(st, r, name, e.causes);
+}
