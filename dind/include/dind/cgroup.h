@@ -122,6 +122,11 @@ int cg_create(const char *parent_rel, const char *name, const struct cg_limits *
               struct cg **ret, dd_err *e);
 /* Re-adopts a cgroup created by an earlier daemon (after a restart). -ENOENT if it is gone. */
 int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, dd_err *e);
+/* A handle of the daemon's own cgroup (the base), for node-level stats (kubelet Summary API) and
+ * cg_pids/cg_oom_*: cg_update, cg_enter, cg_kill_all, cg_freeze and cg_destroy refuse it with
+ * -EPERM (cg_free releases it). On v2, if the base is the hierarchy's real root, memory.* files
+ * do not exist there and cg_stats_read leaves has_memory false: use /proc/meminfo instead. */
+int cg_open_base(struct cg **ret, dd_err *e);
 /* Applies the set fields of lim (docker update); unset fields keep their current values. */
 int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e);
 /* Moves pid (all its threads) into the cgroup in every hierarchy. */
@@ -135,9 +140,15 @@ const char *cg_path(const struct cg *cg);
  * bind-mounting into a privileged container; NULL if that controller is absent. */
 const char *cg_dir(const struct cg *cg, const char *controller);
 
-/* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; v1:
- * freeze, signal, thaw so forks cannot escape). */
+/* Sends sig to every process in the cgroup and its descendants (v2 SIGKILL: cgroup.kill; else
+ * freeze, signal, thaw so forks cannot escape; a paused cgroup is thawed only for SIGKILL). */
 int cg_kill_all(struct cg *cg, int sig, dd_err *e);
+/* docker pause / unpause: freezes or thaws every process of the cgroup and its descendants and
+ * waits until the kernel reports the new state; a freeze that does not settle within 5 s is
+ * undone and fails with -EBUSY. cg_kill_all() keeps a frozen cgroup frozen unless the signal is
+ * SIGKILL. */
+int cg_freeze(struct cg *cg, bool frozen, dd_err *e);
+int cg_is_frozen(struct cg *cg, bool *ret, dd_err *e);
 /* Lists the pids in the cgroup and in every cgroup below it (what `docker top` shows for a
  * container that runs containers of its own), the cgroup's own processes first, as seen from our
  * pid namespace. The caller frees *ret_pids. */

@@ -39,8 +39,11 @@ typedef struct ev_timer ev_timer;
 typedef struct ev_signal ev_signal;
 typedef struct ev_child ev_child;
 
-/* Interest and readiness bits for ev_io. EV_HUP is only ever reported (never requested): the peer
- * hung up or the fd is in error; a read will tell which (0 or -1/errno). */
+/* Interest and readiness bits for ev_io. EV_HUP is only ever reported, never requested: the fd is
+ * hung up or in error (EPOLLHUP/EPOLLERR), e.g. a socket whose peer is fully gone or a pipe whose
+ * writers all closed. epoll reports it even with interest 0 and keeps reporting it, so on EV_HUP
+ * read what is left and then stop watching (or close). A peer's half-close (shutdown(SHUT_WR)) is
+ * not EV_HUP: it shows as EV_READ with read() returning 0. */
 enum {
     EV_READ = 1u << 0,
     EV_WRITE = 1u << 1,
@@ -100,7 +103,9 @@ void ev_timer_del(ev_timer *t);
 typedef void (*ev_signal_fn)(ev_signal *s, int signo, void *data);
 
 /* Blocks signo in the calling thread's mask and delivers it to fn through the loop's signalfd.
- * One handler per signal number (-EEXIST otherwise). ev_signal_del() unblocks it again. */
+ * One handler per signal number (-EEXIST otherwise). ev_signal_del() unblocks it again.
+ * The blocked mask is inherited across fork() and execve(): a child that runs other programs must
+ * reset it (sigprocmask(SIG_SETMASK, empty)) before exec, as rt does for containers. */
 ev_signal *ev_signal_add(ev_loop *loop, int signo, ev_signal_fn fn, void *data, dd_err *e);
 void ev_signal_del(ev_signal *s);
 

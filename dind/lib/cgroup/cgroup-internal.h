@@ -40,6 +40,7 @@ struct cg {
     int dirfd;          /* v2: O_DIRECTORY fd for CLONE_INTO_CGROUP, lazily opened */
     int oom_fd;         /* eventfd (v1) / inotify (v2), lazily created */
     int oom_ctl_fd;     /* v1: memory.oom_control kept open for the registration */
+    bool is_base;       /* the daemon's own cgroup (cg_open_base): read-only use */
 };
 
 struct cg_ops {
@@ -52,6 +53,8 @@ struct cg_ops {
     int (*pids)(struct cg *cg, pid_t **ret, size_t *ret_n, dd_err *e);
     int (*populated)(struct cg *cg, bool *ret, dd_err *e);
     int (*remove)(struct cg *cg, dd_err *e); /* rmdir the tree; -EBUSY while not empty */
+    int (*freeze)(struct cg *cg, bool frozen, dd_err *e);
+    int (*is_frozen)(struct cg *cg, bool *ret, dd_err *e);
     int (*oom_open)(struct cg *cg, dd_err *e);
     int (*oom_kills)(struct cg *cg, uint64_t *ret, dd_err *e);
     int (*stats)(struct cg *cg, struct cg_stats *st, dd_err *e);

@@ -33,7 +33,11 @@ static void fill_dirs(struct cg *cg)
 {
     for (int c = 0; c < CG_NCTL; c++) {
         free(cg->dir[c]);
-        cg->dir[c] = cg_sys.v1_base[c] ? dd_path_join(cg_sys.v1_base[c], cg->rel) : NULL;
+        if (!cg_sys.v1_base[c])
+            cg->dir[c] = NULL;
+        else
+            cg->dir[c] = cg->rel[0] ? dd_path_join(cg_sys.v1_base[c], cg->rel)
+                                    : dd_strdup(cg_sys.v1_base[c]);
     }
 }
 
@@ -298,28 +302,70 @@ static int signal_tree(const char *dir, void *ud)
     return 0;
 }
 
-static int freezer_set(const char *dir, const char *state)
+/* Writes state until freezer.state reads it back (a freeze can stay FREEZING while a task is in
+ * an uninterruptible sleep; writing again retries it), for at most timeout_ms. */
+static int freezer_set(const char *dir, const char *state, int timeout_ms)
 {
-    if (cg_write(dir, "freezer.state", state, NULL) < 0)
-        return -1;
+    int64_t deadline = dd_mono_ns() + (int64_t)timeout_ms * 1000000;
     int ms = 1;
-    for (int i = 0; i < 40; i++) {
+    for (;;) {
         _cleanup_free_ char *s = NULL;
-        if (cg_read(dir, "freezer.state", &s, NULL) < 0 || strcmp(s, state) == 0)
+        if (cg_write(dir, "freezer.state", state, NULL) < 0 ||
+            cg_read(dir, "freezer.state", &s, NULL) < 0)
+            return -EIO;
+        if (strcmp(s, state) == 0)
             return 0;
+        if (dd_mono_ns() >= deadline)
+            return -EBUSY;
         cg_backoff(&ms);
     }
-    return -1;
+}
+
+static bool v1_frozen_now(const char *fz)
+{
+    _cleanup_free_ char *s = NULL;
+    return cg_read(fz, "freezer.state", &s, NULL) >= 0 && strcmp(s, "THAWED") != 0;
 }
 
 static int v1_kill_all(struct cg *cg, int sig, dd_err *e)
 {
     const char *fz = cg->dir[CG_FREEZER];
-    bool frozen = fz && freezer_set(fz, "FROZEN") == 0;
+    /* A paused container stays paused for any signal but SIGKILL (which it must act on). */
+    bool was_frozen = fz && v1_frozen_now(fz);
+    bool frozen = fz && freezer_set(fz, "FROZEN", 1000) == 0;
     struct sig_ctx c = {sig, 0};
     each_dir(cg, signal_tree, &c);
-    if (fz)
-        (void)cg_write(fz, "freezer.state", "THAWED", frozen ? e : NULL);
+    if (fz && (frozen || sig == SIGKILL) && (!was_frozen || sig == SIGKILL))
+        return cg_write(fz, "freezer.state", "THAWED", e);
+    return 0;
+}
+
+static int v1_freeze(struct cg *cg, bool frozen, dd_err *e)
+{
+    const char *fz = cg->dir[CG_FREEZER];
+    if (!fz)
+        return dd_err_set(e, EOPNOTSUPP, "the freezer cgroup controller is not available");
+    int r = freezer_set(fz, frozen ? "FROZEN" : "THAWED", 5000);
+    if (r == -EBUSY && frozen) {
+        (void)freezer_set(fz, "THAWED", 1000);
+        return dd_err_set(e, EBUSY, "the processes could not be frozen in time");
+    }
+    if (r < 0)
+        return dd_err_sys(e, "writing %s/freezer.state", fz);
+    return 0;
+}
+
+static int v1_is_frozen(struct cg *cg, bool *ret, dd_err *e)
+{
+    const char *fz = cg->dir[CG_FREEZER];
+    _cleanup_free_ char *s = NULL;
+    *ret = false;
+    if (!fz)
+        return 0;
+    int r = cg_read(fz, "freezer.state", &s, e);
+    if (r < 0)
+        return r;
+    *ret = strcmp(s, "FROZEN") == 0;
     return 0;
 }
 
@@ -485,7 +531,8 @@ static int v1_stats(struct cg *cg, struct cg_stats *st, dd_err *e)
         r = stats_memory(cg, st, e);
     if (r >= 0 && cg->dir[CG_CPUACCT])
         r = stats_cpu(cg, st, e);
-    if (r >= 0 && cg->dir[CG_PIDS]) {
+    /* the root cgroup (a base at the hierarchy's root) has no pids files */
+    if (r >= 0 && cg->dir[CG_PIDS] && cg_file_exists(cg->dir[CG_PIDS], "pids.current")) {
         r = cg_read_u64(cg->dir[CG_PIDS], "pids.current", &st->pids_current, e);
         if (r >= 0)
             r = cg_read_u64(cg->dir[CG_PIDS], "pids.max", &st->pids_limit, e);
@@ -526,6 +573,8 @@ const struct cg_ops cg_v1_ops = {
     .pids = v1_pids,
     .populated = v1_populated,
     .remove = v1_remove,
+    .freeze = v1_freeze,
+    .is_frozen = v1_is_frozen,
     .oom_open = v1_oom_open,
     .oom_kills = v1_oom_kills,
     .stats = v1_stats,

@@ -88,7 +88,7 @@ static int delegate_base(dd_err *e)
 static void fill_dir(struct cg *cg)
 {
     free(cg->v2_dir);
-    cg->v2_dir = dd_path_join(cg_sys.v2_base, cg->rel);
+    cg->v2_dir = cg->rel[0] ? dd_path_join(cg_sys.v2_base, cg->rel) : dd_strdup(cg_sys.v2_base);
 }
 
 static int v2_create(struct cg *cg, bool *ret_created, dd_err *e)
@@ -261,29 +261,61 @@ static int signal_dir(const char *dir, void *ud)
     return 0;
 }
 
-static void freeze_wait(const char *dir, bool frozen)
+static bool events_frozen(const char *dir)
 {
+    _cleanup_free_ char *s = NULL;
+    uint64_t v = 0;
+    return cg_read(dir, "cgroup.events", &s, NULL) >= 0 && cg_kv_u64(s, "frozen", &v) >= 0 &&
+           v != 0;
+}
+
+/* Sets cgroup.freeze and waits for cgroup.events to agree, for at most timeout_ms. */
+static int freeze_set(const char *dir, bool frozen, int timeout_ms, dd_err *e)
+{
+    int r = cg_write(dir, "cgroup.freeze", frozen ? "1" : "0", e);
+    if (r < 0)
+        return r;
+    int64_t deadline = dd_mono_ns() + (int64_t)timeout_ms * 1000000;
     int ms = 1;
-    for (int i = 0; i < 40; i++) {
-        _cleanup_free_ char *s = NULL;
-        uint64_t v = 0;
-        if (cg_read(dir, "cgroup.events", &s, NULL) < 0 || cg_kv_u64(s, "frozen", &v) < 0 ||
-            (v != 0) == frozen)
-            return;
+    while (events_frozen(dir) != frozen) {
+        if (dd_mono_ns() >= deadline)
+            return dd_err_set(e, EBUSY, "%s did not %s in time", dir, frozen ? "freeze" : "thaw");
         cg_backoff(&ms);
     }
+    return 0;
 }
 
 static int v2_kill_all(struct cg *cg, int sig, dd_err *e)
 {
     if (sig == SIGKILL && cg_file_exists(cg->v2_dir, "cgroup.kill"))
         return cg_write(cg->v2_dir, "cgroup.kill", "1", e);
-    bool freeze = cg_file_exists(cg->v2_dir, "cgroup.freeze");
-    if (freeze && cg_write(cg->v2_dir, "cgroup.freeze", "1", NULL) >= 0)
-        freeze_wait(cg->v2_dir, true);
+    if (!cg_file_exists(cg->v2_dir, "cgroup.freeze")) {
+        cg_walk(cg->v2_dir, signal_dir, &sig);
+        return 0;
+    }
+    /* A paused container stays paused for any signal but SIGKILL. */
+    bool was_frozen = events_frozen(cg->v2_dir);
+    (void)freeze_set(cg->v2_dir, true, 1000, NULL);
     cg_walk(cg->v2_dir, signal_dir, &sig);
-    if (freeze)
-        return cg_write(cg->v2_dir, "cgroup.freeze", "0", e);
+    if (was_frozen && sig != SIGKILL)
+        return 0;
+    return cg_write(cg->v2_dir, "cgroup.freeze", "0", e);
+}
+
+static int v2_freeze(struct cg *cg, bool frozen, dd_err *e)
+{
+    if (!cg_file_exists(cg->v2_dir, "cgroup.freeze"))
+        return dd_err_set(e, EOPNOTSUPP, "this kernel has no cgroup.freeze");
+    int r = freeze_set(cg->v2_dir, frozen, 5000, e);
+    if (r == -EBUSY && frozen)
+        (void)freeze_set(cg->v2_dir, false, 1000, NULL);
+    return r;
+}
+
+static int v2_is_frozen(struct cg *cg, bool *ret, dd_err *e)
+{
+    _cleanup_free_ char *s = NULL;
+    *ret = cg_read(cg->v2_dir, "cgroup.freeze", &s, NULL) >= 0 && s[0] == '1';
     return 0;
 }
 
@@ -434,6 +466,8 @@ const struct cg_ops cg_v2_ops = {
     .pids = v2_pids,
     .populated = v2_populated,
     .remove = v2_remove,
+    .freeze = v2_freeze,
+    .is_frozen = v2_is_frozen,
     .oom_open = v2_oom_open,
     .oom_kills = v2_oom_kills,
     .stats = v2_stats,

@@ -176,7 +176,7 @@ static void dispatch(struct epoll_event *ev)
         ready |= EV_READ;
     if (ev->events & EPOLLOUT)
         ready |= EV_WRITE;
-    if (ev->events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+    if (ev->events & (EPOLLHUP | EPOLLERR))
         ready |= EV_HUP;
     w->fn(w, w->fd, ready, w->data);
 }

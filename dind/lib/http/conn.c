@@ -260,6 +260,10 @@ static void on_io(ev_io *w, int fd, unsigned events, void *data)
         if (c->state != CONN_DEAD)
             http_conn_flush(c, true);
     }
+    /* Hung up (not a half-close): nothing more can be read or delivered, and epoll would keep
+     * reporting it. The disconnect reaches the handler or raw stream as on_close. */
+    if ((events & EV_HUP) && c->state != CONN_DEAD)
+        http_conn_close(c);
     if (c->state != CONN_DEAD)
         trim_buffers(c);
     http_conn_update_interest(c);

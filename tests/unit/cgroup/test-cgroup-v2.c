@@ -177,6 +177,20 @@ TEST(v2_delegation_moves_the_daemon_into_init)
     run_v2(body_delegation);
 }
 
+static void on_usr1(int sig)
+{
+    _exit(7);
+}
+
+static int kid_usr1(void)
+{
+    signal(SIGUSR1, on_usr1);
+    kid_ready();
+    for (;;)
+        pause();
+    return 0;
+}
+
 static void body_procs_kill(void)
 {
     body_enter_base();
@@ -208,6 +222,24 @@ static void body_procs_kill(void)
     _cleanup_free_ char *fz = NULL;
     CHECK(dd_read_file(frozen, 0, &fz, NULL, NULL) >= 0);
     CHECK(fz[0] == '0');
+    /* pause: a handled signal stays pending while frozen and runs on unpause (v2 lets a fatal
+     * one through, so the probe is a handler) */
+    k = kid_start(kid_usr1);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    kid_wait_ready(&k);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    bool is_frozen = false;
+    CHECK_EQ_INT(cg_is_frozen(cg, &is_frozen, &e), 0);
+    CHECK(is_frozen);
+    CHECK_EQ_INT(cg_kill_all(cg, SIGUSR1, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &is_frozen, &e), 0);
+    CHECK(is_frozen);
+    int st2 = 0;
+    CHECK_EQ_INT(waitpid(k.pid, &st2, WNOHANG), 0);
+    CHECK_EQ_INT(cg_freeze(cg, false, &e), 0);
+    ws = kid_wait(&k);
+    CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 7);
     /* SIGKILL goes through cgroup.kill. */
     k = kid_start(kid_sleep);
     CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);

@@ -416,3 +416,71 @@ TEST(capacity_follows_our_own_cgroup)
 {
     run_cleaned(body_capacity_limited);
 }
+
+static void body_pause(const char *parent)
+{
+    struct cg *cg = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(cg_create(parent, "pause", NULL, &cg, &e), 0);
+    struct kid k = kid_start(kid_sleep);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    bool frozen = true;
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(!frozen);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(frozen);
+    /* a paused container keeps SIGTERM pending and stays paused */
+    CHECK_EQ_INT(cg_kill_all(cg, SIGTERM, &e), 0);
+    CHECK_EQ_INT(cg_is_frozen(cg, &frozen, &e), 0);
+    CHECK(frozen);
+    int st = 0;
+    CHECK_EQ_INT(waitpid(k.pid, &st, WNOHANG), 0);
+    CHECK_EQ_INT(cg_freeze(cg, false, &e), 0);
+    int ws = kid_wait(&k);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM);
+    /* SIGKILL of a paused container thaws it so the kill lands */
+    k = kid_start(kid_sleep);
+    CHECK_EQ_INT(cg_enter(cg, k.pid, &e), 0);
+    kid_go(&k);
+    CHECK_EQ_INT(cg_freeze(cg, true, &e), 0);
+    CHECK_EQ_INT(cg_kill_all(cg, SIGKILL, &e), 0);
+    ws = kid_wait(&k);
+    CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    CHECK_EQ_INT(cg_destroy(cg, 0, &e), 0);
+}
+
+TEST(pause_and_unpause)
+{
+    run_cleaned(body_pause);
+}
+
+TEST(base_handle_reads_stats_and_refuses_changes)
+{
+    struct cg *base = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(cg_open_base(&base, &e), 0);
+    CHECK_EQ_STR(cg_path(base), "");
+    struct cg_stats st;
+    CHECK_EQ_INT(cg_stats_read(base, &st, &e), 0);
+    CHECK(st.has_cpu && st.cpu_total_ns > 0);
+    if (cg_mode() == CG_MODE_V1)
+        CHECK(st.has_memory && st.mem_usage > 0);
+    cg_stats_release(&st);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(base, &pids, &n, &e), 0);
+    bool me = false;
+    for (size_t i = 0; i < n; i++)
+        me |= pids[i] == getpid();
+    CHECK(me);
+    free(pids);
+    struct cg_limits l = {.pids_max = 5};
+    CHECK_EQ_INT(cg_update(base, &l, &e), -EPERM);
+    CHECK_EQ_INT(cg_kill_all(base, SIGKILL, &e), -EPERM);
+    CHECK_EQ_INT(cg_freeze(base, true, &e), -EPERM);
+    CHECK_EQ_INT(cg_destroy(base, 0, &e), -EPERM);
+    CHECK(strstr(e.msg, "daemon's own cgroup") != NULL);
+    cg_free(base);
+}

@@ -147,6 +147,18 @@ static void hj_close(http_raw *raw, void *ud)
 
 static const http_raw_ops hj_ops = {hj_data, hj_eof, NULL, hj_close};
 
+static void hj_eof_keep(http_raw *raw, void *ud)
+{
+    ((struct hj *)ud)->eof = true; /* keep the stream open: output may still follow */
+}
+
+static const http_raw_ops hj_keep_ops = {hj_data, hj_eof_keep, NULL, hj_close};
+
+static void h_hijack_keep(http_req *req)
+{
+    g_hj.raw = http_hijack(req, &hj_keep_ops, &g_hj);
+}
+
 static void h_hijack(http_req *req)
 {
     g_hj.raw = http_hijack(req, &hj_ops, &g_hj);
@@ -172,6 +184,7 @@ static const http_route routes[] = {
     {"POST", "/tofd", h_tofd},
     {"POST", "/wait", h_wait},
     {"POST", "/attach", h_hijack},
+    {"POST", "/attach-keep", h_hijack_keep},
 };
 
 static void headers(void *data, dd_buf *out)
@@ -499,4 +512,26 @@ TEST(connection_limit_pauses_accepting)
     CHECK(stat(path, &st) < 0); /* the socket is removed with the server */
     rmdir(dir);
     ev_loop_free(loop);
+}
+
+TEST(hijacked_peer_full_close_is_on_close_without_writes)
+{
+    struct fixture f;
+    setup(&f);
+    memset(&g_hj, 0, sizeof(g_hj));
+    const char *req = "POST /attach-keep HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+    send_all(&f, req, strlen(req));
+    CHECK(pump_until(&f, "Upgrade: tcp\r\n\r\n", NULL));
+    shutdown(f.cfd, SHUT_WR);
+    while (!g_hj.eof)
+        ev_run_once(f.loop, 10);
+    CHECK(!g_hj.closed); /* half-close only */
+    close(f.cfd);
+    f.cfd = -1;
+    while (!g_hj.closed)
+        ev_run_once(f.loop, 10);
+    for (int i = 0; i < 3; i++)
+        ev_run_once(f.loop, 0);
+    CHECK_EQ_INT(http_server_conn_count(f.srv), 0);
+    teardown(&f);
 }
