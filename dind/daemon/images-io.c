@@ -1,10 +1,11 @@
 /* The images area's archive endpoints: `docker load` (POST /images/load), `docker import` and the
  * pull entry point (POST /images/create), `docker save` (GET /images/get, /images/{name}/get)
  * streamed with backpressure from libdind's pull-model saver, and clear answers for what this
- * engine cannot do yet (registry pull, push, search). Load and import read the spooled request
- * body and run to completion before the response starts, so a failure is an ordinary error
- * response and nothing is stored. */
+ * engine cannot do yet (registry pull, push, search). Load and import run on a worker thread (with
+ * their own store handle) so the event loop keeps serving other clients; they finish before the
+ * response starts, so a failure is an ordinary error response and nothing is stored. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
 
@@ -43,35 +44,140 @@ static void stream_msg(http_req *req, const char *key, const char *text, const c
     (void)http_stream_write(req, line, strlen(line));
 }
 
-void dindd_images_load(http_req *req)
+/* ---- load and import run on a worker thread with their own store handle ---- */
+
+struct job {
+    http_req *req; /* NULL once the client went away (the request was aborted) */
+    char *root;
+    int fd; /* the body */
+    bool import;
+    char *ref, *message;
+    char **changes;
+    pthread_t thread;
+    int pipe[2]; /* the worker writes one byte when done */
+    ev_io *watch;
+    int rc;
+    dd_err e;
+    img_load_result res;
+};
+
+static void *job_run(void *p)
 {
-    dd_err e = {0};
-    img_load_result res = {0};
-    _cleanup_close_ int fd = body_fd(req, &e);
-    if (fd < 0 || img_load(dindd_images(req), fd, &res, &e) < 0) {
-        dindd_reply_err(req, &e);
-        return;
-    }
+    struct job *j = p;
+    img_store *st = NULL;
+    j->rc = img_store_open(j->root, IMG_STORE_SECONDARY, &st, &j->e);
+    if (j->rc >= 0 && j->import)
+        j->rc = img_import(st, j->fd, j->ref, j->changes, j->message, &j->res, &j->e);
+    else if (j->rc >= 0)
+        j->rc = img_load(st, j->fd, &j->res, &j->e);
+    img_store_close(st);
+    (void)!write(j->pipe[1], "x", 1);
+    return NULL;
+}
+
+static void job_free(struct job *j)
+{
+    img_load_result_release(&j->res);
+    dd_strv_free(j->changes);
+    free(j->ref);
+    free(j->message);
+    free(j->root);
+    if (j->fd >= 0)
+        close(j->fd);
+    close(j->pipe[0]);
+    close(j->pipe[1]);
+    free(j);
+}
+
+static void reply_loaded(http_req *req, const img_load_result *res)
+{
     http_stream_start(req, 200, "application/json");
-    for (size_t i = 0; i < res.n; i++) {
-        img_loaded *l = &res.images[i];
-        for (size_t j = 0; l->moved[j]; j++) {
-            _cleanup_free_ char *m = dd_asprintf("%s\n", l->moved[j]);
+    for (size_t i = 0; i < res->n; i++) {
+        const img_loaded *l = &res->images[i];
+        for (size_t k = 0; l->moved[k]; k++) {
+            _cleanup_free_ char *m = dd_asprintf("%s\n", l->moved[k]);
             stream_msg(req, "stream", m, "\n");
         }
-        for (size_t j = 0; l->tags[j]; j++) {
-            _cleanup_free_ char *m = dd_asprintf("Loaded image: %s\n", l->tags[j]);
+        for (size_t k = 0; l->tags[k]; k++) {
+            _cleanup_free_ char *m = dd_asprintf("Loaded image: %s\n", l->tags[k]);
             stream_msg(req, "stream", m, "\n");
-            dindd_image_event("load", l->id, l->tags[j]);
         }
         if (!l->tags[0]) {
             _cleanup_free_ char *m = dd_asprintf("Loaded image ID: %s\n", l->id);
             stream_msg(req, "stream", m, "\n");
-            dindd_image_event("load", l->id, l->id);
         }
     }
-    img_load_result_release(&res);
     http_stream_end(req);
+}
+
+static void emit_loaded(const struct job *j)
+{
+    for (size_t i = 0; i < j->res.n; i++) {
+        const img_loaded *l = &j->res.images[i];
+        if (j->import)
+            dindd_image_event("import", l->id, l->id);
+        for (size_t k = 0; !j->import && l->tags[k]; k++)
+            dindd_image_event("load", l->id, l->tags[k]);
+        if (!j->import && !l->tags[0])
+            dindd_image_event("load", l->id, l->id);
+    }
+}
+
+static void job_done(ev_io *w, int fd, unsigned events, void *data)
+{
+    struct job *j = data;
+    pthread_join(j->thread, NULL);
+    ev_io_del(w);
+    if (j->rc >= 0)
+        emit_loaded(j);
+    if (j->req && j->rc < 0) {
+        dindd_reply_err(j->req, &j->e);
+    } else if (j->req && j->import) {
+        http_stream_start(j->req, 200, "application/json");
+        stream_msg(j->req, "status", j->res.images[0].id, "\r\n");
+        http_stream_end(j->req);
+    } else if (j->req) {
+        reply_loaded(j->req, &j->res);
+    }
+    job_free(j);
+}
+
+/* The work continues (the store ends up consistent either way); only the answer is dropped. */
+static void job_client_gone(http_req *req, void *data)
+{
+    struct job *j = data;
+    j->req = NULL;
+    http_req_abort(req);
+}
+
+static void job_start(http_req *req, struct job *j)
+{
+    dd_err e = {0};
+    dindd_ctx *d = dindd_from_req(req);
+    j->req = req;
+    j->pipe[0] = j->pipe[1] = -1;
+    j->root = dd_strdup(img_store_root(d->images));
+    j->fd = body_fd(req, &e);
+    if (j->fd >= 0 && pipe2(j->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        dd_err_sys(&e, "pipe");
+    if (j->pipe[0] >= 0)
+        j->watch = ev_io_add(d->loop, j->pipe[0], EV_READ, job_done, j, &e);
+    if (j->watch && (errno = pthread_create(&j->thread, NULL, job_run, j)) != 0) {
+        dd_err_sys(&e, "starting a worker thread");
+        ev_io_del(j->watch);
+        j->watch = NULL;
+    }
+    if (!j->watch) {
+        dindd_reply_err(req, &e);
+        job_free(j);
+        return;
+    }
+    http_req_on_close(req, job_client_gone, j);
+}
+
+void dindd_images_load(http_req *req)
+{
+    job_start(req, dd_calloc(1, sizeof(struct job)));
 }
 
 /* fromSrc=- : the body is a rootfs tarball. */
@@ -79,23 +185,14 @@ static void import_body(http_req *req)
 {
     const char *repo = http_req_query(req, "repo");
     const char *tag = http_req_query(req, "tag");
-    _cleanup_free_ char *ref = NULL;
+    const char *msg = http_req_query(req, "message");
+    struct job *j = dd_calloc(1, sizeof(*j));
+    j->import = true;
     if (repo && *repo)
-        ref = tag && *tag ? dd_asprintf("%s:%s", repo, tag) : dd_strdup(repo);
-    _cleanup_strv_free_ char **changes = http_req_query_all(req, "changes");
-    dd_err e = {0};
-    img_load_result res = {0};
-    _cleanup_close_ int fd = body_fd(req, &e);
-    if (fd < 0 || img_import(dindd_images(req), fd, ref, changes, http_req_query(req, "message"),
-                             &res, &e) < 0) {
-        dindd_reply_err(req, &e);
-        return;
-    }
-    http_stream_start(req, 200, "application/json");
-    stream_msg(req, "status", res.images[0].id, "\r\n");
-    dindd_image_event("import", res.images[0].id, res.images[0].id);
-    img_load_result_release(&res);
-    http_stream_end(req);
+        j->ref = tag && *tag ? dd_asprintf("%s:%s", repo, tag) : dd_strdup(repo);
+    j->changes = http_req_query_all(req, "changes");
+    j->message = msg ? dd_strdup(msg) : NULL;
+    job_start(req, j);
 }
 
 /* The registry host a reference would be pulled from, as dockerd names it in errors. */

@@ -111,6 +111,20 @@ static const char *backing_fs(const char *path)
     }
 }
 
+/* overlayfs needs d_type; report what readdir on the data root actually returns. */
+static const char *supports_d_type(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return "false";
+    bool known = false;
+    struct dirent *de;
+    while ((de = readdir(d)) && !known)
+        known = de->d_type != DT_UNKNOWN;
+    closedir(d);
+    return known ? "true" : "false";
+}
+
 static int count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -206,9 +220,9 @@ static void add_engine_facts(json_t *o, dindd_ctx *d)
     dd_format_rfc3339nano(dd_now_ns(), now, sizeof(now));
     jx_set_str(o, "Driver", "overlay2");
     jx_set_new(o, "DriverStatus",
-               json_pack("[[s,s],[s,s],[s,s],[s,s]]", "Backing Filesystem",
-                         backing_fs(d->cfg.data_root), "Supports d_type", "true",
-                         "Native Overlay Diff", "true", "userxattr", "false"));
+               json_pack("[[s,s],[s,s],[s,s]]", "Backing Filesystem", backing_fs(d->cfg.data_root),
+                         "Supports d_type", supports_d_type(d->cfg.data_root), "userxattr",
+                         "false"));
     jx_set_new(o, "Plugins",
                json_pack("{s:[s], s:[s,s,s], s:n, s:[s]}", "Volume", "local", "Network", "bridge",
                          "host", "null", "Authorization", "Log", "json-file"));

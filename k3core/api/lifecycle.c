@@ -46,6 +46,16 @@ static int ensure(kobj_api *api, const kres_resource *r, const char *ns, json_t 
     kobj_req req = {.res = r, .ns = ns, .field_manager = "k3core"};
     kobj_result res = {0};
     kobj_status st = {0};
+    json_t *cur = NULL;
+    /* look first: creating would fail validation (e.g. the kubernetes Service's IP is taken by
+     * itself) before it could answer AlreadyExists */
+    if (kobj_get_raw(api, r, ns, kobj_meta_str(obj_new, "name"), &cur, NULL, &st) >= 0) {
+        json_decref(cur);
+        json_decref(obj_new);
+        return 0;
+    }
+    kobj_status_release(&st);
+    memset(&st, 0, sizeof(st));
     int ret = kobj_create(api, &req, obj_new, &res, &st);
     json_decref(obj_new);
     kobj_result_release(&res);

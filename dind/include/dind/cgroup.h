@@ -122,6 +122,11 @@ int cg_create(const char *parent_rel, const char *name, const struct cg_limits *
               struct cg **ret, dd_err *e);
 /* Re-adopts a cgroup created by an earlier daemon (after a restart). -ENOENT if it is gone. */
 int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, dd_err *e);
+/* A handle of the daemon's own cgroup (the base), for node-level stats (kubelet Summary API) and
+ * cg_pids/cg_oom_*: cg_update, cg_enter, cg_kill_all, cg_freeze and cg_destroy refuse it with
+ * -EPERM (cg_free releases it). On v2, if the base is the hierarchy's real root, memory.* files
+ * do not exist there and cg_stats_read leaves has_memory false: use /proc/meminfo instead. */
+int cg_open_base(struct cg **ret, dd_err *e);
 /* Applies the set fields of lim (docker update); unset fields keep their current values. */
 int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e);
 /* Moves pid (all its threads) into the cgroup in every hierarchy. */

@@ -103,7 +103,9 @@ void ev_timer_del(ev_timer *t);
 typedef void (*ev_signal_fn)(ev_signal *s, int signo, void *data);
 
 /* Blocks signo in the calling thread's mask and delivers it to fn through the loop's signalfd.
- * One handler per signal number (-EEXIST otherwise). ev_signal_del() unblocks it again. */
+ * One handler per signal number (-EEXIST otherwise). ev_signal_del() unblocks it again.
+ * The blocked mask is inherited across fork() and execve(): a child that runs other programs must
+ * reset it (sigprocmask(SIG_SETMASK, empty)) before exec, as rt does for containers. */
 ev_signal *ev_signal_add(ev_loop *loop, int signo, ev_signal_fn fn, void *data, dd_err *e);
 void ev_signal_del(ev_signal *s);
 

@@ -105,7 +105,9 @@ typedef struct http_server_opts {
     unsigned idle_ms;        /* close idle keep-alive connections; default 120000; headers too */
 } http_server_opts;
 
-/* Creates a server on loop; copies opts (strings are duplicated). */
+/* Creates a server on loop; copies opts (spool_dir is duplicated; the other pointers must stay
+ * valid). Sets SIGPIPE to SIG_IGN process-wide (OpenSSL writes with write(2)); children that exec
+ * other programs must restore SIG_DFL. */
 http_server *http_server_new(ev_loop *loop, const http_server_opts *opts);
 /* Closes every listener (removing the UNIX sockets it created) and connection. Requests still
  * owned by handlers get on_close and stay valid until finished. Safe with NULL. */

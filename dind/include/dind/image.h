@@ -21,8 +21,9 @@
  * deleting an image that is in use or referenced several times → -EBUSY (the daemon maps it to
  * 409) with dockerd's "conflict: unable to delete ..." text; hostile archives → -EINVAL.
  *
- * Threads: an img_store is used by one thread at a time (the caller serialises). Calls block on
- * disk I/O; a daemon runs load/import/save off its event loop if it must stay responsive.
+ * Threads: an img_store handle is used by one thread at a time. Calls block on disk I/O; to keep
+ * an event loop responsive, run img_load/img_import on a worker thread with its own
+ * IMG_STORE_SECONDARY handle (commits are serialised by sqlite's write lock).
  */
 #ifndef DIND_IMAGE_H
 #define DIND_IMAGE_H
@@ -72,6 +73,9 @@ typedef struct img_store img_store;
 
 enum img_store_flags {
     IMG_STORE_READONLY = 1u << 0, /* a consumer sharing another process's store */
+    /* Another handle on a store that a primary handle (which cleaned tmp/) already has open, for
+     * a worker thread: handles share nothing in memory; sqlite serialises their writes. */
+    IMG_STORE_SECONDARY = 1u << 1,
 };
 
 /* Opens (creating when writable) the store rooted at root. */

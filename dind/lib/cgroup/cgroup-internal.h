@@ -40,6 +40,7 @@ struct cg {
     int dirfd;          /* v2: O_DIRECTORY fd for CLONE_INTO_CGROUP, lazily opened */
     int oom_fd;         /* eventfd (v1) / inotify (v2), lazily created */
     int oom_ctl_fd;     /* v1: memory.oom_control kept open for the registration */
+    bool is_base;       /* the daemon's own cgroup (cg_open_base): read-only use */
 };
 
 struct cg_ops {

@@ -33,7 +33,11 @@ static void fill_dirs(struct cg *cg)
 {
     for (int c = 0; c < CG_NCTL; c++) {
         free(cg->dir[c]);
-        cg->dir[c] = cg_sys.v1_base[c] ? dd_path_join(cg_sys.v1_base[c], cg->rel) : NULL;
+        if (!cg_sys.v1_base[c])
+            cg->dir[c] = NULL;
+        else
+            cg->dir[c] = cg->rel[0] ? dd_path_join(cg_sys.v1_base[c], cg->rel)
+                                    : dd_strdup(cg_sys.v1_base[c]);
     }
 }
 
@@ -527,7 +531,8 @@ static int v1_stats(struct cg *cg, struct cg_stats *st, dd_err *e)
         r = stats_memory(cg, st, e);
     if (r >= 0 && cg->dir[CG_CPUACCT])
         r = stats_cpu(cg, st, e);
-    if (r >= 0 && cg->dir[CG_PIDS]) {
+    /* the root cgroup (a base at the hierarchy's root) has no pids files */
+    if (r >= 0 && cg->dir[CG_PIDS] && cg_file_exists(cg->dir[CG_PIDS], "pids.current")) {
         r = cg_read_u64(cg->dir[CG_PIDS], "pids.current", &st->pids_current, e);
         if (r >= 0)
             r = cg_read_u64(cg->dir[CG_PIDS], "pids.max", &st->pids_limit, e);

@@ -88,7 +88,7 @@ static int delegate_base(dd_err *e)
 static void fill_dir(struct cg *cg)
 {
     free(cg->v2_dir);
-    cg->v2_dir = dd_path_join(cg_sys.v2_base, cg->rel);
+    cg->v2_dir = cg->rel[0] ? dd_path_join(cg_sys.v2_base, cg->rel) : dd_strdup(cg_sys.v2_base);
 }
 
 static int v2_create(struct cg *cg, bool *ret_created, dd_err *e)

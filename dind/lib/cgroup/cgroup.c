@@ -353,9 +353,31 @@ int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, 
     return 0;
 }
 
+int cg_open_base(struct cg **ret, dd_err *e)
+{
+    int r = ensure_setup(e);
+    if (r < 0)
+        return r;
+    struct cg *cg = cg_new(dd_strdup(""));
+    cg->is_base = true;
+    if (ops() && (r = ops()->exists(cg, e)) < 0) {
+        cg_free(cg);
+        return r;
+    }
+    *ret = cg;
+    return 0;
+}
+
+static int refuse_base(struct cg *cg, const char *what, dd_err *e)
+{
+    return cg->is_base ? dd_err_set(e, EPERM, "refusing to %s the daemon's own cgroup", what) : 0;
+}
+
 int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 {
     CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "change limits of", e) < 0)
+        return -EPERM;
     if (!ops())
         return limits_empty(lim) ? 0
                                  : dd_err_set(e, EOPNOTSUPP,
@@ -368,6 +390,8 @@ int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e)
 int cg_enter(struct cg *cg, pid_t pid, dd_err *e)
 {
     CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "move a process into", e) < 0)
+        return -EPERM;
     if (!ops())
         return 0;
     int r = ops()->enter(cg, pid, e);
@@ -404,6 +428,8 @@ const char *cg_dir(const struct cg *cg, const char *controller)
 int cg_kill_all(struct cg *cg, int sig, dd_err *e)
 {
     CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "signal", e) < 0)
+        return -EPERM;
     if (!ops())
         return 0;
     int r = ops()->kill_all(cg, sig, e);
@@ -413,6 +439,8 @@ int cg_kill_all(struct cg *cg, int sig, dd_err *e)
 int cg_freeze(struct cg *cg, bool frozen, dd_err *e)
 {
     CG_ERR_LOCAL(e);
+    if (refuse_base(cg, "freeze", e) < 0)
+        return -EPERM;
     if (!ops())
         return dd_err_set(e, EOPNOTSUPP, "no cgroup filesystem: cannot %s",
                           frozen ? "pause" : "unpause");
@@ -452,6 +480,8 @@ int cg_destroy(struct cg *cg, int timeout_ms, dd_err *e)
     CG_ERR_LOCAL(e);
     if (!cg)
         return 0;
+    if (refuse_base(cg, "remove", e) < 0)
+        return -EPERM;
     if (!ops()) {
         cg_free(cg);
         return 0;

@@ -220,6 +220,10 @@ static int place_layers(img_store *st, img_pending *p, struct undo *u, dd_err *e
             if (r < 0)
                 return r;
         }
+        _cleanup_free_ char *dir = img_layer_dir(st, l->diff_id);
+        if (!path_exists(dir)) /* removed by a concurrent rmi since ingest found it */
+            return dd_err_set(e, EAGAIN, "layer %s was deleted during the load; load again",
+                              l->diff_id);
         int r = insert_layer(st, l, e);
         if (r < 0)
             return r;

@@ -95,7 +95,7 @@ void img_stmt_freep(sqlite3_stmt **s)
         sqlite3_finalize(*s);
 }
 
-static int make_dirs(img_store *st, dd_err *e)
+static int make_dirs(img_store *st, bool clean_tmp, dd_err *e)
 {
     static const char *const dirs[] = {"blobs/sha256", "layers/sha256", "tmp"};
     for (size_t i = 0; i < DD_ARRAY_SIZE(dirs); i++) {
@@ -104,6 +104,8 @@ static int make_dirs(img_store *st, dd_err *e)
         if (r < 0)
             return r;
     }
+    if (!clean_tmp)
+        return 0;
     /* Leftovers of a load that crashed: staging only, nothing references them. */
     _cleanup_free_ char *tmp = img_store_path(st, "tmp");
     int r = dd_rm_rf(tmp, e);
@@ -144,12 +146,13 @@ static int open_db(img_store *st, dd_err *e)
 
 int img_store_open(const char *root, unsigned flags, img_store **ret, dd_err *e)
 {
+    flags |= (flags & IMG_STORE_READONLY) ? IMG_STORE_SECONDARY : 0;
     img_store *st = dd_calloc(1, sizeof(*st));
     st->root = dd_strdup(root);
     st->readonly = flags & IMG_STORE_READONLY;
     int r = st->readonly ? 0 : dd_mkdir_p(root, 0700, e);
     if (r >= 0 && !st->readonly)
-        r = make_dirs(st, e);
+        r = make_dirs(st, !(flags & IMG_STORE_SECONDARY), e);
     if (r >= 0)
         r = open_db(st, e);
     if (r < 0) {

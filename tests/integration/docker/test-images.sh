@@ -28,6 +28,16 @@ out=$(dk load -i "$TEST_TMP/bb-oci.tar")
 [ "$(dk image inspect oci/bb:1 --format '{{.Id}}')" = "$id" ] || fail "OCI layout gave another id"
 ok "OCI layout load"
 
+# Concurrent loads of the same content (worker threads, one sqlite writer at a time).
+p1=; p2=; p3=
+dk load -q -i "$TEST_TMP/bb.tar" >"$TEST_TMP/l1" 2>&1 & p1=$!
+dk load -q -i "$TEST_TMP/bb-oci.tar" >"$TEST_TMP/l2" 2>&1 & p2=$!
+dk load -q -i "$TEST_TMP/bb.tar" >"$TEST_TMP/l3" 2>&1 & p3=$!
+wait $p1 && wait $p2 && wait $p3 || fail "a concurrent load failed: $(cat "$TEST_TMP"/l?)"
+[ "$(ls "$DATA_ROOT/image/layers/sha256" | wc -l)" = 1 ] || fail "concurrent loads duplicated layers"
+[ -z "$(ls "$DATA_ROOT/image/tmp")" ] || fail "concurrent loads left staging behind"
+ok "concurrent loads"
+
 # ---- tag / rmi ----
 dk tag myrepo/bb:v1 other/bb:v2
 dk images --format '{{.Repository}}:{{.Tag}}' | grep -qx 'other/bb:v2' || fail "tag not listed"

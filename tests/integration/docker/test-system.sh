@@ -12,11 +12,16 @@ if "$DINDD" -H fd:// 2>"$TEST_TMP/err"; then fail "fd:// accepted"; fi
 grep -q "fd://.*not supported" "$TEST_TMP/err" || fail "fd:// message"
 ok "flags"
 
-start_dindd --debug
+port=$((20000 + $$ % 20000))
+start_dindd --debug -H "tcp://127.0.0.1:$port"
 
 out=$(dk version --format '{{.Server.APIVersion}} {{.Server.Os}}')
 [ "$out" = "1.41 linux" ] || fail "docker version: $out"
 ok "docker version"
+
+out=$("$DOCKER_CLI" -H "tcp://127.0.0.1:$port" version --format '{{.Server.APIVersion}}')
+[ "$out" = "1.41" ] || fail "docker version over tcp: $out"
+ok "tcp listener"
 
 out=$(dk info --format '{{.NCPU}} {{.OSType}} {{.Driver}} {{.DockerRootDir}}')
 [ "$out" = "$(nproc) linux overlay2 $DATA_ROOT" ] || fail "docker info: $out"

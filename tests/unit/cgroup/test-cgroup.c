@@ -455,3 +455,32 @@ TEST(pause_and_unpause)
 {
     run_cleaned(body_pause);
 }
+
+TEST(base_handle_reads_stats_and_refuses_changes)
+{
+    struct cg *base = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(cg_open_base(&base, &e), 0);
+    CHECK_EQ_STR(cg_path(base), "");
+    struct cg_stats st;
+    CHECK_EQ_INT(cg_stats_read(base, &st, &e), 0);
+    CHECK(st.has_cpu && st.cpu_total_ns > 0);
+    if (cg_mode() == CG_MODE_V1)
+        CHECK(st.has_memory && st.mem_usage > 0);
+    cg_stats_release(&st);
+    pid_t *pids = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cg_pids(base, &pids, &n, &e), 0);
+    bool me = false;
+    for (size_t i = 0; i < n; i++)
+        me |= pids[i] == getpid();
+    CHECK(me);
+    free(pids);
+    struct cg_limits l = {.pids_max = 5};
+    CHECK_EQ_INT(cg_update(base, &l, &e), -EPERM);
+    CHECK_EQ_INT(cg_kill_all(base, SIGKILL, &e), -EPERM);
+    CHECK_EQ_INT(cg_freeze(base, true, &e), -EPERM);
+    CHECK_EQ_INT(cg_destroy(base, 0, &e), -EPERM);
+    CHECK(strstr(e.msg, "daemon's own cgroup") != NULL);
+    cg_free(base);
+}

@@ -3,6 +3,7 @@
  * fieldValidation, generation, subresources, selectors and paging, watches, namespace
  * lifecycle and garbage collection. */
 #include <stdio.h>
+#include <sys/wait.h>
 
 #include "k3core/api/objects.h"
 #include "tests/unit/unit.h"
@@ -323,4 +324,35 @@ TEST(objects_list_selectors_and_paging)
     o.field_selector = "spec.nodeName=x,status.phase!=Running";
     CHECK_EQ_INT(kobj_list(v.api, &pods, &o, &l, &st), 0);
     json_decref(l);
+}
+
+static void body_reopen(const char *path)
+{
+    for (int round = 0; round < 2; round++) {
+        kst_store *s = NULL;
+        kobj_api *api = NULL;
+        dd_err e = {0};
+        if (kst_open(path, NULL, &s, &e) < 0 || kobj_open(s, NULL, &api, &e) < 0)
+            unit_fail(__FILE__, __LINE__, "round %d: %s", round, e.msg);
+        kobj_close(api);
+        kst_close(s);
+    }
+}
+
+/* Bootstrap on an existing store (a restart) finds its objects and creates nothing twice. */
+TEST(objects_bootstrap_again_after_restart)
+{
+    char tmpl[] = "/tmp/kobj-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    CHECK(dir != NULL);
+    _cleanup_free_ char *path = dd_asprintf("%s/state.db", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        body_reopen(path);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    dd_rm_rf(dir, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }

@@ -1,0 +1,71 @@
+/* pki: the cluster's certificates and keys, in k3s's layout under <data-dir>/server/tls/.
+ * Prefix: pki_.
+ *
+ * First start creates (EC P-256, OpenSSL):
+ *   server-ca.{crt,key}                 signs the serving certificate
+ *   client-ca.{crt,key}                 signs client certificates (admin, future nodes)
+ *   serving-kube-apiserver.{crt,key}    TLS serving cert, SANs from pki_params (re-issued when they
+ * change) client-admin.{crt,key}              CN=system:admin, O=system:masters service.key signs
+ * ServiceAccount JWTs (ES256) Later starts load the same files. Nothing here listens or knows HTTP;
+ * the server builds its SSL_CTX with pki_server_ctx().
+ */
+#ifndef K3CORE_PKI_H
+#define K3CORE_PKI_H
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "dind/base.h"
+
+struct pki_params {
+    char **sans; /* DNS names and IP literals for the serving certificate */
+};
+
+struct pki {
+    char *dir; /* <data-dir>/server/tls */
+    X509 *server_ca;
+    EVP_PKEY *server_ca_key;
+    X509 *client_ca;
+    EVP_PKEY *client_ca_key;
+    X509 *serving;
+    EVP_PKEY *serving_key;
+    X509 *admin;
+    EVP_PKEY *admin_key;
+    EVP_PKEY *sa_key;
+    char *server_ca_pem; /* PEM text, for kubeconfigs and kube-root-ca.crt */
+};
+
+/* Loads or creates everything under dir. Returns 0 or -errno with e filled. */
+int pki_load_or_create(const char *dir, const struct pki_params *p, struct pki **ret, dd_err *e);
+void pki_free(struct pki *pki);
+
+/* A TLS 1.2+ server context presenting the serving certificate and asking (not requiring) a client
+ * certificate signed by the client CA. */
+SSL_CTX *pki_server_ctx(const struct pki *pki, dd_err *e);
+
+/* Issues a client certificate (CN=cn, O=each of orgs) signed by the client CA. */
+int pki_issue_client(const struct pki *pki, const char *cn, char *const *orgs, X509 **ret_cert,
+                     EVP_PKEY **ret_key, dd_err *e);
+
+/* The user (CN) and groups (O entries) of a verified client certificate. */
+int pki_cert_identity(X509 *cert, char **ret_user, char ***ret_groups);
+
+/* Writes a k3s-style admin kubeconfig (cluster/context/user "default") with mode. */
+int pki_write_kubeconfig(const struct pki *pki, const char *path, const char *server_url,
+                         mode_t mode, dd_err *e);
+
+/* PEM helpers (caller frees). */
+char *pki_cert_pem(X509 *cert);
+char *pki_key_pem(EVP_PKEY *key);
+
+/* ---- ServiceAccount tokens: compact JWS, ES256 with service.key ---- */
+
+/* Signs claims (a JSON object serialised by the caller) into "<header>.<payload>.<sig>". */
+char *pki_jwt_sign(const struct pki *pki, const char *claims_json);
+/* Verifies signature; on success returns the decoded claims JSON (caller frees). */
+int pki_jwt_verify(const struct pki *pki, const char *token, char **ret_claims, dd_err *e);
+
+void pki_freep(struct pki **p);
+#define _cleanup_pki_ _cleanup_(pki_freep)
+
+#endif

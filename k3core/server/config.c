@@ -1,0 +1,254 @@
+/* config.c: parses `k3core server` flags the way k3s's urfave/cli front end does: `--flag value`,
+ * `--flag=value`, single-dash short forms, booleans with optional `=true|false`, slice flags
+ * that repeat and split on commas, and K3S_* environment variables as fallbacks.
+ *
+ * The option table is data; adding a k3s flag is one row. It validates values (port range,
+ * CIDRs, file mode) but does not touch the filesystem.
+ */
+#include "k3core/server/config.h"
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum opt_type { OPT_STR, OPT_INT, OPT_BOOL, OPT_STRV, OPT_MODE, OPT_LEVEL };
+
+struct opt {
+    const char *name;  /* long name without dashes */
+    const char *alias; /* short name or NULL */
+    const char *env;   /* K3S_* fallback or NULL */
+    enum opt_type type;
+    size_t off;
+    const char *help;
+};
+
+#define F(field) offsetof(struct kcfg, field)
+static const struct opt opts[] = {
+    {"data-dir", "d", "K3S_DATA_DIR", OPT_STR, F(data_dir), "folder to hold state"},
+    {"https-listen-port", NULL, NULL, OPT_INT, F(https_port), "HTTPS listen port (6443)"},
+    {"bind-address", NULL, NULL, OPT_STR, F(bind_address), "address to listen on (0.0.0.0)"},
+    {"advertise-address", NULL, NULL, OPT_STR, F(advertise_addr), "address advertised to clients"},
+    {"tls-san", NULL, NULL, OPT_STRV, F(tls_sans), "extra hostname or IP in the serving cert"},
+    {"token", "t", "K3S_TOKEN", OPT_STR, F(token), "shared secret for joining nodes"},
+    {"write-kubeconfig", "o", "K3S_KUBECONFIG_OUTPUT", OPT_STR, F(kubeconfig_out),
+     "write the admin kubeconfig to this file"},
+    {"write-kubeconfig-mode", NULL, "K3S_KUBECONFIG_MODE", OPT_MODE, F(kubeconfig_mode),
+     "kubeconfig file mode (octal, 600)"},
+    {"cluster-cidr", NULL, NULL, OPT_STR, F(cluster_cidr), "pod network (10.42.0.0/16)"},
+    {"service-cidr", NULL, NULL, OPT_STR, F(service_cidr), "service network (10.43.0.0/16)"},
+    {"cluster-dns", NULL, NULL, OPT_STR, F(cluster_dns), "cluster DNS service IP (10.43.0.10)"},
+    {"cluster-domain", NULL, NULL, OPT_STR, F(cluster_domain), "cluster domain (cluster.local)"},
+    {"disable-agent", NULL, NULL, OPT_BOOL, F(disable_agent), "do not run a local agent"},
+    {"node-name", NULL, "K3S_NODE_NAME", OPT_STR, F(node_name), "node name (hostname)"},
+    {"disable", NULL, NULL, OPT_STRV, F(disable), "k3s components to skip (none are shipped)"},
+    {"v", NULL, NULL, OPT_INT, F(verbosity), "log verbosity number"},
+    {"log-level", NULL, NULL, OPT_LEVEL, F(log_level), "error|warn|info|debug (info)"},
+    {"debug", NULL, "K3S_DEBUG", OPT_BOOL, 0, "debug logging"},
+};
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
+        const struct opt *o = &opts[i];
+        if ((strlen(o->name) == len && !strncmp(o->name, name, len)) ||
+            (o->alias && strlen(o->alias) == len && !strncmp(o->alias, name, len)))
+            return o;
+    }
+    return NULL;
+}
+
+static int parse_bool_strict(const char *s, bool *ret)
+{
+    static const char *t[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *f[] = {"0", "f", "F", "false", "FALSE", "False"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(t); i++) {
+        if (!strcmp(s, t[i]))
+            return *ret = true, 0;
+        if (!strcmp(s, f[i]))
+            return *ret = false, 0;
+    }
+    return -EINVAL;
+}
+
+static int set_value(struct kcfg *c, const struct opt *o, const char *v, dd_err *e)
+{
+    void *p = (char *)c + o->off;
+    int64_t n;
+    bool b;
+    char *end;
+    switch (o->type) {
+    case OPT_STR:
+        free(*(char **)p);
+        *(char **)p = dd_strdup(v);
+        return 0;
+    case OPT_LEVEL:
+        if (dd_log_parse_level(v, &(enum dd_log_level){0}) < 0)
+            return dd_err_set(e, EINVAL, "invalid value \"%s\" for flag --%s", v, o->name);
+        free(*(char **)p);
+        *(char **)p = dd_strdup(v);
+        return 0;
+    case OPT_INT:
+        if (dd_parse_int64(v, &n) < 0 || n < 0 || n > 65535)
+            return dd_err_set(e, EINVAL, "invalid value \"%s\" for flag --%s", v, o->name);
+        *(int *)p = (int)n;
+        return 0;
+    case OPT_MODE:
+        n = strtol(v, &end, 8);
+        if (!*v || *end || n < 0 || n > 07777)
+            return dd_err_set(e, EINVAL, "invalid value \"%s\" for flag --%s", v, o->name);
+        *(mode_t *)p = (mode_t)n;
+        return 0;
+    case OPT_BOOL:
+        if (parse_bool_strict(v, &b) < 0)
+            return dd_err_set(e, EINVAL, "invalid boolean value \"%s\" for flag --%s", v, o->name);
+        if (!strcmp(o->name, "debug"))
+            return b ? (set_value(c, &opts[DD_ARRAY_SIZE(opts) - 2], "debug", e)) : 0;
+        *(bool *)p = b;
+        return 0;
+    case OPT_STRV: {
+        _cleanup_free_ char *copy = dd_strdup(v);
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            *(char ***)p = dd_strv_push(*(char ***)p, tok);
+        return 0;
+    }
+    }
+    return -EINVAL;
+}
+
+static void set_defaults(struct kcfg *c)
+{
+    c->data_dir = dd_strdup("/var/lib/rancher/k3s");
+    c->https_port = 6443;
+    c->bind_address = dd_strdup("0.0.0.0");
+    c->kubeconfig_out = dd_strdup("/etc/rancher/k3s/k3s.yaml");
+    c->kubeconfig_mode = 0600;
+    c->cluster_cidr = dd_strdup("10.42.0.0/16");
+    c->service_cidr = dd_strdup("10.43.0.0/16");
+    c->cluster_dns = dd_strdup("10.43.0.10");
+    c->cluster_domain = dd_strdup("cluster.local");
+    c->log_level = dd_strdup("info");
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    c->node_name = dd_strdup(host[0] ? host : "localhost");
+}
+
+static int apply_env(struct kcfg *c, dd_err *e)
+{
+    for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
+        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
+        if (v && *v) {
+            int r = set_value(c, &opts[i], v, e);
+            if (r < 0)
+                return dd_err_wrap(e, "%s", opts[i].env);
+        }
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_err *e)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return *ret_help = true, 1;
+        if (a[0] != '-' || !a[1])
+            return dd_err_set(e, EINVAL, "unexpected argument \"%s\" (server takes only flags)", a);
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_opt(name, len);
+        if (!o)
+            return dd_err_set(e, EINVAL, "flag provided but not defined: -%.*s", (int)len, name);
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v && o->type == OPT_BOOL)
+            v = "true";
+        if (!v && i + 1 >= argc)
+            return dd_err_set(e, EINVAL, "flag needs an argument: -%s", o->name);
+        if (!v)
+            v = argv[++i];
+        int r = set_value(c, o, v, e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int validate(struct kcfg *c, dd_err *e)
+{
+    char ip[64];
+    if (c->https_port <= 0)
+        return dd_err_set(e, EINVAL, "invalid --https-listen-port %d", c->https_port);
+    if (kcfg_first_service_ip(c, ip, sizeof(ip)) < 0)
+        return dd_err_set(e, EINVAL, "invalid --service-cidr \"%s\"", c->service_cidr);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, c->cluster_dns, buf) != 1)
+        return dd_err_set(e, EINVAL, "invalid --cluster-dns \"%s\"", c->cluster_dns);
+    if (!strchr(c->cluster_cidr, '/'))
+        return dd_err_set(e, EINVAL, "invalid --cluster-cidr \"%s\"", c->cluster_cidr);
+    if (c->verbosity >= 4 && strcmp(c->log_level, "debug")) {
+        free(c->log_level);
+        c->log_level = dd_strdup("debug");
+    }
+    return 0;
+}
+
+int kcfg_parse(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_err *e)
+{
+    memset(c, 0, sizeof(*c));
+    *ret_help = false;
+    set_defaults(c);
+    int r = apply_env(c, e);
+    if (r < 0)
+        return r;
+    r = parse_args(argc, argv, c, ret_help, e);
+    if (r != 0)
+        return r;
+    return validate(c, e);
+}
+
+void kcfg_release(struct kcfg *c)
+{
+    for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
+        void *p = (char *)c + opts[i].off;
+        if (opts[i].type == OPT_STR || opts[i].type == OPT_LEVEL)
+            free(*(char **)p), *(char **)p = NULL;
+        else if (opts[i].type == OPT_STRV)
+            dd_strv_free(*(char ***)p), *(char ***)p = NULL;
+    }
+}
+
+void kcfg_usage(FILE *out)
+{
+    fprintf(out, "Usage: k3core server [flags]\n\nRun the Kubernetes API server "
+                 "(k3s-compatible flags).\n\nFlags:\n");
+    for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
+        const struct opt *o = &opts[i];
+        char name[64];
+        snprintf(name, sizeof(name), "--%s%s%s", o->name, o->alias ? ", -" : "",
+                 o->alias ? o->alias : "");
+        fprintf(out, "  %-28s %s%s%s%s\n", name, o->help, o->env ? " [$" : "", o->env ? o->env : "",
+                o->env ? "]" : "");
+    }
+}
+
+char *kcfg_server_dir(const struct kcfg *c)
+{
+    return dd_path_join(c->data_dir, "server");
+}
+
+int kcfg_first_service_ip(const struct kcfg *c, char *out, size_t outlen)
+{
+    _cleanup_free_ char *net = dd_strdup(c->service_cidr);
+    char *slash = strchr(net, '/');
+    int64_t bits;
+    if (!slash || dd_parse_int64(slash + 1, &bits) < 0 || bits < 1 || bits > 30)
+        return -EINVAL;
+    *slash = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, net, &a) != 1)
+        return -EINVAL;
+    uint32_t mask = bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits);
+    a.s_addr = htonl((ntohl(a.s_addr) & mask) + 1);
+    return inet_ntop(AF_INET, &a, out, (socklen_t)outlen) ? 0 : -EINVAL;
+}

@@ -1,0 +1,286 @@
+/* server.c: `k3core server` start-up and the route table. It creates or loads the PKI under
+ * <data-dir>/server/tls, opens the sqlite store (<data-dir>/server/db/state.db) and the object
+ * layer, bootstraps RBAC, writes the admin kubeconfig, listens with TLS on
+ * --bind-address:--https-listen-port and runs the event loop until SIGTERM/SIGINT.
+ *
+ * Every route goes through one entry that authenticates the caller (401 for anonymous requests,
+ * health endpoints excepted like upstream's system:public-info-viewer) and then calls the row's
+ * handler. Resource semantics live in k3core/api; this file only wires things together.
+ */
+#include "k3core/server/server-internal.h"
+#include "k3core/server/table-internal.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+
+typedef void (*ksrv_fn)(struct ksrv *s, http_req *req, struct kuser *u);
+
+struct ksrv *ksrv_of(http_req *req)
+{
+    return http_req_server_data(req);
+}
+
+static void h_version(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    json_t *v =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor", "33",
+                  "emulationMajor", "1", "emulationMinor", "33", "gitVersion", K3CORE_VERSION,
+                  "gitCommit", "k3core", "gitTreeState", "clean", "buildDate",
+                  "2026-11-23T00:00:00Z", "goVersion", "go1.24.2", "compiler", "gc");
+    json_object_set_new(v, "platform", json_string("linux/amd64"));
+    ksrv_reply_json(req, 200, v, NULL);
+    json_decref(v);
+}
+
+static void h_health(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    const char *path = http_req_path(req);
+    if (!http_req_query(req, "verbose")) {
+        http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
+        return;
+    }
+    static const char *const checks[] = {"ping", "log", "etcd",
+                                         "poststarthook/start-apiextensions-controllers",
+                                         "poststarthook/rbac/bootstrap-roles"};
+    dd_buf b = DD_BUF_INIT;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(checks); i++)
+        dd_buf_addf(&b, "[+]%s ok\n", checks[i]);
+    dd_buf_addf(&b, "%s check passed\n", path + 1);
+    http_reply(req, 200, "text/plain; charset=utf-8", b.data, b.len);
+    dd_buf_release(&b);
+}
+
+static void h_discovery(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    ksrv_handle_discovery(req);
+}
+
+static void h_openapi(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    ksrv_handle_openapi(req);
+}
+
+static void h_resource(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    http_req_set_data(req, u);
+    ksrv_handle_resource(req);
+}
+
+struct kuser *ksrv_user(http_req *req)
+{
+    return http_req_data(req);
+}
+
+static bool public_path(const char *path)
+{
+    return !strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz") ||
+           !strcmp(path, "/version") || !strcmp(path, "/version/");
+}
+
+static void h_entry(http_req *req)
+{
+    struct ksrv *s = ksrv_of(req);
+    ksrv_fn fn = (ksrv_fn)http_req_route_data(req);
+    struct kuser u = {0};
+    if (ksrv_authenticate(s, req, &u) < 0) {
+        if (public_path(http_req_path(req))) {
+            fn(s, req, &u);
+            return;
+        }
+        ksrv_fail(req, 401, "Unauthorized", "Unauthorized");
+        return;
+    }
+    fn(s, req, &u);
+    kuser_release(&u);
+}
+
+#define ROUTE(m, p, fn)                                                                            \
+    {                                                                                              \
+        m, p, h_entry, 0, KSRV_MAX_BODY, (void *)(fn)                                              \
+    }
+static const http_route routes[] = {
+    ROUTE("GET", "/version", h_version),     ROUTE("GET", "/version/", h_version),
+    ROUTE("GET", "/healthz", h_health),      ROUTE("GET", "/livez", h_health),
+    ROUTE("GET", "/readyz", h_health),       ROUTE("GET", "/api", h_discovery),
+    ROUTE("GET", "/api/", h_discovery),      ROUTE("GET", "/apis", h_discovery),
+    ROUTE("GET", "/apis/", h_discovery),     ROUTE("GET", "/openapi/v2", h_openapi),
+    ROUTE("GET", "/openapi/v3", h_openapi),  ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
+    ROUTE(NULL, "/api/{rest*}", h_resource), ROUTE(NULL, "/apis/{rest*}", h_resource),
+};
+
+static void on_http_error(http_req *req, int status, const char *message)
+{
+    const char *reason = status == 413   ? "RequestEntityTooLarge"
+                         : status == 405 ? "MethodNotAllowed"
+                         : status == 404 ? "NotFound"
+                                         : "BadRequest";
+    if (status == 413)
+        ksrv_fail(req, 413, reason, "Request entity too large: limit is %u", KSRV_MAX_BODY);
+    else if (status == 404)
+        ksrv_fail(req, 404, reason, "the server could not find the requested resource");
+    else
+        ksrv_fail(req, status, reason, "%s", message ? message : "bad request");
+}
+
+static void common_headers(void *data, dd_buf *out)
+{
+    dd_buf_adds(out, "X-Kubernetes-Pf-Flowschema-Uid: k3core\r\n");
+}
+
+static void on_signal(ev_signal *sig, int signo, void *data)
+{
+    dd_info("received %s, shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    ev_stop(data);
+}
+
+static void on_controllers(ev_timer *t, void *data)
+{
+    struct ksrv *s = data;
+    dd_err e = {0};
+    int n = kobj_run_controllers(s->api, &e);
+    if (n < 0)
+        dd_warn("controllers: %s", e.msg);
+    ev_timer_reset(t, n > 0 ? 50 : 1000);
+}
+
+static char **wanted_sans(const struct kcfg *c, const char *advertise)
+{
+    char svc_ip[64] = "10.43.0.1";
+    kcfg_first_service_ip(c, svc_ip, sizeof(svc_ip));
+    const char *fixed[] = {"localhost",  "127.0.0.1",          "::1",
+                           "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                           svc_ip,       c->node_name,         advertise};
+    char **sans = NULL;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(fixed); i++)
+        if (fixed[i] && *fixed[i] && !dd_strv_contains(sans, fixed[i]))
+            sans = dd_strv_push(sans, fixed[i]);
+    _cleanup_free_ char *fqdn = dd_asprintf("kubernetes.default.svc.%s", c->cluster_domain);
+    sans = dd_strv_push(sans, fqdn);
+    for (size_t i = 0; c->tls_sans && c->tls_sans[i]; i++)
+        if (!dd_strv_contains(sans, c->tls_sans[i]))
+            sans = dd_strv_push(sans, c->tls_sans[i]);
+    return sans;
+}
+
+/* k3s's default advertise address: the first non-loopback IPv4 of the host. */
+static char *default_advertise(void)
+{
+    struct ifaddrs *ifs = NULL, *i;
+    char buf[INET_ADDRSTRLEN] = "127.0.0.1";
+    if (getifaddrs(&ifs) == 0) {
+        for (i = ifs; i; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                continue;
+            struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+            if ((ntohl(a.s_addr) >> 24) == 127)
+                continue;
+            inet_ntop(AF_INET, &a, buf, sizeof(buf));
+            break;
+        }
+        freeifaddrs(ifs);
+    }
+    return dd_strdup(buf);
+}
+
+static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
+{
+    _cleanup_free_ char *tls_dir = dd_path_join(server_dir, "tls");
+    _cleanup_free_ char *db_dir = dd_path_join(server_dir, "db");
+    _cleanup_free_ char *advertise =
+        s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr) : default_advertise();
+    _cleanup_strv_free_ char **sans = wanted_sans(s->cfg, advertise);
+    struct pki_params pp = {.sans = sans};
+    int r = pki_load_or_create(tls_dir, &pp, &s->pki, e);
+    if (r < 0)
+        return dd_err_wrap(e, "certificates in %s", tls_dir);
+    if ((r = dd_mkdir_p(db_dir, 0700, e)) < 0)
+        return r;
+    _cleanup_free_ char *db = dd_path_join(db_dir, "state.db");
+    if ((r = kst_open(db, NULL, &s->store, e)) < 0)
+        return dd_err_wrap(e, "opening %s", db);
+    kobj_config oc = {.service_cidr = s->cfg->service_cidr, .ca_pem = s->pki->server_ca_pem};
+    if ((r = kobj_open(s->store, &oc, &s->api, e)) < 0)
+        return dd_err_wrap(e, "opening the object layer");
+    ksrv_table_set_api(s->api);
+    return ksrv_rbac_bootstrap(s, e);
+}
+
+static int start_listening(struct ksrv *s, dd_err *e)
+{
+    if (!(s->tls = pki_server_ctx(s->pki, e)))
+        return -e->code;
+    http_server_opts o = {.error = on_http_error,
+                          .headers = common_headers,
+                          .data = s,
+                          .body_mem_max = KSRV_MAX_BODY,
+                          .idle_ms = 600000};
+    s->http = http_server_new(s->loop, &o);
+    http_server_add_routes(s->http, routes, DD_ARRAY_SIZE(routes));
+    const char *bind = s->cfg->bind_address;
+    _cleanup_free_ char *addr = strchr(bind, ':')
+                                    ? dd_asprintf("tcp://[%s]:%d", bind, s->cfg->https_port)
+                                    : dd_asprintf("tcp://%s:%d", bind, s->cfg->https_port);
+    int r = http_server_listen(s->http, addr, s->tls, e);
+    return r < 0 ? dd_err_wrap(e, "listening on %s", addr) : 0;
+}
+
+static int write_kubeconfig(struct ksrv *s, dd_err *e)
+{
+    if (!s->cfg->kubeconfig_out || !*s->cfg->kubeconfig_out)
+        return 0;
+    _cleanup_free_ char *url = dd_asprintf("https://127.0.0.1:%d", s->cfg->https_port);
+    int r = pki_write_kubeconfig(s->pki, s->cfg->kubeconfig_out, url, s->cfg->kubeconfig_mode, e);
+    if (r == 0)
+        dd_info("Wrote kubeconfig %s", s->cfg->kubeconfig_out);
+    return r;
+}
+
+static void ksrv_release(struct ksrv *s)
+{
+    http_server_free(s->http);
+    ev_timer_del(s->ctrl_timer);
+    kobj_close(s->api);
+    kst_close(s->store);
+    SSL_CTX_free(s->tls);
+    pki_free(s->pki);
+    ev_loop_free(s->loop);
+    free(s->issuer);
+}
+
+int ksrv_run(const struct kcfg *cfg)
+{
+    struct ksrv s = {.cfg = cfg, .start_ns = dd_now_ns()};
+    dd_err e = {0};
+    enum dd_log_level lvl;
+    if (dd_log_parse_level(cfg->log_level, &lvl) == 0)
+        dd_log_threshold = lvl;
+    signal(SIGPIPE, SIG_IGN);
+    _cleanup_free_ char *server_dir = kcfg_server_dir(cfg);
+    s.issuer = dd_asprintf("https://kubernetes.default.svc.%s", cfg->cluster_domain);
+    int r = dd_mkdir_p(server_dir, 0700, &e);
+    if (r >= 0 && !(s.loop = ev_loop_new(&e)))
+        r = -EIO;
+    if (r >= 0)
+        r = open_state(&s, server_dir, &e);
+    if (r >= 0)
+        r = start_listening(&s, &e);
+    if (r >= 0)
+        r = write_kubeconfig(&s, &e);
+    if (r >= 0 && (!ev_signal_add(s.loop, SIGTERM, on_signal, s.loop, &e) ||
+                   !ev_signal_add(s.loop, SIGINT, on_signal, s.loop, &e)))
+        r = -EIO;
+    if (r < 0) {
+        dd_error("k3core server: %s", e.msg);
+        ksrv_release(&s);
+        return 1;
+    }
+    s.ctrl_timer = ev_timer_add(s.loop, 200, 0, on_controllers, &s);
+    dd_info("Running kube-apiserver on https://%s:%d", cfg->bind_address, cfg->https_port);
+    dd_info("k3s is up and running");
+    ev_run(s.loop);
+    ksrv_release(&s);
+    return 0;
+}

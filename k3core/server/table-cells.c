@@ -1,0 +1,373 @@
+/* table-cells.c: per-kind Table columns with the same names, order and priorities as upstream's
+ * printers (pkg/printers/internalversion) for pods and workloads (the rest: table-core.c), and
+ * the functions that compute each cell from the
+ * object JSON: pod READY/STATUS/RESTARTS, deployment READY/UP-TO-DATE/AVAILABLE, service
+ * TYPE/CLUSTER-IP/EXTERNAL-IP/PORT(S), node STATUS/ROLES, and so on. Cells never fail: a missing
+ * field prints as upstream prints it ("<none>", 0, "").
+ */
+#include <stdio.h>
+
+#include "dind/base.h"
+#include "k3core/server/table-internal.h"
+
+static json_t *str_or(const char *s, const char *def)
+{
+    return json_string(s && *s ? s : def);
+}
+
+static int64_t ival(const json_t *o, const char *path)
+{
+    return json_integer_value(tpath(o, path));
+}
+
+static json_t *ratio(int64_t a, int64_t b)
+{
+    char buf[48];
+    snprintf(buf, sizeof(buf), "%lld/%lld", (long long)a, (long long)b);
+    return json_string(buf);
+}
+
+/* Joins a string field of every element of an array: "web,sidecar". */
+json_t *join_field(const json_t *arr, const char *field, const char *sep, const char *none)
+{
+    dd_buf b = DD_BUF_INIT;
+    size_t i;
+    json_t *el;
+    json_array_foreach(arr, i, el)
+    {
+        const char *s = json_is_string(el) ? json_string_value(el) : tstr(el, field);
+        if (s)
+            dd_buf_addf(&b, "%s%s", b.len ? sep : "", s);
+    }
+    json_t *j = json_string(b.len ? b.data : none);
+    dd_buf_release(&b);
+    return j;
+}
+
+json_t *selector_string(const json_t *sel)
+{
+    dd_buf b = DD_BUF_INIT;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(sel, "matchLabels"), k, v)
+        dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
+    if (!json_object_get(sel, "matchLabels"))
+        json_object_foreach((json_t *)sel, k, v) if (json_is_string(v))
+            dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
+    json_t *j = json_string(b.len ? b.data : "<none>");
+    dd_buf_release(&b);
+    return j;
+}
+
+/* ---- pods ---- */
+
+static json_t *pod_ready(const json_t *o)
+{
+    size_t i, ready = 0;
+    json_t *cs;
+    json_array_foreach(tpath(o, "status.containerStatuses"), i, cs) ready +=
+        json_is_true(json_object_get(cs, "ready"));
+    return ratio((int64_t)ready, (int64_t)json_array_size(tpath(o, "spec.containers")));
+}
+
+static const char *container_reason(const json_t *cs, char *buf, size_t n, bool *running)
+{
+    const json_t *st = json_object_get(cs, "state");
+    if (tstr(st, "waiting.reason") && *tstr(st, "waiting.reason"))
+        return tstr(st, "waiting.reason");
+    const json_t *t = json_object_get(st, "terminated");
+    if (t && tstr(t, "reason") && *tstr(t, "reason"))
+        return tstr(t, "reason");
+    if (t) {
+        int64_t sig = ival(t, "signal");
+        snprintf(buf, n, sig ? "Signal:%lld" : "ExitCode:%lld",
+                 (long long)(sig ? sig : ival(t, "exitCode")));
+        return buf;
+    }
+    if (json_object_get(st, "running") && json_is_true(json_object_get(cs, "ready")))
+        *running = true;
+    return NULL;
+}
+
+static json_t *pod_status(const json_t *o)
+{
+    const char *reason = tstr(o, "status.reason");
+    if (!reason || !*reason)
+        reason = tstr(o, "status.phase") ? tstr(o, "status.phase") : "Pending";
+    static char buf[64];
+    char tmp[64];
+    bool running = false;
+    size_t i, n = json_array_size(tpath(o, "status.containerStatuses"));
+    for (i = n; i-- > 0;) {
+        const char *r = container_reason(json_array_get(tpath(o, "status.containerStatuses"), i),
+                                         tmp, sizeof(tmp), &running);
+        if (r) {
+            snprintf(buf, sizeof(buf), "%s", r);
+            reason = buf;
+        }
+    }
+    if (!strcmp(reason, "Completed") && running)
+        reason = "Running";
+    if (tstr(o, "metadata.deletionTimestamp"))
+        reason = "Terminating";
+    return json_string(reason);
+}
+
+static json_t *pod_restarts(const json_t *o)
+{
+    size_t i;
+    json_t *cs;
+    int64_t total = 0;
+    const char *last = NULL;
+    json_array_foreach(tpath(o, "status.containerStatuses"), i, cs)
+    {
+        total += ival(cs, "restartCount");
+        const char *f = tstr(cs, "lastState.terminated.finishedAt");
+        if (f && (!last || strcmp(f, last) > 0))
+            last = f;
+    }
+    if (!total || !last)
+        return json_integer(total);
+    char buf[64];
+    json_t *age = age_of(last);
+    snprintf(buf, sizeof(buf), "%lld (%s ago)", (long long)total, json_string_value(age));
+    json_decref(age);
+    return json_string(buf);
+}
+
+static json_t *pod_ip(const json_t *o)
+{
+    return str_or(tstr(o, "status.podIP"), "<none>");
+}
+
+static json_t *pod_node(const json_t *o)
+{
+    return str_or(tstr(o, "spec.nodeName"), "<none>");
+}
+
+static json_t *pod_nominated(const json_t *o)
+{
+    return str_or(tstr(o, "status.nominatedNodeName"), "<none>");
+}
+
+static json_t *pod_gates(const json_t *o)
+{
+    size_t n = json_array_size(tpath(o, "spec.readinessGates"));
+    if (!n)
+        return json_string("<none>");
+    return ratio(0, (int64_t)n);
+}
+
+static const struct tcol pod_cols[] = {
+    {"Name", "string", "name", 0, cell_name, "Name must be unique within a namespace."},
+    {"Ready", "string", "", 0, pod_ready, "The aggregate readiness state of this pod."},
+    {"Status", "string", "", 0, pod_status, "The aggregate status of the containers."},
+    {"Restarts", "string", "", 0, pod_restarts, "The number of times the containers restarted."},
+    {"Age", "string", "", 0, cell_age, "CreationTimestamp"},
+    {"IP", "string", "", 1, pod_ip, "IP address allocated to the pod."},
+    {"Node", "string", "", 1, pod_node, "Name of the Node this pod is running on."},
+    {"Nominated Node", "string", "", 1, pod_nominated, "Nominated node name."},
+    {"Readiness Gates", "string", "", 1, pod_gates, "Pod readiness gates."},
+};
+
+/* ---- workloads ---- */
+
+static json_t *containers_of(const json_t *o)
+{
+    return join_field(tpath(o, "spec.template.spec.containers"), "name", ",", "<none>");
+}
+
+static json_t *images_of(const json_t *o)
+{
+    return join_field(tpath(o, "spec.template.spec.containers"), "image", ",", "<none>");
+}
+
+static json_t *selector_of(const json_t *o)
+{
+    return selector_string(tpath(o, "spec.selector"));
+}
+
+static json_t *spec_replicas_default1(const json_t *o)
+{
+    const json_t *r = tpath(o, "spec.replicas");
+    return json_integer(r ? json_integer_value(r) : 1);
+}
+
+static json_t *deploy_ready(const json_t *o)
+{
+    const json_t *r = tpath(o, "spec.replicas");
+    return ratio(ival(o, "status.readyReplicas"), r ? json_integer_value(r) : 1);
+}
+
+#define INT_CELL(fn, path)                                                                         \
+    static json_t *fn(const json_t *o)                                                             \
+    {                                                                                              \
+        return json_integer(ival(o, path));                                                        \
+    }
+INT_CELL(st_updated, "status.updatedReplicas")
+INT_CELL(st_available, "status.availableReplicas")
+INT_CELL(st_current, "status.replicas")
+INT_CELL(st_ready, "status.readyReplicas")
+INT_CELL(ds_desired, "status.desiredNumberScheduled")
+INT_CELL(ds_current, "status.currentNumberScheduled")
+INT_CELL(ds_ready, "status.numberReady")
+INT_CELL(ds_updated, "status.updatedNumberScheduled")
+INT_CELL(ds_available, "status.numberAvailable")
+
+static json_t *ds_nodesel(const json_t *o)
+{
+    return selector_string(tpath(o, "spec.template.spec.nodeSelector"));
+}
+
+#define WIDE_WORKLOAD                                                                              \
+    {"Containers", "string", "", 1, containers_of, NULL},                                          \
+        {"Images", "string", "", 1, images_of, NULL},                                              \
+    {                                                                                              \
+        "Selector", "string", "", 1, selector_of, NULL                                             \
+    }
+
+static const struct tcol deploy_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Ready", "string", "", 0, deploy_ready, NULL},
+    {"Up-to-date", "integer", "", 0, st_updated, NULL},
+    {"Available", "integer", "", 0, st_available, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+    WIDE_WORKLOAD,
+};
+
+static const struct tcol rs_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Desired", "integer", "", 0, spec_replicas_default1, NULL},
+    {"Current", "integer", "", 0, st_current, NULL},
+    {"Ready", "integer", "", 0, st_ready, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+    WIDE_WORKLOAD,
+};
+
+static const struct tcol sts_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Ready", "string", "", 0, deploy_ready, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+    {"Containers", "string", "", 1, containers_of, NULL},
+    {"Images", "string", "", 1, images_of, NULL},
+};
+
+static const struct tcol ds_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Desired", "integer", "", 0, ds_desired, NULL},
+    {"Current", "integer", "", 0, ds_current, NULL},
+    {"Ready", "integer", "", 0, ds_ready, NULL},
+    {"Up-to-date", "integer", "", 0, ds_updated, NULL},
+    {"Available", "integer", "", 0, ds_available, NULL},
+    {"Node Selector", "string", "", 0, ds_nodesel, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+    WIDE_WORKLOAD,
+};
+
+static json_t *job_status(const json_t *o)
+{
+    size_t i;
+    json_t *c;
+    const char *res = "Running";
+    json_array_foreach(tpath(o, "status.conditions"), i, c)
+    {
+        if (!dd_streq(tstr(c, "status"), "True"))
+            continue;
+        const char *t = tstr(c, "type");
+        if (dd_streq(t, "Complete") || dd_streq(t, "Failed") || dd_streq(t, "Suspended"))
+            res = t;
+        else if (dd_streq(t, "FailureTarget"))
+            res = "FailureTarget";
+    }
+    return json_string(res);
+}
+
+static json_t *job_completions(const json_t *o)
+{
+    const json_t *c = tpath(o, "spec.completions");
+    return ratio(ival(o, "status.succeeded"), c ? json_integer_value(c) : 1);
+}
+
+static json_t *job_duration(const json_t *o)
+{
+    int64_t s, e;
+    const char *st = tstr(o, "status.startTime"), *ct = tstr(o, "status.completionTime");
+    if (!st || dd_parse_rfc3339(st, &s) < 0)
+        return json_string("");
+    if (!ct || dd_parse_rfc3339(ct, &e) < 0)
+        e = dd_now_ns();
+    char buf[32];
+    human_duration((e - s) / 1000000000LL, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static const struct tcol job_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Status", "string", "", 0, job_status, NULL},
+    {"Completions", "string", "", 0, job_completions, NULL},
+    {"Duration", "string", "", 0, job_duration, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+    WIDE_WORKLOAD,
+};
+
+static json_t *cj_schedule(const json_t *o)
+{
+    return str_or(tstr(o, "spec.schedule"), "");
+}
+
+static json_t *cj_tz(const json_t *o)
+{
+    return str_or(tstr(o, "spec.timeZone"), "<none>");
+}
+
+static json_t *cj_suspend(const json_t *o)
+{
+    return json_string(json_is_true(tpath(o, "spec.suspend")) ? "True" : "False");
+}
+
+static json_t *cj_active(const json_t *o)
+{
+    return json_integer((json_int_t)json_array_size(tpath(o, "status.active")));
+}
+
+static json_t *cj_last(const json_t *o)
+{
+    const char *t = tstr(o, "status.lastScheduleTime");
+    return t ? age_of(t) : json_string("<none>");
+}
+
+static json_t *cj_containers(const json_t *o)
+{
+    return join_field(tpath(o, "spec.jobTemplate.spec.template.spec.containers"), "name", ",",
+                      "<none>");
+}
+
+static json_t *cj_images(const json_t *o)
+{
+    return join_field(tpath(o, "spec.jobTemplate.spec.template.spec.containers"), "image", ",",
+                      "<none>");
+}
+
+static const struct tcol cj_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Schedule", "string", "", 0, cj_schedule, NULL},
+    {"Timezone", "string", "", 0, cj_tz, NULL},
+    {"Suspend", "boolean", "", 0, cj_suspend, NULL},
+    {"Active", "integer", "", 0, cj_active, NULL},
+    {"Last Schedule", "string", "", 0, cj_last, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+    {"Containers", "string", "", 1, cj_containers, NULL},
+    {"Images", "string", "", 1, cj_images, NULL},
+};
+
+#define KIND(g, r, c)                                                                              \
+    {                                                                                              \
+        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
+    }
+const struct tkind ktable_apps[] = {
+    KIND("", "pods", pod_cols),           KIND("apps", "deployments", deploy_cols),
+    KIND("apps", "replicasets", rs_cols), KIND("apps", "statefulsets", sts_cols),
+    KIND("apps", "daemonsets", ds_cols),  KIND("batch", "jobs", job_cols),
+    KIND("batch", "cronjobs", cj_cols),
+};
+const size_t ktable_napps = DD_ARRAY_SIZE(ktable_apps);

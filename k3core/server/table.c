@@ -1,0 +1,241 @@
+/* table.c: meta.k8s.io Table responses (what `kubectl get` prints). A column table per
+ * (group, resource) — data, like upstream's printers — names each column, its type, priority
+ * (1 = only with -o wide) and the function computing its cell; custom resources use their CRD's
+ * additionalPrinterColumns (JSONPath subset: dotted fields), everything else NAME and AGE.
+ * includeObject=None|Metadata|Object decides what each row carries (default Metadata:
+ * PartialObjectMetadata, which `--show-labels` and `-L` read).
+ *
+ * The kind-specific cell functions live in table-cells.c.
+ */
+#include <stdio.h>
+
+#include "k3core/server/server-internal.h"
+#include "k3core/server/table-internal.h"
+
+static kobj_api *g_api; /* for CRD printer columns */
+
+void ksrv_table_set_api(kobj_api *api)
+{
+    g_api = api;
+}
+
+const json_t *tpath(const json_t *obj, const char *path)
+{
+    const json_t *cur = obj;
+    char key[128];
+    while (cur && *path) {
+        if (*path == '.')
+            path++;
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        path += n;
+        cur = json_object_get(cur, key);
+    }
+    return cur;
+}
+
+const char *tstr(const json_t *obj, const char *path)
+{
+    return json_string_value(tpath(obj, path));
+}
+
+/* kubectl's duration.HumanDuration. */
+void human_duration(int64_t secs, char *out, size_t n)
+{
+    int64_t m = secs / 60, h = secs / 3600, d = h / 24, y = d / 365;
+    if (secs < -1)
+        snprintf(out, n, "<invalid>");
+    else if (secs < 0)
+        snprintf(out, n, "0s");
+    else if (secs < 120)
+        snprintf(out, n, "%llds", (long long)secs);
+    else if (m < 10 && secs % 60)
+        snprintf(out, n, "%lldm%llds", (long long)m, (long long)(secs % 60));
+    else if (m < 180)
+        snprintf(out, n, "%lldm", (long long)m);
+    else if (h < 8 && m % 60)
+        snprintf(out, n, "%lldh%lldm", (long long)h, (long long)(m % 60));
+    else if (h < 48)
+        snprintf(out, n, "%lldh", (long long)h);
+    else if (h < 192 && h % 24)
+        snprintf(out, n, "%lldd%lldh", (long long)d, (long long)(h % 24));
+    else if (d < 730)
+        snprintf(out, n, "%lldd", (long long)d);
+    else if (y < 8 && d % 365)
+        snprintf(out, n, "%lldy%lldd", (long long)y, (long long)(d % 365));
+    else
+        snprintf(out, n, "%lldy", (long long)y);
+}
+
+json_t *age_of(const char *ts)
+{
+    int64_t ns;
+    if (!ts || dd_parse_rfc3339(ts, &ns) < 0)
+        return json_string("<unknown>");
+    char buf[32];
+    human_duration((dd_now_ns() - ns) / 1000000000LL, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+json_t *cell_name(const json_t *o)
+{
+    return json_string(tstr(o, "metadata.name") ? tstr(o, "metadata.name") : "");
+}
+
+json_t *cell_age(const json_t *o)
+{
+    return age_of(tstr(o, "metadata.creationTimestamp"));
+}
+
+static const struct tcol default_cols[] = {
+    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Age", "string", "", 0, cell_age, NULL},
+};
+
+static const struct tcol *find_cols(const kres_resource *r, size_t *ret_n)
+{
+    const struct tkind *sets[] = {ktable_apps, ktable_core};
+    const size_t counts[] = {ktable_napps, ktable_ncore};
+    for (size_t s = 0; s < 2; s++) {
+        for (size_t i = 0; i < counts[s]; i++) {
+            const struct tkind *k = &sets[s][i];
+            if (!strcmp(k->group, r->group) && !strcmp(k->resource, r->resource)) {
+                *ret_n = k->ncols;
+                return k->cols;
+            }
+        }
+    }
+    *ret_n = DD_ARRAY_SIZE(default_cols);
+    return default_cols;
+}
+
+static json_t *coldef(const char *name, const char *type, const char *format, int priority,
+                      const char *desc)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", name, "type", type, "format",
+                     format ? format : "", "description", desc ? desc : "", "priority", priority);
+}
+
+static json_t *row_object(const json_t *obj, const char *include)
+{
+    if (include && !strcmp(include, "None"))
+        return NULL;
+    if (include && !strcmp(include, "Object"))
+        return json_incref((json_t *)obj);
+    json_t *meta = json_deep_copy(json_object_get(obj, "metadata"));
+    json_object_del(meta, "managedFields");
+    return json_pack("{s:s, s:s, s:o}", "kind", "PartialObjectMetadata", "apiVersion",
+                     "meta.k8s.io/v1", "metadata", meta ? meta : json_object());
+}
+
+/* CRD additionalPrinterColumns for r's version, or NULL. */
+static json_t *crd_columns(const kres_resource *r)
+{
+    if (!(r->flags & KRES_CUSTOM) || !g_api)
+        return NULL;
+    const kres_resource *crdres =
+        kres_lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+    /* schema_name of a custom resource is "<crd name>/<version>" */
+    _cleanup_free_ char *crd_name = dd_strndup(r->schema_name, strcspn(r->schema_name, "/"));
+    kobj_req kr = {.res = crdres, .name = crd_name};
+    kobj_status st = {0};
+    json_t *crd = NULL, *out = NULL, *v;
+    size_t i;
+    if (!crdres || kobj_get(g_api, &kr, &crd, &st) < 0) {
+        kobj_status_release(&st);
+        return NULL;
+    }
+    json_array_foreach(tpath(crd, "spec.versions"), i, v)
+    {
+        if (dd_streq(tstr(v, "name"), r->version))
+            out = json_incref(json_object_get(v, "additionalPrinterColumns"));
+    }
+    json_decref(crd);
+    return out;
+}
+
+static json_t *crd_cell(const json_t *obj, const json_t *col)
+{
+    const char *jp = tstr(col, "jsonPath");
+    const char *type = tstr(col, "type");
+    const json_t *v = jp ? tpath(obj, jp) : NULL;
+    if (!v)
+        return json_null();
+    if (dd_streq(type, "date") && json_is_string(v))
+        return age_of(json_string_value(v));
+    return json_deep_copy(v);
+}
+
+static void add_rows(json_t *rows, const json_t *obj, const struct tcol *cols, size_t ncols,
+                     const json_t *crdcols, const char *include)
+{
+    json_t *cells = json_array(), *c;
+    size_t i;
+    if (crdcols) {
+        json_array_append_new(cells, cell_name(obj));
+        json_array_foreach(crdcols, i, c) json_array_append_new(cells, crd_cell(obj, c));
+        json_array_append_new(cells, cell_age(obj));
+    } else {
+        for (i = 0; i < ncols; i++)
+            json_array_append_new(cells, cols[i].cell(obj));
+    }
+    json_t *row = json_pack("{s:o}", "cells", cells);
+    json_t *ro = row_object(obj, include);
+    if (ro)
+        json_object_set_new(row, "object", ro);
+    json_array_append_new(rows, row);
+}
+
+static json_t *column_defs(const struct tcol *cols, size_t ncols, const json_t *crdcols)
+{
+    json_t *defs = json_array(), *c;
+    size_t i;
+    if (!crdcols) {
+        for (i = 0; i < ncols; i++)
+            json_array_append_new(defs, coldef(cols[i].name, cols[i].type, cols[i].format,
+                                               cols[i].priority, cols[i].desc));
+        return defs;
+    }
+    json_array_append_new(defs, coldef("Name", "string", "name", 0, NULL));
+    json_array_foreach(crdcols, i, c)
+    {
+        json_int_t prio = json_integer_value(json_object_get(c, "priority"));
+        const char *type = tstr(c, "type") ? tstr(c, "type") : "string";
+        json_array_append_new(defs, coldef(tstr(c, "name") ? tstr(c, "name") : "",
+                                           !strcmp(type, "date") ? "string" : type,
+                                           tstr(c, "format"), (int)prio, tstr(c, "description")));
+    }
+    json_array_append_new(defs, coldef("Age", "string", "", 0, NULL));
+    return defs;
+}
+
+json_t *ksrv_table(const kres_resource *r, const json_t *in, const char *version,
+                   const char *include, bool list)
+{
+    size_t ncols = 0, i;
+    const struct tcol *cols = find_cols(r, &ncols);
+    json_t *crdcols = crd_columns(r);
+    json_t *rows = json_array(), *item;
+    json_t *meta = json_object();
+    if (list) {
+        json_array_foreach(json_object_get(in, "items"), i, item)
+            add_rows(rows, item, cols, ncols, crdcols, include);
+        json_t *lm = json_object_get(in, "metadata");
+        if (lm)
+            json_object_update(meta, lm);
+    } else {
+        add_rows(rows, in, cols, ncols, crdcols, include);
+        const char *rv = tstr(in, "metadata.resourceVersion");
+        if (rv)
+            json_object_set_new(meta, "resourceVersion", json_string(rv));
+    }
+    _cleanup_free_ char *api = dd_asprintf("meta.k8s.io/%s", version);
+    json_t *t =
+        json_pack("{s:s, s:s, s:o, s:o, s:o}", "kind", "Table", "apiVersion", api, "metadata", meta,
+                  "columnDefinitions", column_defs(cols, ncols, crdcols), "rows", rows);
+    json_decref(crdcols);
+    return t;
+}

@@ -1,0 +1,117 @@
+#!/bin/sh
+# Authentication, authorization and request errors: anonymous 401, ServiceAccount tokens
+# (TokenRequest and legacy token Secrets) with RBAC, auth can-i/whoami (protobuf bodies from
+# kubectl 1.33), kubectl 1.33 typed `create` commands (protobuf), and bad input → 400/404/413/422.
+. "$(dirname "$0")/lib.sh"
+k3core_start
+k3core_curl_setup
+base=https://127.0.0.1:$K3CORE_PORT
+
+# anonymous → 401 Status; health stays public
+code=$(curl -sk -o "$K3CORE_TMP/anon.json" -w '%{http_code}' "$base/api/v1/namespaces")
+[ "$code" = 401 ] || fail "anonymous request got $code"
+expect_contains "$(cat "$K3CORE_TMP/anon.json")" '"reason":"Unauthorized"'
+[ "$(curl -sk "$base/healthz")" = ok ] || fail "healthz"
+
+# kubectl 1.33 typed creates send protobuf bodies
+K=$K133
+$K create namespace pb >/dev/null
+$K -n pb create configmap cm1 --from-literal=a=b --from-file=bin="$K3CORE_BIN" >/dev/null
+[ "$($K -n pb get cm cm1 -o jsonpath='{.data.a}')" = b ] || fail "protobuf configmap data"
+$K -n pb get cm cm1 -o jsonpath='{.binaryData.bin}' | base64 -d | cmp - "$K3CORE_BIN" ||
+    fail "protobuf binaryData round trip"
+$K -n pb create secret generic s1 --from-literal=pw=x >/dev/null
+[ "$($K -n pb get secret s1 -o jsonpath='{.data.pw}')" = eA== ] || fail "protobuf secret"
+$K -n pb create deployment d1 --image=nginx --replicas=2 >/dev/null
+[ "$($K -n pb get deploy d1 -o jsonpath='{.spec.replicas}')" = 2 ] || fail "protobuf deployment"
+out=$($K auth can-i create pods)
+[ "$out" = yes ] || fail "admin can-i: $out"
+out=$($K auth whoami)
+expect_contains "$out" "system:admin" "whoami"
+expect_contains "$out" "system:masters" "whoami groups"
+
+# ServiceAccount token: authenticates, RBAC decides
+$K -n pb create serviceaccount bob >/dev/null
+tok=$($K -n pb create token bob)
+ca=$(grep certificate-authority-data "$KUBECONFIG" | awk '{print $2}')
+cat >"$K3CORE_TMP/bob.yaml" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- cluster: {certificate-authority-data: $ca, server: "$base"}
+  name: c
+contexts:
+- context: {cluster: c, user: bob, namespace: pb}
+  name: c
+current-context: c
+users:
+- name: bob
+  user: {token: "$tok"}
+KC
+B="$K --kubeconfig $K3CORE_TMP/bob.yaml"
+expect_contains "$($B auth whoami)" "system:serviceaccount:pb:bob" "token whoami"
+[ "$($B auth can-i list pods)" = no ] || fail "bob may list pods before any binding"
+out=$($B get pods 2>&1) && fail "bob listed pods without RBAC"
+expect_contains "$out" "Forbidden" "RBAC denial"
+$K -n pb create rolebinding bob-view --clusterrole=view --serviceaccount=pb:bob >/dev/null
+[ "$($B auth can-i list pods)" = yes ] || fail "view binding not honoured"
+[ "$($B auth can-i list secrets)" = no ] || fail "view must not read secrets"
+[ "$($B auth can-i list pods -n default)" = no ] || fail "rolebinding leaked to another namespace"
+$B get configmaps >/dev/null || fail "bob cannot list configmaps with view"
+$B auth can-i --list >/dev/null || fail "can-i --list"
+code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok}x" \
+    "$base/api/v1/namespaces/pb/pods")
+[ "$code" = 401 ] || fail "tampered token got $code"
+$K -n pb delete serviceaccount bob >/dev/null
+code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
+    "$base/api/v1/namespaces/pb/configmaps")
+[ "$code" = 401 ] || fail "token of a deleted ServiceAccount got $code"
+
+# legacy token Secret gets token, ca.crt and namespace
+$K -n pb create serviceaccount legacy >/dev/null
+$K -n pb apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Secret
+metadata:
+  name: legacy-token
+  annotations: {kubernetes.io/service-account.name: legacy}
+type: kubernetes.io/service-account-token
+Y
+ltok=$($K -n pb get secret legacy-token -o jsonpath='{.data.token}' | base64 -d)
+[ -n "$ltok" ] || fail "legacy token secret not filled"
+[ "$($K -n pb get secret legacy-token -o jsonpath='{.data.namespace}' | base64 -d)" = pb ] ||
+    fail "legacy secret namespace"
+code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ltok" \
+    "$base/apis/authentication.k8s.io/v1/selfsubjectreviews" -X POST \
+    -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}')
+[ "$code" = 201 ] || fail "legacy token selfsubjectreview got $code"
+
+# bad input
+code=$(kcurl -o "$K3CORE_TMP/r.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"apiVersion":' "$base/api/v1/namespaces/pb/configmaps")
+[ "$code" = 400 ] || fail "malformed JSON got $code"
+code=$(kcurl -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/yaml' \
+    --data-binary 'a: [b' "$base/api/v1/namespaces/pb/configmaps")
+[ "$code" = 400 ] || fail "malformed YAML got $code"
+code=$(kcurl -o /dev/null -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/vnd.kubernetes.protobuf' --data-binary 'k8s' \
+    "$base/api/v1/namespaces/pb/configmaps")
+[ "$code" = 400 ] || fail "malformed protobuf got $code"
+code=$(kcurl -o "$K3CORE_TMP/r.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}' \
+    "$base/api/v1/namespaces/pb/configmaps")
+[ "$code" = 422 ] || fail "invalid name got $code"
+expect_contains "$(cat "$K3CORE_TMP/r.json")" '"causes"' "422 causes"
+code=$(kcurl -o /dev/null -w '%{http_code}' "$base/apis/nope.example.com/v1/things")
+[ "$code" = 404 ] || fail "unknown group got $code"
+out=$($K get gizmos 2>&1) && fail "unknown kind listed"
+expect_contains "$out" "gizmos" "unknown resource type"
+head -c 3200000 /dev/zero | tr '\0' 'a' >"$K3CORE_TMP/big"
+code=$(kcurl -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$K3CORE_TMP/big" "$base/api/v1/namespaces/pb/configmaps")
+[ "$code" = 413 ] || fail "oversized body got $code"
+out=$($K -n pb create -f "$FIX/bad.yaml" 2>&1) && fail "unknown field accepted under Strict"
+expect_contains "$out" "bogusField" "strict field validation"
+[ "$($K -n pb get cm -o name | grep -c badcm || true)" = 0 ] || fail "bad object half-stored"
+echo "auth and errors: ok"

@@ -1,0 +1,141 @@
+#!/bin/sh
+# kubectl 1.27, 1.30 and 1.33 against one k3core server: discovery, Table output, output formats,
+# create/apply (client- and server-side), replace conflicts, the three patch types, label,
+# annotate, scale, delete -l, wait, explain, diff, server dry-run and a CRD with custom resources.
+. "$(dirname "$0")/lib.sh"
+k3core_start
+
+suite() {
+    K=$1
+    ns=$2
+    echo "== $($K version --client 2>/dev/null | head -1) in namespace $ns"
+    $K create namespace "$ns" >/dev/null
+    kn="$K -n $ns"
+
+    out=$($K api-resources)
+    expect_contains "$out" "deployments" "api-resources"
+    expect_contains "$out" "deploy" "api-resources short names"
+    expect_contains "$(echo "$out" | grep '^pods ')" "true" "pods are namespaced"
+
+    out=$($kn create -f "$FIX/app.yaml")
+    expect_contains "$out" "deployment.apps/web created"
+    out=$($kn create -f "$FIX/app.yaml" 2>&1) && fail "second create succeeded"
+    expect_contains "$out" "AlreadyExists"
+
+    out=$($kn get deployments)
+    expect_contains "$out" "NAME   READY   UP-TO-DATE   AVAILABLE   AGE" "deployment columns"
+    expect_contains "$out" "web    0/2" "deployment row"
+    out=$($kn get services)
+    expect_contains "$out" "TYPE        CLUSTER-IP" "service columns"
+    expect_contains "$out" "80/TCP" "service ports"
+    out=$($kn get deploy -o wide)
+    expect_contains "$out" "nginx:1.25" "wide images column"
+    [ "$($kn get deploy web -o jsonpath='{.spec.replicas}')" = 2 ] || fail "jsonpath replicas"
+    [ "$($kn get deploy web -o name)" = "deployment.apps/web" ] || fail "-o name"
+    $kn get deploy web -o yaml | grep -q "resourceVersion:" || fail "-o yaml lacks resourceVersion"
+    $kn get deploy web -o json | grep -q '"uid"' || fail "-o json lacks uid"
+
+    $kn create configmap zz --from-literal=k=v >/dev/null
+    $kn create configmap aa --from-literal=k=v >/dev/null
+    out=$($kn get cm --sort-by=.metadata.name -o name | tr '\n' ' ')
+    expect_contains "$out" "configmap/aa configmap/kube-root-ca.crt configmap/zz" "--sort-by"
+    out=$($kn get cm)
+    expect_contains "$out" "DATA" "configmap columns"
+
+    # apply: new, unchanged, changed; server-side apply conflict and force
+    $kn apply -f "$FIX/app.yaml" >/dev/null 2>&1 || true
+    out=$($kn apply -f "$FIX/app.yaml")
+    expect_contains "$out" "deployment.apps/web unchanged" "second apply"
+    out=$($kn apply -f "$FIX/app2.yaml")
+    expect_contains "$out" "deployment.apps/web configured" "apply after a change"
+    [ "$($kn get deploy web -o jsonpath='{.spec.template.spec.containers[0].image}')" = \
+        "nginx:1.26" ] || fail "applied image"
+    out=$($kn apply --server-side -f "$FIX/app.yaml" 2>&1) && fail "SSA conflict not reported"
+    expect_contains "$out" "conflict" "server-side apply conflict"
+    out=$($kn apply --server-side --force-conflicts -f "$FIX/app.yaml")
+    expect_contains "$out" "serverside-applied" "server-side apply with --force-conflicts"
+    [ "$($kn get deploy web -o jsonpath='{.spec.template.spec.containers[0].image}')" = \
+        "nginx:1.25" ] || fail "forced SSA image"
+
+    # replace with a stale resourceVersion
+    $kn get cm aa -o yaml >"$K3CORE_TMP/aa.yaml"
+    $kn label cm aa touched=yes >/dev/null
+    out=$($kn replace -f "$K3CORE_TMP/aa.yaml" 2>&1) && fail "stale replace succeeded"
+    expect_contains "$out" "the object has been modified" "stale replace"
+
+    # the three patch types, label, annotate, scale
+    $kn patch deploy web -p '{"spec":{"replicas":3}}' >/dev/null
+    $kn patch deploy web --type=merge -p '{"metadata":{"labels":{"m":"1"}}}' >/dev/null
+    $kn patch deploy web --type=json -p '[{"op":"replace","path":"/spec/replicas","value":4}]' \
+        >/dev/null
+    [ "$($kn get deploy web -o jsonpath='{.spec.replicas}/{.metadata.labels.m}')" = "4/1" ] ||
+        fail "patches"
+    $kn label deploy web tier=front >/dev/null
+    $kn annotate deploy web note=hi >/dev/null
+    $kn scale deploy web --replicas=1 >/dev/null
+    [ "$($kn get deploy web -o jsonpath='{.spec.replicas} {.metadata.labels.tier} {.metadata.annotations.note}')" = \
+        "1 front hi" ] || fail "label/annotate/scale"
+    out=$($kn get deploy --show-labels)
+    expect_contains "$out" "tier=front" "--show-labels"
+
+    # wait, dry-run, diff, explain
+    $kn wait --for=jsonpath='{.spec.replicas}'=1 deploy/web --timeout=20s >/dev/null
+    out=$($kn create configmap dry --from-literal=a=b --dry-run=server -o name)
+    expect_contains "$out" "configmap/dry" "server dry-run"
+    $kn get cm dry >/dev/null 2>&1 && fail "dry-run object was stored"
+    set +e
+    $kn diff -f "$FIX/app2.yaml" >"$K3CORE_TMP/diff.out" 2>&1
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "diff exit code $rc: $(cat "$K3CORE_TMP/diff.out")"
+    grep -q "nginx:1.26" "$K3CORE_TMP/diff.out" || fail "diff output"
+    out=$($K explain deployment.spec.replicas)
+    expect_contains "$out" "replicas" "explain"
+
+    # delete by label
+    $kn delete cm -l touched=yes >/dev/null
+    $kn get cm aa >/dev/null 2>&1 && fail "delete -l left the configmap"
+    out=$($kn get cm nope 2>&1) && fail "get of a missing object succeeded"
+    expect_contains "$out" 'configmaps "nope" not found'
+    $kn delete -f "$FIX/app.yaml" >/dev/null
+}
+
+suite "$K127" ns127
+suite "$K130" ns130
+suite "$K133" ns133
+
+# a CRD and its custom resources (1.33), with printer columns
+$K133 apply -f "$FIX/crd.yaml" >/dev/null
+out=$($K133 apply -f "$FIX/widget.yaml")
+expect_contains "$out" "widget.example.com/w1 created"
+out=$($K133 apply -f "$FIX/widget.yaml")
+expect_contains "$out" "unchanged" "CR apply twice"
+out=$($K133 get wd)
+expect_contains "$out" "SIZE" "CRD printer column"
+expect_contains "$out" "w1" "custom resource listed"
+out=$($K127 get widgets -o jsonpath='{.items[0].spec.size}')
+[ "$out" = 3 ] || fail "custom resource read by 1.27: $out"
+$K133 delete widget w1 >/dev/null
+
+# custom columns, edit through an EDITOR script, and a watch that ends by timeoutSeconds
+$K133 -n ns133 create configmap ed --from-literal=v=old >/dev/null
+out=$($K133 -n ns133 get cm ed -o custom-columns=N:.metadata.name,V:.data.v)
+expect_contains "$(echo "$out" | tr -s " ")" "ed old" "custom columns"
+cat >"$K3CORE_TMP/editor.sh" <<'ED'
+#!/bin/sh
+sed -i 's/v: old/v: new/' "$1"
+ED
+chmod +x "$K3CORE_TMP/editor.sh"
+EDITOR=$K3CORE_TMP/editor.sh $K133 -n ns133 edit cm ed >/dev/null
+[ "$($K133 -n ns133 get cm ed -o jsonpath='{.data.v}')" = new ] || fail "edit"
+rv=$(list_rv "$K133" /api/v1/namespaces/ns133/configmaps)
+$K133 -n ns133 label cm ed watched=1 >/dev/null
+out=$($K133 -n ns133 get --raw \
+    "/api/v1/namespaces/ns133/configmaps?watch=true&resourceVersion=$rv&timeoutSeconds=1")
+expect_contains "$out" '"type":"MODIFIED"' "watch from a resourceVersion"
+expect_not_contains "$out" '"type":"ADDED"' "watch from a resourceVersion"
+
+# namespaces that finish terminating
+$K133 delete namespace ns127 --timeout=60s >/dev/null
+$K133 get namespace ns127 >/dev/null 2>&1 && fail "namespace ns127 still present"
+echo "kubectl suites: ok"
