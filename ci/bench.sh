@@ -61,7 +61,10 @@ cleanup() {
     done
     sleep 0.5
     grep -o " $W[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-    for sub in dindd dockerd; do rmdir "$(cg_dir cpuacct $sub)" 2>/dev/null; done
+    for sub in dindd dockerd; do
+        d=$(cg_dir cpuacct $sub)
+        for _ in $(seq 1 50); do [ -d "$d" ] || break; rmdir "$d" 2>/dev/null || sleep 0.1; done
+    done
     for d in /sys/fs/cgroup/*/docker; do
         echo "$CG_BEFORE" | grep -qx "$d" || rmdir "$d" 2>/dev/null
     done
