@@ -141,12 +141,63 @@ static void on_client_close(http_raw *raw, void *ud)
     attach_close(ud);
 }
 
+/* logs=1: the history first, as frames (or raw for a Tty), bounded by the raw stream's cap. */
+static void replay_logs(struct attach *a)
+{
+    struct rt_log_reader *rd = NULL;
+    struct rt_log_entry en;
+    if (rt_log_open(a->c->log_path, RT_LOG_JSON_FILE, 0, 0, -1, &rd, NULL) < 0)
+        return;
+    while (rt_log_next(rd, &en, NULL) > 0) {
+        if (en.stream == RT_STREAM_STDERR ? !a->err : !a->out)
+            continue;
+        dd_buf b = DD_BUF_INIT;
+        if (!a->tty)
+            stream_frame_header(&b, en.stream, en.len);
+        dd_buf_add(&b, en.data, en.len);
+        int r = http_raw_write(a->raw, b.data, b.len);
+        dd_buf_release(&b);
+        if (r < 0)
+            break;
+    }
+    rt_log_close(rd);
+}
+
 static const http_raw_ops attach_ops = {
     .on_data = on_client_data,
     .on_eof = on_client_eof,
     .on_drain = on_client_drain,
     .on_close = on_client_close,
 };
+
+static struct attach *attach_new(struct container *c, http_req *req)
+{
+    struct attach *a = dd_calloc(1, sizeof(*a));
+    a->fd = -1;
+    a->c = ctr_ref(c);
+    a->tty = c->tty;
+    a->out = dindd_query_bool(req, "stdout", false);
+    a->err = dindd_query_bool(req, "stderr", false);
+    a->in_attached = dindd_query_bool(req, "stdin", false);
+    return a;
+}
+
+/* Connects to the shim and watches its socket; on failure answers req. */
+static int attach_connect(struct attach *a, dindd_ctx *d, http_req *req)
+{
+    dd_err e = {0};
+    if (a->c->st.status != CTR_CREATED && !ctr_is_running(a->c))
+        return dindd_reply_errf(req, EBUSY,
+                                "You cannot attach to a stopped container, start it first");
+    a->fd = rt_attach_connect(a->c->state_dir, &e);
+    if (a->fd < 0)
+        return dindd_reply_err(req, &e);
+    dd_set_nonblock(a->fd, true);
+    a->io = ev_io_add(d->loop, a->fd, EV_READ, on_shim, a, &e);
+    if (!a->io)
+        return dindd_reply_err(req, &e);
+    return 0;
+}
 
 void containers_h_attach(http_req *req)
 {
@@ -157,31 +208,20 @@ void containers_h_attach(http_req *req)
         dindd_reply_err(req, &e);
         return;
     }
-    if (c->st.status != CTR_CREATED && !ctr_is_running(c)) {
-        dindd_reply_errf(req, EBUSY, "You cannot attach to a stopped container, start it first");
-        return;
-    }
-    int fd = rt_attach_connect(c->state_dir, &e);
-    if (fd < 0) {
-        dindd_reply_err(req, &e);
-        return;
-    }
-    dd_set_nonblock(fd, true);
-    struct attach *a = dd_calloc(1, sizeof(*a));
-    a->fd = fd;
-    a->c = ctr_ref(c);
-    a->tty = c->tty;
-    a->out = dindd_query_bool(req, "stdout", false);
-    a->err = dindd_query_bool(req, "stderr", false);
-    a->in_attached = dindd_query_bool(req, "stdin", false);
-    a->io = ev_io_add(d->loop, fd, EV_READ, on_shim, a, &e);
-    if (!a->io) {
-        close(fd);
+    bool logs = dindd_query_bool(req, "logs", false);
+    bool stream = dindd_query_bool(req, "stream", false);
+    struct attach *a = attach_new(c, req);
+    if (stream && attach_connect(a, d, req) < 0) {
+        if (a->fd >= 0)
+            close(a->fd);
         ctr_unref(a->c);
         free(a);
-        dindd_reply_err(req, &e);
         return;
     }
     events_emit_container(c, "attach", NULL);
     a->raw = http_hijack(req, &attach_ops, a);
+    if (logs)
+        replay_logs(a);
+    if (!stream)
+        attach_close(a); /* logs only: the history, then the end of the stream */
 }

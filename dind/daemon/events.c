@@ -140,10 +140,9 @@ void events_replay(int64_t since_ns, int64_t until_ns, events_fn fn, void *data)
 
 void events_shutdown(void)
 {
+    /* Subscribers stay: their streams unsubscribe when the server tears the connections down,
+     * which happens after the areas are finalised. */
     for (size_t i = 0; i < ring_len; i++)
         json_decref(ring[(ring_head + i) % EVENTS_RING_SIZE]);
     ring_len = ring_head = 0;
-    for (struct events_sub *s = subs; s; s = s->next)
-        s->dead = true;
-    subs_sweep();
 }

@@ -43,7 +43,7 @@ void events_unsubscribe(struct events_sub *s); /* NULL-safe; fine inside fn */
  * (until_ns 0 = no bound), oldest first. */
 void events_replay(int64_t since_ns, int64_t until_ns, events_fn fn, void *data);
 
-/* Releases the ring and subscriber list (at daemon exit, for leak checkers). */
+/* Releases the ring (at daemon exit, for leak checkers); subscribers unsubscribe themselves. */
 void events_shutdown(void);
 
 #endif

@@ -18,7 +18,6 @@
  * tests, an area landing before the other): call them only when present. */
 #pragma weak events_emit
 #pragma weak events_subscribe
-#pragma weak events_unsubscribe
 #pragma weak ctr_image_in_use
 
 void dindd_image_event(const char *action, const char *id, const char *name)
@@ -459,8 +458,8 @@ static int images_init(dindd_ctx *d, dd_err *e)
 
 static void images_fini(dindd_ctx *d)
 {
-    if (events_unsubscribe)
-        events_unsubscribe(gc_sub);
+    /* No events_unsubscribe here: areas listed after this one stop first, and the bus's
+     * events_shutdown() (containers area) has already released every subscription. */
     gc_sub = NULL;
     img_store_close(d->images);
     d->images = NULL;

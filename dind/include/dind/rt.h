@@ -8,8 +8,9 @@
  * the state directory and then exits. The shim is detached from its creator (setsid + double
  * fork: it is re-parented to the nearest PR_SET_CHILD_SUBREAPER or to init, which reaps it), so
  * containers survive a `kill -9` of the daemon, and a restarted daemon re-adopts them from the
- * state directory alone: every call below takes the container's state directory
- * (e.g. <exec-root>/<id>) and holds no state in memory.
+ * state directory alone (a container does not outlive its own shim: PID 1 has a parent-death
+ * signal, so "the shim died" always means "the container is gone"); every call below takes the
+ * container's state directory (e.g. <exec-root>/<id>) and holds no state in memory.
  *
  * How the shim is entered: rt re-executes /proc/self/exe with argv[0] = "dind-rt-shim" (or
  * "dind-rt-exec" for rt_exec's helper) and the environment marker DIND_RT_HELPER=1. libdind
@@ -149,7 +150,8 @@ struct rt_spec {
 
     /* Capability bitmask (bit n = capability n); ignored when privileged. */
     uint64_t capabilities;
-    bool seccomp; /* Docker's default seccomp profile; ignored when privileged */
+    bool seccomp;           /* Docker's default seccomp profile; ignored when privileged */
+    bool no_new_privileges; /* --security-opt no-new-privileges (also for rt_exec) */
     /* Every capability of the daemon's bounding set, every host device, no seccomp, no masked or
      * read-only paths, writable /sys and cgroupfs: such a container can mount, unshare and create
      * cgroups itself. */
@@ -166,7 +168,10 @@ struct rt_spec {
     int oom_score_adj; /* best effort: lowering needs CAP_SYS_RESOURCE */
     char **sysctls;    /* "net.ipv4.ip_forward=1" */
 
-    /* cgroup: <cgroup_parent>/<id> in every hierarchy; NULL = no cgroup of its own. */
+    /* cgroup: <cgroup_parent>/<id> below the daemon's own cgroup (cgroup.h's "base"), in every
+     * hierarchy, with Docker's device allow-list (all devices when privileged); NULL = no cgroup
+     * of its own (then rt_top needs a new pid namespace, and nothing reports OOM kills). Stats
+     * and `docker update`: cg_open_existing(cgroup_parent, id) and the cg_ calls. */
     char *cgroup_parent;
     struct rt_resources resources;
 

@@ -216,9 +216,11 @@ int dd_parse_rfc3339(const char *s, int64_t *ret_ns)
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-            return -EINVAL;
+        /* Exactly "+hh:mm": a shorter form must not move p past the end. */
+        for (int i = 1; i <= 5; i++)
+            if (i == 3 ? p[i] != ':' : !(p[i] >= '0' && p[i] <= '9'))
+                return -EINVAL;
+        int hh = (p[1] - '0') * 10 + (p[2] - '0'), mm = (p[4] - '0') * 10 + (p[5] - '0');
         off = (hh * 3600 + mm * 60) * (*p == '+' ? 1 : -1);
         p += 6;
     } else {

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/close_range.h>
+#include <net/if.h>
 
 #include "dind/lib/rt/rt-internal.h"
 
@@ -90,6 +91,20 @@ static void join_namespaces(struct rt_child_ctx *c)
     }
     if (c->spec->namespaces[RT_NS_CGROUP].mode == RT_NS_NEW && unshare(CLONE_NEWCGROUP) < 0)
         rt_child_die_errno(c->sync_fd, 128, "creating the cgroup namespace");
+}
+
+/* A new network namespace starts with "lo" down; every container expects it up. */
+static void loopback_up(int sync_fd)
+{
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        rt_child_die_errno(sync_fd, 128, "reading the loopback interface");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+        rt_child_die_errno(sync_fd, 128, "bringing the loopback interface up");
+    close(fd);
 }
 
 static void set_oom_score_adj(const struct rt_spec *s)
@@ -178,10 +193,15 @@ void rt_child_main(struct rt_child_ctx *c)
 {
     char go = 0;
     rt_child_reset_signals();
+    /* The container dies with its shim, so a state that says "exited" is never a lie. Set
+     * before the handshake: a shim that died earlier shows up as EOF. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (read(c->sync_fd, &go, 1) != 1 || go != 'g')
         _exit(128); /* the shim gave up on us */
     set_oom_score_adj(c->spec);
     join_namespaces(c);
+    if (c->spec->namespaces[RT_NS_NET].mode == RT_NS_NEW)
+        loopback_up(c->sync_fd);
     if (c->spec->namespaces[RT_NS_UTS].mode == RT_NS_NEW && c->spec->hostname &&
         sethostname(c->spec->hostname, strlen(c->spec->hostname)) < 0)
         rt_child_die_errno(c->sync_fd, 128, "setting the hostname");
@@ -209,6 +229,10 @@ void rt_child_main(struct rt_child_ctx *c)
         }
     }
     const struct rt_spec *s = c->spec;
-    uint64_t caps = s->privileged ? rt_caps_daemon_bounding() : s->capabilities;
-    rt_exec_process(&s->process, caps, c->bpf, c->bpf_len, c->sync_fd, false);
+    struct rt_security sec = {.caps = s->privileged ? rt_caps_daemon_bounding() : s->capabilities,
+                              .bpf = c->bpf,
+                              .bpf_len = c->bpf_len,
+                              .no_new_privs = s->no_new_privileges,
+                              .pdeathsig = true};
+    rt_exec_process(&s->process, &sec, c->sync_fd, false);
 }

@@ -20,7 +20,7 @@
 struct exec_request {
     struct rt_process proc;
     uint64_t caps;
-    bool seccomp;
+    bool seccomp, no_new_privs;
     const char *state_dir;
     pid_t pid;
     uint64_t starttime;
@@ -31,7 +31,7 @@ static void request_pack(dd_buf *b, const struct exec_request *q)
 {
     rt_process_pack(b, &q->proc);
     rt_pack_u64(b, q->caps);
-    rt_pack_u64(b, q->seccomp);
+    rt_pack_u64(b, q->seccomp | (uint64_t)q->no_new_privs << 1);
     rt_pack_str(b, q->state_dir);
     rt_pack_u64(b, (uint64_t)q->pid);
     rt_pack_u64(b, q->starttime);
@@ -44,7 +44,9 @@ static int request_unpack(const char *data, size_t len, struct exec_request *q)
     struct rt_unpack u = {(const unsigned char *)data, (const unsigned char *)data + len, false};
     rt_process_unpack(&u, &q->proc);
     q->caps = rt_unpack_u64(&u);
-    q->seccomp = rt_unpack_u64(&u) != 0;
+    uint64_t f = rt_unpack_u64(&u);
+    q->seccomp = f & 1;
+    q->no_new_privs = f & 2;
     q->state_dir = rt_unpack_str(&u);
     q->pid = (pid_t)rt_unpack_u64(&u);
     q->starttime = rt_unpack_u64(&u);
@@ -67,12 +69,14 @@ static void send_msg(int fd, const char *fmt, ...)
 __attribute__((noreturn)) static void exec_child(struct exec_request *q, const void *bpf,
                                                  size_t bpf_len, int sync_fd)
 {
+    struct rt_security sec = {
+        .caps = q->caps, .bpf = bpf, .bpf_len = bpf_len, .no_new_privs = q->no_new_privs};
     rt_child_reset_signals();
     if (q->proc.terminal)
         rt_child_terminal(sync_fd, q->proc.rows, q->proc.cols, false);
     else
         setsid();
-    rt_exec_process(&q->proc, q->caps, bpf, bpf_len, sync_fd, true);
+    rt_exec_process(&q->proc, &sec, sync_fd, true);
 }
 
 int rt_exec_helper_main(int sync_fd, int req_fd)
@@ -189,6 +193,7 @@ static int load_request(const char *state_dir, const struct rt_process *proc,
     bool priv = spec->privileged || proc->privileged;
     q->caps = priv ? rt_caps_daemon_bounding() : spec->capabilities;
     q->seccomp = spec->seccomp && !priv;
+    q->no_new_privs = spec->no_new_privileges;
     q->state_dir = state_dir;
     q->cgroup.id = spec->id;
     q->cgroup.cgroup_parent = spec->cgroup_parent;

@@ -4,6 +4,8 @@
  * capabilities, switch ids, exec. Exit codes recorded for failures are Docker's: 127 when the
  * program does not exist, 126 when it cannot be executed, 128 for any other setup failure. */
 #include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -77,8 +79,8 @@ __attribute__((noreturn)) static void fail(int sync_fd, bool is_exec, int code, 
     rt_child_fail(sync_fd, code, e);
 }
 
-void rt_exec_process(const struct rt_process *p, uint64_t caps, const void *bpf, size_t bpf_len,
-                     int sync_fd, bool is_exec)
+void rt_exec_process(const struct rt_process *p, const struct rt_security *sec, int sync_fd,
+                     bool is_exec)
 {
     dd_err e = {0};
     struct rt_user u = {0};
@@ -95,15 +97,25 @@ void rt_exec_process(const struct rt_process *p, uint64_t caps, const void *bpf,
     char *path = NULL;
     if (rt_lookpath(p->args[0], env, &path, &e) < 0)
         fail(sync_fd, is_exec, e.code == EACCES ? 126 : 127, &e);
-    if (bpf && rt_seccomp_bpf_load(bpf, bpf_len, &e) < 0)
+    if (sec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        dd_err_sys(&e, "setting no_new_privs");
         fail(sync_fd, is_exec, 128, &e);
-    if (rt_caps_apply(caps, u.uid, &e) < 0)
+    }
+    if (sec->bpf && rt_seccomp_bpf_load(sec->bpf, sec->bpf_len, &e) < 0)
+        fail(sync_fd, is_exec, 128, &e);
+    if (rt_caps_apply(sec->caps, u.uid, &e) < 0)
         fail(sync_fd, is_exec, 128, &e);
     if (setgroups(u.n_groups, u.groups) < 0 || setresgid(u.gid, u.gid, u.gid) < 0 ||
         setresuid(u.uid, u.uid, u.uid) < 0) {
         dd_err_sys(&e, "setting user %u:%u", (unsigned)u.uid, (unsigned)u.gid);
         fail(sync_fd, is_exec, 128, &e);
     }
+    /* the report channel must close at exec, so the waiting side sees EOF at once */
+    if (sync_fd >= 0)
+        (void)dd_set_cloexec(sync_fd, true);
+    /* Changing credentials cleared the parent-death signal: set it again. */
+    if (sec->pdeathsig)
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     execve(path, p->args, env);
     int err = errno;
     if (err == ENOENT)

@@ -20,6 +20,11 @@ void rt_log_writer_write(struct rt_log_writer *w, int stream, const char *data, 
 void rt_log_writer_flush(struct rt_log_writer *w);
 void rt_log_writer_close(struct rt_log_writer *w);
 
+/* Parses one log line (without its '\n') into ent, the entry's bytes appended to data; false
+ * for a line that is not an entry. ent->data is left for the caller. */
+bool rt_log_parse_line(enum rt_log_format format, const char *line, dd_buf *data,
+                       struct rt_log_entry *ent);
+
 /* Go encoding/json string escaping (without the quotes). */
 void rt_json_escape(dd_buf *b, const char *data, size_t len);
 

@@ -122,6 +122,8 @@ static bool parse_string(const char **p, dd_buf *out)
             continue;
         }
         s++;
+        if (!*s)
+            return false;
         char c = *s++;
         uint32_t cp = 0, lo = 0;
         switch (c) {
@@ -195,7 +197,7 @@ static bool skip_value(const char **p)
     return *s != '\0';
 }
 
-static bool parse_json_line(const char *line, struct rt_log_reader *r, struct rt_log_entry *ent)
+static bool parse_json_line(const char *line, dd_buf *data, struct rt_log_entry *ent)
 {
     const char *p = line;
     bool have_log = false;
@@ -208,7 +210,8 @@ static bool parse_json_line(const char *line, struct rt_log_reader *r, struct rt
         if (ok && *p == '"') {
             p++;
             dd_buf val = DD_BUF_INIT;
-            ok = parse_string(&p, dd_streq(key.data, "log") ? &r->entry : &val);
+            dd_buf_adds(&val, ""); /* an empty value is "", not NULL */
+            ok = parse_string(&p, dd_streq(key.data, "log") ? data : &val);
             if (ok && dd_streq(key.data, "log"))
                 have_log = true;
             else if (ok && dd_streq(key.data, "stream"))
@@ -225,12 +228,12 @@ static bool parse_json_line(const char *line, struct rt_log_reader *r, struct rt
         while (*p == ',' || *p == ' ')
             p++;
     }
-    ent->partial = !r->entry.len || r->entry.data[r->entry.len - 1] != '\n';
+    ent->partial = !data->len || data->data[data->len - 1] != '\n';
     return have_log && ent->time != 0;
 }
 
 /* "<time> <stream> <P|F> <text>" */
-static bool parse_cri_line(const char *line, struct rt_log_reader *r, struct rt_log_entry *ent)
+static bool parse_cri_line(const char *line, dd_buf *data, struct rt_log_entry *ent)
 {
     const char *sp1 = strchr(line, ' ');
     const char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
@@ -242,10 +245,20 @@ static bool parse_cri_line(const char *line, struct rt_log_reader *r, struct rt_
     ent->stream = strncmp(sp1 + 1, "stderr ", 7) == 0 ? RT_STREAM_STDERR : RT_STREAM_STDOUT;
     ent->partial = sp2[1] == 'P';
     const char *text = sp2[2] ? sp2 + 3 : sp2 + 2;
-    dd_buf_adds(&r->entry, text);
+    dd_buf_adds(data, text);
     if (!ent->partial)
-        dd_buf_addc(&r->entry, '\n');
+        dd_buf_addc(data, '\n');
     return true;
+}
+
+bool rt_log_parse_line(enum rt_log_format format, const char *line, dd_buf *data,
+                       struct rt_log_entry *ent)
+{
+    ent->stream = RT_STREAM_STDOUT;
+    ent->time = 0;
+    ent->partial = false;
+    return format == RT_LOG_CRI ? parse_cri_line(line, data, ent)
+                                : parse_json_line(line, data, ent);
 }
 
 /* Next whole line from the file into *ret (owned by r->pending until consumed); 0 at EOF. */
@@ -284,10 +297,9 @@ int rt_log_next(struct rt_log_reader *r, struct rt_log_entry *ret, dd_err *e)
         int k = next_line(r, &line, &used, e);
         if (k <= 0)
             return k;
-        struct rt_log_entry ent = {.stream = RT_STREAM_STDOUT};
+        struct rt_log_entry ent = {0};
         dd_buf_reset(&r->entry);
-        bool ok = r->format == RT_LOG_CRI ? parse_cri_line(line, r, &ent)
-                                          : parse_json_line(line, r, &ent);
+        bool ok = rt_log_parse_line(r->format, line, &r->entry, &ent);
         dd_buf_consume(&r->pending, used);
         if (!ok || (r->since && ent.time < r->since))
             continue;

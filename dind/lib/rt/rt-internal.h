@@ -122,14 +122,24 @@ struct rt_user {
 };
 /* Resolves user/group specs from /etc/passwd and /etc/group of the current root. */
 int rt_user_resolve(const char *user, char *const *additional, struct rt_user *ret, dd_err *e);
+/* The same from the files' contents (NULL = file missing); the fuzz harness's entry point. */
+int rt_user_resolve_text(const char *user, char *const *additional, const char *passwd_text,
+                         const char *group_text, struct rt_user *ret, dd_err *e);
 void rt_user_release(struct rt_user *u);
 
 /* Finds args[0] in PATH like Go's exec.LookPath; returns a malloc'd path. */
 int rt_lookpath(const char *file, char *const *env, char **ret, dd_err *e);
 /* Sets user, groups, capabilities, seccomp and execs; on failure reports over sync_fd. */
-/* bpf (len bytes) is the seccomp program to load, or NULL for none. */
-__attribute__((noreturn)) void rt_exec_process(const struct rt_process *p, uint64_t caps,
-                                               const void *bpf, size_t bpf_len, int sync_fd,
+/* What a process is allowed: its capability set, the seccomp program to load (NULL = none). */
+struct rt_security {
+    uint64_t caps;
+    const void *bpf;
+    size_t bpf_len;
+    bool no_new_privs;
+    bool pdeathsig; /* die with the parent (the shim): a container's PID 1 */
+};
+__attribute__((noreturn)) void rt_exec_process(const struct rt_process *p,
+                                               const struct rt_security *sec, int sync_fd,
                                                bool is_exec);
 
 /* seccache.c: the default profile compiled once per capability set (in the daemon) and the raw

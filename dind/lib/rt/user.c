@@ -72,11 +72,12 @@ static void find_user(char *passwd, const char *want, bool numeric, uid_t uid, s
     }
 }
 
-/* Looks up a group by name or gid; adds to *groups every group listing `member`. */
-static int scan_groups(const char *group_file, const char *want, gid_t *ret_gid, const char *member,
+/* Looks up a group by name or gid in the text of /etc/group; adds to u->groups every group
+ * listing `member`. */
+static int scan_groups(const char *group_text, const char *want, gid_t *ret_gid, const char *member,
                        struct rt_user *u)
 {
-    _cleanup_free_ char *data = read_small_file(group_file);
+    _cleanup_free_ char *data = group_text ? dd_strdup(group_text) : NULL;
     unsigned long want_id = 0;
     bool numeric = want && parse_id(want, &want_id), found = false;
     char *save = NULL;
@@ -106,7 +107,8 @@ static int scan_groups(const char *group_file, const char *want, gid_t *ret_gid,
     return want && !found ? -ENOENT : 0;
 }
 
-static int resolve_primary(const char *user, struct rt_user *u, char **ret_name, dd_err *e)
+static int resolve_primary(const char *user, const char *passwd_text, const char *group_text,
+                           struct rt_user *u, char **ret_name, dd_err *e)
 {
     _cleanup_free_ char *spec = dd_strdup(user && *user ? user : "0");
     char *colon = strchr(spec, ':');
@@ -115,7 +117,7 @@ static int resolve_primary(const char *user, struct rt_user *u, char **ret_name,
     const char *name = spec, *group = colon ? colon + 1 : NULL;
     unsigned long id = 0;
     bool numeric = parse_id(name, &id);
-    _cleanup_free_ char *passwd = read_small_file("/etc/passwd");
+    _cleanup_free_ char *passwd = passwd_text ? dd_strdup(passwd_text) : NULL;
     struct pw_entry pw = {0};
     if (passwd)
         find_user(passwd, name, numeric, (uid_t)id, &pw);
@@ -131,7 +133,7 @@ static int resolve_primary(const char *user, struct rt_user *u, char **ret_name,
     if (group && *group) {
         gid_t gid = 0;
         struct rt_user none = {0};
-        if (scan_groups("/etc/group", group, &gid, NULL, &none) < 0)
+        if (scan_groups(group_text, group, &gid, NULL, &none) < 0)
             return dd_err_set(e, ENOENT,
                               "unable to find group %s: no matching entries in group file", group);
         u->gid = gid;
@@ -139,22 +141,23 @@ static int resolve_primary(const char *user, struct rt_user *u, char **ret_name,
     return 0;
 }
 
-int rt_user_resolve(const char *user, char *const *additional, struct rt_user *ret, dd_err *e)
+int rt_user_resolve_text(const char *user, char *const *additional, const char *passwd_text,
+                         const char *group_text, struct rt_user *ret, dd_err *e)
 {
     struct rt_user u = {0};
     _cleanup_free_ char *name = NULL;
-    int r = resolve_primary(user, &u, &name, e);
+    int r = resolve_primary(user, passwd_text, group_text, &u, &name, e);
     if (r < 0) {
         rt_user_release(&u);
         return r;
     }
     /* Supplementary groups of a user known by name (Docker only does this with a passwd entry). */
     if (name)
-        (void)scan_groups("/etc/group", NULL, NULL, name, &u);
+        (void)scan_groups(group_text, NULL, NULL, name, &u);
     for (size_t i = 0; additional && additional[i]; i++) {
         gid_t gid = 0;
         struct rt_user none = {0};
-        if (scan_groups("/etc/group", additional[i], &gid, NULL, &none) < 0) {
+        if (scan_groups(group_text, additional[i], &gid, NULL, &none) < 0) {
             rt_user_release(&u);
             return dd_err_set(e, ENOENT, "unable to find group %s", additional[i]);
         }
@@ -163,6 +166,13 @@ int rt_user_resolve(const char *user, char *const *additional, struct rt_user *r
     }
     *ret = u;
     return 0;
+}
+
+int rt_user_resolve(const char *user, char *const *additional, struct rt_user *ret, dd_err *e)
+{
+    _cleanup_free_ char *passwd = read_small_file("/etc/passwd");
+    _cleanup_free_ char *group = read_small_file("/etc/group");
+    return rt_user_resolve_text(user, additional, passwd, group, ret, e);
 }
 
 void rt_user_release(struct rt_user *u)

@@ -78,6 +78,16 @@ assert len(body) == 1 and body[0]["Names"] == ["/other"], body
 PY
 ok "ps filters"
 
+# restart: a new process, the restart event
+s0=$(dk inspect -f '{{.State.StartedAt}}' other)
+t0=$(date +%s)
+dk restart -t 1 other >/dev/null
+[ "$(dk inspect -f '{{.State.Status}}' other)" = running ] || fail "restart state"
+[ "$(dk inspect -f '{{.State.StartedAt}}' other)" != "$s0" ] || fail "restart did not start a new process"
+dk events --since "$t0" --until "$(($(date +%s) + 1))" --filter container=other --filter event=restart \
+    --format '{{.Action}}' | grep -qx restart || fail "no restart event"
+ok "restart"
+
 # top
 dk top other | grep -q "sleep 300" || fail "top: $(dk top other)"
 ok "top"
@@ -112,6 +122,44 @@ until [ "$(dk inspect -f '{{.State.Status}} {{.RestartCount}}' flaky)" = "exited
 done
 dk rm flaky >/dev/null
 ok "restart policy on-failure:2"
+
+# attach to a running container: live output, then the stream ends when it exits; the exit
+# code comes back; logs=1&stream=0 replays the history only
+mkdir -p "$TEST_TMP/go"
+dk run -d --name att -v "$TEST_TMP/go:/go" busybox sh -c 'echo one; while [ ! -f /go/flag ]; do sleep 0.05; done; echo two; exit 4' >/dev/null
+t0=$(date +%s)
+set +e
+dk attach att >"$TEST_TMP/attach.out" 2>&1 &
+att=$!
+set -e
+# the attach event tells us the stream is connected before we let the container go on
+until dk events --since "$t0" --until "$(($(date +%s) + 1))" --filter container=att --filter event=attach --format '{{.Action}}' | grep -q attach; do sleep 0.1; done
+touch "$TEST_TMP/go/flag"
+set +e
+wait $att
+rc=$?
+set -e
+[ "$(cat "$TEST_TMP/attach.out")" = two ] || fail "attach output: $(cat "$TEST_TMP/attach.out")"
+[ $rc = 4 ] || fail "attach exit code: $rc"
+python3 - "$SOCK" <<'PY' || fail "attach logs=1 stream=0"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"POST /v1.41/containers/att/attach?logs=1&stream=0&stdout=1&stderr=1 HTTP/1.1\r\n"
+          b"Host: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+head, body = data.split(b"\r\n\r\n", 1)
+assert head.startswith(b"HTTP/1.1 101 UPGRADED"), head
+frames = []
+while body:
+    n = int.from_bytes(body[4:8], "big"); frames.append((body[0], body[8:8 + n])); body = body[8 + n:]
+assert frames == [(1, b"one\n"), (1, b"two\n")], frames
+PY
+dk rm att >/dev/null
+ok "attach: live output, exit code, logs replay"
 
 # events with since/until: the create/start/die/destroy of a run --rm
 t0=$(date +%s)

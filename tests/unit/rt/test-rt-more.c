@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "dind/cgroup.h"
@@ -224,5 +226,99 @@ RT_TEST(rt_memory_limit_oom_kill_is_reported)
     struct rt_state st = rt_fx_wait("oom");
     CHECK_EQ_INT(st.exit_code, 137);
     CHECK(st.oom_killed);
+    rt_spec_release(&s);
+}
+
+RT_TEST(rt_limits_sysctls_loopback_nnp_devices)
+{
+    struct rlimit have;
+    CHECK(getrlimit(RLIMIT_NOFILE, &have) == 0);
+    struct stat root;
+    CHECK(stat("/", &root) == 0);
+    _cleanup_free_ char *cmd =
+        dd_asprintf("ulimit -n; ulimit -Hn; ulimit -u; cat /proc/sys/net/ipv4/ip_forward; "
+                    "cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status; "
+                    "ifconfig lo | grep -c UP; mknod /tmp/disk b %u %u && "
+                    "(head -c1 /tmp/disk >/dev/null 2>&1 || echo denied)",
+                    major(root.st_dev), minor(root.st_dev));
+    struct rt_spec s;
+    rt_fx_spec(&s, "lim", ARGS("sh", "-c", cmd));
+    s.cgroup_parent = dd_strdup(FX.cgparent);
+    s.rlimits = dd_calloc(2, sizeof(*s.rlimits));
+    s.n_rlimits = 2;
+    /* A hard limit above ours cannot be raised here: it is kept, not an error. */
+    s.rlimits[0] = (struct rt_rlimit){RLIMIT_NOFILE, 1000, (uint64_t)have.rlim_max * 4};
+    s.rlimits[1] = (struct rt_rlimit){RLIMIT_NPROC, 300, 400};
+    s.sysctls = dd_strv_push(NULL, "net.ipv4.ip_forward=1");
+    s.oom_score_adj_set = true;
+    s.oom_score_adj = 500;
+    s.no_new_privileges = true;
+    rt_fx_create_start(&s);
+    struct rt_state st = rt_fx_wait("lim");
+    _cleanup_free_ char *text = rt_fx_log_text("lim");
+    _cleanup_free_ char *want = dd_asprintf("1000\n%llu\n300\n1\n500\nNoNewPrivs:\t1\n1\ndenied\n",
+                                            (unsigned long long)have.rlim_max);
+    if (st.exit_code != 0 || strcmp(text, want) != 0)
+        unit_fail(__FILE__, __LINE__, "exit %d %s output: %s", st.exit_code,
+                  st.error ? st.error : "", text);
+    rt_spec_release(&s);
+}
+
+RT_TEST(rt_exec_joins_cgroup_and_top_sees_it)
+{
+    struct rt_spec s;
+    rt_fx_spec(&s, "cgx", ARGS("sleep", "1000"));
+    s.cgroup_parent = dd_strdup(FX.cgparent);
+    rt_fx_create_start(&s);
+    _cleanup_free_ char *state = rt_fx_state("cgx");
+    struct rt_process p = {.args = (char **)ARGS("sh", "-c",
+                                                 "grep :pids: /proc/self/cgroup; "
+                                                 "exec sleep 1000")};
+    struct rt_exec_result r;
+    dd_err e = {0};
+    if (rt_exec(state, &p, &r, &e) < 0)
+        unit_fail(__FILE__, __LINE__, "rt_exec: %s", e.msg);
+    char buf[256] = {0};
+    CHECK(read(r.stdout_fd, buf, sizeof(buf) - 1) > 0);
+    CHECK(dd_endswith(buf, ":pids:/\n"));
+    pid_t *pids = NULL;
+    size_t n = 0;
+    /* grep may still be exiting: wait for sleep + the exec'ed sleep. */
+    for (int i = 0; i < 2000 && n != 2; i++) {
+        free(pids);
+        pids = NULL;
+        CHECK(rt_top(state, &pids, &n, &e) == 0);
+        usleep(2000);
+    }
+    CHECK_EQ_INT(n, 2);
+    CHECK(pids[0] == r.pid || pids[1] == r.pid);
+    free(pids);
+    kill(r.pid, SIGKILL);
+    siginfo_t si;
+    CHECK(waitid(P_PIDFD, (id_t)r.pidfd, &si, WEXITED) == 0);
+    rt_exec_result_close(&r);
+    rt_spec_release(&s);
+}
+
+RT_TEST(rt_container_dies_with_its_shim)
+{
+    struct rt_spec s;
+    rt_fx_spec(&s, "shimkill", ARGS("sleep", "1000"));
+    rt_fx_create_start(&s);
+    _cleanup_free_ char *state = rt_fx_state("shimkill");
+    struct rt_state st = {0};
+    dd_err e = {0};
+    CHECK(rt_state(state, &st, &e) == 0);
+    CHECK_EQ_INT(st.status, RT_RUNNING);
+    pid_t pid = st.pid;
+    CHECK(kill(st.shim_pid, SIGKILL) == 0);
+    for (int i = 0; i < 5000 && kill(pid, 0) == 0 && !rt_fx_is_zombie(pid); i++)
+        usleep(1000);
+    CHECK(kill(pid, 0) < 0 || rt_fx_is_zombie(pid));
+    CHECK(rt_state(state, &st, &e) == 0);
+    CHECK_EQ_INT(st.status, RT_EXITED);
+    CHECK_EQ_INT(st.exit_code, 137);
+    CHECK_EQ_STR(st.error, "shim died");
+    rt_state_release(&st);
     rt_spec_release(&s);
 }
