@@ -69,6 +69,8 @@ extern const dindd_area dindd_area_system;
 extern const dindd_area dindd_area_images; /* before containers: its init opens the image store */
 extern const dindd_area dindd_area_containers; /* containers.c; d->containers: struct ctr_store */
 extern const dindd_area dindd_area_events;     /* events-api.c */
+extern const dindd_area dindd_area_exec;       /* exec.c; after containers */
+extern const dindd_area dindd_area_archive;    /* archive.c; after containers */
 extern const dindd_area dindd_area_unsupported;
 
 static inline dindd_ctx *dindd_from_req(http_req *req)

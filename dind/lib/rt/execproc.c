@@ -110,6 +110,9 @@ void rt_exec_process(const struct rt_process *p, const struct rt_security *sec, 
         dd_err_sys(&e, "setting user %u:%u", (unsigned)u.uid, (unsigned)u.gid);
         fail(sync_fd, is_exec, 128, &e);
     }
+    /* the report channel must close at exec, so the waiting side sees EOF at once */
+    if (sync_fd >= 0)
+        (void)dd_set_cloexec(sync_fd, true);
     /* Changing credentials cleared the parent-death signal: set it again. */
     if (sec->pdeathsig)
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
