@@ -233,7 +233,8 @@ void ksrv_handle_resource(http_req *req)
     int kind = kpath_parse(http_req_path(req), &c.p);
     if (kind == 1 || kind == 2) {
         kpath_release(&c.p);
-        ksrv_handle_discovery(req);
+        if (ksrv_authorize_path(c.s, req, c.u))
+            ksrv_handle_discovery(req);
         return;
     }
     if (kind == 0)

@@ -74,6 +74,19 @@ struct kuser *ksrv_user(http_req *req)
     return http_req_data(req);
 }
 
+bool ksrv_authorize_path(struct ksrv *s, http_req *req, const struct kuser *u)
+{
+    if (kuser_in_group(u, "system:masters"))
+        return true;
+    const char *path = http_req_path(req);
+    struct kattr a = {.verb = "get", .path = path};
+    if (ksrv_authorize(s, u, &a, NULL))
+        return true;
+    ksrv_fail(req, 403, "Forbidden", "forbidden: User \"%s\" cannot get path \"%s\"", u->name,
+              path);
+    return false;
+}
+
 static bool public_path(const char *path)
 {
     return !strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz") ||
@@ -91,6 +104,10 @@ static void h_entry(http_req *req)
             return;
         }
         ksrv_fail(req, 401, "Unauthorized", "Unauthorized");
+        return;
+    }
+    if (fn != h_resource && !ksrv_authorize_path(s, req, &u)) {
+        kuser_release(&u);
         return;
     }
     fn(s, req, &u);

@@ -78,6 +78,16 @@ assert len(body) == 1 and body[0]["Names"] == ["/other"], body
 PY
 ok "ps filters"
 
+# restart: a new process, the restart event
+s0=$(dk inspect -f '{{.State.StartedAt}}' other)
+t0=$(date +%s)
+dk restart -t 1 other >/dev/null
+[ "$(dk inspect -f '{{.State.Status}}' other)" = running ] || fail "restart state"
+[ "$(dk inspect -f '{{.State.StartedAt}}' other)" != "$s0" ] || fail "restart did not start a new process"
+dk events --since "$t0" --until "$(($(date +%s) + 1))" --filter container=other --filter event=restart \
+    --format '{{.Action}}' | grep -qx restart || fail "no restart event"
+ok "restart"
+
 # top
 dk top other | grep -q "sleep 300" || fail "top: $(dk top other)"
 ok "top"

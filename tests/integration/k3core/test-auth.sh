@@ -62,6 +62,10 @@ $B auth can-i --list >/dev/null || fail "can-i --list"
 code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok}x" \
     "$base/api/v1/namespaces/pb/pods")
 [ "$code" = 401 ] || fail "tampered token got $code"
+$B get --raw /apis >/dev/null || fail "discovery for an authenticated ServiceAccount"
+$K delete clusterrolebinding system:discovery >/dev/null
+out=$($B get --raw /openapi/v3 2>&1) && fail "non-resource path allowed without RBAC"
+expect_contains "$out" "Forbidden" "non-resource RBAC"
 $K -n pb delete serviceaccount bob >/dev/null
 code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
     "$base/api/v1/namespaces/pb/configmaps")
