@@ -28,10 +28,10 @@ static void set_waiting(struct kl_ctr *c, const char *reason, const char *msg)
 
 static json_t *terminated(struct kl_ctr *c, const struct rt_state *s)
 {
-    const char *reason = s->oom_killed         ? "OOMKilled"
-                         : s->error             ? "StartError"
-                         : s->exit_code == 0    ? "Completed"
-                                                : "Error";
+    const char *reason = s->oom_killed       ? "OOMKilled"
+                         : s->error          ? "StartError"
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error";
     _cleanup_free_ char *st = kl_rfc3339(s->started_at ? s->started_at : s->finished_at);
     _cleanup_free_ char *fin = kl_rfc3339(s->finished_at ? s->finished_at : dd_now_ns());
     _cleanup_free_ char *cid = dd_asprintf("dind://%s", c->rt_id);
@@ -99,8 +99,7 @@ static int find_image(struct kl_ctr *c, const char *image, img_image **ret)
                     "yet; place the image tarball in %s",
                     image, k->images_dir);
     bool first = !c->pull_failed;
-    set_waiting(c, first ? "ErrImagePull" : "ImagePullBackOff",
-                first ? msg : NULL);
+    set_waiting(c, first ? "ErrImagePull" : "ImagePullBackOff", first ? msg : NULL);
     if (!first) {
         _cleanup_free_ char *bo = dd_asprintf("Back-off pulling image \"%s\"", image);
         jx_set_str(json_object_get(c->state, "waiting"), "message", bo);
@@ -153,11 +152,21 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
         r = prepare_dirs(c, &upper, &work, e);
     free(c->log_path);
     c->log_path = instance_log(c);
-    struct kps_in in = {.pod = p->obj, .ctr = c->spec, .runconfig = img_image_runconfig(img),
-                        .lower_dirs = img->layer_dirs, .env = env, .id = c->rt_id,
-                        .upper_dir = upper, .work_dir = work, .log_path = c->log_path,
-                        .cgroup_parent = cg, .netns = p->netns, .ipcns = p->ipcns,
-                        .utsns = p->utsns, .mounts = mounts, .n_mounts = n_mounts};
+    struct kps_in in = {.pod = p->obj,
+                        .ctr = c->spec,
+                        .runconfig = img_image_runconfig(img),
+                        .lower_dirs = img->layer_dirs,
+                        .env = env,
+                        .id = c->rt_id,
+                        .upper_dir = upper,
+                        .work_dir = work,
+                        .log_path = c->log_path,
+                        .cgroup_parent = cg,
+                        .netns = p->netns,
+                        .ipcns = p->ipcns,
+                        .utsns = p->utsns,
+                        .mounts = mounts,
+                        .n_mounts = n_mounts};
     struct rt_spec spec = {0};
     if (r >= 0)
         r = kps_build(&in, &spec, e);

@@ -136,16 +136,16 @@ static char **env_from(struct kl_pod *p, const json_t *ctr, char **env, dd_err *
         const char *name = kl_str(ref, "name", NULL) ?: "", *prefix = kl_str(ef, "prefix", NULL);
         json_t *o = kl_get(p->k, "", secret ? "secrets" : "configmaps", p->ns, name);
         if (!o && !json_is_true(json_object_get(ref, "optional"))) {
-            *r = dd_err_set(e, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
-                            name);
+            *r =
+                dd_err_set(e, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap", name);
             return env;
         }
         const char *key;
         json_t *v;
         json_object_foreach(json_object_get(o, "data"), key, v)
         {
-            _cleanup_free_ char *val = secret ? b64dec(json_string_value(v))
-                                              : dd_strdup(json_string_value(v) ?: "");
+            _cleanup_free_ char *val =
+                secret ? b64dec(json_string_value(v)) : dd_strdup(json_string_value(v) ?: "");
             _cleanup_free_ char *k = dd_asprintf("%s%s", prefix ? prefix : "", key);
             env = env_set(env, k, val ? val : "");
         }

@@ -57,8 +57,11 @@ int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status)
     if (!json_equal(json_object_get(cur, "status"), status)) {
         json_object_set(cur, "status", status);
         json_object_del(json_object_get(cur, "metadata"), "resourceVersion");
-        kobj_req req = {.res = kl_res("", "pods"), .ns = ns, .name = name,
-                        .subresource = "status", .field_manager = "k3core-kubelet"};
+        kobj_req req = {.res = kl_res("", "pods"),
+                        .ns = ns,
+                        .name = name,
+                        .subresource = "status",
+                        .field_manager = "k3core-kubelet"};
         kobj_result res = {0};
         kobj_status st = {0};
         r = kobj_update(k->api, &req, cur, &res, &st);
@@ -90,12 +93,12 @@ static json_t *event_new(kubelet *k, const json_t *obj, const char *type, const 
                      strcmp(reason, "Scheduled") && strcmp(reason, "FailedScheduling")
                          ? "kubelet"
                          : "default-scheduler",
-                     "host", k->node_name, "firstTimestamp", now, "lastTimestamp", now, "count",
-                     1, "reportingComponent", "kubelet", "reportingInstance", k->node_name);
+                     "host", k->node_name, "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+                     "reportingComponent", "kubelet", "reportingInstance", k->node_name);
 }
 
-void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason,
-              const char *fmt, ...)
+void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
+              ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -16,21 +16,21 @@ struct kl_ctr {
     json_t *spec; /* the container's spec (own reference) */
     char *name;
     bool init;
-    int restarts;       /* instances started before the current one */
-    char *rt_id;        /* current instance, NULL when none exists */
-    char *state_dir;    /* <agent>/containers/<rt_id> */
-    char *log_path;     /* log of the current (or last) instance */
-    char *prev_log;     /* log of the previous instance */
+    int restarts;    /* instances started before the current one */
+    char *rt_id;     /* current instance, NULL when none exists */
+    char *state_dir; /* <agent>/containers/<rt_id> */
+    char *log_path;  /* log of the current (or last) instance */
+    char *prev_log;  /* log of the previous instance */
     char *image_id;
-    json_t *state;      /* containerStatus.state, owned */
-    json_t *last_state; /* lastState, owned */
-    bool done;          /* init container finished with 0 */
+    json_t *state;            /* containerStatus.state, owned */
+    json_t *last_state;       /* lastState, owned */
+    bool done;                /* init container finished with 0 */
     int64_t backoff_until_ns; /* do not restart before this (CrashLoopBackOff) */
     int64_t backoff_ns;       /* current back-off step */
     int watch_fd;
     ev_io *watch;
-    int exit_code;     /* of the last terminated instance */
-    int pull_failed;   /* consecutive image lookups that failed */
+    int exit_code;   /* of the last terminated instance */
+    int pull_failed; /* consecutive image lookups that failed */
     bool pull_reported, created, restart_pending;
 };
 
@@ -38,17 +38,17 @@ struct kl_pod {
     struct kl_pod *next;
     kubelet *k;
     char *ns, *name, *uid;
-    char *dir;    /* <agent>/pods/<ns>_<name>_<uid> */
-    char *netns;  /* bind-mounted namespaces, NULL before the sandbox exists */
+    char *dir;   /* <agent>/pods/<ns>_<name>_<uid> */
+    char *netns; /* bind-mounted namespaces, NULL before the sandbox exists */
     char *ipcns, *utsns;
-    json_t *obj;  /* the newest Pod object, owned */
+    json_t *obj; /* the newest Pod object, owned */
     struct kl_ctr *ctrs;
     size_t n_ctrs;
     int64_t start_ns;
     bool killing;
     int64_t kill_deadline_ns;
     bool seen;
-    bool failed_final; /* phase reached Failed/Succeeded: nothing more runs */
+    bool failed_final;  /* phase reached Failed/Succeeded: nothing more runs */
     char **events_sent; /* "reason/message" keys emitted once */
 };
 
@@ -75,8 +75,8 @@ struct kubelet {
 const kres_resource *kl_res(const char *group, const char *resource);
 json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, const char *name);
 int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status);
-void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason,
-              const char *fmt, ...) DD_PRINTF(5, 6);
+void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
+              ...) DD_PRINTF(5, 6);
 char *kl_now_rfc3339(void);
 char *kl_rfc3339(int64_t ns); /* "2026-01-01T00:00:00Z" */
 const char *kl_str(const json_t *obj, const char *k1, const char *k2);

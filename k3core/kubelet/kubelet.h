@@ -26,13 +26,13 @@
 typedef struct kubelet kubelet;
 
 struct kubelet_config {
-    const char *data_dir;       /* --data-dir; the agent uses <data_dir>/agent */
-    const char *node_name;      /* --node-name (hostname when NULL) */
-    const char *node_ip;        /* InternalIP; NULL = first non-loopback IPv4 */
-    char *const *node_labels;   /* --node-label k=v (strv, may be NULL) */
-    char *const *node_taints;   /* --node-taint key[=value]:Effect (strv, may be NULL) */
-    char *const *kubelet_args;  /* --kubelet-arg k=v: only the names kubelet_args_check accepts */
-    bool control_plane;         /* adds node-role.kubernetes.io/control-plane=true */
+    const char *data_dir;      /* --data-dir; the agent uses <data_dir>/agent */
+    const char *node_name;     /* --node-name (hostname when NULL) */
+    const char *node_ip;       /* InternalIP; NULL = first non-loopback IPv4 */
+    char *const *node_labels;  /* --node-label k=v (strv, may be NULL) */
+    char *const *node_taints;  /* --node-taint key[=value]:Effect (strv, may be NULL) */
+    char *const *kubelet_args; /* --kubelet-arg k=v: only the names kubelet_args_check accepts */
+    bool control_plane;        /* adds node-role.kubernetes.io/control-plane=true */
     /* Mints a projected ServiceAccount token (the server's signer); NULL = no token volumes. */
     char *(*mint_token)(void *ud, const char *ns, const char *sa, const char *pod,
                         const char *pod_uid, int64_t expiry_seconds, int64_t *ret_exp);

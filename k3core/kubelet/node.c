@@ -2,8 +2,8 @@
  * an existing one) with labels (kubernetes.io/hostname, os, arch, the control-plane role,
  * --node-label), taints (--node-taint), and a status built from the machine: capacity and
  * allocatable from cgroups and /proc (cpu, memory, pods 110, ephemeral-storage of the data
- * dir's filesystem), addresses, conditions and nodeInfo. Every 10 s the status conditions' heartbeat times
- * and the kube-node-lease Lease are renewed. Also validates the node flags.
+ * dir's filesystem), addresses, conditions and nodeInfo. Every 10 s the status conditions'
+ * heartbeat times and the kube-node-lease Lease are renewed. Also validates the node flags.
  */
 #include <stdio.h>
 #include <sys/statvfs.h>
@@ -106,8 +106,9 @@ static json_t *capacity(kubelet *k)
         dd_warn("node capacity: %s", e.msg);
     struct statvfs vfs;
     uint64_t disk = statvfs(k->agent_dir, &vfs) == 0 ? (uint64_t)vfs.f_blocks * vfs.f_frsize : 0;
-    _cleanup_free_ char *cpu = cap.cpu_milli % 1000 ? dd_asprintf("%llum", (unsigned long long)cap.cpu_milli)
-                                                     : dd_asprintf("%llu", (unsigned long long)cap.cpu_milli / 1000);
+    _cleanup_free_ char *cpu = cap.cpu_milli % 1000
+                                   ? dd_asprintf("%llum", (unsigned long long)cap.cpu_milli)
+                                   : dd_asprintf("%llu", (unsigned long long)cap.cpu_milli / 1000);
     _cleanup_free_ char *mem = dd_asprintf("%lluKi", (unsigned long long)(cap.memory_bytes / 1024));
     _cleanup_free_ char *eph = dd_asprintf("%lluKi", (unsigned long long)(disk / 1024));
     _cleanup_free_ char *pods = dd_asprintf("%d", k->max_pods);
@@ -115,11 +116,11 @@ static json_t *capacity(kubelet *k)
                      "ephemeral-storage", eph, "hugepages-2Mi", "0");
 }
 
-static json_t *condition(const char *type, const char *status, const char *reason,
-                         const char *msg, const char *now)
+static json_t *condition(const char *type, const char *status, const char *reason, const char *msg,
+                         const char *now)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "reason",
-                     reason, "message", msg, "lastHeartbeatTime", now, "lastTransitionTime", now);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", status, "reason", reason,
+                     "message", msg, "lastHeartbeatTime", now, "lastTransitionTime", now);
 }
 
 static json_t *conditions(const char *now)
@@ -131,8 +132,8 @@ static json_t *conditions(const char *now)
                                        "kubelet has no disk pressure", now));
     json_array_append_new(c, condition("PIDPressure", "False", "KubeletHasSufficientPID",
                                        "kubelet has sufficient PID available", now));
-    json_array_append_new(c, condition("Ready", "True", "KubeletReady",
-                                       "kubelet is posting ready status", now));
+    json_array_append_new(
+        c, condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now));
     return c;
 }
 
@@ -150,20 +151,19 @@ static json_t *node_info(void)
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "machineID", mid ? mid : "",
                      "systemUUID", mid ? mid : "", "bootID", bid ? bid : "", "kernelVersion",
                      u.release, "osImage", "k3d-dind", "containerRuntimeVersion",
-                     "dind://" K3CORE_VERSION, "kubeletVersion", K3CORE_VERSION,
-                     "kubeProxyVersion", K3CORE_VERSION, "operatingSystem", "linux",
-                     "architecture", arch());
+                     "dind://" K3CORE_VERSION, "kubeletVersion", K3CORE_VERSION, "kubeProxyVersion",
+                     K3CORE_VERSION, "operatingSystem", "linux", "architecture", arch());
 }
 
 static json_t *node_status(kubelet *k)
 {
     _cleanup_free_ char *now = kl_now_rfc3339();
     json_t *cap = capacity(k);
-    return json_pack("{s:o,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:o,s:[]}", "capacity",
-                     cap, "allocatable", cap, "conditions", conditions(now), "addresses", "type",
+    return json_pack("{s:o,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:o,s:[]}", "capacity", cap,
+                     "allocatable", cap, "conditions", conditions(now), "addresses", "type",
                      "InternalIP", "address", k->node_ip, "type", "Hostname", "address",
-                     k->node_name, "daemonEndpoints", "kubeletEndpoint", "Port", 10250,
-                     "nodeInfo", node_info(), "images");
+                     k->node_name, "daemonEndpoints", "kubeletEndpoint", "Port", 10250, "nodeInfo",
+                     node_info(), "images");
 }
 
 static json_t *taints(kubelet *k)
@@ -179,7 +179,8 @@ static json_t *taints(kubelet *k)
 
 static int write_node(kubelet *k, json_t *node, bool create, dd_err *e)
 {
-    kobj_req req = {.res = kl_res("", "nodes"), .name = create ? NULL : k->node_name,
+    kobj_req req = {.res = kl_res("", "nodes"),
+                    .name = create ? NULL : k->node_name,
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
@@ -199,7 +200,9 @@ static int update_status(kubelet *k, dd_err *e)
         return dd_err_set(e, ENOENT, "node %s vanished", k->node_name);
     json_object_set_new(cur, "status", node_status(k));
     json_object_del(json_object_get(cur, "metadata"), "resourceVersion");
-    kobj_req req = {.res = kl_res("", "nodes"), .name = k->node_name, .subresource = "status",
+    kobj_req req = {.res = kl_res("", "nodes"),
+                    .name = k->node_name,
+                    .subresource = "status",
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
@@ -250,8 +253,10 @@ static void renew_lease(kubelet *k)
     jx_set_int(spec, "leaseDurationSeconds", 40);
     jx_set_str(spec, "renewTime", now);
     json_object_del(json_object_get(lease, "metadata"), "resourceVersion");
-    kobj_req req = {.res = kl_res("coordination.k8s.io", "leases"), .ns = "kube-node-lease",
-                    .name = cur ? k->node_name : NULL, .field_manager = "k3core-kubelet"};
+    kobj_req req = {.res = kl_res("coordination.k8s.io", "leases"),
+                    .ns = "kube-node-lease",
+                    .name = cur ? k->node_name : NULL,
+                    .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
     int r = cur ? kobj_update(k->api, &req, lease, &res, &st)

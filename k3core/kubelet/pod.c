@@ -23,10 +23,14 @@ static void ctrs_from(struct kl_pod *p, const json_t *arr, bool init)
     {
         p->ctrs = dd_realloc(p->ctrs, (p->n_ctrs + 1) * sizeof(*p->ctrs));
         struct kl_ctr *x = &p->ctrs[p->n_ctrs++];
-        *x = (struct kl_ctr){.k = p->k, .pod = p, .spec = json_incref(c), .init = init,
-                             .name = dd_strdup(kl_str(c, "name", NULL) ?: ""), .watch_fd = -1};
-        x->state = json_pack("{s:{s:s}}", "waiting", "reason", init ? "PodInitializing"
-                                                                    : "ContainerCreating");
+        *x = (struct kl_ctr){.k = p->k,
+                             .pod = p,
+                             .spec = json_incref(c),
+                             .init = init,
+                             .name = dd_strdup(kl_str(c, "name", NULL) ?: ""),
+                             .watch_fd = -1};
+        x->state = json_pack("{s:{s:s}}", "waiting", "reason",
+                             init ? "PodInitializing" : "ContainerCreating");
     }
 }
 
@@ -69,8 +73,9 @@ static void back_off(struct kl_pod *p, struct kl_ctr *c)
     json_decref(c->state);
     c->state = json_pack("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
     if (!c->restart_pending)
-        kl_event(p->k, p->obj, "Warning", "BackOff", "Back-off restarting failed container %s "
-                                                    "in pod %s_%s(%s)",
+        kl_event(p->k, p->obj, "Warning", "BackOff",
+                 "Back-off restarting failed container %s "
+                 "in pod %s_%s(%s)",
                  c->name, p->name, p->ns, p->uid);
     c->restart_pending = true;
 }
@@ -187,8 +192,8 @@ static bool any_running(struct kl_pod *p)
 static void delete_object(struct kl_pod *p)
 {
     kobj_req req = {.res = kl_res("", "pods"), .ns = p->ns, .name = p->name};
-    json_t *opts = json_pack("{s:i,s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid",
-                             p->uid);
+    json_t *opts =
+        json_pack("{s:i,s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", p->uid);
     kobj_result res = {0};
     kobj_status st = {0};
     if (kobj_delete(p->k->api, &req, opts, &res, &st) < 0 && st.code != 404)
@@ -202,8 +207,8 @@ static bool kill_step(struct kl_pod *p)
 {
     int64_t now = dd_now_ns();
     if (!p->killing) {
-        const json_t *g = json_object_get(json_object_get(p->obj, "metadata"),
-                                          "deletionGracePeriodSeconds");
+        const json_t *g =
+            json_object_get(json_object_get(p->obj, "metadata"), "deletionGracePeriodSeconds");
         p->killing = true;
         p->kill_deadline_ns = now + (g ? json_integer_value(g) : 30) * 1000000000LL;
         for (size_t i = 0; i < p->n_ctrs; i++)
@@ -246,8 +251,8 @@ static const char *phase(struct kl_pod *p, bool *ret_ready, bool *ret_init)
     bool init_done = true, init_failed = false;
     for (size_t i = 0; i < p->n_ctrs; i++) {
         struct kl_ctr *c = &p->ctrs[i];
-        bool t = json_object_get(c->state, "terminated") && !c->restart_pending &&
-                 !wants_restart(p, c);
+        bool t =
+            json_object_get(c->state, "terminated") && !c->restart_pending && !wants_restart(p, c);
         if (c->init) {
             init_done = init_done && c->done;
             init_failed = init_failed || (t && c->exit_code != 0);
@@ -306,7 +311,8 @@ static json_t *pod_status(struct kl_pod *p)
     const char *why = !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed") ? "PodCompleted" : NULL;
     json_t *conds = json_array();
     json_array_append_new(conds, cond("PodReadyToStartContainers", p->netns != NULL, NULL, NULL));
-    json_array_append_new(conds, cond("Initialized", init, init ? why : "ContainersNotInitialized", NULL));
+    json_array_append_new(conds,
+                          cond("Initialized", init, init ? why : "ContainersNotInitialized", NULL));
     json_array_append_new(conds, cond("Ready", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
     json_array_append_new(conds, cond("ContainersReady", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
     json_array_append_new(conds, cond("PodScheduled", true, NULL, NULL));
@@ -315,7 +321,9 @@ static json_t *pod_status(struct kl_pod *p)
                            "hostIP", p->k->node_ip, "hostIPs", "ip", p->k->node_ip, "qosClass",
                            kl_str(old, "qosClass", NULL) ?: "BestEffort");
     if (p->start_ns) {
-        _cleanup_free_ char *t = kl_str(old, "startTime", NULL) ? dd_strdup(kl_str(old, "startTime", NULL)) : kl_now_rfc3339();
+        _cleanup_free_ char *t = kl_str(old, "startTime", NULL)
+                                     ? dd_strdup(kl_str(old, "startTime", NULL))
+                                     : kl_now_rfc3339();
         jx_set_str(st, "startTime", t);
     }
     json_t *cs = json_array(), *ics = json_array();

@@ -97,8 +97,9 @@ static int quantity(const json_t *obj, const char *key, kqty *q, bool *set, dd_e
     *set = false;
     if (!v)
         return 0;
-    _cleanup_free_ char *s =
-        json_is_string(v) ? dd_strdup(json_string_value(v)) : dd_asprintf("%lld", (long long)json_integer_value(v));
+    _cleanup_free_ char *s = json_is_string(v)
+                                 ? dd_strdup(json_string_value(v))
+                                 : dd_asprintf("%lld", (long long)json_integer_value(v));
     if (kqty_parse(s, q, e) < 0)
         return dd_err_wrap(e, "resources %s", key);
     *set = true;

@@ -11,8 +11,8 @@
 #include "k3core/kubelet/kubelet-internal.h"
 #include "k3core/pki/b64.h"
 
-static int write_item(const char *dir, const char *path, const char *data, size_t len,
-                      mode_t mode, dd_err *e)
+static int write_item(const char *dir, const char *path, const char *data, size_t len, mode_t mode,
+                      dd_err *e)
 {
     if (strstr(path, "..") || path[0] == '/')
         return dd_err_set(e, EINVAL, "invalid volume item path \"%s\"", path);
@@ -30,8 +30,7 @@ static mode_t item_mode(const json_t *src, const json_t *item)
 }
 
 /* A configMap or secret source: every key, or only `items` (key → path). */
-static int keys_source(struct kl_pod *p, const json_t *src, bool secret, const char *dir,
-                       dd_err *e)
+static int keys_source(struct kl_pod *p, const json_t *src, bool secret, const char *dir, dd_err *e)
 {
     const char *name = kl_str(src, "name", NULL) ?: kl_str(src, "secretName", NULL) ?: "";
     json_t *o = kl_get(p->k, "", secret ? "secrets" : "configmaps", p->ns, name);
@@ -146,7 +145,8 @@ static int empty_dir(const json_t *src, const char *dir, dd_err *e)
     if (!dd_streq(kl_str(src, "medium", NULL), "Memory"))
         return 0;
     const char *size = kl_str(src, "sizeLimit", NULL);
-    _cleanup_free_ char *opts = size ? dd_asprintf("mode=0777,size=%s", size) : dd_strdup("mode=0777");
+    _cleanup_free_ char *opts =
+        size ? dd_asprintf("mode=0777,size=%s", size) : dd_strdup("mode=0777");
     for (char *c = opts; *c; c++)
         if (c[0] == 'i' && c > opts && (c[-1] == 'K' || c[-1] == 'M' || c[-1] == 'G'))
             memmove(c, c + 1, strlen(c)); /* "64Mi" → "64M" */

@@ -54,7 +54,8 @@ static bool match_expr(const json_t *expr, const json_t *labels)
         return v == NULL;
     if ((dd_streq(op, "Gt") || dd_streq(op, "Lt")) && v && json_array_size(vals) == 1) {
         int64_t a, b;
-        if (dd_parse_int64(v, &a) < 0 || dd_parse_int64(json_string_value(json_array_get(vals, 0)) ?: "", &b) < 0)
+        if (dd_parse_int64(v, &a) < 0 ||
+            dd_parse_int64(json_string_value(json_array_get(vals, 0)) ?: "", &b) < 0)
             return false;
         return dd_streq(op, "Gt") ? a > b : a < b;
     }
@@ -97,9 +98,9 @@ char *ksched_check_affinity(const json_t *pod, const json_t *node)
         if (!dd_streq(str(labels, k), json_string_value(v)))
             return dd_strdup("node(s) didn't match Pod's node affinity/selector");
     }
-    const json_t *req = json_object_get(
-        json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
-        "requiredDuringSchedulingIgnoredDuringExecution");
+    const json_t *req =
+        json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
+                        "requiredDuringSchedulingIgnoredDuringExecution");
     const json_t *terms = json_object_get(req, "nodeSelectorTerms");
     if (!req)
         return NULL;
@@ -171,10 +172,12 @@ static int64_t pod_request(const json_t *pod, const char *res, bool milli)
     }
     json_array_foreach(json_object_get(spec, "initContainers"), i, c)
     {
-        int64_t v = qty_of(json_object_get(json_object_get(c, "resources"), "requests"), res, milli);
+        int64_t v =
+            qty_of(json_object_get(json_object_get(c, "resources"), "requests"), res, milli);
         init_max = v > init_max ? v : init_max;
     }
-    return (sum > init_max ? sum : init_max) + qty_of(json_object_get(spec, "overhead"), res, milli);
+    return (sum > init_max ? sum : init_max) +
+           qty_of(json_object_get(spec, "overhead"), res, milli);
 }
 
 static bool finished(const json_t *pod)
@@ -251,8 +254,9 @@ char *ksched_summary(char *const *reasons, size_t n_nodes)
         dd_buf_addf(&b, "%s %zu %s", i == 0 ? ":" : ",", j - i, sorted[i]);
         i = j;
     }
-    dd_buf_addf(&b, ". preemption: %zu/%zu nodes are available: %zu Preemption is not helpful "
-                    "for scheduling.",
+    dd_buf_addf(&b,
+                ". preemption: %zu/%zu nodes are available: %zu Preemption is not helpful "
+                "for scheduling.",
                 avail, n_nodes, n_nodes - avail);
     free(sorted);
     return dd_buf_detach(&b, NULL);

@@ -65,8 +65,10 @@ static void set_condition(kobj_api *api, const json_t *pod, bool ok, const char 
     json_object_set_new(obj, "status", status);
     json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
     const json_t *meta = json_object_get(pod, "metadata");
-    kobj_req req = {.res = kres_lookup("", "v1", "pods"), .ns = kl_str(meta, "namespace", NULL),
-                    .name = kl_str(meta, "name", NULL), .subresource = "status",
+    kobj_req req = {.res = kres_lookup("", "v1", "pods"),
+                    .ns = kl_str(meta, "namespace", NULL),
+                    .name = kl_str(meta, "name", NULL),
+                    .subresource = "status",
                     .field_manager = "default-scheduler"};
     kobj_result res = {0};
     kobj_status st = {0};
@@ -84,8 +86,11 @@ static int bind(kobj_api *api, kubelet *k, const json_t *pod, const char *node)
     json_t *b = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
                           "Binding", "metadata", "name", name, "namespace", ns, "target",
                           "apiVersion", "v1", "kind", "Node", "name", node);
-    kobj_req req = {.res = kres_lookup("", "v1", "pods"), .ns = ns, .name = name,
-                    .subresource = "binding", .field_manager = "default-scheduler"};
+    kobj_req req = {.res = kres_lookup("", "v1", "pods"),
+                    .ns = ns,
+                    .name = name,
+                    .subresource = "binding",
+                    .field_manager = "default-scheduler"};
     kobj_result res = {0};
     kobj_status st = {0};
     int r = kobj_create(api, &req, b, &res, &st);
