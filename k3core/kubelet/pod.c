@@ -80,34 +80,6 @@ static void back_off(struct kl_pod *p, struct kl_ctr *c)
     c->restart_pending = true;
 }
 
-/* After an instance ended: decide and maybe start the next one. */
-static void after_exit(struct kl_pod *p, struct kl_ctr *c)
-{
-    if (c->init && c->exit_code == 0) {
-        c->done = true;
-        return;
-    }
-    if (!wants_restart(p, c))
-        return;
-    int64_t now = dd_now_ns();
-    if (c->backoff_until_ns > now) {
-        back_off(p, c);
-        return;
-    }
-    json_t *last = json_object_get(c->state, "terminated") ? json_incref(c->state) : NULL;
-    c->restarts++;
-    c->restart_pending = false;
-    free(c->prev_log);
-    c->prev_log = c->log_path ? dd_strdup(c->log_path) : NULL;
-    if (kl_ctr_start(c) == 0 || !json_object_get(c->state, "waiting")) {
-        json_decref(c->last_state);
-        c->last_state = last ? last : json_object();
-    } else {
-        c->restarts--;
-        json_decref(last);
-    }
-}
-
 /* Arms the back-off for the next restart when an instance just ended. */
 static void note_exit(struct kl_ctr *c)
 {
@@ -121,13 +93,40 @@ static void note_exit(struct kl_ctr *c)
     c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
 }
 
+/* After an instance ended: decide and maybe start the next one. The terminated state moves to
+ * lastState as soon as a restart is decided, as upstream shows it during CrashLoopBackOff. */
+static void after_exit(struct kl_pod *p, struct kl_ctr *c)
+{
+    if (c->init && c->exit_code == 0) {
+        c->done = true;
+        return;
+    }
+    if (!wants_restart(p, c))
+        return;
+    if (json_object_get(c->state, "terminated")) {
+        json_decref(c->last_state);
+        c->last_state = json_incref(c->state);
+        free(c->prev_log);
+        c->prev_log = c->log_path ? dd_strdup(c->log_path) : NULL;
+        note_exit(c);
+    }
+    if (c->backoff_until_ns > dd_now_ns()) {
+        back_off(p, c);
+        return;
+    }
+    c->restarts++;
+    c->restart_pending = false;
+    if (kl_ctr_start(c) < 0 && json_object_get(c->state, "waiting")) {
+        c->restarts--;
+        c->restart_pending = true; /* image or config problem: retried on the next sync */
+    }
+}
+
 static void step_ctr(struct kl_pod *p, struct kl_ctr *c)
 {
     if (c->rt_id) {
-        if (kl_ctr_check(c) == 1) {
-            note_exit(c);
+        if (kl_ctr_check(c) == 1)
             after_exit(p, c);
-        }
         return;
     }
     if (json_object_get(c->state, "terminated") || c->restart_pending) {
