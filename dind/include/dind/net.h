@@ -101,10 +101,10 @@ int net_route_add(net_nl *nl, uint32_t dst, int prefix, uint32_t gw, const char 
 /* ---- IPAM ---- */
 
 struct net_ipam {
-    char *state_dir;        /* one file per allocation */
-    struct net_cidr cidr;   /* network */
-    uint32_t first, last;   /* allocatable range (host byte order, inclusive) */
-    uint32_t gateway;       /* network + 1 */
+    char *state_dir;      /* one file per allocation */
+    struct net_cidr cidr; /* network */
+    uint32_t first, last; /* allocatable range (host byte order, inclusive) */
+    uint32_t gateway;     /* network + 1 */
 };
 
 /* Opens (creating state_dir, mode 0700) an allocator over cidr (prefix 8..30). */
