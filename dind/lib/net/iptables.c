@@ -18,8 +18,8 @@ extern char **environ;
 
 static const char *iptables_path(void)
 {
-    static const char *const cands[] = {"/usr/sbin/iptables", "/sbin/iptables",
-                                        "/usr/bin/iptables", "/bin/iptables"};
+    static const char *const cands[] = {"/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables",
+                                        "/bin/iptables"};
     for (size_t i = 0; i < DD_ARRAY_SIZE(cands); i++)
         if (access(cands[i], X_OK) == 0)
             return cands[i];
@@ -87,8 +87,8 @@ static void chomp(dd_buf *b)
 }
 
 /* Adds the rule unless present (-C); op is "-I" (first) or "-A". */
-static int rule_ensure(const char *table, const char *chain, const char *op, const char *const *rule,
-                       dd_err *e)
+static int rule_ensure(const char *table, const char *chain, const char *op,
+                       const char *const *rule, dd_err *e)
 {
     _cleanup_strv_free_ char **check = rule_argv(table, "-C", chain, rule);
     int r = run_iptables(check, NULL, e);
@@ -113,8 +113,8 @@ int net_rules_ensure(const char *bridge, const struct net_cidr *cidr, bool masqu
     snprintf(net, sizeof(net), "%s/%d", net_ip_format(net_cidr_network(cidr), ip), cidr->prefix);
     const char *in[] = {"-i", bridge, "-m", "comment", "--comment", tag, "-j", "ACCEPT", NULL};
     const char *out[] = {"-o", bridge, "-m", "comment", "--comment", tag, "-j", "ACCEPT", NULL};
-    const char *masq[] = {"-s",      net,         "!",  "-o",         bridge, "-m",
-                    "comment", "--comment", tag,  "-j",         "MASQUERADE",   NULL};
+    const char *masq[] = {"-s",      net,         "!", "-o", bridge,       "-m",
+                          "comment", "--comment", tag, "-j", "MASQUERADE", NULL};
     int r = rule_ensure("filter", "FORWARD", "-I", in, e);
     if (r >= 0)
         r = rule_ensure("filter", "FORWARD", "-I", out, e);

@@ -132,9 +132,8 @@ static void delete_veth_quietly(const char *veth)
         net_link_delete(nl, veth, NULL);
 }
 
-static int attach(const struct net_bridge_cfg *cfg, const struct net_cidr *c,
-                  struct net_ipam *ipam, const char *netns_path, const char *owner,
-                  struct net_pod_ip *ret, dd_err *e)
+static int attach(const struct net_bridge_cfg *cfg, const struct net_cidr *c, struct net_ipam *ipam,
+                  const char *netns_path, const char *owner, struct net_pod_ip *ret, dd_err *e)
 {
     uint32_t ip;
     char veth[16];
