@@ -6,7 +6,6 @@
 #define K3CORE_KUBELET_INTERNAL_H
 
 #include "dind/image.h"
-#include "dind/net.h"
 #include "dind/rt.h"
 #include "k3core/kubelet/kubelet.h"
 
@@ -43,8 +42,7 @@ struct kl_pod {
     char *dir;   /* <agent>/pods/<ns>_<name>_<uid> */
     char *netns; /* bind-mounted namespaces, NULL before the sandbox exists */
     char *ipcns, *utsns;
-    char pod_ip[NET_IP_STRLEN]; /* "" until attached to the pod bridge */
-    json_t *obj;                /* the newest Pod object, owned */
+    json_t *obj; /* the newest Pod object, owned */
     struct kl_ctr *ctrs;
     size_t n_ctrs;
     int64_t start_ns;
@@ -67,8 +65,6 @@ struct kubelet {
     void *mint_ud;
     char *ca_pem;
     img_store *images;
-    struct net_bridge_cfg net; /* the node's pod bridge (k3c0) */
-    char *pod_cidr, *ipam_dir;
     ev_timer *hb_timer, *sync_timer;
     kobj_watch *pod_watch;
     struct kl_pod *pods;

@@ -153,22 +153,6 @@ static int max_pods(const struct kubelet_config *cfg)
     return (int)n;
 }
 
-/* The node's pod CIDR: the first /24 of the cluster CIDR (k3s gives node N the N-th /24). */
-static int pod_cidr(kubelet *k, const char *cluster, dd_err *e)
-{
-    struct net_cidr c;
-    int r = net_cidr_parse(cluster ? cluster : "10.42.0.0/16", false, &c, e);
-    if (r < 0)
-        return dd_err_wrap(e, "--cluster-cidr");
-    if (c.prefix > 24)
-        return dd_err_set(e, EINVAL, "--cluster-cidr %s is smaller than a /24", cluster);
-    char ip[NET_IP_STRLEN];
-    k->pod_cidr = dd_asprintf("%s/24", net_ip_format(net_cidr_network(&c), ip));
-    k->net =
-        (struct net_bridge_cfg){.bridge = "k3c0", .cidr = k->pod_cidr, .state_dir = k->ipam_dir};
-    return 0;
-}
-
 static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
 {
     char host[256] = "localhost";
@@ -184,13 +168,10 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->mint_token = cfg->mint_token;
     k->mint_ud = cfg->mint_ud;
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
-    k->ipam_dir = dd_path_join(k->agent_dir, "ipam");
     _cleanup_free_ char *store = dd_path_join(k->images_dir, "store");
     _cleanup_free_ char *ctrs = dd_path_join(k->agent_dir, "containers");
     _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
     int r = kubelet_config_check(cfg, e);
-    if (r >= 0)
-        r = pod_cidr(k, cfg->cluster_cidr, e);
     if (r >= 0)
         r = dd_mkdir_p(ctrs, 0700, e);
     if (r >= 0)
@@ -242,10 +223,6 @@ void kubelet_stop(kubelet *k)
         kl_pod_teardown(p);
     }
     img_store_close(k->images);
-    dd_err e = {0};
-    if (k->pod_cidr && net_bridge_teardown(&k->net, &e) < 0)
-        dd_warn("pod bridge: %s", e.msg);
-    free(k->pod_cidr), free(k->ipam_dir);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
     free(k->ca_pem);

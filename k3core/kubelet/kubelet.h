@@ -29,7 +29,6 @@ struct kubelet_config {
     const char *data_dir;      /* --data-dir; the agent uses <data_dir>/agent */
     const char *node_name;     /* --node-name (hostname when NULL) */
     const char *node_ip;       /* InternalIP; NULL = first non-loopback IPv4 */
-    const char *cluster_cidr;  /* --cluster-cidr; the node's pod CIDR is its first /24 */
     char *const *node_labels;  /* --node-label k=v (strv, may be NULL) */
     char *const *node_taints;  /* --node-taint key[=value]:Effect (strv, may be NULL) */
     char *const *kubelet_args; /* --kubelet-arg k=v: only the names kubelet_args_check accepts */

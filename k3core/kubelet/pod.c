@@ -159,9 +159,6 @@ static int ensure_sandbox(struct kl_pod *p)
     int r = dd_mkdir_p(p->dir, 0755, &e);
     if (r >= 0)
         r = kl_sandbox_create(p, &e);
-    struct net_pod_ip ip;
-    if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, &e)) >= 0)
-        snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", ip.ip);
     if (r >= 0 && (r = kl_volumes_setup(p, &e)) < 0)
         kl_event(p->k, p->obj, "Warning", "FailedMount", "MountVolume.SetUp failed: %s", e.msg);
     else if (r < 0)
@@ -329,10 +326,6 @@ static json_t *pod_status(struct kl_pod *p)
                                      : kl_now_rfc3339();
         jx_set_str(st, "startTime", t);
     }
-    if (p->pod_ip[0]) {
-        jx_set_str(st, "podIP", p->pod_ip);
-        json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", p->pod_ip));
-    }
     json_t *cs = json_array(), *ics = json_array();
     for (size_t i = 0; i < p->n_ctrs; i++)
         json_array_append_new(p->ctrs[i].init ? ics : cs, ctr_status(p, &p->ctrs[i]));
@@ -364,10 +357,6 @@ void kl_pod_cleanup(struct kl_pod *p)
     for (size_t i = 0; i < p->n_ctrs; i++)
         kl_ctr_remove(&p->ctrs[i]);
     kl_volumes_teardown(p);
-    dd_err e = {0};
-    if (p->pod_ip[0] && net_pod_detach(&p->k->net, p->uid, &e) < 0)
-        dd_warn("pod %s/%s network: %s", p->ns, p->name, e.msg);
-    p->pod_ip[0] = 0;
     kl_sandbox_destroy(p);
     _cleanup_free_ char *cg = dd_asprintf("kubepods/pod%s", p->uid);
     cg_prune(cg, NULL);

@@ -33,7 +33,6 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
     struct kubelet_config kc = {.data_dir = s->cfg->data_dir,
                                 .node_name = s->cfg->node_name,
                                 .node_ip = node_ip,
-                                .cluster_cidr = s->cfg->cluster_cidr,
                                 .node_labels = s->cfg->node_labels,
                                 .node_taints = s->cfg->node_taints,
                                 .kubelet_args = s->cfg->kubelet_args,

@@ -38,13 +38,6 @@ $K wait --for=condition=Ready pod/bb --timeout=60s >/dev/null || fail "bb did no
 is bb '{.status.phase}' Running || fail "bb not Running"
 has bb '{.status.containerStatuses[0].containerID}' 'dind://' || fail "no containerID"
 log=$(cat "$K3CORE_DATA"/agent/pods/default_bb_*/bb/0.log)
-# a pod IP on the node's pod bridge, reachable from the node
-$K run web --image=busybox:latest --image-pull-policy=IfNotPresent -- httpd -f -p 8080 >/dev/null
-$K wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web did not become Ready"
-ip=$(jp web '{.status.podIP}')
-expect_contains "$ip" "10.42.0." "podIP"
-wait_for "web answers on $ip" curl -s -m 2 -o /dev/null "http://$ip:8080/"
-$K delete pod web --grace-period=1 >/dev/null
 expect_contains "$log" "stdout F hi" "CRI log"
 
 # env from a ConfigMap with $(VAR) expansion, an init container, the ServiceAccount files
