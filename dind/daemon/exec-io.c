@@ -180,10 +180,16 @@ static void raw_data(http_raw *raw, const char *data, size_t len, void *ud)
         x->in_w = ev_io_add(x->loop, x->io.stdin_fd, EV_WRITE, on_stdin_writable, x, NULL);
 }
 
+static void release_hold(struct exec_inst *x);
+
+/* A client that half-closes (the Go client, the CLI) reads the raw connection itself: it needs no
+ * hold. */
 static void raw_eof(http_raw *raw, void *ud)
 {
     struct exec_inst *x = ud;
     x->stdin_eof = true;
+    if (x->hold)
+        release_hold(x);
     if (x->attach_stdin && !x->inq.len)
         close_stdin(x);
 }
@@ -206,10 +212,9 @@ static void raw_drain(http_raw *raw, void *ud)
  * as the head are lost to it (dockerd's runtime round trip gives the same spacing). */
 #define EXEC_HOLD_MS 20
 
-static void hold_over(ev_timer *t, void *data)
+static void release_hold(struct exec_inst *x)
 {
-    struct exec_inst *x = data;
-    ev_timer_del(t);
+    ev_timer_del(x->hold);
     x->hold = NULL;
     x->raw_full = false;
     if (x->raw && x->outq.len) {
@@ -221,6 +226,11 @@ static void hold_over(ev_timer *t, void *data)
         finish_stream(x);
         exec_io_done(x);
     }
+}
+
+static void hold_over(ev_timer *t, void *data)
+{
+    release_hold(data);
 }
 
 static void raw_close(http_raw *raw, void *ud)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "dind/cgroup.h"
 #include "dind/daemon/daemon.h"
 
 static void usage(FILE *f)
@@ -235,6 +236,9 @@ int main(int argc, char **argv)
     while (inited > 0)
         if (dindd_areas[--inited]->fini)
             dindd_areas[inited]->fini(&d);
+    /* Containers outlive the daemon, but the empty "dindd" parent cgroups it created must not:
+     * removes only directories that are empty (a running container keeps its parent). */
+    cg_prune("dindd", NULL);
     if (pid_written)
         unlink(d.cfg.pidfile);
     ev_loop_free(d.loop);

@@ -2,8 +2,9 @@
  * kobj_run_controllers(): the namespace controller (a Terminating namespace's contents are
  * deleted, then its `kubernetes` finalizer is removed and it disappears), the garbage collector
  * (dependents whose owners are all gone are deleted; Foreground owners wait for their
- * dependents, then lose the foregroundDeletion finalizer), Orphan propagation, and store
- * compaction. Each pass scans the store; it is meant for a timer of about a second.
+ * dependents, then lose the foregroundDeletion finalizer), Orphan propagation, expiry of
+ * Events after an hour, and store compaction. Each pass scans the store; it is meant for a timer of
+ * about a second.
  */
 #include <stdio.h>
 
@@ -260,6 +261,48 @@ static int namespace_pass(kobj_api *api, snapshot *s)
     return changed;
 }
 
+/* Events expire an hour after they last happened (k3s's --event-ttl default), as upstream's
+ * etcd leases make them; checked once a minute. */
+#define EVENT_TTL_NS (3600LL * 1000000000LL)
+
+static int64_t event_time(const json_t *ev)
+{
+    static const char *const fields[] = {"lastTimestamp", "eventTime", "firstTimestamp"};
+    int64_t best = 0, t;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(fields); i++) {
+        const char *s = json_string_value(json_object_get(ev, fields[i]));
+        if (s && dd_parse_rfc3339(s, &t) == 0 && t > best)
+            best = t;
+    }
+    const char *created = kobj_meta_str(ev, "creationTimestamp");
+    if (!best && created && dd_parse_rfc3339(created, &t) == 0)
+        best = t;
+    return best;
+}
+
+static int expire_events(kobj_api *api)
+{
+    static const char *const prefixes[] = {"/registry/core/events/",
+                                           "/registry/events.k8s.io/events/"};
+    int64_t now = dd_now_ns();
+    int changed = 0;
+    for (size_t p = 0; p < DD_ARRAY_SIZE(prefixes); p++) {
+        kst_list l;
+        if (kst_list_prefix(api->store, prefixes[p], NULL, 0, 0, &l, NULL) < 0)
+            continue;
+        for (size_t i = 0; i < l.n; i++) {
+            json_t *ev = kobj_parse_value(l.items[i].value, l.items[i].len);
+            int64_t t = ev ? event_time(ev) : 0;
+            if (t && now - t > EVENT_TTL_NS &&
+                kst_delete(api->store, l.items[i].key, l.items[i].mod_rev, NULL, NULL, NULL) == 0)
+                changed++;
+            json_decref(ev);
+        }
+        kst_list_release(&l);
+    }
+    return changed;
+}
+
 /* Store watch callback: cheap text checks decide whether a pass is worth running. */
 void kobj_note_change(void *userdata, const kst_event *ev)
 {
@@ -286,6 +329,11 @@ int kobj_run_controllers(kobj_api *api, dd_err *e)
          * look once those change; the watch sets dirty again when they do */
         if (changed)
             api->dirty = true;
+    }
+    int64_t mono = dd_mono_ns();
+    if (!api->events_swept_ns || mono - api->events_swept_ns > 60LL * 1000000000LL) {
+        api->events_swept_ns = mono;
+        changed += expire_events(api);
     }
     r = kst_compact(api->store, e);
     return r < 0 ? r : changed;

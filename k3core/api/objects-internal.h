@@ -15,6 +15,7 @@ struct kobj_api {
     kst_watch *change_watch; /* sets `dirty` on writes the controllers must look at */
     bool dirty;              /* deletions, deletionTimestamps or ownerReferences since the last
                                 controller pass that changed nothing */
+    int64_t events_swept_ns; /* monotonic time of the last expiry pass over Events */
 };
 
 /* metadata helpers (borrowed results) */

@@ -7,6 +7,8 @@
  */
 #include "k3core/server/config.h"
 
+#include "k3core/kubelet/kubelet.h"
+
 #include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,6 +42,9 @@ static const struct opt opts[] = {
     {"cluster-domain", NULL, NULL, OPT_STR, F(cluster_domain), "cluster domain (cluster.local)"},
     {"disable-agent", NULL, NULL, OPT_BOOL, F(disable_agent), "do not run a local agent"},
     {"node-name", NULL, "K3S_NODE_NAME", OPT_STR, F(node_name), "node name (hostname)"},
+    {"node-label", NULL, NULL, OPT_STRV, F(node_labels), "node label k=v (repeatable)"},
+    {"node-taint", NULL, NULL, OPT_STRV, F(node_taints), "node taint key[=value]:Effect"},
+    {"kubelet-arg", NULL, NULL, OPT_STRV, F(kubelet_args), "kubelet flag name=value"},
     {"disable", NULL, NULL, OPT_STRV, F(disable), "k3s components to skip (none are shipped)"},
     {"v", NULL, NULL, OPT_INT, F(verbosity), "log verbosity number"},
     {"log-level", NULL, NULL, OPT_LEVEL, F(log_level), "error|warn|info|debug (info)"},
@@ -177,6 +182,11 @@ static int parse_args(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_
 static int validate(struct kcfg *c, dd_err *e)
 {
     char ip[64];
+    struct kubelet_config kc = {.node_labels = c->node_labels,
+                                .node_taints = c->node_taints,
+                                .kubelet_args = c->kubelet_args};
+    if (kubelet_config_check(&kc, e) < 0)
+        return -EINVAL;
     if (c->https_port <= 0)
         return dd_err_set(e, EINVAL, "invalid --https-listen-port %d", c->https_port);
     if (kcfg_first_service_ip(c, ip, sizeof(ip)) < 0)

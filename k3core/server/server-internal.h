@@ -25,8 +25,13 @@ struct ksrv {
     kobj_api *api;
     ev_timer *ctrl_timer;
     int64_t start_ns;
-    char *issuer; /* ServiceAccount token issuer */
+    char *issuer;            /* ServiceAccount token issuer */
+    struct kubelet *kubelet; /* the in-process node agent; NULL with --disable-agent */
+    char *node_ip;           /* advertise address = the node's InternalIP */
 };
+
+/* agent.c: starts the node agent unless --disable-agent. */
+int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e);
 
 struct kuser {
     char *name;

@@ -8,6 +8,7 @@
  * handler. Resource semantics live in k3core/api; this file only wires things together.
  */
 #include "k3core/server/server-internal.h"
+#include "k3core/kubelet/kubelet.h"
 #include "k3core/server/table-internal.h"
 
 #include <arpa/inet.h>
@@ -206,8 +207,8 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
 {
     _cleanup_free_ char *tls_dir = dd_path_join(server_dir, "tls");
     _cleanup_free_ char *db_dir = dd_path_join(server_dir, "db");
-    _cleanup_free_ char *advertise =
-        s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr) : default_advertise();
+    s->node_ip = s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr) : default_advertise();
+    const char *advertise = s->node_ip;
     _cleanup_strv_free_ char **sans = wanted_sans(s->cfg, advertise);
     struct pki_params pp = {.sans = sans};
     int r = pki_load_or_create(tls_dir, &pp, &s->pki, e);
@@ -257,6 +258,8 @@ static int write_kubeconfig(struct ksrv *s, dd_err *e)
 
 static void ksrv_release(struct ksrv *s)
 {
+    kubelet_stop(s->kubelet);
+    free(s->node_ip);
     http_server_free(s->http);
     ev_timer_del(s->ctrl_timer);
     kobj_close(s->api);
@@ -286,6 +289,8 @@ int ksrv_run(const struct kcfg *cfg)
         r = start_listening(&s, &e);
     if (r >= 0)
         r = write_kubeconfig(&s, &e);
+    if (r >= 0)
+        r = ksrv_agent_start(&s, s.node_ip, &e);
     if (r >= 0 && (!ev_signal_add(s.loop, SIGTERM, on_signal, s.loop, &e) ||
                    !ev_signal_add(s.loop, SIGINT, on_signal, s.loop, &e)))
         r = -EIO;

@@ -254,7 +254,9 @@ static void on_io(ev_io *w, int fd, unsigned events, void *data)
     if (c->state != CONN_TLS_HANDSHAKE && c->state != CONN_DEAD) {
         if (events & EV_WRITE)
             http_conn_flush(c, true);
-        if (events & (EV_READ | EV_HUP))
+        /* A TLS read that needed to write (key update) is retried when the socket is writable. */
+        bool tls_retry = c->ssl && c->tls_want_write && (events & EV_WRITE);
+        if ((events & (EV_READ | EV_HUP)) || tls_retry)
             do_read(c);
         conn_process(c);
         if (c->state != CONN_DEAD)

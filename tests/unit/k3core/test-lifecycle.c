@@ -311,3 +311,18 @@ TEST(lifecycle_immortal_namespaces_and_immutable_fields)
     json_decref(p);
     json_decref(d);
 }
+
+TEST(lifecycle_events_expire_after_an_hour)
+{
+    kobj_api *api = setup();
+    json_decref(mk(api, "", "events", "default",
+                   "{\"metadata\":{\"name\":\"old\"},\"involvedObject\":{\"kind\":\"Pod\","
+                   "\"name\":\"p\"},\"reason\":\"X\",\"lastTimestamp\":\"2020-01-01T00:00:00Z\"}"));
+    json_decref(mk(api, "", "events", "default",
+                   "{\"metadata\":{\"name\":\"new\"},\"involvedObject\":{\"kind\":\"Pod\","
+                   "\"name\":\"p\"},\"reason\":\"X\"}"));
+    dd_err e = {0};
+    CHECK(kobj_run_controllers(api, &e) >= 1);
+    CHECK(!exists(api, "", "events", "default", "old"));
+    CHECK(exists(api, "", "events", "default", "new"));
+}

@@ -1,0 +1,205 @@
+/* net/iptables: the packet-filter rules a node bridge needs, through the iptables binary
+ * (posix_spawn + waitpid on that child only; nft or legacy backend, whichever `iptables` is).
+ * libnftables is not installed on our machines, and the iptables CLI works with both kernels'
+ * backends we meet, so this is the one implementation. Every rule carries the comment
+ * "k3d-dind-net:<bridge>" and is added only after `iptables -C` says it is missing, so setup is
+ * idempotent; removal lists the chains with -S and deletes exactly the rules with our tag. */
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "dind/net.h"
+#include "net-internal.h"
+
+extern char **environ;
+
+#define OUT_MAX (1 << 20)
+
+static const char *iptables_path(void)
+{
+    static const char *const cands[] = {"/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables",
+                                        "/bin/iptables"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(cands); i++)
+        if (access(cands[i], X_OK) == 0)
+            return cands[i];
+    return "iptables";
+}
+
+/* Runs iptables with argv (argv[0] is "iptables"); stdout and stderr go to *out (may be NULL).
+ * Returns the exit status (>= 0) or -errno if it could not run. */
+static int run_iptables(char **argv, dd_buf *out, dd_err *e)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return dd_err_sys(e, "running iptables: pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    const char *path = iptables_path();
+    pid_t pid;
+    int r = posix_spawnp(&pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (r != 0) {
+        close(p[0]);
+        return dd_err_set(e, r, "running %s: %s", path, strerror(r));
+    }
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(p[0], buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (out && out->len < OUT_MAX)
+            dd_buf_add(out, buf, (size_t)n);
+    }
+    close(p[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return dd_err_sys(e, "waiting for iptables");
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Builds "iptables -w -t TABLE OP CHAIN rule..." into a NULL-terminated vector. */
+static char **rule_argv(const char *table, const char *op, const char *chain,
+                        const char *const *rule)
+{
+    char **v = dd_strv_push(NULL, "iptables");
+    v = dd_strv_push(v, "-w");
+    v = dd_strv_push(v, "-t");
+    v = dd_strv_push(v, table);
+    v = dd_strv_push(v, op);
+    v = dd_strv_push(v, chain);
+    for (size_t i = 0; rule && rule[i]; i++)
+        v = dd_strv_push(v, rule[i]);
+    return v;
+}
+
+static void chomp(dd_buf *b)
+{
+    while (b->len && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == ' '))
+        b->data[--b->len] = '\0';
+}
+
+/* Adds the rule unless present (-C); op is "-I" (first) or "-A". */
+static int rule_ensure(const char *table, const char *chain, const char *op,
+                       const char *const *rule, dd_err *e)
+{
+    _cleanup_strv_free_ char **check = rule_argv(table, "-C", chain, rule);
+    int r = run_iptables(check, NULL, e);
+    if (r <= 0)
+        return r;
+    _cleanup_strv_free_ char **add = rule_argv(table, op, chain, rule);
+    dd_buf out = DD_BUF_INIT;
+    r = run_iptables(add, &out, e);
+    if (r > 0) {
+        chomp(&out);
+        r = dd_err_set(e, EIO, "iptables -t %s %s %s: exit %d: %s", table, op, chain, r,
+                       out.data ? out.data : "");
+    }
+    dd_buf_release(&out);
+    return r;
+}
+
+int net_rules_ensure(const char *bridge, const struct net_cidr *cidr, bool masquerade, dd_err *e)
+{
+    char tag[64], net[NET_IP_STRLEN + 4], ip[NET_IP_STRLEN];
+    snprintf(tag, sizeof(tag), NET_RULE_TAG "%s", bridge);
+    snprintf(net, sizeof(net), "%s/%d", net_ip_format(net_cidr_network(cidr), ip), cidr->prefix);
+    const char *in[] = {"-i", bridge, "-m", "comment", "--comment", tag, "-j", "ACCEPT", NULL};
+    const char *out[] = {"-o", bridge, "-m", "comment", "--comment", tag, "-j", "ACCEPT", NULL};
+    const char *masq[] = {"-s",      net,         "!", "-o", bridge,       "-m",
+                          "comment", "--comment", tag, "-j", "MASQUERADE", NULL};
+    int r = rule_ensure("filter", "FORWARD", "-I", in, e);
+    if (r >= 0)
+        r = rule_ensure("filter", "FORWARD", "-I", out, e);
+    if (r >= 0 && masquerade)
+        r = rule_ensure("nat", "POSTROUTING", "-A", masq, e);
+    return r < 0 ? dd_err_wrap(e, "installing iptables rules for %s", bridge) : 0;
+}
+
+/* Splits one "-A CHAIN ..." line of `iptables -S` into arguments (our rules never contain
+ * spaces inside an argument; iptables quotes comments, so quotes are stripped). */
+static char **split_rule(char *line)
+{
+    char **v = NULL;
+    for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " ")) {
+        size_t n = strlen(tok);
+        if (n >= 2 && tok[0] == '"' && tok[n - 1] == '"') {
+            tok[n - 1] = '\0';
+            tok++;
+        }
+        v = dd_strv_push(v, tok);
+    }
+    return v;
+}
+
+/* True if the rule's comment is our tag (for bridge, or any of ours if bridge is NULL). */
+static bool rule_is_ours(char *const *v, const char *bridge)
+{
+    for (size_t i = 0; v[i] && v[i + 1]; i++) {
+        if (strcmp(v[i], "--comment") != 0 || !dd_startswith(v[i + 1], NET_RULE_TAG))
+            continue;
+        return !bridge || strcmp(v[i + 1] + strlen(NET_RULE_TAG), bridge) == 0;
+    }
+    return false;
+}
+
+static int delete_line(const char *table, char *line, const char *bridge, dd_err *e)
+{
+    _cleanup_strv_free_ char **v = split_rule(line);
+    if (dd_strv_len(v) < 3 || strcmp(v[0], "-A") != 0 || !rule_is_ours(v, bridge))
+        return 0;
+    _cleanup_strv_free_ char **del = rule_argv(table, "-D", v[1], (const char *const *)(v + 2));
+    dd_buf out = DD_BUF_INIT;
+    int r = run_iptables(del, &out, e);
+    if (r > 0) {
+        chomp(&out);
+        r = dd_err_set(e, EIO, "iptables -t %s -D %s: exit %d: %s", table, v[1], r,
+                       out.data ? out.data : "");
+    }
+    dd_buf_release(&out);
+    return r < 0 ? r : 1;
+}
+
+static int remove_in_chain(const char *table, const char *chain, const char *bridge, dd_err *e)
+{
+    _cleanup_strv_free_ char **list = rule_argv(table, "-S", chain, NULL);
+    dd_buf out = DD_BUF_INIT;
+    int r = run_iptables(list, &out, e), count = 0;
+    if (r > 0) {
+        chomp(&out);
+        r = dd_err_set(e, EIO, "iptables -t %s -S %s: exit %d: %s", table, chain, r,
+                       out.data ? out.data : "");
+    }
+    char *save = NULL;
+    for (char *line = r == 0 && out.data ? strtok_r(out.data, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        r = delete_line(table, line, bridge, e);
+        if (r < 0)
+            break;
+        count += r;
+    }
+    dd_buf_release(&out);
+    return r < 0 ? r : count;
+}
+
+int net_rules_remove(const char *bridge, dd_err *e)
+{
+    int a = remove_in_chain("filter", "FORWARD", bridge, e);
+    if (a < 0)
+        return a;
+    int b = remove_in_chain("nat", "POSTROUTING", bridge, e);
+    return b < 0 ? b : a + b;
+}
+
+int net_cleanup_all(dd_err *e)
+{
+    int r = net_rules_remove(NULL, e);
+    return r < 0 ? dd_err_wrap(e, "removing k3d-dind iptables rules") : r;
+}

@@ -1,0 +1,231 @@
+/* ctr.c: one container instance of a pod — resolve the image in the libdind store (a missing
+ * one gives ErrImagePull, then ImagePullBackOff: this node has no registry client yet), build
+ * the environment and mounts, translate with kps_build(), rt_create + rt_start, watch the
+ * shim's pidfd on the loop, and when the instance has exited turn its rt_state into a
+ * `terminated` containerStatus state and delete the instance (logs stay).
+ */
+#include <stdio.h>
+
+#include "k3core/kubelet/kubelet-internal.h"
+#include "k3core/kubelet/podspec.h"
+
+static void on_exit_fd(ev_io *w, int fd, unsigned events, void *data)
+{
+    struct kl_ctr *c = data;
+    (void)fd, (void)events;
+    ev_io_del(w);
+    c->watch = NULL;
+    kl_sync_soon(c->k);
+}
+
+static void set_waiting(struct kl_ctr *c, const char *reason, const char *msg)
+{
+    json_decref(c->state);
+    c->state = json_pack("{s:{s:s}}", "waiting", "reason", reason);
+    if (msg)
+        jx_set_str(json_object_get(c->state, "waiting"), "message", msg);
+}
+
+static json_t *terminated(struct kl_ctr *c, const struct rt_state *s)
+{
+    const char *reason = s->oom_killed       ? "OOMKilled"
+                         : s->error          ? "StartError"
+                         : s->exit_code == 0 ? "Completed"
+                                             : "Error";
+    _cleanup_free_ char *st = kl_rfc3339(s->started_at ? s->started_at : s->finished_at);
+    _cleanup_free_ char *fin = kl_rfc3339(s->finished_at ? s->finished_at : dd_now_ns());
+    _cleanup_free_ char *cid = dd_asprintf("dind://%s", c->rt_id);
+    json_t *t = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", s->exit_code, "reason", reason,
+                          "startedAt", st, "finishedAt", fin, "containerID", cid);
+    if (s->exit_signal && !s->error)
+        jx_set_int(t, "signal", s->exit_signal);
+    if (s->error)
+        jx_set_str(t, "message", s->error);
+    return json_pack("{s:o}", "terminated", t);
+}
+
+/* Called when the instance may have exited: 1 when it has (state is now terminated). */
+int kl_ctr_check(struct kl_ctr *c)
+{
+    if (!c->rt_id)
+        return 0;
+    struct rt_state s = {0};
+    dd_err e = {0};
+    if (rt_state(c->state_dir, &s, &e) < 0) {
+        s.status = RT_EXITED;
+        s.exit_code = 128;
+        s.error = dd_strdup(e.msg);
+    }
+    if (s.status == RT_RUNNING || s.status == RT_CREATED) {
+        rt_state_release(&s);
+        return 0;
+    }
+    json_decref(c->state);
+    c->state = terminated(c, &s);
+    c->exit_code = s.exit_code;
+    rt_state_release(&s);
+    kl_ctr_remove(c);
+    return 1;
+}
+
+void kl_ctr_remove(struct kl_ctr *c)
+{
+    if (!c->rt_id)
+        return;
+    ev_io_del(c->watch);
+    c->watch = NULL;
+    if (c->watch_fd >= 0)
+        close(c->watch_fd);
+    c->watch_fd = -1;
+    dd_err e = {0};
+    if (rt_delete(c->state_dir, &e) < 0)
+        dd_warn("container %s: %s", c->rt_id, e.msg);
+    _cleanup_free_ char *rw = dd_path_join(c->pod->dir, "rw");
+    _cleanup_free_ char *mine = dd_path_join(rw, c->rt_id);
+    dd_rm_rf(mine, NULL);
+    free(c->rt_id), c->rt_id = NULL;
+    free(c->state_dir), c->state_dir = NULL;
+}
+
+static int find_image(struct kl_ctr *c, const char *image, img_image **ret)
+{
+    kubelet *k = c->k;
+    dd_err e = {0};
+    int r = img_lookup(k->images, image, ret, &e);
+    if (r == 0)
+        return 0;
+    _cleanup_free_ char *msg =
+        dd_asprintf("failed to pull image \"%s\": registry pulls are not supported by this node "
+                    "yet; place the image tarball in %s",
+                    image, k->images_dir);
+    bool first = !c->pull_failed;
+    set_waiting(c, first ? "ErrImagePull" : "ImagePullBackOff", first ? msg : NULL);
+    if (!first) {
+        _cleanup_free_ char *bo = dd_asprintf("Back-off pulling image \"%s\"", image);
+        jx_set_str(json_object_get(c->state, "waiting"), "message", bo);
+    }
+    if (first) {
+        kl_event(k, c->pod->obj, "Warning", "Failed", "%s", msg);
+        kl_event(k, c->pod->obj, "Warning", "Failed", "Error: ErrImagePull");
+    } else if (c->pull_failed == 1) {
+        kl_event(k, c->pod->obj, "Normal", "BackOff", "Back-off pulling image \"%s\"", image);
+        kl_event(k, c->pod->obj, "Warning", "Failed", "Error: ImagePullBackOff");
+    }
+    c->pull_failed++;
+    return -ENOENT;
+}
+
+static int prepare_dirs(struct kl_ctr *c, char **ret_upper, char **ret_work, dd_err *e)
+{
+    _cleanup_free_ char *rw = dd_path_join(c->pod->dir, "rw");
+    _cleanup_free_ char *mine = dd_path_join(rw, c->rt_id);
+    *ret_upper = dd_path_join(mine, "upper");
+    *ret_work = dd_path_join(mine, "work");
+    _cleanup_free_ char *logdir = dd_path_join(c->pod->dir, c->name);
+    int r = dd_mkdir_p(*ret_upper, 0755, e);
+    if (r >= 0)
+        r = dd_mkdir_p(*ret_work, 0700, e);
+    if (r >= 0)
+        r = dd_mkdir_p(logdir, 0755, e);
+    return r;
+}
+
+static char *instance_log(struct kl_ctr *c)
+{
+    _cleanup_free_ char *logdir = dd_path_join(c->pod->dir, c->name);
+    _cleanup_free_ char *f = dd_asprintf("%d.log", c->restarts);
+    return dd_path_join(logdir, f);
+}
+
+static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
+{
+    struct kl_pod *p = c->pod;
+    _cleanup_strv_free_ char **env = NULL;
+    _cleanup_free_ char *upper = NULL, *work = NULL;
+    _cleanup_free_ char *cg = dd_asprintf("kubepods/pod%s", p->uid);
+    struct rt_mount *mounts = NULL;
+    size_t n_mounts = 0;
+    int r = kl_env(p, c->spec, img_image_runconfig(img), &env, e);
+    if (r >= 0)
+        r = kl_volume_mounts(p, c->spec, &mounts, &n_mounts, e);
+    if (r >= 0)
+        r = prepare_dirs(c, &upper, &work, e);
+    free(c->log_path);
+    c->log_path = instance_log(c);
+    struct kps_in in = {.pod = p->obj,
+                        .ctr = c->spec,
+                        .runconfig = img_image_runconfig(img),
+                        .lower_dirs = img->layer_dirs,
+                        .env = env,
+                        .id = c->rt_id,
+                        .upper_dir = upper,
+                        .work_dir = work,
+                        .log_path = c->log_path,
+                        .cgroup_parent = cg,
+                        .netns = p->netns,
+                        .ipcns = p->ipcns,
+                        .utsns = p->utsns,
+                        .mounts = mounts,
+                        .n_mounts = n_mounts};
+    struct rt_spec spec = {0};
+    if (r >= 0)
+        r = kps_build(&in, &spec, e);
+    kl_mounts_free(mounts, n_mounts);
+    if (r >= 0)
+        r = rt_create(&spec, c->state_dir, e);
+    rt_spec_release(&spec);
+    if (r < 0)
+        return r;
+    c->created = true;
+    kl_event(c->k, p->obj, "Normal", "Created", "Created container %s", c->name);
+    return rt_start(c->state_dir, e);
+}
+
+static void watch_exit(struct kl_ctr *c)
+{
+    dd_err e = {0};
+    c->watch_fd = rt_watch_fd(c->state_dir, &e);
+    if (c->watch_fd >= 0)
+        c->watch = ev_io_add(c->k->loop, c->watch_fd, EV_READ, on_exit_fd, c, &e);
+}
+
+/* Starts a new instance; on failure the container is left in a waiting or terminated state. */
+int kl_ctr_start(struct kl_ctr *c)
+{
+    const char *image = kl_str(c->spec, "image", NULL);
+    img_image *img = NULL;
+    if (find_image(c, image ? image : "", &img) < 0)
+        return -ENOENT;
+    if (!c->pull_reported) {
+        kl_event(c->k, c->pod->obj, "Normal", "Pulled",
+                 "Container image \"%s\" already present on machine", image);
+        c->pull_reported = true;
+    }
+    c->pull_failed = 0;
+    free(c->image_id);
+    c->image_id = dd_strdup(img->id);
+    c->rt_id = dd_asprintf("%s-%s-%d", c->pod->uid, c->name, c->restarts);
+    _cleanup_free_ char *cdir = dd_path_join(c->k->agent_dir, "containers");
+    c->state_dir = dd_path_join(cdir, c->rt_id);
+    dd_err e = {0};
+    c->created = false;
+    int r = create_start(c, img, &e);
+    img_image_free(img);
+    if (r < 0 && !c->created) {
+        set_waiting(c, "CreateContainerError", e.msg);
+        kl_event(c->k, c->pod->obj, "Warning", "Failed", "Error: %s", e.msg);
+        kl_ctr_remove(c);
+        return r;
+    }
+    if (r < 0) {
+        kl_event(c->k, c->pod->obj, "Warning", "Failed", "Error: %s", e.msg);
+        kl_ctr_check(c);
+        return r;
+    }
+    kl_event(c->k, c->pod->obj, "Normal", "Started", "Started container %s", c->name);
+    _cleanup_free_ char *now = kl_now_rfc3339();
+    json_decref(c->state);
+    c->state = json_pack("{s:{s:s}}", "running", "startedAt", now);
+    watch_exit(c);
+    return 0;
+}

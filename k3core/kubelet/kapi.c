@@ -1,0 +1,123 @@
+/* kapi.c: the kubelet's and scheduler's small helpers over the object layer: get an object,
+ * replace a pod's status (no resourceVersion precondition: the kubelet owns pod status), and
+ * record core/v1 Events the way upstream's recorder does (name "<object>.<hex>", source
+ * component, first/last timestamps, count 1). Failures are logged and do not stop the caller.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "k3core/kubelet/kubelet-internal.h"
+
+const kres_resource *kl_res(const char *group, const char *resource)
+{
+    return kres_lookup(group, group[0] ? "v1" : "v1", resource);
+}
+
+const char *kl_str(const json_t *obj, const char *k1, const char *k2)
+{
+    const json_t *v = json_object_get(obj, k1);
+    if (k2)
+        v = json_object_get(v, k2);
+    return json_string_value(v);
+}
+
+char *kl_now_rfc3339(void)
+{
+    return kl_rfc3339(dd_now_ns());
+}
+
+char *kl_rfc3339(int64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return dd_strdup(buf);
+}
+
+json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, const char *name)
+{
+    kobj_req req = {.res = kl_res(group, res), .ns = ns, .name = name};
+    kobj_status st = {0};
+    json_t *obj = NULL;
+    if (!req.res || kobj_get(k->api, &req, &obj, &st) < 0)
+        obj = NULL;
+    kobj_status_release(&st);
+    return obj;
+}
+
+int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status)
+{
+    json_t *cur = kl_get(k, "", "pods", ns, name);
+    if (!cur)
+        return -ENOENT;
+    int r = 0;
+    if (!json_equal(json_object_get(cur, "status"), status)) {
+        json_object_set(cur, "status", status);
+        json_object_del(json_object_get(cur, "metadata"), "resourceVersion");
+        kobj_req req = {.res = kl_res("", "pods"),
+                        .ns = ns,
+                        .name = name,
+                        .subresource = "status",
+                        .field_manager = "k3core-kubelet"};
+        kobj_result res = {0};
+        kobj_status st = {0};
+        r = kobj_update(k->api, &req, cur, &res, &st);
+        if (r < 0)
+            dd_debug("pod %s/%s status: %s", ns, name, st.message);
+        kobj_result_release(&res);
+        kobj_status_release(&st);
+    }
+    json_decref(cur);
+    return r;
+}
+
+static json_t *event_new(kubelet *k, const json_t *obj, const char *type, const char *reason,
+                         const char *msg)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    char hex[17];
+    dd_random_hex(hex, 8);
+    _cleanup_free_ char *name = dd_asprintf("%s.%s", kl_str(meta, "name", NULL), hex);
+    _cleanup_free_ char *now = kl_now_rfc3339();
+    return json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s,s:s},"
+                     "s:s,s:s,s:i,s:s,s:s}",
+                     "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
+                     kl_str(meta, "namespace", NULL) ?: "default", "involvedObject", "kind",
+                     kl_str(obj, "kind", NULL) ?: "Pod", "apiVersion", "v1", "namespace",
+                     kl_str(meta, "namespace", NULL) ?: "", "name", kl_str(meta, "name", NULL),
+                     "uid", kl_str(meta, "uid", NULL) ?: "", "type", type, "reason", reason,
+                     "message", msg, "source", "component",
+                     strcmp(reason, "Scheduled") && strcmp(reason, "FailedScheduling")
+                         ? "kubelet"
+                         : "default-scheduler",
+                     "host", k->node_name, "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+                     "reportingComponent", "kubelet", "reportingInstance", k->node_name);
+}
+
+void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
+              ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    dd_buf b;
+    dd_buf_init(&b);
+    dd_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    _cleanup_free_ char *msg = dd_buf_detach(&b, NULL);
+    json_t *ev = event_new(k, obj, type, reason, msg);
+    if (!ev)
+        return;
+    kobj_req req = {.res = kl_res("", "events"),
+                    .ns = kl_str(json_object_get(ev, "metadata"), "namespace", NULL),
+                    .field_manager = "k3core-kubelet"};
+    kobj_result res = {0};
+    kobj_status st = {0};
+    if (kobj_create(k->api, &req, ev, &res, &st) < 0)
+        dd_debug("event %s: %s", reason, st.message);
+    kobj_result_release(&res);
+    kobj_status_release(&st);
+    json_decref(ev);
+}

@@ -1,0 +1,117 @@
+/* kubelet-internal: state shared by the kubelet's files (kubelet.c: start/stop and the pod
+ * table; node.c: Node, Lease, heartbeats; pod.c: one pod's sync; podspec.c: PodSpec container →
+ * rt_spec; sandbox.c: pod namespaces; kapi.c: small object-layer helpers). Prefix: kl_.
+ */
+#ifndef K3CORE_KUBELET_INTERNAL_H
+#define K3CORE_KUBELET_INTERNAL_H
+
+#include "dind/image.h"
+#include "dind/rt.h"
+#include "k3core/kubelet/kubelet.h"
+
+/* One instance-independent container slot of a pod (init or regular). */
+struct kl_ctr {
+    kubelet *k;
+    struct kl_pod *pod;
+    json_t *spec; /* the container's spec (own reference) */
+    char *name;
+    bool init;
+    int restarts;    /* instances started before the current one */
+    char *rt_id;     /* current instance, NULL when none exists */
+    char *state_dir; /* <agent>/containers/<rt_id> */
+    char *log_path;  /* log of the current (or last) instance */
+    char *prev_log;  /* log of the previous instance */
+    char *image_id;
+    json_t *state;            /* containerStatus.state, owned */
+    json_t *last_state;       /* lastState, owned */
+    bool done;                /* init container finished with 0 */
+    int64_t backoff_until_ns; /* do not restart before this (CrashLoopBackOff) */
+    int64_t backoff_ns;       /* the next back-off step */
+    int64_t backoff_step_ns;  /* the step now being waited out */
+    int watch_fd;
+    ev_io *watch;
+    int exit_code;   /* of the last terminated instance */
+    int pull_failed; /* consecutive image lookups that failed */
+    bool pull_reported, created, restart_pending;
+};
+
+struct kl_pod {
+    struct kl_pod *next;
+    kubelet *k;
+    char *ns, *name, *uid;
+    char *dir;   /* <agent>/pods/<ns>_<name>_<uid> */
+    char *netns; /* bind-mounted namespaces, NULL before the sandbox exists */
+    char *ipcns, *utsns;
+    json_t *obj; /* the newest Pod object, owned */
+    struct kl_ctr *ctrs;
+    size_t n_ctrs;
+    int64_t start_ns;
+    bool killing;
+    int64_t kill_deadline_ns;
+    bool seen;
+    bool failed_final;  /* phase reached Failed/Succeeded: nothing more runs */
+    char **events_sent; /* "reason/message" keys emitted once */
+};
+
+struct kubelet {
+    ev_loop *loop;
+    kobj_api *api;
+    char *node_name, *node_ip, *agent_dir, *images_dir;
+    char **labels, **taints;
+    bool control_plane;
+    int max_pods;
+    char *(*mint_token)(void *, const char *, const char *, const char *, const char *, int64_t,
+                        int64_t *);
+    void *mint_ud;
+    char *ca_pem;
+    img_store *images;
+    ev_timer *hb_timer, *sync_timer;
+    kobj_watch *pod_watch;
+    struct kl_pod *pods;
+    int64_t start_ns;
+    bool stopping;
+};
+
+/* ---- kapi.c: object-layer helpers (errors logged, not fatal) ---- */
+const kres_resource *kl_res(const char *group, const char *resource);
+json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, const char *name);
+int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status);
+void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
+              ...) DD_PRINTF(5, 6);
+char *kl_now_rfc3339(void);
+char *kl_rfc3339(int64_t ns); /* "2026-01-01T00:00:00Z" */
+const char *kl_str(const json_t *obj, const char *k1, const char *k2);
+
+/* ---- node.c ---- */
+int kl_node_register(kubelet *k, dd_err *e);
+void kl_node_heartbeat(kubelet *k);
+
+/* ---- sandbox.c ---- */
+int kl_sandbox_create(struct kl_pod *p, dd_err *e);
+void kl_sandbox_destroy(struct kl_pod *p);
+
+/* ---- ctr.c ---- */
+int kl_ctr_start(struct kl_ctr *c);
+int kl_ctr_check(struct kl_ctr *c); /* 1 when the instance exited (now terminated) */
+void kl_ctr_remove(struct kl_ctr *c);
+
+/* ---- env.c / volumes.c ---- */
+int kl_env(struct kl_pod *p, const json_t *ctr, const json_t *runconfig, char ***ret, dd_err *e);
+char *kl_resource_value(struct kl_pod *p, const json_t *ref, const json_t *ctr);
+int kl_volumes_setup(struct kl_pod *p, dd_err *e);
+void kl_volumes_teardown(struct kl_pod *p);
+int kl_volume_mounts(struct kl_pod *p, const json_t *ctr, struct rt_mount **ret, size_t *ret_n,
+                     dd_err *e);
+void kl_mounts_free(struct rt_mount *m, size_t n);
+
+/* ---- pod.c ---- */
+struct kl_pod *kl_pod_new(kubelet *k, json_t *obj);
+/* One step of the pod's state machine; returns true when the pod is gone for good. */
+bool kl_pod_sync(struct kl_pod *p);
+/* Kills everything now (kubelet shutdown, or the object vanished); frees p. */
+void kl_pod_teardown(struct kl_pod *p);
+void kl_pod_cleanup(struct kl_pod *p); /* teardown without freeing */
+void kl_pod_free(struct kl_pod *p);
+void kl_sync_soon(kubelet *k);
+
+#endif

@@ -1,0 +1,72 @@
+/* kubelet: the in-process node agent of `k3core server` — registers the Node (capacity, labels,
+ * taints, conditions, heartbeat Lease), runs the pods bound to it through libdind's rt and
+ * reports their status. Prefix: kubelet_.
+ *
+ * Everything runs on the server's ev loop and talks to the object layer (kobj_) directly: no
+ * HTTP round trip. The server creates one kubelet at start unless --disable-agent and keeps it in
+ * struct ksrv's `kubelet` field (NULL without an agent).
+ *
+ * On-disk layout under <data-dir>/agent:
+ *     images/                 docker-archive tarballs loaded at start (k3s's airgap contract)
+ *     images/store/           the libdind image store (img_)
+ *     pods/<ns>_<pod>_<uid>/  per pod: netns (bind-mounted network namespace), volumes/,
+ *                             <container>/<restart>.log (CRI-format logs)
+ *     containers/<rt id>/     rt state directories (one per running container instance)
+ * A container's rt id is "<pod uid>-<container name>-<restart count>".
+ */
+#ifndef K3CORE_KUBELET_H
+#define K3CORE_KUBELET_H
+
+#include <stdbool.h>
+
+#include "dind/base.h"
+#include "dind/ev.h"
+#include "k3core/api/objects.h"
+
+typedef struct kubelet kubelet;
+
+struct kubelet_config {
+    const char *data_dir;      /* --data-dir; the agent uses <data_dir>/agent */
+    const char *node_name;     /* --node-name (hostname when NULL) */
+    const char *node_ip;       /* InternalIP; NULL = first non-loopback IPv4 */
+    char *const *node_labels;  /* --node-label k=v (strv, may be NULL) */
+    char *const *node_taints;  /* --node-taint key[=value]:Effect (strv, may be NULL) */
+    char *const *kubelet_args; /* --kubelet-arg k=v: only the names kubelet_args_check accepts */
+    bool control_plane;        /* adds node-role.kubernetes.io/control-plane=true */
+    /* Mints a projected ServiceAccount token (the server's signer); NULL = no token volumes. */
+    char *(*mint_token)(void *ud, const char *ns, const char *sa, const char *pod,
+                        const char *pod_uid, int64_t expiry_seconds, int64_t *ret_exp);
+    void *mint_ud;
+    const char *ca_pem; /* ca.crt of projected token volumes */
+};
+
+/* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */
+int kubelet_config_check(const struct kubelet_config *cfg, dd_err *e);
+
+/* Registers the Node, loads image tarballs, starts the pod watch, the scheduler and the
+ * heartbeat timers on loop. */
+int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg, kubelet **ret,
+                  dd_err *e);
+/* Stops every pod's containers and removes their netns mounts, cgroups and rootfs mounts (the
+ * pods' objects stay in the store), then frees k. NULL-safe. */
+void kubelet_stop(kubelet *k);
+
+/* For the streaming endpoints (pods/log, exec, attach, port-forward): the current instance of
+ * container `container` of pod ns/pod on this node. container NULL = the pod's only container
+ * (-EINVAL "a container name must be specified for pod P, choose one of: [a b]" otherwise).
+ * Each ret_ may be NULL; the strings are the caller's to free:
+ *     ret_rt_id      the rt container id (its state dir is <agent>/containers/<id>)
+ *     ret_state_dir  the rt state directory (pass to rt_exec, rt_attach_connect, rt_state)
+ *     ret_log_path   the CRI log file of the current instance (RT_LOG_CRI format)
+ * Errors: -ENOENT "pod P not found on this node" / "container C is not valid for pod P";
+ * -EAGAIN "container C in pod P is waiting to start" when no instance was created yet. */
+int kubelet_container_ref(kubelet *k, const char *ns, const char *pod, const char *container,
+                          char **ret_rt_id, char **ret_state_dir, char **ret_log_path, dd_err *e);
+/* Same for the previous (terminated) instance, for `logs --previous`: its log path; -ENOENT
+ * "previous terminated container C in pod P not found" when it never restarted. */
+int kubelet_previous_log(kubelet *k, const char *ns, const char *pod, const char *container,
+                         char **ret_log_path, dd_err *e);
+/* The pod's network namespace path (bind mount), for port-forward; -ENOENT when not running. */
+int kubelet_pod_netns(kubelet *k, const char *ns, const char *pod, char **ret_path, dd_err *e);
+
+#endif

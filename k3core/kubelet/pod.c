@@ -1,0 +1,385 @@
+/* pod.c: one pod's state machine on this node, stepped by kl_pod_sync() whenever the pod object
+ * changes, a container exits or the sync timer fires: create the sandbox and volumes, run init
+ * containers in order, then the regular containers, restart exited ones per restartPolicy with
+ * CrashLoopBackOff back-off (10 s doubling to 5 min, the first restart immediate like
+ * upstream), report status (phase, conditions, containerStatuses, hostIP, startTime), and on
+ * deletion stop the containers gracefully (SIGTERM, SIGKILL after the grace period), tear the
+ * sandbox down and remove the object.
+ */
+#include <signal.h>
+#include <stdio.h>
+
+#include "dind/cgroup.h"
+#include "k3core/kubelet/kubelet-internal.h"
+
+#define BACKOFF_START_NS (10LL * 1000000000)
+#define BACKOFF_MAX_NS   (300LL * 1000000000)
+
+static void ctrs_from(struct kl_pod *p, const json_t *arr, bool init)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(arr, i, c)
+    {
+        p->ctrs = dd_realloc(p->ctrs, (p->n_ctrs + 1) * sizeof(*p->ctrs));
+        struct kl_ctr *x = &p->ctrs[p->n_ctrs++];
+        *x = (struct kl_ctr){.k = p->k,
+                             .pod = p,
+                             .spec = json_incref(c),
+                             .init = init,
+                             .name = dd_strdup(kl_str(c, "name", NULL) ?: ""),
+                             .watch_fd = -1};
+        x->state = json_pack("{s:{s:s}}", "waiting", "reason",
+                             init ? "PodInitializing" : "ContainerCreating");
+    }
+}
+
+struct kl_pod *kl_pod_new(kubelet *k, json_t *obj)
+{
+    struct kl_pod *p = dd_calloc(1, sizeof(*p));
+    const json_t *meta = json_object_get(obj, "metadata");
+    p->k = k;
+    p->ns = dd_strdup(kl_str(meta, "namespace", NULL) ?: "default");
+    p->name = dd_strdup(kl_str(meta, "name", NULL) ?: "");
+    p->uid = dd_strdup(kl_str(meta, "uid", NULL) ?: "");
+    _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
+    _cleanup_free_ char *leaf = dd_asprintf("%s_%s_%s", p->ns, p->name, p->uid);
+    p->dir = dd_path_join(pods, leaf);
+    p->obj = json_incref(obj);
+    const json_t *spec = json_object_get(obj, "spec");
+    ctrs_from(p, json_object_get(spec, "initContainers"), true);
+    ctrs_from(p, json_object_get(spec, "containers"), false);
+    return p;
+}
+
+static const char *policy(struct kl_pod *p)
+{
+    return kl_str(json_object_get(p->obj, "spec"), "restartPolicy", NULL) ?: "Always";
+}
+
+static bool wants_restart(struct kl_pod *p, struct kl_ctr *c)
+{
+    const char *pol = policy(p);
+    if (c->init)
+        return c->exit_code != 0 && strcmp(pol, "Never");
+    return !strcmp(pol, "Always") || (!strcmp(pol, "OnFailure") && c->exit_code != 0);
+}
+
+static void back_off(struct kl_pod *p, struct kl_ctr *c)
+{
+    _cleanup_free_ char *msg =
+        dd_asprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+                    (long long)(c->backoff_step_ns / 1000000000), c->name, p->name, p->ns, p->uid);
+    json_decref(c->state);
+    c->state = json_pack("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
+    if (!c->restart_pending)
+        kl_event(p->k, p->obj, "Warning", "BackOff",
+                 "Back-off restarting failed container %s "
+                 "in pod %s_%s(%s)",
+                 c->name, p->name, p->ns, p->uid);
+    c->restart_pending = true;
+}
+
+/* Arms the back-off for the next restart when an instance just ended. */
+static void note_exit(struct kl_ctr *c)
+{
+    if (c->exit_code == 0 && !c->init && c->backoff_ns == 0)
+        return;
+    if (c->backoff_ns == 0) {
+        c->backoff_ns = BACKOFF_START_NS;
+        return;
+    }
+    c->backoff_until_ns = dd_now_ns() + c->backoff_ns;
+    c->backoff_step_ns = c->backoff_ns;
+    c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
+}
+
+/* After an instance ended: decide and maybe start the next one. The terminated state moves to
+ * lastState as soon as a restart is decided, as upstream shows it during CrashLoopBackOff. */
+static void after_exit(struct kl_pod *p, struct kl_ctr *c)
+{
+    if (c->init && c->exit_code == 0) {
+        c->done = true;
+        return;
+    }
+    if (!wants_restart(p, c))
+        return;
+    if (json_object_get(c->state, "terminated")) {
+        json_decref(c->last_state);
+        c->last_state = json_incref(c->state);
+        free(c->prev_log);
+        c->prev_log = c->log_path ? dd_strdup(c->log_path) : NULL;
+        note_exit(c);
+    }
+    if (c->backoff_until_ns > dd_now_ns()) {
+        back_off(p, c);
+        return;
+    }
+    c->restarts++;
+    c->restart_pending = false;
+    if (kl_ctr_start(c) < 0 && json_object_get(c->state, "waiting")) {
+        c->restarts--;
+        c->restart_pending = true; /* image or config problem: retried on the next sync */
+    }
+}
+
+static void step_ctr(struct kl_pod *p, struct kl_ctr *c)
+{
+    if (c->rt_id) {
+        if (kl_ctr_check(c) == 1)
+            after_exit(p, c);
+        return;
+    }
+    if (json_object_get(c->state, "terminated") || c->restart_pending) {
+        after_exit(p, c);
+        return;
+    }
+    if (!c->done)
+        kl_ctr_start(c);
+}
+
+static void run_containers(struct kl_pod *p)
+{
+    for (size_t i = 0; i < p->n_ctrs; i++) {
+        struct kl_ctr *c = &p->ctrs[i];
+        if (c->init && c->done)
+            continue;
+        step_ctr(p, c);
+        if (c->init && !c->done)
+            return; /* later containers wait for this init container */
+    }
+}
+
+/* The sandbox, volumes and pod cgroup exist once; errors are reported as events and retried. */
+static int ensure_sandbox(struct kl_pod *p)
+{
+    if (p->netns)
+        return 0;
+    dd_err e = {0};
+    int r = dd_mkdir_p(p->dir, 0755, &e);
+    if (r >= 0)
+        r = kl_sandbox_create(p, &e);
+    if (r >= 0 && (r = kl_volumes_setup(p, &e)) < 0)
+        kl_event(p->k, p->obj, "Warning", "FailedMount", "MountVolume.SetUp failed: %s", e.msg);
+    else if (r < 0)
+        kl_event(p->k, p->obj, "Warning", "FailedCreatePodSandBox",
+                 "Failed to create pod sandbox: %s", e.msg);
+    if (r < 0) {
+        kl_volumes_teardown(p);
+        kl_sandbox_destroy(p);
+        return r;
+    }
+    p->start_ns = dd_now_ns();
+    return 0;
+}
+
+static void stop_all(struct kl_pod *p, int sig)
+{
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        if (p->ctrs[i].rt_id)
+            rt_kill(p->ctrs[i].state_dir, sig, NULL);
+}
+
+static bool any_running(struct kl_pod *p)
+{
+    bool any = false;
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        if (p->ctrs[i].rt_id && kl_ctr_check(&p->ctrs[i]) == 0)
+            any = true;
+    return any;
+}
+
+static void delete_object(struct kl_pod *p)
+{
+    kobj_req req = {.res = kl_res("", "pods"), .ns = p->ns, .name = p->name};
+    json_t *opts =
+        json_pack("{s:i,s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", p->uid);
+    kobj_result res = {0};
+    kobj_status st = {0};
+    if (kobj_delete(p->k->api, &req, opts, &res, &st) < 0 && st.code != 404)
+        dd_warn("deleting pod %s/%s: %s", p->ns, p->name, st.message);
+    kobj_result_release(&res);
+    kobj_status_release(&st);
+    json_decref(opts);
+}
+
+static bool kill_step(struct kl_pod *p)
+{
+    int64_t now = dd_now_ns();
+    if (!p->killing) {
+        const json_t *g =
+            json_object_get(json_object_get(p->obj, "metadata"), "deletionGracePeriodSeconds");
+        p->killing = true;
+        p->kill_deadline_ns = now + (g ? json_integer_value(g) : 30) * 1000000000LL;
+        for (size_t i = 0; i < p->n_ctrs; i++)
+            if (p->ctrs[i].rt_id)
+                kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s",
+                         p->ctrs[i].name);
+        stop_all(p, 0);
+    }
+    if (any_running(p) && now < p->kill_deadline_ns)
+        return false;
+    kl_pod_cleanup(p);
+    delete_object(p);
+    return true;
+}
+
+static json_t *ctr_status(struct kl_pod *p, struct kl_ctr *c)
+{
+    const char *image = kl_str(c->spec, "image", NULL) ?: "";
+    bool running = json_object_get(c->state, "running") != NULL;
+    json_t *s = json_pack("{s:s,s:O,s:O,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
+                          "lastState", c->last_state ? c->last_state : json_object(), "ready",
+                          running && !c->init, "restartCount", c->restarts, "image", image,
+                          "imageID", c->image_id ? c->image_id : "", "started", running);
+    if (c->rt_id)
+        json_object_set_new(s, "containerID", json_sprintf("dind://%s", c->rt_id));
+    else if (json_object_get(json_object_get(c->state, "terminated"), "containerID"))
+        json_object_set(s, "containerID",
+                        json_object_get(json_object_get(c->state, "terminated"), "containerID"));
+    if (c->init)
+        json_object_set_new(s, "ready", json_boolean(c->done));
+    (void)p;
+    return s;
+}
+
+/* Phase from the containers, upstream's rules (init failures with restartPolicy Never fail the
+ * pod; all regular containers terminated: Succeeded when all exited 0, else Failed). */
+static const char *phase(struct kl_pod *p, bool *ret_ready, bool *ret_init)
+{
+    size_t n = 0, running = 0, term = 0, ok = 0, waiting = 0;
+    bool init_done = true, init_failed = false;
+    for (size_t i = 0; i < p->n_ctrs; i++) {
+        struct kl_ctr *c = &p->ctrs[i];
+        bool t =
+            json_object_get(c->state, "terminated") && !c->restart_pending && !wants_restart(p, c);
+        if (c->init) {
+            init_done = init_done && c->done;
+            init_failed = init_failed || (t && c->exit_code != 0);
+            continue;
+        }
+        n++;
+        running += json_object_get(c->state, "running") != NULL;
+        term += t;
+        ok += t && c->exit_code == 0;
+        waiting += !json_object_get(c->state, "running") && !t;
+    }
+    *ret_init = init_done;
+    *ret_ready = init_done && n > 0 && running == n;
+    if (init_failed)
+        return "Failed";
+    if (!init_done || (running == 0 && waiting > 0 && p->n_ctrs && term == 0))
+        return "Pending";
+    if (term == n)
+        return ok == n ? "Succeeded" : "Failed";
+    return "Running";
+}
+
+static json_t *cond(const char *type, bool ok, const char *reason, const char *old_status)
+{
+    _cleanup_free_ char *now = kl_now_rfc3339();
+    json_t *c = json_pack("{s:s,s:s,s:n,s:s}", "type", type, "status", ok ? "True" : "False",
+                          "lastProbeTime", "lastTransitionTime", now);
+    if (reason)
+        jx_set_str(c, "reason", reason);
+    (void)old_status;
+    return c;
+}
+
+/* Keeps lastTransitionTime of conditions whose status did not change. */
+static void keep_transitions(json_t *conds, const json_t *old)
+{
+    size_t i, j;
+    json_t *c, *o;
+    json_array_foreach(conds, i, c)
+    {
+        json_array_foreach(old, j, o)
+        {
+            if (dd_streq(kl_str(o, "type", NULL), kl_str(c, "type", NULL)) &&
+                dd_streq(kl_str(o, "status", NULL), kl_str(c, "status", NULL)) &&
+                json_object_get(o, "lastTransitionTime"))
+                json_object_set(c, "lastTransitionTime", json_object_get(o, "lastTransitionTime"));
+        }
+    }
+}
+
+static json_t *pod_status(struct kl_pod *p)
+{
+    bool ready, init;
+    const char *ph = phase(p, &ready, &init);
+    const json_t *old = json_object_get(p->obj, "status");
+    const char *why = !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed") ? "PodCompleted" : NULL;
+    json_t *conds = json_array();
+    json_array_append_new(conds, cond("PodReadyToStartContainers", p->netns != NULL, NULL, NULL));
+    json_array_append_new(conds,
+                          cond("Initialized", init, init ? why : "ContainersNotInitialized", NULL));
+    json_array_append_new(conds, cond("Ready", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
+    json_array_append_new(conds, cond("ContainersReady", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
+    json_array_append_new(conds, cond("PodScheduled", true, NULL, NULL));
+    keep_transitions(conds, json_object_get(old, "conditions"));
+    json_t *st = json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "phase", ph, "conditions", conds,
+                           "hostIP", p->k->node_ip, "hostIPs", "ip", p->k->node_ip, "qosClass",
+                           kl_str(old, "qosClass", NULL) ?: "BestEffort");
+    if (p->start_ns) {
+        _cleanup_free_ char *t = kl_str(old, "startTime", NULL)
+                                     ? dd_strdup(kl_str(old, "startTime", NULL))
+                                     : kl_now_rfc3339();
+        jx_set_str(st, "startTime", t);
+    }
+    json_t *cs = json_array(), *ics = json_array();
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        json_array_append_new(p->ctrs[i].init ? ics : cs, ctr_status(p, &p->ctrs[i]));
+    json_object_set_new(st, "containerStatuses", cs);
+    if (json_array_size(ics))
+        json_object_set_new(st, "initContainerStatuses", ics);
+    else
+        json_decref(ics);
+    return st;
+}
+
+bool kl_pod_sync(struct kl_pod *p)
+{
+    if (kl_str(json_object_get(p->obj, "metadata"), "deletionTimestamp", NULL))
+        return kill_step(p);
+    if (ensure_sandbox(p) == 0)
+        run_containers(p);
+    json_t *st = pod_status(p);
+    if (kl_put_status(p->k, p->ns, p->name, st) == 0) {
+        json_object_set(p->obj, "status", st);
+    }
+    json_decref(st);
+    return false;
+}
+
+/* Kills and removes every container, the volumes, the sandbox, the pod cgroup and directory. */
+void kl_pod_cleanup(struct kl_pod *p)
+{
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        kl_ctr_remove(&p->ctrs[i]);
+    kl_volumes_teardown(p);
+    kl_sandbox_destroy(p);
+    _cleanup_free_ char *cg = dd_asprintf("kubepods/pod%s", p->uid);
+    cg_prune(cg, NULL);
+    cg_prune("kubepods", NULL);
+    dd_rm_rf(p->dir, NULL);
+}
+
+void kl_pod_free(struct kl_pod *p)
+{
+    for (size_t i = 0; i < p->n_ctrs; i++) {
+        struct kl_ctr *c = &p->ctrs[i];
+        json_decref(c->spec), json_decref(c->state), json_decref(c->last_state);
+        free(c->name), free(c->log_path), free(c->prev_log), free(c->image_id);
+    }
+    free(p->ctrs);
+    json_decref(p->obj);
+    free(p->ns), free(p->name), free(p->uid), free(p->dir);
+    dd_strv_free(p->events_sent);
+    free(p);
+}
+
+void kl_pod_teardown(struct kl_pod *p)
+{
+    kl_pod_cleanup(p);
+    kl_pod_free(p);
+}

@@ -1,0 +1,102 @@
+/* sandbox.c: a pod's sandbox without a pause container — a network, an IPC and a UTS namespace
+ * created by unshare() in the calling thread and kept alive by bind mounts under the pod
+ * directory (<pod dir>/ns/{net,ipc,uts}), loopback brought up, hostname set to the pod's name
+ * (or spec.hostname); then the thread returns to its own namespaces. Containers join the three
+ * by path. Destroy detaches the mounts and removes the files.
+ */
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "k3core/kubelet/kubelet-internal.h"
+
+static int lo_up(dd_err *e)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return dd_err_sys(e, "socket");
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return dd_err_sys(e, "SIOCGIFFLAGS lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return dd_err_sys(e, "SIOCSIFFLAGS lo");
+    return 0;
+}
+
+static int bind_ns(const char *what, const char *target, dd_err *e)
+{
+    _cleanup_close_ int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+    if (fd < 0)
+        return dd_err_sys(e, "creating %s", target);
+    _cleanup_free_ char *src = dd_asprintf("/proc/thread-self/ns/%s", what);
+    if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+        return dd_err_sys(e, "bind-mounting %s namespace at %s", what, target);
+    return 0;
+}
+
+static int enter_new(const char *nsdir, const char *hostname, dd_err *e)
+{
+    if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+        return dd_err_sys(e, "unshare");
+    int r = lo_up(e);
+    if (r == 0 && sethostname(hostname, strlen(hostname)) < 0)
+        r = dd_err_sys(e, "sethostname");
+    const char *names[] = {"net", "ipc", "uts"};
+    for (size_t i = 0; r == 0 && i < 3; i++) {
+        _cleanup_free_ char *t = dd_path_join(nsdir, names[i]);
+        r = bind_ns(names[i], t, e);
+    }
+    return r;
+}
+
+static void unmount_ns(const char *path)
+{
+    if (!path)
+        return;
+    umount2(path, MNT_DETACH);
+    unlink(path);
+}
+
+int kl_sandbox_create(struct kl_pod *p, dd_err *e)
+{
+    _cleanup_free_ char *nsdir = dd_path_join(p->dir, "ns");
+    int r = dd_mkdir_p(nsdir, 0700, e);
+    if (r < 0)
+        return r;
+    const char *hn = kl_str(json_object_get(p->obj, "spec"), "hostname", NULL);
+    _cleanup_close_ int net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int ipc = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+    if (net < 0 || ipc < 0 || uts < 0)
+        return dd_err_sys(e, "opening our namespaces");
+    r = enter_new(nsdir, hn && *hn ? hn : p->name, e);
+    if (setns(net, CLONE_NEWNET) < 0 || setns(ipc, CLONE_NEWIPC) < 0 ||
+        setns(uts, CLONE_NEWUTS) < 0) {
+        dd_error("kubelet: cannot return to the agent's namespaces: %s", strerror(errno));
+        abort();
+    }
+    p->netns = dd_path_join(nsdir, "net");
+    p->ipcns = dd_path_join(nsdir, "ipc");
+    p->utsns = dd_path_join(nsdir, "uts");
+    if (r < 0) {
+        kl_sandbox_destroy(p);
+        return dd_err_wrap(e, "pod sandbox");
+    }
+    return 0;
+}
+
+void kl_sandbox_destroy(struct kl_pod *p)
+{
+    unmount_ns(p->netns);
+    unmount_ns(p->ipcns);
+    unmount_ns(p->utsns);
+    free(p->netns), p->netns = NULL;
+    free(p->ipcns), p->ipcns = NULL;
+    free(p->utsns), p->utsns = NULL;
+}

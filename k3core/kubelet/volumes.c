@@ -1,0 +1,315 @@
+/* volumes.c: a pod's volumes on the node, under <pod dir>/volumes/<name>: emptyDir (a directory,
+ * or a tmpfs for medium Memory with sizeLimit), hostPath (the host path itself, created for
+ * DirectoryOrCreate/FileOrCreate), configMap and secret (one file per key, items/mode honoured),
+ * downwardAPI (fieldRef/resourceFieldRef files) and projected (those sources plus a
+ * serviceAccountToken minted by the server's signer). Then each container's volumeMounts
+ * become rt bind mounts (readOnly, subPath). Teardown unmounts tmpfs volumes.
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "k3core/kubelet/kubelet-internal.h"
+#include "k3core/pki/b64.h"
+
+static int write_item(const char *dir, const char *path, const char *data, size_t len, mode_t mode,
+                      dd_err *e)
+{
+    if (strstr(path, "..") || path[0] == '/')
+        return dd_err_set(e, EINVAL, "invalid volume item path \"%s\"", path);
+    _cleanup_free_ char *full = dd_path_join(dir, path);
+    _cleanup_free_ char *parent = dd_strdup(full);
+    *strrchr(parent, '/') = 0;
+    int r = dd_mkdir_p(parent, 0755, e);
+    return r < 0 ? r : dd_write_file_atomic(full, data, len, mode, e);
+}
+
+static mode_t item_mode(const json_t *src, const json_t *item)
+{
+    const json_t *m = json_object_get(item, "mode") ?: json_object_get(src, "defaultMode");
+    return m ? (mode_t)json_integer_value(m) : 0644;
+}
+
+/* A configMap or secret source: every key, or only `items` (key → path). */
+static int keys_source(struct kl_pod *p, const json_t *src, bool secret, const char *dir, dd_err *e)
+{
+    const char *name = kl_str(src, "name", NULL) ?: kl_str(src, "secretName", NULL) ?: "";
+    json_t *o = kl_get(p->k, "", secret ? "secrets" : "configmaps", p->ns, name);
+    if (!o)
+        return json_is_true(json_object_get(src, "optional"))
+                   ? 0
+                   : dd_err_set(e, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
+                                name);
+    const json_t *data = json_object_get(o, "data"), *items = json_object_get(src, "items");
+    int r = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)data, key, v)
+    {
+        const char *path = key;
+        const json_t *item = NULL;
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            if (dd_streq(kl_str(it, "key", NULL), key))
+                item = it, path = kl_str(it, "path", NULL) ?: key;
+        }
+        if (items && !item)
+            continue;
+        _cleanup_free_ char *val = NULL;
+        size_t len = 0;
+        if (secret)
+            b64_decode(json_string_value(v) ?: "", strlen(json_string_value(v) ?: ""), &val, &len);
+        else
+            val = dd_strdup(json_string_value(v) ?: ""), len = strlen(val);
+        if (r >= 0)
+            r = write_item(dir, path, val ? val : "", len, item_mode(src, item), e);
+    }
+    json_decref(o);
+    return r;
+}
+
+static int downward_source(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(src, "items"), i, it)
+    {
+        const json_t *fr = json_object_get(it, "fieldRef");
+        _cleanup_free_ char *v = NULL;
+        if (fr) {
+            const char *fp = kl_str(fr, "fieldPath", NULL) ?: "";
+            const json_t *meta = json_object_get(p->obj, "metadata");
+            if (dd_startswith(fp, "metadata.") && kl_str(meta, fp + 9, NULL))
+                v = dd_strdup(kl_str(meta, fp + 9, NULL));
+            else if (!strcmp(fp, "metadata.labels") || !strcmp(fp, "metadata.annotations")) {
+                dd_buf b;
+                dd_buf_init(&b);
+                const char *k;
+                json_t *x;
+                json_object_foreach(json_object_get(meta, fp + 9), k, x)
+                    dd_buf_addf(&b, "%s=\"%s\"\n", k, json_string_value(x) ?: "");
+                v = dd_buf_detach(&b, NULL);
+            }
+        } else if (json_object_get(it, "resourceFieldRef")) {
+            v = kl_resource_value(p, json_object_get(it, "resourceFieldRef"), NULL);
+        }
+        const char *path = kl_str(it, "path", NULL) ?: "";
+        int r = write_item(dir, path, v ? v : "", v ? strlen(v) : 0, item_mode(src, it), e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int token_source(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+{
+    kubelet *k = p->k;
+    if (!k->mint_token)
+        return dd_err_set(e, ENOTSUP, "serviceAccountToken volumes need the server's signer");
+    const char *sa = kl_str(json_object_get(p->obj, "spec"), "serviceAccountName", NULL);
+    int64_t ttl = json_integer_value(json_object_get(src, "expirationSeconds"));
+    int64_t exp = 0;
+    _cleanup_free_ char *tok = k->mint_token(k->mint_ud, p->ns, sa ? sa : "default", p->name,
+                                             p->uid, ttl > 0 ? ttl : 3607, &exp);
+    if (!tok)
+        return dd_err_set(e, EIO, "minting a token for serviceaccount %s/%s failed", p->ns,
+                          sa ? sa : "default");
+    return write_item(dir, kl_str(src, "path", NULL) ?: "token", tok, strlen(tok), 0644, e);
+}
+
+static int projected(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+{
+    size_t i;
+    json_t *s;
+    int r = 0;
+    json_array_foreach(json_object_get(src, "sources"), i, s)
+    {
+        const json_t *x;
+        if ((x = json_object_get(s, "configMap")))
+            r = keys_source(p, x, false, dir, e);
+        else if ((x = json_object_get(s, "secret")))
+            r = keys_source(p, x, true, dir, e);
+        else if ((x = json_object_get(s, "downwardAPI")))
+            r = downward_source(p, x, dir, e);
+        else if ((x = json_object_get(s, "serviceAccountToken")))
+            r = token_source(p, x, dir, e);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int empty_dir(const json_t *src, const char *dir, dd_err *e)
+{
+    if (!dd_streq(kl_str(src, "medium", NULL), "Memory"))
+        return 0;
+    const char *size = kl_str(src, "sizeLimit", NULL);
+    _cleanup_free_ char *opts =
+        size ? dd_asprintf("mode=0777,size=%s", size) : dd_strdup("mode=0777");
+    for (char *c = opts; *c; c++)
+        if (c[0] == 'i' && c > opts && (c[-1] == 'K' || c[-1] == 'M' || c[-1] == 'G'))
+            memmove(c, c + 1, strlen(c)); /* "64Mi" → "64M" */
+    if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+        return dd_err_sys(e, "mounting tmpfs at %s", dir);
+    return 0;
+}
+
+static int setup_one(struct kl_pod *p, const json_t *vol, const char *dir, dd_err *e)
+{
+    const json_t *s;
+    if ((s = json_object_get(vol, "emptyDir")))
+        return empty_dir(s, dir, e);
+    if ((s = json_object_get(vol, "configMap")))
+        return keys_source(p, s, false, dir, e);
+    if ((s = json_object_get(vol, "secret")))
+        return keys_source(p, s, true, dir, e);
+    if ((s = json_object_get(vol, "downwardAPI")))
+        return downward_source(p, s, dir, e);
+    if ((s = json_object_get(vol, "projected")))
+        return projected(p, s, dir, e);
+    if ((s = json_object_get(vol, "hostPath"))) {
+        const char *t = kl_str(s, "type", NULL) ?: "";
+        const char *path = kl_str(s, "path", NULL) ?: "";
+        if (!strcmp(t, "DirectoryOrCreate"))
+            return dd_mkdir_p(path, 0755, e);
+        if (!strcmp(t, "FileOrCreate") && access(path, F_OK) != 0)
+            return dd_write_file_atomic(path, "", 0, 0644, e);
+        return 0;
+    }
+    return dd_err_set(e, ENOTSUP, "volume \"%s\": this volume type is not supported by this node",
+                      kl_str(vol, "name", NULL) ?: "");
+}
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Upstream's ServiceAccount admission adds a projected kube-api-access volume (token, ca.crt,
+ * namespace) to every pod that does not opt out; this API server has no such admission, so the
+ * kubelet provides the same files at the same path. */
+static bool wants_sa_volume(struct kl_pod *p)
+{
+    const json_t *spec = json_object_get(p->obj, "spec");
+    if (json_is_false(json_object_get(spec, "automountServiceAccountToken")) || !p->k->mint_token)
+        return false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(spec, "volumes"), i, v)
+    {
+        if (dd_startswith(kl_str(v, "name", NULL) ?: "", "kube-api-access"))
+            return false;
+    }
+    return true;
+}
+
+static int sa_volume(struct kl_pod *p, dd_err *e)
+{
+    _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+    _cleanup_free_ char *dir = dd_path_join(base, "kube-api-access");
+    json_t *src = json_pack("{s:i,s:s}", "expirationSeconds", 3607, "path", "token");
+    int r = dd_mkdir_p(dir, 0755, e);
+    if (r >= 0)
+        r = token_source(p, src, dir, e);
+    json_decref(src);
+    if (r >= 0 && p->k->ca_pem)
+        r = write_item(dir, "ca.crt", p->k->ca_pem, strlen(p->k->ca_pem), 0644, e);
+    if (r >= 0)
+        r = write_item(dir, "namespace", p->ns, strlen(p->ns), 0644, e);
+    return r;
+}
+
+int kl_volumes_setup(struct kl_pod *p, dd_err *e)
+{
+    if (wants_sa_volume(p) && sa_volume(p, e) < 0)
+        return dd_err_wrap(e, "volume \"kube-api-access\"");
+    size_t i;
+    json_t *vol;
+    json_array_foreach(json_object_get(json_object_get(p->obj, "spec"), "volumes"), i, vol)
+    {
+        _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+        _cleanup_free_ char *dir = dd_path_join(base, kl_str(vol, "name", NULL) ?: "_");
+        int r = dd_mkdir_p(dir, 0777, e);
+        if (r >= 0)
+            r = setup_one(p, vol, dir, e);
+        if (r < 0)
+            return dd_err_wrap(e, "volume \"%s\"", kl_str(vol, "name", NULL) ?: "");
+    }
+    return 0;
+}
+
+void kl_volumes_teardown(struct kl_pod *p)
+{
+    size_t i;
+    json_t *vol;
+    json_array_foreach(json_object_get(json_object_get(p->obj, "spec"), "volumes"), i, vol)
+    {
+        _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+        _cleanup_free_ char *dir = dd_path_join(base, kl_str(vol, "name", NULL) ?: "_");
+        if (dd_streq(kl_str(json_object_get(vol, "emptyDir"), "medium", NULL), "Memory"))
+            umount2(dir, MNT_DETACH);
+    }
+}
+
+static const json_t *find_volume(struct kl_pod *p, const char *name)
+{
+    size_t i;
+    json_t *vol;
+    json_array_foreach(json_object_get(json_object_get(p->obj, "spec"), "volumes"), i, vol)
+    {
+        if (dd_streq(kl_str(vol, "name", NULL), name))
+            return vol;
+    }
+    return NULL;
+}
+
+void kl_mounts_free(struct rt_mount *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].destination), free(m[i].type), free(m[i].source);
+        dd_strv_free(m[i].options);
+    }
+    free(m);
+}
+
+int kl_volume_mounts(struct kl_pod *p, const json_t *ctr, struct rt_mount **ret, size_t *ret_n,
+                     dd_err *e)
+{
+    const json_t *vms = json_object_get(ctr, "volumeMounts");
+    size_t n = json_array_size(vms), i;
+    struct rt_mount *m = dd_calloc(n ? n : 1, sizeof(*m));
+    json_t *vm;
+    json_array_foreach(vms, i, vm)
+    {
+        const char *name = kl_str(vm, "name", NULL) ?: "";
+        const json_t *vol = find_volume(p, name);
+        if (!vol) {
+            kl_mounts_free(m, n);
+            return dd_err_set(e, ENOENT, "volume \"%s\" not found in the pod", name);
+        }
+        const char *hp = kl_str(json_object_get(vol, "hostPath"), "path", NULL);
+        _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+        char *src = hp ? dd_strdup(hp) : dd_path_join(base, name);
+        const char *sub = kl_str(vm, "subPath", NULL);
+        if (sub && *sub) {
+            char *s2 = dd_path_join(src, sub);
+            free(src);
+            src = s2;
+        }
+        m[i].destination = dd_strdup(kl_str(vm, "mountPath", NULL) ?: "/");
+        m[i].type = dd_strdup("bind");
+        m[i].source = src;
+        m[i].options = dd_strv_push(dd_strv_push(NULL, "rbind"),
+                                    json_is_true(json_object_get(vm, "readOnly")) ? "ro" : "rw");
+    }
+    if (wants_sa_volume(p)) {
+        m = dd_realloc(m, (n + 1) * sizeof(*m));
+        _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+        m[n] = (struct rt_mount){.destination = dd_strdup(SA_DIR),
+                                 .type = dd_strdup("bind"),
+                                 .source = dd_path_join(base, "kube-api-access"),
+                                 .options = dd_strv_push(dd_strv_push(NULL, "rbind"), "ro")};
+        n++;
+    }
+    *ret = m;
+    *ret_n = n;
+    return 0;
+}

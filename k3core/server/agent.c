@@ -1,0 +1,45 @@
+/* agent.c: starts the in-process node agent (k3core/kubelet) for `k3core server` unless
+ * --disable-agent, with the server's node flags, and gives it the server's ServiceAccount token
+ * signer for projected token volumes (tokens bound to the pod, audience the API server).
+ */
+#include "k3core/kubelet/kubelet.h"
+#include "k3core/server/server-internal.h"
+
+static char *mint(void *ud, const char *ns, const char *sa, const char *pod, const char *pod_uid,
+                  int64_t ttl, int64_t *ret_exp)
+{
+    struct ksrv *s = ud;
+    kobj_req req = {.res = kres_lookup("", "v1", "serviceaccounts"), .ns = ns, .name = sa};
+    kobj_status st = {0};
+    json_t *obj = NULL;
+    if (kobj_get(s->api, &req, &obj, &st) < 0) {
+        dd_warn("token for %s/%s: %s", ns, sa, st.message);
+        kobj_status_release(&st);
+        return NULL;
+    }
+    const char *uid =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid")) ?: "";
+    json_t *aud = json_pack("[s]", s->issuer);
+    char *tok = ksrv_mint_token(s, ns, sa, uid, aud, ttl, "Pod", pod, pod_uid, ret_exp);
+    json_decref(aud);
+    json_decref(obj);
+    return tok;
+}
+
+int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
+{
+    if (s->cfg->disable_agent)
+        return 0;
+    struct kubelet_config kc = {.data_dir = s->cfg->data_dir,
+                                .node_name = s->cfg->node_name,
+                                .node_ip = node_ip,
+                                .node_labels = s->cfg->node_labels,
+                                .node_taints = s->cfg->node_taints,
+                                .kubelet_args = s->cfg->kubelet_args,
+                                .control_plane = true,
+                                .mint_token = mint,
+                                .mint_ud = s,
+                                .ca_pem = s->pki->server_ca_pem};
+    int r = kubelet_start(s->loop, s->api, &kc, &s->kubelet, e);
+    return r < 0 ? dd_err_wrap(e, "node agent") : 0;
+}

@@ -1,0 +1,140 @@
+#!/bin/sh
+# Pods on the in-process node agent: the Node is Ready; a busybox pod (image from the airgap
+# tarball dir) runs; exit codes, CrashLoopBackOff, a missing image, an unschedulable pod,
+# graceful deletion and an OOM kill show up in status and events as upstream reports them; and
+# stopping the server leaves no mount behind.
+. "$(dirname "$0")/lib.sh"
+K=$K133
+mkdir -p "$K3CORE_DATA/agent/images"
+sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
+k3core_start
+
+# wait_for WHAT CMD...: polls CMD until it succeeds (bounded), else fails naming WHAT.
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
+is() { [ "$(jp "$1" "$2")" = "$3" ]; }
+ge() { [ "$(jp "$1" "$2")" -ge "$3" ] 2>/dev/null; }
+has() { case "$(jp "$1" "$2")" in *"$3"*) return 0 ;; esac; return 1; }
+
+# the node
+wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
+out=$($K127 get nodes --show-labels)
+expect_contains "$out" "node-role.kubernetes.io/control-plane=true" "kubectl 1.27 get nodes"
+expect_contains "$out" "kubernetes.io/os=linux"
+[ -n "$($K get lease -n kube-node-lease -o name)" ] || fail "no node lease"
+
+# a running pod
+$K run bb --image=busybox:latest --image-pull-policy=IfNotPresent -- sh -c 'echo hi; sleep 3600' >/dev/null
+$K wait --for=condition=Ready pod/bb --timeout=60s >/dev/null || fail "bb did not become Ready"
+is bb '{.status.phase}' Running || fail "bb not Running"
+has bb '{.status.containerStatuses[0].containerID}' 'dind://' || fail "no containerID"
+log=$(cat "$K3CORE_DATA"/agent/pods/default_bb_*/bb/0.log)
+expect_contains "$log" "stdout F hi" "CRI log"
+
+# env from a ConfigMap with $(VAR) expansion, an init container, the ServiceAccount files
+$K create configmap cfg --from-literal=greeting=hello >/dev/null
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: full}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: init, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo from-init > /w/x"], volumeMounts: [{name: w, mountPath: /w}]}
+  containers:
+  - name: main
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "cat /w/x; env | grep '^MSG='; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; id -u"]
+    env:
+    - {name: G, valueFrom: {configMapKeyRef: {name: cfg, key: greeting}}}
+    - {name: MSG, value: "$(G) from $(POD)"}
+    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    securityContext: {runAsUser: 65534}
+    volumeMounts: [{name: w, mountPath: /w}]
+  volumes: [{name: w, emptyDir: {}}]
+YAML
+wait_for "full Succeeded" is full '{.status.phase}' Succeeded
+log=$(cat "$K3CORE_DATA"/agent/pods/default_full_*/main/0.log)
+expect_contains "$log" "stdout F from-init" "init container output"
+expect_contains "$log" 'stdout F MSG=hello from $(POD)' "env expansion (POD is defined after MSG)"
+expect_contains "$log" "stdout F default" "serviceaccount namespace file"
+expect_contains "$log" "stdout F 65534" "runAsUser"
+
+# exit code 3 with restartPolicy Never
+$K run ex --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never -- sh -c 'exit 3' >/dev/null
+wait_for "ex Failed" is ex '{.status.phase}' Failed
+is ex '{.status.containerStatuses[0].state.terminated.exitCode}' 3 || fail "exit code not 3"
+is ex '{.status.containerStatuses[0].state.terminated.reason}' Error || fail "reason not Error"
+
+# CrashLoopBackOff with rising restarts
+$K run crash --image=busybox:latest --image-pull-policy=IfNotPresent -- sh -c 'exit 1' >/dev/null
+wait_for "crash CrashLoopBackOff" is crash '{.status.containerStatuses[0].state.waiting.reason}' CrashLoopBackOff
+wait_for "crash restarts" ge crash '{.status.containerStatuses[0].restartCount}' 2
+is crash '{.status.containerStatuses[0].lastState.terminated.exitCode}' 1 || fail "lastState"
+out=$($K get events --field-selector involvedObject.name=crash)
+expect_contains "$out" "BackOff" "crash events"
+
+# a missing image
+$K run noimg --image=nosuch.example/img:1 --image-pull-policy=IfNotPresent >/dev/null
+wait_for "noimg ImagePullBackOff" is noimg '{.status.containerStatuses[0].state.waiting.reason}' ImagePullBackOff
+out=$($K get events --field-selector involvedObject.name=noimg)
+expect_contains "$out" 'failed to pull image "nosuch.example/img:1"' "noimg events"
+expect_contains "$out" "ErrImagePull" "noimg events"
+
+# an unschedulable pod
+$K run sel --image=busybox:latest --overrides='{"apiVersion":"v1","spec":{"nodeSelector":{"disk":"none"}}}' >/dev/null
+wait_for "FailedScheduling" sh -c "$K get events --field-selector involvedObject.name=sel | grep -q FailedScheduling"
+out=$($K get events --field-selector involvedObject.name=sel -o jsonpath='{.items[0].message}')
+expect_contains "$out" "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector." "FailedScheduling"
+is sel '{.status.phase}' Pending || fail "sel not Pending"
+is sel '{.status.conditions[0].reason}' Unschedulable || fail "sel condition"
+
+# graceful deletion: the pod stays Terminating until its container has exited
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: grace}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "trap 'sleep 1; exit 0' TERM; while true; do sleep 0.1; done"]
+YAML
+$K wait --for=condition=Ready pod/grace --timeout=60s >/dev/null || fail "grace not Ready"
+$K delete pod grace --wait=false >/dev/null
+[ -n "$(jp grace '{.metadata.deletionTimestamp}')" ] || fail "grace deleted without a grace period"
+$K wait --for=delete pod/grace --timeout=60s >/dev/null || fail "grace was not removed"
+
+# a memory limit kills with OOMKilled
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: oom}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "tail /dev/zero"]
+    resources: {limits: {memory: 32Mi}}
+YAML
+wait_for "oom terminated" has oom '{.status.containerStatuses[0].state.terminated.reason}' OOMKilled
+
+# teardown leaves nothing mounted
+$K delete pod bb crash --grace-period=1 >/dev/null
+k3core_stop
+if mount | grep -q "$K3CORE_DATA"; then fail "mounts left behind: $(mount | grep "$K3CORE_DATA")"; fi
+echo "ok pods"
