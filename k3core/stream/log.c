@@ -63,8 +63,9 @@ static int parse_since(http_req *req, int64_t now_ns, struct kstream_log_opts *o
                          "PodLogOptions \"\" is invalid: : at most one of `sinceTime` or "
                          "`sinceSeconds` may be specified");
     if (k && secs < 1)
-        return bad(st, "PodLogOptions is invalid: sinceSeconds: Invalid value: %s: must be "
-                       "greater than 0",
+        return bad(st,
+                   "PodLogOptions is invalid: sinceSeconds: Invalid value: %s: must be "
+                   "greater than 0",
                    http_req_query(req, "sinceSeconds"));
     if (k)
         o->since_ns = now_ns - secs * 1000000000LL;
@@ -84,15 +85,18 @@ int kstream_log_opts_parse(http_req *req, int64_t now_ns, struct kstream_log_opt
     int64_t v;
     int k = parse_int(req, "tailLines", &v, st);
     if (k < 0 || (k && v < 0))
-        return k < 0 ? k : bad(st, "tailLines: Invalid value: %s: must be greater than or "
-                                   "equal to 0",
-                               http_req_query(req, "tailLines"));
+        return k < 0 ? k
+                     : bad(st,
+                           "tailLines: Invalid value: %s: must be greater than or "
+                           "equal to 0",
+                           http_req_query(req, "tailLines"));
     if (k)
         o->tail = (long)v;
     k = parse_int(req, "limitBytes", &v, st);
     if (k < 0 || (k && v < 1))
-        return k < 0 ? k : bad(st, "limitBytes: Invalid value: %s: must be greater than 0",
-                               http_req_query(req, "limitBytes"));
+        return k < 0 ? k
+                     : bad(st, "limitBytes: Invalid value: %s: must be greater than 0",
+                           http_req_query(req, "limitBytes"));
     if (k)
         o->limit_bytes = v;
     if (parse_since(req, now_ns, o, st) < 0)

@@ -48,7 +48,7 @@ struct ws_frame {
     bool fin;
     bool masked;
     uint8_t mask[4];
-    size_t header_len;  /* bytes before the payload */
+    size_t header_len; /* bytes before the payload */
     uint64_t payload_len;
 };
 /* Parses a frame header: 1 and *ret filled, 0 when more bytes are needed, -EPROTO (e filled) on

@@ -77,8 +77,8 @@ http_raw *ws_upgrade(http_req *req, const char *protocol, const http_raw_ops *op
         return NULL;
     }
     _cleanup_free_ char *acc = dd_asprintf("Sec-WebSocket-Accept: %s", accept);
-    _cleanup_free_ char *proto = protocol ? dd_asprintf("Sec-WebSocket-Protocol: %s", protocol)
-                                          : NULL;
+    _cleanup_free_ char *proto =
+        protocol ? dd_asprintf("Sec-WebSocket-Protocol: %s", protocol) : NULL;
     const char *headers[] = {"Connection: Upgrade", "Upgrade: websocket", acc, proto, NULL};
     return http_upgrade(req, headers, ops, ud);
 }

@@ -106,11 +106,11 @@ static int parse_one(const char *bytes, size_t n)
 
 TEST(ws_reader_refuses_bad_frames)
 {
-    CHECK_EQ_INT(parse_one("\x82\x01x", 3), -EPROTO);              /* unmasked */
-    CHECK_EQ_INT(parse_one("\xc2\x80\0\0\0\0", 6), -EPROTO);       /* RSV1 */
-    CHECK_EQ_INT(parse_one("\x83\x80\0\0\0\0", 6), -EPROTO);       /* opcode 3 */
-    CHECK_EQ_INT(parse_one("\x09\x80\0\0\0\0", 6), -EPROTO);       /* fragmented ping */
-    CHECK_EQ_INT(parse_one("\x80\x80\0\0\0\0", 6), -EPROTO);       /* lone continuation */
+    CHECK_EQ_INT(parse_one("\x82\x01x", 3), -EPROTO);                /* unmasked */
+    CHECK_EQ_INT(parse_one("\xc2\x80\0\0\0\0", 6), -EPROTO);         /* RSV1 */
+    CHECK_EQ_INT(parse_one("\x83\x80\0\0\0\0", 6), -EPROTO);         /* opcode 3 */
+    CHECK_EQ_INT(parse_one("\x09\x80\0\0\0\0", 6), -EPROTO);         /* fragmented ping */
+    CHECK_EQ_INT(parse_one("\x80\x80\0\0\0\0", 6), -EPROTO);         /* lone continuation */
     CHECK_EQ_INT(parse_one("\x82\xfe\x00\x05\0\0\0\0", 8), -EPROTO); /* non-minimal length */
     dd_buf b = DD_BUF_INIT;
     client_frame(&b, 0x02, "a", 1);
