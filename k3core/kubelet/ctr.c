@@ -37,7 +37,7 @@ static json_t *terminated(struct kl_ctr *c, const struct rt_state *s)
     _cleanup_free_ char *cid = dd_asprintf("dind://%s", c->rt_id);
     json_t *t = json_pack("{s:i,s:s,s:s,s:s,s:s}", "exitCode", s->exit_code, "reason", reason,
                           "startedAt", st, "finishedAt", fin, "containerID", cid);
-    if (s->exit_signal)
+    if (s->exit_signal && !s->error)
         jx_set_int(t, "signal", s->exit_signal);
     if (s->error)
         jx_set_str(t, "message", s->error);

@@ -27,7 +27,8 @@ struct kl_ctr {
     json_t *last_state;       /* lastState, owned */
     bool done;                /* init container finished with 0 */
     int64_t backoff_until_ns; /* do not restart before this (CrashLoopBackOff) */
-    int64_t backoff_ns;       /* current back-off step */
+    int64_t backoff_ns;       /* the next back-off step */
+    int64_t backoff_step_ns;  /* the step now being waited out */
     int watch_fd;
     ev_io *watch;
     int exit_code;   /* of the last terminated instance */

@@ -69,7 +69,7 @@ static void back_off(struct kl_pod *p, struct kl_ctr *c)
 {
     _cleanup_free_ char *msg =
         dd_asprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
-                    (long long)(c->backoff_ns / 1000000000), c->name, p->name, p->ns, p->uid);
+                    (long long)(c->backoff_step_ns / 1000000000), c->name, p->name, p->ns, p->uid);
     json_decref(c->state);
     c->state = json_pack("{s:{s:s,s:s}}", "waiting", "reason", "CrashLoopBackOff", "message", msg);
     if (!c->restart_pending)
@@ -90,6 +90,7 @@ static void note_exit(struct kl_ctr *c)
         return;
     }
     c->backoff_until_ns = dd_now_ns() + c->backoff_ns;
+    c->backoff_step_ns = c->backoff_ns;
     c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : c->backoff_ns * 2;
 }
 

@@ -181,8 +181,46 @@ static int setup_one(struct kl_pod *p, const json_t *vol, const char *dir, dd_er
                       kl_str(vol, "name", NULL) ?: "");
 }
 
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Upstream's ServiceAccount admission adds a projected kube-api-access volume (token, ca.crt,
+ * namespace) to every pod that does not opt out; this API server has no such admission, so the
+ * kubelet provides the same files at the same path. */
+static bool wants_sa_volume(struct kl_pod *p)
+{
+    const json_t *spec = json_object_get(p->obj, "spec");
+    if (json_is_false(json_object_get(spec, "automountServiceAccountToken")) || !p->k->mint_token)
+        return false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(spec, "volumes"), i, v)
+    {
+        if (dd_startswith(kl_str(v, "name", NULL) ?: "", "kube-api-access"))
+            return false;
+    }
+    return true;
+}
+
+static int sa_volume(struct kl_pod *p, dd_err *e)
+{
+    _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+    _cleanup_free_ char *dir = dd_path_join(base, "kube-api-access");
+    json_t *src = json_pack("{s:i,s:s}", "expirationSeconds", 3607, "path", "token");
+    int r = dd_mkdir_p(dir, 0755, e);
+    if (r >= 0)
+        r = token_source(p, src, dir, e);
+    json_decref(src);
+    if (r >= 0 && p->k->ca_pem)
+        r = write_item(dir, "ca.crt", p->k->ca_pem, strlen(p->k->ca_pem), 0644, e);
+    if (r >= 0)
+        r = write_item(dir, "namespace", p->ns, strlen(p->ns), 0644, e);
+    return r;
+}
+
 int kl_volumes_setup(struct kl_pod *p, dd_err *e)
 {
+    if (wants_sa_volume(p) && sa_volume(p, e) < 0)
+        return dd_err_wrap(e, "volume \"kube-api-access\"");
     size_t i;
     json_t *vol;
     json_array_foreach(json_object_get(json_object_get(p->obj, "spec"), "volumes"), i, vol)
@@ -261,6 +299,15 @@ int kl_volume_mounts(struct kl_pod *p, const json_t *ctr, struct rt_mount **ret,
         m[i].source = src;
         m[i].options = dd_strv_push(dd_strv_push(NULL, "rbind"),
                                     json_is_true(json_object_get(vm, "readOnly")) ? "ro" : "rw");
+    }
+    if (wants_sa_volume(p)) {
+        m = dd_realloc(m, (n + 1) * sizeof(*m));
+        _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+        m[n] = (struct rt_mount){.destination = dd_strdup(SA_DIR),
+                                 .type = dd_strdup("bind"),
+                                 .source = dd_path_join(base, "kube-api-access"),
+                                 .options = dd_strv_push(dd_strv_push(NULL, "rbind"), "ro")};
+        n++;
     }
     *ret = m;
     *ret_n = n;

@@ -40,6 +40,36 @@ has bb '{.status.containerStatuses[0].containerID}' 'dind://' || fail "no contai
 log=$(cat "$K3CORE_DATA"/agent/pods/default_bb_*/bb/0.log)
 expect_contains "$log" "stdout F hi" "CRI log"
 
+# env from a ConfigMap with $(VAR) expansion, an init container, the ServiceAccount files
+$K create configmap cfg --from-literal=greeting=hello >/dev/null
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: full}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: init, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo from-init > /w/x"], volumeMounts: [{name: w, mountPath: /w}]}
+  containers:
+  - name: main
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "cat /w/x; env | grep '^MSG='; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; id -u"]
+    env:
+    - {name: G, valueFrom: {configMapKeyRef: {name: cfg, key: greeting}}}
+    - {name: MSG, value: "$(G) from $(POD)"}
+    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    securityContext: {runAsUser: 65534}
+    volumeMounts: [{name: w, mountPath: /w}]
+  volumes: [{name: w, emptyDir: {}}]
+YAML
+wait_for "full Succeeded" is full '{.status.phase}' Succeeded
+log=$(cat "$K3CORE_DATA"/agent/pods/default_full_*/main/0.log)
+expect_contains "$log" "stdout F from-init" "init container output"
+expect_contains "$log" 'stdout F MSG=hello from $(POD)' "env expansion (POD is defined after MSG)"
+expect_contains "$log" "stdout F default" "serviceaccount namespace file"
+expect_contains "$log" "stdout F 65534" "runAsUser"
+
 # exit code 3 with restartPolicy Never
 $K run ex --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never -- sh -c 'exit 3' >/dev/null
 wait_for "ex Failed" is ex '{.status.phase}' Failed

@@ -95,9 +95,17 @@ TEST(kubelet_build_spec)
     json_t *rc = js("{\"Cmd\":[\"sh\"]}");
     char l1[] = "/l1", a1[] = "A=1";
     char *lowers[] = {l1, NULL}, *env[] = {a1, NULL};
-    struct kps_in in = {.pod = pod, .ctr = ctr, .runconfig = rc, .lower_dirs = lowers,
-                        .env = env, .id = "uid-c-0", .upper_dir = "/u", .work_dir = "/w2",
-                        .log_path = "/log", .netns = "/ns/net", .ipcns = "/ns/ipc"};
+    struct kps_in in = {.pod = pod,
+                        .ctr = ctr,
+                        .runconfig = rc,
+                        .lower_dirs = lowers,
+                        .env = env,
+                        .id = "uid-c-0",
+                        .upper_dir = "/u",
+                        .work_dir = "/w2",
+                        .log_path = "/log",
+                        .netns = "/ns/net",
+                        .ipcns = "/ns/ipc"};
     struct rt_spec s;
     dd_err e = {0};
     CHECK(kps_build(&in, &s, &e) == 0);

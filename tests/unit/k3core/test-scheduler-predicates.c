@@ -68,13 +68,15 @@ TEST(scheduler_selector_affinity)
 
 TEST(scheduler_resources)
 {
-    const char *big = "{" TOL ",\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1500m\"}}}]}";
+    const char *big =
+        "{" TOL ",\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1500m\"}}}]}";
     CHECK(verdict(big, NULL) == NULL);
     _cleanup_free_ char *bound = dd_asprintf("[{\"spec\":%s}]", big);
     char *w = verdict(big, bound);
     CHECK_EQ_STR(w, "Insufficient cpu");
     free(w);
-    const char *mem = "{" TOL ",\"containers\":[{\"resources\":{\"requests\":{\"memory\":\"2Gi\"}}}]}";
+    const char *mem =
+        "{" TOL ",\"containers\":[{\"resources\":{\"requests\":{\"memory\":\"2Gi\"}}}]}";
     w = verdict(mem, NULL);
     CHECK_EQ_STR(w, "Insufficient memory");
     free(w);
