@@ -19,8 +19,8 @@ static int resolve(struct ksrv *s, const kobj_req *kr, const char *container, ch
         return kobj_fail(st, 400, "BadRequest", "pod %s is not running on a node of this server",
                          kr->name);
     dd_err e = {0};
-    int r = kubelet_container_ref(s->kubelet, kr->ns, kr->name, container, NULL, ret_dir, ret_log,
-                                  &e);
+    int r =
+        kubelet_container_ref(s->kubelet, kr->ns, kr->name, container, NULL, ret_dir, ret_log, &e);
     if (r == -EAGAIN)
         return kobj_fail(st, 400, "BadRequest", "%s: ContainerCreating", e.msg);
     if (r < 0)

@@ -81,11 +81,10 @@ static json_t *exit_status(int code)
         return json_pack("{s:{}, s:s}", "metadata", "status", "Success");
     char num[16];
     snprintf(num, sizeof(num), "%d", code);
-    return json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status",
-                     "Failure", "message",
-                     code == 0 ? "" : "command terminated with non-zero exit code", "reason",
-                     "NonZeroExitCode", "details", "causes", "reason", "ExitCode", "message",
-                     num);
+    return json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status", "Failure",
+                     "message", code == 0 ? "" : "command terminated with non-zero exit code",
+                     "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode",
+                     "message", num);
 }
 
 /* Ends the session once the process has exited and every output fd reached EOF. */
@@ -150,14 +149,14 @@ static void on_child(ev_child *c, pid_t pid, const siginfo_t *info, void *data)
     (void)c, (void)pid;
     struct kexec *k = data;
     k->exited = true;
-    k->status = info->si_code == CLD_EXITED ? (info->si_status & 0xff) << 8
-                                            : (info->si_status & 0x7f);
+    k->status =
+        info->si_code == CLD_EXITED ? (info->si_status & 0xff) << 8 : (info->si_status & 0x7f);
     maybe_done(k);
 }
 
 static void to_shim(struct kexec *k, uint8_t type, const void *d, size_t n)
 {
-    uint8_t h[8] = {type, 0, 0, 0, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+    uint8_t h[8] = {type,      0, 0, 0, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
                     (uint8_t)n};
     if (dd_write_all(k->x.stdout_fd, h, 8) == 0 && n)
         dd_write_all(k->x.stdout_fd, d, n);
@@ -268,8 +267,8 @@ static int start_process(struct kexec *k, const char *dir, const struct kstream_
         k->x.stdout_fd = rt_attach_connect(dir, e);
         return k->x.stdout_fd < 0 ? k->x.stdout_fd : 0;
     }
-    struct rt_process p = {.args = o->argv, .terminal = o->tty, .open_stdin = o->in,
-                           .rows = 24, .cols = 80};
+    struct rt_process p = {
+        .args = o->argv, .terminal = o->tty, .open_stdin = o->in, .rows = 24, .cols = 80};
     int r = rt_exec(dir, &p, &k->x, e);
     if (r < 0)
         return r;
@@ -295,8 +294,9 @@ int kstream_exec_serve(ev_loop *loop, http_req *req, const char *state_dir,
     const char *proto = ws_pick_protocol(req, protos);
     const char *ver = http_req_header(req, "Sec-WebSocket-Version");
     char acc[32];
-    if (!http_req_wants_upgrade(req, "websocket") || !proto || strcmp(http_req_method(req), "GET") ||
-        !ver || strcmp(ver, "13") || ws_accept_key(http_req_header(req, "Sec-WebSocket-Key"), acc) < 0)
+    if (!http_req_wants_upgrade(req, "websocket") || !proto ||
+        strcmp(http_req_method(req), "GET") || !ver || strcmp(ver, "13") ||
+        ws_accept_key(http_req_header(req, "Sec-WebSocket-Key"), acc) < 0)
         return kobj_fail(st, 400, "BadRequest",
                          "upgrade request required: this server speaks WebSocket with "
                          "v5.channel.k8s.io or v4.channel.k8s.io");
