@@ -6,6 +6,7 @@
 #define K3CORE_KUBELET_INTERNAL_H
 
 #include "dind/image.h"
+#include "dind/net.h"
 #include "dind/rt.h"
 #include "k3core/kubelet/kubelet.h"
 
@@ -42,7 +43,8 @@ struct kl_pod {
     char *dir;   /* <agent>/pods/<ns>_<name>_<uid> */
     char *netns; /* bind-mounted namespaces, NULL before the sandbox exists */
     char *ipcns, *utsns;
-    json_t *obj; /* the newest Pod object, owned */
+    char pod_ip[NET_IP_STRLEN]; /* eth0 on the node bridge; "" before attach */
+    json_t *obj;                /* the newest Pod object, owned */
     struct kl_ctr *ctrs;
     size_t n_ctrs;
     int64_t start_ns;
@@ -57,6 +59,8 @@ struct kubelet {
     ev_loop *loop;
     kobj_api *api;
     char *node_name, *node_ip, *agent_dir, *images_dir;
+    char *pod_cidr, *ipam_dir;
+    struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
     char **labels, **taints;
     bool control_plane;
     int max_pods;

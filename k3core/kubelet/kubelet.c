@@ -168,6 +168,10 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->mint_token = cfg->mint_token;
     k->mint_ud = cfg->mint_ud;
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
+    k->pod_cidr = dd_strdup(cfg->pod_cidr && *cfg->pod_cidr ? cfg->pod_cidr : "10.42.0.0/24");
+    k->ipam_dir = dd_path_join(k->agent_dir, "ipam");
+    k->net =
+        (struct net_bridge_cfg){.bridge = "k3c0", .cidr = k->pod_cidr, .state_dir = k->ipam_dir};
     _cleanup_free_ char *store = dd_path_join(k->images_dir, "store");
     _cleanup_free_ char *ctrs = dd_path_join(k->agent_dir, "containers");
     _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
@@ -178,6 +182,8 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
         r = dd_mkdir_p(pods, 0755, e);
     if (r >= 0)
         r = dd_mkdir_p(store, 0700, e);
+    if (r >= 0)
+        r = net_bridge_setup(&k->net, e);
     if (r >= 0 && (r = img_store_open(store, 0, &k->images, e)) < 0)
         dd_err_wrap(e, "image store %s", store);
     return r;
@@ -222,10 +228,13 @@ void kubelet_stop(kubelet *k)
         k->pods = p->next;
         kl_pod_teardown(p);
     }
+    dd_err ne = {0};
+    if (k->pod_cidr && net_bridge_teardown(&k->net, &ne) < 0)
+        dd_warn("kubelet: %s", ne.msg);
     img_store_close(k->images);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
-    free(k->ca_pem);
+    free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir);
     free(k);
 }
 

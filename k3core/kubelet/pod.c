@@ -320,6 +320,10 @@ static json_t *pod_status(struct kl_pod *p)
     json_t *st = json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "phase", ph, "conditions", conds,
                            "hostIP", p->k->node_ip, "hostIPs", "ip", p->k->node_ip, "qosClass",
                            kl_str(old, "qosClass", NULL) ?: "BestEffort");
+    if (p->pod_ip[0]) {
+        jx_set_str(st, "podIP", p->pod_ip);
+        json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", p->pod_ip));
+    }
     if (p->start_ns) {
         _cleanup_free_ char *t = kl_str(old, "startTime", NULL)
                                      ? dd_strdup(kl_str(old, "startTime", NULL))

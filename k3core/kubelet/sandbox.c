@@ -2,7 +2,9 @@
  * created by unshare() in the calling thread and kept alive by bind mounts under the pod
  * directory (<pod dir>/ns/{net,ipc,uts}), loopback brought up, hostname set to the pod's name
  * (or spec.hostname); then the thread returns to its own namespaces. Containers join the three
- * by path. Destroy detaches the mounts and removes the files.
+ * by path. The network namespace then gets eth0 on the node bridge with an address from the pod
+ * CIDR (libdind net_pod_attach, owner = pod UID). Destroy detaches the pod from the bridge
+ * (releasing its address), detaches the mounts and removes the files.
  */
 #include <fcntl.h>
 #include <net/if.h>
@@ -84,6 +86,9 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
     p->netns = dd_path_join(nsdir, "net");
     p->ipcns = dd_path_join(nsdir, "ipc");
     p->utsns = dd_path_join(nsdir, "uts");
+    struct net_pod_ip ip;
+    if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, e)) >= 0)
+        memcpy(p->pod_ip, ip.ip, sizeof(p->pod_ip));
     if (r < 0) {
         kl_sandbox_destroy(p);
         return dd_err_wrap(e, "pod sandbox");
@@ -93,6 +98,10 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
 
 void kl_sandbox_destroy(struct kl_pod *p)
 {
+    dd_err e = {0};
+    if (p->netns && net_pod_detach(&p->k->net, p->uid, &e) < 0)
+        dd_warn("kubelet: %s", e.msg);
+    p->pod_ip[0] = '\0';
     unmount_ns(p->netns);
     unmount_ns(p->ipcns);
     unmount_ns(p->utsns);

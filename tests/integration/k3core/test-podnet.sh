@@ -1,0 +1,51 @@
+#!/bin/sh
+# Pod networking on one node: every pod gets its own address from the node's pod CIDR
+# (10.42.0.0/24) on bridge k3c0, status.podIP/podIPs report it, a pod reaches another pod's
+# HTTP server over that address, and stopping the server removes the bridge and our iptables
+# rules (tagged k3d-dind-net:).
+. "$(dirname "$0")/lib.sh"
+K=$K133
+mkdir -p "$K3CORE_DATA/agent/images"
+sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
+k3core_start
+
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
+is() { [ "$(jp "$1" "$2")" = "$3" ]; }
+
+$K run web --image=busybox:latest --image-pull-policy=IfNotPresent -- \
+    sh -c 'mkdir -p /w && echo pod-net-ok > /w/index.html && exec httpd -f -p 8080 -h /w' >/dev/null
+$K wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web did not become Ready"
+wip=$(jp web '{.status.podIP}')
+case "$wip" in 10.42.0.*) ;; *) fail "web podIP '$wip' is not in 10.42.0.0/24" ;; esac
+is web '{.status.podIPs[0].ip}' "$wip" || fail "podIPs does not match podIP"
+
+$K run cli --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never -- \
+    sh -c "ip -4 addr show eth0; for i in \$(seq 50); do wget -q -O - http://$wip:8080/ && exit 0; sleep 0.2; done; exit 1" >/dev/null
+wait_for "cli to finish" sh -c "$K get pod cli -o jsonpath='{.status.phase}' | grep -qE 'Succeeded|Failed'"
+log=$(cat "$K3CORE_DATA"/agent/pods/default_cli_*/cli/0.log)
+is cli '{.status.phase}' Succeeded || fail "cli could not reach web at $wip: $log"
+expect_contains "$log" "pod-net-ok" "cli's wget of http://$wip:8080/"
+# the client's own eth0 address (from its log: the pod may be torn down once it has finished)
+cip=$(printf '%s\n' "$log" | sed -n 's/.*inet \(10\.42\.0\.[0-9]*\)\/24.*/\1/p' | head -n 1)
+[ -n "$cip" ] || fail "cli has no 10.42.0.x/24 address on eth0: $log"
+[ "$cip" != "$wip" ] || fail "two pods share $wip"
+
+ip link show k3c0 >/dev/null 2>&1 || fail "no bridge k3c0 while pods run"
+iptables -w -S FORWARD | grep -q 'k3d-dind-net:k3c0' || fail "no FORWARD rule for k3c0"
+
+$K delete pod web cli --grace-period=1 >/dev/null
+k3core_stop
+if ip link show k3c0 >/dev/null 2>&1; then fail "bridge k3c0 left behind"; fi
+if iptables -w -S | grep -q k3d-dind-net; then fail "filter rules left behind"; fi
+if iptables -w -t nat -S | grep -q k3d-dind-net; then fail "nat rules left behind"; fi
+echo "ok podnet"
