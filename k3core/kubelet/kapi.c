@@ -121,3 +121,20 @@ void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reaso
     kobj_status_release(&st);
     json_decref(ev);
 }
+
+/* Keeps lastTransitionTime of conditions whose status did not change. */
+void kl_keep_transitions(json_t *conds, const json_t *old)
+{
+    size_t i, j;
+    json_t *c, *o;
+    json_array_foreach(conds, i, c)
+    {
+        json_array_foreach(old, j, o)
+        {
+            if (dd_streq(kl_str(o, "type", NULL), kl_str(c, "type", NULL)) &&
+                dd_streq(kl_str(o, "status", NULL), kl_str(c, "status", NULL)) &&
+                json_object_get(o, "lastTransitionTime"))
+                json_object_set(c, "lastTransitionTime", json_object_get(o, "lastTransitionTime"));
+        }
+    }
+}

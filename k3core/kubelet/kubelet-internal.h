@@ -83,6 +83,8 @@ int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status);
 void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
               ...) DD_PRINTF(5, 6);
 char *kl_now_rfc3339(void);
+/* Keeps lastTransitionTime of conditions whose status did not change (old: previous array). */
+void kl_keep_transitions(json_t *conds, const json_t *old);
 char *kl_rfc3339(int64_t ns); /* "2026-01-01T00:00:00Z" */
 const char *kl_str(const json_t *obj, const char *k1, const char *k2);
 

@@ -198,7 +198,10 @@ static int update_status(kubelet *k, dd_err *e)
     json_t *cur = kl_get(k, "", "nodes", NULL, k->node_name);
     if (!cur)
         return dd_err_set(e, ENOENT, "node %s vanished", k->node_name);
-    json_object_set_new(cur, "status", node_status(k));
+    json_t *ns = node_status(k);
+    kl_keep_transitions(json_object_get(ns, "conditions"),
+                        json_object_get(json_object_get(cur, "status"), "conditions"));
+    json_object_set_new(cur, "status", ns);
     json_object_del(json_object_get(cur, "metadata"), "resourceVersion");
     kobj_req req = {.res = kl_res("", "nodes"),
                     .name = k->node_name,

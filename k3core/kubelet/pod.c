@@ -286,23 +286,6 @@ static json_t *cond(const char *type, bool ok, const char *reason, const char *o
     return c;
 }
 
-/* Keeps lastTransitionTime of conditions whose status did not change. */
-static void keep_transitions(json_t *conds, const json_t *old)
-{
-    size_t i, j;
-    json_t *c, *o;
-    json_array_foreach(conds, i, c)
-    {
-        json_array_foreach(old, j, o)
-        {
-            if (dd_streq(kl_str(o, "type", NULL), kl_str(c, "type", NULL)) &&
-                dd_streq(kl_str(o, "status", NULL), kl_str(c, "status", NULL)) &&
-                json_object_get(o, "lastTransitionTime"))
-                json_object_set(c, "lastTransitionTime", json_object_get(o, "lastTransitionTime"));
-        }
-    }
-}
-
 static json_t *pod_status(struct kl_pod *p)
 {
     bool ready, init;
@@ -316,7 +299,7 @@ static json_t *pod_status(struct kl_pod *p)
     json_array_append_new(conds, cond("Ready", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
     json_array_append_new(conds, cond("ContainersReady", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
     json_array_append_new(conds, cond("PodScheduled", true, NULL, NULL));
-    keep_transitions(conds, json_object_get(old, "conditions"));
+    kl_keep_transitions(conds, json_object_get(old, "conditions"));
     json_t *st = json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "phase", ph, "conditions", conds,
                            "hostIP", p->k->node_ip, "hostIPs", "ip", p->k->node_ip, "qosClass",
                            kl_str(old, "qosClass", NULL) ?: "BestEffort");

@@ -7,7 +7,16 @@
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
 sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
-k3core_start
+# unknown kubelet flags and bad node flags are refused before anything starts
+if out=$("$K3CORE_BIN" server --data-dir "$K3CORE_TMP/none" --kubelet-arg foo=1 2>&1); then
+    fail "--kubelet-arg foo=1 accepted"
+fi
+expect_contains "$out" 'unsupported --kubelet-arg "foo=1"'
+if out=$("$K3CORE_BIN" server --data-dir "$K3CORE_TMP/none" --node-taint bad 2>&1); then
+    fail "--node-taint bad accepted"
+fi
+expect_contains "$out" 'invalid taint "bad"'
+k3core_start --node-label team=qa --kubelet-arg max-pods=50
 
 # wait_for WHAT CMD...: polls CMD until it succeeds (bounded), else fails naming WHAT.
 wait_for() {
@@ -30,6 +39,8 @@ wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
 out=$($K127 get nodes --show-labels)
 expect_contains "$out" "node-role.kubernetes.io/control-plane=true" "kubectl 1.27 get nodes"
 expect_contains "$out" "kubernetes.io/os=linux"
+expect_contains "$out" "team=qa" "--node-label"
+[ "$($K get node -o jsonpath='{.items[0].status.allocatable.pods}')" = 50 ] || fail "max-pods"
 [ -n "$($K get lease -n kube-node-lease -o name)" ] || fail "no node lease"
 
 # a running pod
