@@ -210,6 +210,8 @@ static int dispatch(struct call *c, kobj_status *st)
 {
     if (check_scope(c, st) < 0 || authorize(c, st) < 0 || fill_kobj_req(c, st) < 0)
         return -1;
+    if (ksrv_is_pod_stream(c->res, c->p.sub))
+        return ksrv_handle_pod_stream(c->s, c->req, &c->kr, st);
     bool write = strcmp(c->verb, "get") && strcmp(c->verb, "list") && strcmp(c->verb, "watch");
     if (!write)
         return run_read(c, st);

