@@ -43,6 +43,16 @@ done
 out=$($K exec bb -- sh -c 'echo err >&2' 2>&1)
 expect_contains "$out" "err" "exec stderr"
 
+# attach (WebSocket) and run --rm -i, which attaches to the new pod
+$K run att --image=busybox:latest --image-pull-policy=IfNotPresent -- \
+    sh -c 'while sleep 0.2; do echo tick; done' >/dev/null
+$K wait --for=condition=Ready pod/att --timeout=60s >/dev/null || fail "att did not become Ready"
+out=$(timeout 20 $K attach att 2>/dev/null | head -n 2 || true)
+expect_contains "$out" "tick" "attach"
+out=$(echo in-run | timeout 60 $K run rr --rm -i --restart=Never --image=busybox:latest \
+    --image-pull-policy=IfNotPresent -- sh -c 'cat; echo run-out' 2>&1 || true)
+expect_contains "$out" "run-out" "run --rm -i"
+
 # python-kubernetes: v4 exec with stdin and the exit code
 /usr/bin/python3 - "$KUBECONFIG" <<'PY' || fail "python exec"
 import sys
@@ -62,4 +72,8 @@ while r.is_open():
         break
 r.close()
 assert "py-in" in out, out
+r = stream(api.connect_get_namespaced_pod_exec, "bb", "default", command=["sh", "-c", "exit 4"],
+           stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+r.run_forever(timeout=30)
+assert r.returncode == 4, r.returncode
 PY
