@@ -62,7 +62,7 @@ static char *field_value(struct kl_pod *p, const char *path)
     else if (!strcmp(path, "status.hostIP") || !strcmp(path, "status.hostIPs"))
         v = p->k->node_ip;
     else if (!strcmp(path, "status.podIP") || !strcmp(path, "status.podIPs"))
-        v = kl_str(json_object_get(p->obj, "status"), "podIP", NULL);
+        v = p->pod_ip;
     return v ? dd_strdup(v) : NULL;
 }
 

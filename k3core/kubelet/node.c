@@ -229,6 +229,8 @@ int kl_node_register(kubelet *k, dd_err *e)
     json_object_update(l, want);
     json_decref(want);
     json_object_set_new(json_object_get(node, "spec"), "taints", taints(k));
+    jx_set_str(json_object_get(node, "spec"), "podCIDR", k->pod_cidr);
+    json_object_set_new(json_object_get(node, "spec"), "podCIDRs", json_pack("[s]", k->pod_cidr));
     if (!json_array_size(json_object_get(json_object_get(node, "spec"), "taints")))
         json_object_del(json_object_get(node, "spec"), "taints");
     json_object_del(meta, "resourceVersion");
