@@ -61,6 +61,7 @@ struct kubelet {
     char *node_name, *node_ip, *agent_dir, *images_dir;
     char *pod_cidr, *ipam_dir;
     struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
+    bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
     char **labels, **taints;
     bool control_plane;
     int max_pods;

@@ -182,8 +182,8 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
         r = dd_mkdir_p(pods, 0755, e);
     if (r >= 0)
         r = dd_mkdir_p(store, 0700, e);
-    if (r >= 0)
-        r = net_bridge_setup(&k->net, e);
+    if (r >= 0 && (r = net_bridge_setup(&k->net, e)) >= 0)
+        k->net_up = true;
     if (r >= 0 && (r = img_store_open(store, 0, &k->images, e)) < 0)
         dd_err_wrap(e, "image store %s", store);
     return r;
@@ -229,7 +229,7 @@ void kubelet_stop(kubelet *k)
         kl_pod_teardown(p);
     }
     dd_err ne = {0};
-    if (k->pod_cidr && net_bridge_teardown(&k->net, &ne) < 0)
+    if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);
     img_store_close(k->images);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);

@@ -2,7 +2,7 @@
  * resource endpoint to k3core/stream: it checks that the pod exists (404 as upstream), asks the
  * in-process kubelet for the container's rt state directory and log file, maps the kubelet's
  * errors to Status replies (400 for an ambiguous or waiting container) and hands the request
- * over. Port-forward is answered with a clear error: it is not served by this server yet.
+ * over; port-forward gets the pod's network namespace instead.
  */
 #include "k3core/kubelet/kubelet.h"
 #include "k3core/server/server-internal.h"
@@ -92,6 +92,14 @@ int ksrv_handle_pod_stream(struct ksrv *s, http_req *req, const kobj_req *kr, ko
         return serve_log(s, req, kr, st);
     if (!strcmp(sub, "exec") || !strcmp(sub, "attach"))
         return serve_exec(s, req, kr, !strcmp(sub, "attach"), st);
-    return kobj_fail(st, 400, "BadRequest",
-                     "port-forward is not supported by this server yet (pod %s)", kr->name);
+    json_t *pod = NULL;
+    if (kobj_get(s->api, kr, &pod, st) < 0)
+        return -1;
+    json_decref(pod);
+    _cleanup_free_ char *netns = NULL;
+    dd_err e = {0};
+    if (!s->kubelet || kubelet_pod_netns(s->kubelet, kr->ns, kr->name, &netns, &e) < 0)
+        return kobj_fail(st, 400, "BadRequest", "%s",
+                         s->kubelet ? e.msg : "pod is not running on a node of this server");
+    return kstream_portforward_serve(s->loop, req, netns, st);
 }

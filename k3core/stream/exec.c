@@ -27,7 +27,7 @@ struct kexec {
     ev_child *child;
     dd_buf att; /* attach: bytes of the shim's framing not yet parsed */
     bool attach, tty, exited, finished;
-    int status; /* wait status of the exec'ed process */
+    int code; /* exit code (128 + signal), -1 unknown */
 };
 
 static void send_frame(struct kexec *k, unsigned ch, const void *d, size_t n)
@@ -79,6 +79,10 @@ static json_t *exit_status(int code)
 {
     if (code == 0)
         return json_pack("{s:{}, s:s}", "metadata", "status", "Success");
+    if (code < 0)
+        return json_pack("{s:{}, s:s, s:s, s:s}", "metadata", "status", "Failure", "message",
+                         "the command exited but its exit status is unavailable", "reason",
+                         "InternalError");
     char num[16];
     snprintf(num, sizeof(num), "%d", code);
     return json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status", "Failure",
@@ -92,8 +96,7 @@ static void maybe_done(struct kexec *k)
 {
     if (k->finished || !k->exited || k->out_w || k->err_w)
         return;
-    int code = WIFEXITED(k->status) ? WEXITSTATUS(k->status) : 128 + WTERMSIG(k->status);
-    json_t *st = exit_status(code);
+    json_t *st = exit_status(k->code);
     char *s = json_dumps(st, JSON_COMPACT);
     send_frame(k, 3, s, strlen(s));
     free(s);
@@ -149,8 +152,8 @@ static void on_child(ev_child *c, pid_t pid, const siginfo_t *info, void *data)
     (void)c, (void)pid;
     struct kexec *k = data;
     k->exited = true;
-    k->status =
-        info->si_code == CLD_EXITED ? (info->si_status & 0xff) << 8 : (info->si_status & 0x7f);
+    /* info is NULL when the process was reaped elsewhere: its status is then unknown. */
+    k->code = info ? ev_child_exit_code(info) : -1;
     maybe_done(k);
 }
 

@@ -42,4 +42,8 @@ struct kstream_exec_opts {
 int kstream_exec_serve(ev_loop *loop, http_req *req, const char *state_dir,
                        const struct kstream_exec_opts *o, kobj_status *st);
 
+/* ---- port-forward over WebSocket v4.channel.k8s.io (python-kubernetes) ----
+ * netns: the pod's network namespace path. Finishes req. */
+int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, kobj_status *st);
+
 #endif

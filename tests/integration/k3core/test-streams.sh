@@ -10,7 +10,8 @@ sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.
 k3core_start
 
 $K run bb --image=busybox:latest --image-pull-policy=IfNotPresent -- \
-    sh -c 'echo one; echo two; exec sleep 3600' >/dev/null
+    sh -c 'echo one; echo two; mkdir -p /tmp/www; echo hello-pf > /tmp/www/index.html;
+           httpd -p 8080 -h /tmp/www; exec sleep 3600' >/dev/null
 $K wait --for=condition=Ready pod/bb --timeout=60s >/dev/null || fail "bb did not become Ready"
 
 # logs
@@ -43,6 +44,16 @@ done
 out=$($K exec bb -- sh -c 'echo err >&2' 2>&1)
 expect_contains "$out" "err" "exec stderr"
 
+# attach (WebSocket) and run --rm -i, which attaches to the new pod
+$K run att --image=busybox:latest --image-pull-policy=IfNotPresent -- \
+    sh -c 'while sleep 0.2; do echo tick; done' >/dev/null
+$K wait --for=condition=Ready pod/att --timeout=60s >/dev/null || fail "att did not become Ready"
+out=$(timeout 20 $K attach att 2>/dev/null | head -n 2 || true)
+expect_contains "$out" "tick" "attach"
+out=$(echo in-run | timeout 60 $K run rr --rm -i --restart=Never --image=busybox:latest \
+    --image-pull-policy=IfNotPresent -- sh -c 'cat; echo run-out' 2>&1 || true)
+expect_contains "$out" "run-out" "run --rm -i"
+
 # python-kubernetes: v4 exec with stdin and the exit code
 /usr/bin/python3 - "$KUBECONFIG" <<'PY' || fail "python exec"
 import sys
@@ -62,4 +73,32 @@ while r.is_open():
         break
 r.close()
 assert "py-in" in out, out
+r = stream(api.connect_get_namespaced_pod_exec, "bb", "default", command=["sh", "-c", "exit 4"],
+           stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+r.run_forever(timeout=30)
+assert r.returncode == 4, r.returncode
+PY
+
+# python-kubernetes port-forward (WebSocket v4) to busybox httpd inside the pod
+/usr/bin/python3 - "$KUBECONFIG" <<'PY' || fail "python port-forward"
+import sys
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(sys.argv[1])
+api = client.CoreV1Api()
+pf = portforward(api.connect_get_namespaced_pod_portforward, "bb", "default", ports="8080")
+s = pf.socket(8080)
+s.setblocking(True)
+s.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+assert b"hello-pf" in data, data
+err = pf.error(8080)
+assert err is None, err
+pf.close()
 PY

@@ -1,0 +1,263 @@
+/* portforward.c: pods/portforward over WebSocket v4.channel.k8s.io, as python-kubernetes speaks
+ * it: `?ports=80,443`, port i uses channel 2i for data and 2i+1 for errors, and right after the
+ * upgrade the server sends the port number (2 bytes, little endian) on both channels of every
+ * port. Each port's TCP connection to 127.0.0.1:<port> is opened inside the pod's network
+ * namespace by a short-lived thread that setns()es and returns the connected socket, so the
+ * server's own threads never leave their namespace. The session ends when every connection
+ * has closed or the client leaves.
+ */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dind/ws.h"
+#include "k3core/stream/stream.h"
+
+#define KPF_MAX_PORTS 16
+
+struct kpf_conn {
+    struct kpf *pf;
+    int fd;
+    ev_io *w;
+    unsigned port;
+};
+
+struct kpf {
+    ev_loop *loop;
+    http_raw *raw;
+    ws_reader rd;
+    struct kpf_conn c[KPF_MAX_PORTS];
+    size_t n, open;
+    bool finished;
+};
+
+struct dial {
+    const char *netns;
+    unsigned port;
+    int fd, err;
+};
+
+static void *dial_thread(void *data)
+{
+    struct dial *d = data;
+    int ns = open(d->netns, O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+        d->err = errno;
+        if (ns >= 0)
+            close(ns);
+        return NULL;
+    }
+    close(ns);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)d->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        d->err = errno;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    d->fd = fd;
+    return NULL;
+}
+
+/* Connects to 127.0.0.1:port in netns; the thread exits after the connect. */
+static int dial(const char *netns, unsigned port)
+{
+    struct dial d = {.netns = netns, .port = port, .fd = -1};
+    pthread_t t;
+    if (pthread_create(&t, NULL, dial_thread, &d) != 0)
+        return -EAGAIN;
+    pthread_join(t, NULL);
+    return d.fd >= 0 ? d.fd : -d.err;
+}
+
+static void send_ch(struct kpf *pf, unsigned ch, const void *d, size_t n)
+{
+    dd_buf b = DD_BUF_INIT;
+    ws_frame_add_prefixed(&b, WS_BINARY, (uint8_t)ch, d, n);
+    if (http_raw_write(pf->raw, b.data, b.len) == 1)
+        for (size_t i = 0; i < pf->n; i++)
+            if (pf->c[i].w)
+                ev_io_set(pf->c[i].w, 0);
+    dd_buf_release(&b);
+}
+
+static void kpf_free(void *data)
+{
+    struct kpf *pf = data;
+    ws_reader_release(&pf->rd);
+    free(pf);
+}
+
+static void conn_close(struct kpf_conn *c)
+{
+    if (c->w)
+        ev_io_del(c->w);
+    c->w = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static void finish(struct kpf *pf)
+{
+    if (pf->finished)
+        return;
+    pf->finished = true;
+    for (size_t i = 0; i < pf->n; i++)
+        conn_close(&pf->c[i]);
+    if (pf->raw) {
+        dd_buf b = DD_BUF_INIT;
+        ws_close_add(&b, 1000, "");
+        http_raw_write(pf->raw, b.data, b.len);
+        dd_buf_release(&b);
+        http_raw_close(pf->raw);
+    }
+    ev_defer(pf->loop, kpf_free, pf);
+}
+
+static void on_sock(ev_io *w, int fd, unsigned events, void *data)
+{
+    (void)w, (void)events;
+    struct kpf_conn *c = data;
+    char buf[32768];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n > 0) {
+        send_ch(c->pf, (unsigned)(c - c->pf->c) * 2, buf, (size_t)n);
+        return;
+    }
+    conn_close(c);
+    if (--c->pf->open == 0)
+        finish(c->pf);
+}
+
+static void on_msg(struct kpf *pf, const uint8_t *d, size_t n)
+{
+    if (n < 1 || d[0] % 2 || d[0] / 2 >= pf->n)
+        return;
+    struct kpf_conn *c = &pf->c[d[0] / 2];
+    if (c->fd >= 0 && n > 1)
+        dd_write_all(c->fd, d + 1, n - 1);
+}
+
+static void on_data(http_raw *raw, const char *data, size_t len, void *ud)
+{
+    (void)raw;
+    struct kpf *pf = ud;
+    ws_reader_feed(&pf->rd, data, len);
+    struct ws_msg m;
+    dd_err e = {0};
+    int r;
+    while (!pf->finished && (r = ws_reader_next(&pf->rd, &m, &e)) == 1) {
+        if (m.opcode == WS_PING) {
+            dd_buf b = DD_BUF_INIT;
+            ws_frame_add(&b, WS_PONG, m.data, m.len);
+            http_raw_write(pf->raw, b.data, b.len);
+            dd_buf_release(&b);
+        } else if (m.opcode == WS_CLOSE) {
+            finish(pf);
+        } else {
+            on_msg(pf, m.data, m.len);
+        }
+    }
+    if (!pf->finished && r < 0)
+        finish(pf);
+}
+
+static void on_eof(http_raw *raw, void *ud)
+{
+    (void)raw;
+    finish(ud);
+}
+
+static void on_drain(http_raw *raw, void *ud)
+{
+    (void)raw;
+    struct kpf *pf = ud;
+    for (size_t i = 0; i < pf->n; i++)
+        if (pf->c[i].w)
+            ev_io_set(pf->c[i].w, EV_READ);
+}
+
+static void on_close(http_raw *raw, void *ud)
+{
+    (void)raw;
+    finish(ud);
+}
+
+static const http_raw_ops ops = {on_data, on_eof, on_drain, on_close};
+
+static int parse_ports(http_req *req, struct kpf *pf, kobj_status *st)
+{
+    _cleanup_strv_free_ char **vals = http_req_query_all(req, "ports");
+    for (size_t i = 0; vals[i]; i++)
+        for (char *save = NULL, *t = strtok_r(vals[i], ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            int64_t p;
+            if (dd_parse_int64(t, &p) < 0 || p < 1 || p > 65535)
+                return kobj_fail(st, 400, "BadRequest", "invalid port value: %s", t);
+            if (pf->n == KPF_MAX_PORTS)
+                return kobj_fail(st, 400, "BadRequest", "too many ports");
+            pf->c[pf->n++] = (struct kpf_conn){.pf = pf, .fd = -1, .port = (unsigned)p};
+        }
+    if (!pf->n)
+        return kobj_fail(st, 400, "BadRequest", "query parameter \"ports\" is required");
+    return 0;
+}
+
+/* Dials every port; a refused one gets its error text on its error channel. */
+static void open_ports(struct kpf *pf, const char *netns)
+{
+    for (size_t i = 0; i < pf->n; i++) {
+        struct kpf_conn *c = &pf->c[i];
+        uint8_t le[2] = {(uint8_t)c->port, (uint8_t)(c->port >> 8)};
+        send_ch(pf, (unsigned)i * 2, le, 2);
+        send_ch(pf, (unsigned)i * 2 + 1, le, 2);
+        int fd = dial(netns, c->port);
+        if (fd < 0) {
+            char msg[160];
+            int k = snprintf(msg, sizeof(msg), "error forwarding port %u to pod: %s", c->port,
+                             strerror(-fd));
+            send_ch(pf, (unsigned)i * 2 + 1, msg, (size_t)k);
+            continue;
+        }
+        dd_set_nonblock(fd, true);
+        c->fd = fd;
+        c->w = ev_io_add(pf->loop, fd, EV_READ, on_sock, c, NULL);
+        pf->open++;
+    }
+    if (!pf->open)
+        finish(pf);
+}
+
+int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, kobj_status *st)
+{
+    static const char *const protos[] = {"v4.channel.k8s.io", NULL};
+    const char *proto = ws_pick_protocol(req, protos);
+    if (!http_req_wants_upgrade(req, "websocket") || !proto)
+        return kobj_fail(st, 400, "BadRequest",
+                         "upgrade request required: port-forward is served over WebSocket "
+                         "v4.channel.k8s.io only");
+    struct kpf *pf = calloc(1, sizeof(*pf));
+    pf->loop = loop;
+    ws_reader_init(&pf->rd, true);
+    if (parse_ports(req, pf, st) < 0) {
+        kpf_free(pf);
+        return -EINVAL;
+    }
+    dd_err e = {0};
+    pf->raw = ws_upgrade(req, proto, &ops, pf, &e);
+    if (!pf->raw) {
+        kpf_free(pf);
+        return kobj_fail(st, 400, "BadRequest", "%s", e.msg);
+    }
+    open_ports(pf, netns);
+    return 0;
+}
