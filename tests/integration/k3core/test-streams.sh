@@ -102,3 +102,18 @@ err = pf.error(8080)
 assert err is None, err
 pf.close()
 PY
+
+# a two-container pod: logs without -c is a 400 naming the containers
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: two}
+spec:
+  containers:
+  - {name: a, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo from-a; exec sleep 3600"]}
+  - {name: b, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "exec sleep 3600"]}
+YAML
+$K wait --for=condition=Ready pod/two --timeout=60s >/dev/null || fail "two did not become Ready"
+out=$($K get --raw /api/v1/namespaces/default/pods/two/log 2>&1 || true)
+expect_contains "$out" "a container name must be specified for pod two, choose one of: [a b]" "logs two"
+[ "$($K logs two -c a)" = "from-a" ] || fail "logs -c a"
