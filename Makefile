@@ -104,6 +104,7 @@ fuzz:
 
 bench: all
 	$(Q)ci/bench.sh
+	$(Q)ci/bench-k3core.sh
 
 clean:
 	rm -rf $(BUILD)
