@@ -233,6 +233,47 @@ static void cronjob_defaults(json_t *obj)
     template_defaults(jspec);
 }
 
+/* A CRD is served as soon as it is stored (kres_register_crd runs right after the write), so it
+ * reports what upstream's establishing controller would: names accepted, Established, and the
+ * storage versions. `kubectl wait --for=condition=Established` and helm's CRD handling read it. */
+static void crd_status_defaults(json_t *obj)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *status = obj_at(obj, "status");
+    json_t *names = json_object_get(spec, "names");
+    if (json_is_object(names))
+        json_object_set_new(status, "acceptedNames", json_deep_copy(names));
+    json_t *stored = json_object_get(status, "storedVersions");
+    if (!json_is_array(stored)) {
+        stored = json_array();
+        json_object_set_new(status, "storedVersions", stored);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(spec, "versions"), i, v)
+    {
+        json_t *name = json_object_get(v, "name");
+        bool present = false;
+        size_t j;
+        json_t *s;
+        json_array_foreach(stored, j, s) present = present || json_equal(s, name);
+        if (json_is_true(json_object_get(v, "storage")) && json_is_string(name) && !present)
+            json_array_append(stored, name);
+    }
+    json_t *conds = json_object_get(status, "conditions");
+    if (json_array_size(conds) > 0)
+        return;
+    char now[32];
+    kobj_now(now);
+    json_object_set_new(
+        status, "conditions",
+        json_pack("[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}]", "type", "NamesAccepted",
+                  "status", "True", "reason", "NoConflicts", "message", "no conflicts found",
+                  "lastTransitionTime", now, "type", "Established", "status", "True", "reason",
+                  "InitialNamesAccepted", "message", "the initial names have been accepted",
+                  "lastTransitionTime", now));
+}
+
 int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, const json_t *old,
                         kobj_status *st)
 {
@@ -263,6 +304,9 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
                    kobj_meta_str(obj, "name"));
     } else if (!*g && strcmp(res, "secrets") == 0) {
         def_str(obj, "type", "Opaque");
+    } else if (strcmp(g, "apiextensions.k8s.io") == 0 &&
+               strcmp(res, "customresourcedefinitions") == 0) {
+        crd_status_defaults(obj);
     } else if (!*g && strcmp(res, "persistentvolumeclaims") == 0) {
         def_str(obj_at(obj, "spec"), "volumeMode", "Filesystem");
     }

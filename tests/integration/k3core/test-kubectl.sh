@@ -106,6 +106,8 @@ suite "$K133" ns133
 
 # a CRD and its custom resources (1.33), with printer columns
 $K133 apply -f "$FIX/crd.yaml" >/dev/null
+out=$($K133 wait --for=condition=Established crd/widgets.example.com --timeout=10s)
+expect_contains "$out" "condition met" "CRD Established"
 out=$($K133 apply -f "$FIX/widget.yaml")
 expect_contains "$out" "widget.example.com/w1 created"
 out=$($K133 apply -f "$FIX/widget.yaml")
