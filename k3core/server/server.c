@@ -261,6 +261,9 @@ static void ksrv_release(struct ksrv *s)
     kubelet_stop(s->kubelet);
     free(s->node_ip);
     http_server_free(s->http);
+    /* closed connections (watches among them) are freed by deferred callbacks that still reach
+     * into the object layer and the store: run them before those go */
+    ev_run_deferred(s->loop);
     ev_timer_del(s->ctrl_timer);
     kobj_close(s->api);
     kst_close(s->store);

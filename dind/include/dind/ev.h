@@ -139,4 +139,9 @@ typedef void (*ev_defer_fn)(void *data);
  * to free an object from inside one of its own callbacks, or to continue work without recursion. */
 void ev_defer(ev_loop *loop, ev_defer_fn fn, void *data);
 
+/* Runs every deferred callback now, including those queued meanwhile, and nothing else (no fd,
+ * timer or signal dispatch). For shutdown: objects freed by deferred callbacks (closed
+ * connections) are gone before the state they point into is released. */
+void ev_run_deferred(ev_loop *loop);
+
 #endif

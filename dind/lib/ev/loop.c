@@ -49,6 +49,12 @@ static int run_deferred(ev_loop *loop)
     return n;
 }
 
+void ev_run_deferred(ev_loop *loop)
+{
+    while (loop && loop->defer_head)
+        run_deferred(loop);
+}
+
 static void reap_dead(ev_loop *loop)
 {
     while (loop->dead_ios) {
