@@ -70,6 +70,7 @@ int kl_ctr_check(struct kl_ctr *c)
 
 void kl_ctr_remove(struct kl_ctr *c)
 {
+    kl_ctr_runtime_stop(c);
     if (!c->rt_id)
         return;
     ev_io_del(c->watch);
@@ -146,6 +147,8 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
     struct rt_mount *mounts = NULL;
     size_t n_mounts = 0;
     int r = kl_env(p, c->spec, img_image_runconfig(img), &env, e);
+    dd_strv_free(c->env);
+    c->env = dd_strv_copy(env);
     if (r >= 0)
         r = kl_volume_mounts(p, c->spec, &mounts, &n_mounts, e);
     if (r >= 0)
@@ -223,9 +226,8 @@ int kl_ctr_start(struct kl_ctr *c)
         return r;
     }
     kl_event(c->k, c->pod->obj, "Normal", "Started", "Started container %s", c->name);
-    _cleanup_free_ char *now = kl_now_rfc3339();
-    json_decref(c->state);
-    c->state = json_pack("{s:{s:s}}", "running", "startedAt", now);
+    set_waiting(c, "ContainerCreating", NULL);
     watch_exit(c);
+    kl_ctr_started(c);
     return 0;
 }

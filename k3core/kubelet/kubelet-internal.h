@@ -9,6 +9,10 @@
 #include "dind/net.h"
 #include "dind/rt.h"
 #include "k3core/kubelet/kubelet.h"
+#include "k3core/kubelet/probespec.h"
+
+struct kl_prober;
+struct kl_hrun;
 
 /* One instance-independent container slot of a pod (init or regular). */
 struct kl_ctr {
@@ -34,6 +38,14 @@ struct kl_ctr {
     int exit_code;   /* of the last terminated instance */
     int pull_failed; /* consecutive image lookups that failed */
     bool pull_reported, created, restart_pending;
+    char **env;                             /* the instance's environment (exec probes) */
+    struct kl_prober *probers[KPR_N_KINDS]; /* of the current instance; NULL = none */
+    bool started_ok;                        /* startup probe passed (or there is none) */
+    struct kpr_handler hook_h;              /* the postStart/preStop handler being run */
+    struct kl_hrun *hook;                   /* postStart or preStop in flight */
+    bool stopping;                          /* kl_ctr_stop() was called for this instance */
+    ev_timer *kill_timer;                   /* SIGKILL at the end of the grace period */
+    int64_t stop_deadline_ns;
 };
 
 struct kl_pod {
@@ -101,6 +113,25 @@ void kl_sandbox_destroy(struct kl_pod *p);
 int kl_ctr_start(struct kl_ctr *c);
 int kl_ctr_check(struct kl_ctr *c); /* 1 when the instance exited (now terminated) */
 void kl_ctr_remove(struct kl_ctr *c);
+
+/* ---- handler.c: one exec/httpGet/tcpSocket handler run, never blocking the loop ---- */
+/* res: KPR_SUCCESS, KPR_FAILURE (msg = output or Go-style error text) or KPR_UNKNOWN with
+ * errored (msg = why it could not run). Called once, from a later loop callback. */
+typedef void (*kl_hrun_fn)(void *ud, enum kpr_result res, bool errored, const char *msg);
+/* timeout_s <= 0: no time limit. h must outlive the run. */
+struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int timeout_s,
+                              kl_hrun_fn done, void *ud);
+void kl_hrun_cancel(struct kl_hrun *r); /* NULL-safe; done is not called */
+
+/* ---- probe.c: probes, postStart/preStop hooks, stopping one container ---- */
+/* After rt_start: runs postStart if any, then marks the container running and starts probes. */
+void kl_ctr_started(struct kl_ctr *c);
+/* preStop (bounded by grace_s), then the stop signal, SIGKILL when grace_s has passed. */
+void kl_ctr_stop(struct kl_ctr *c, int64_t grace_s);
+/* Cancels probes, hooks and the kill timer of the current instance. */
+void kl_ctr_runtime_stop(struct kl_ctr *c);
+bool kl_ctr_is_ready(const struct kl_ctr *c);   /* containerStatuses[].ready */
+bool kl_ctr_is_started(const struct kl_ctr *c); /* containerStatuses[].started */
 
 /* ---- env.c / volumes.c ---- */
 int kl_env(struct kl_pod *p, const json_t *ctr, const json_t *runconfig, char ***ret, dd_err *e);

@@ -1,0 +1,178 @@
+#!/bin/sh
+# Probes and lifecycle hooks on the in-process kubelet, seen through kubectl: readiness probes
+# (httpGet on busybox httpd by port name with a header, exec on a file created later) gate
+# containerStatuses[].ready and the Ready/ContainersReady conditions; a liveness probe answered
+# with HTTP 500 restarts the container with upstream's Unhealthy and Killing events; a startup
+# probe holds liveness off and sets `started`; a tcpSocket probe on a closed port fails; a grpc
+# probe is reported as unsupported; postStart writes a file the container sees (and a failing one
+# gives FailedPostStartHook); preStop runs on deletion; qosClass values.
+. "$(dirname "$0")/lib.sh"
+K=$K133
+mkdir -p "$K3CORE_DATA/agent/images" "$K3CORE_TMP/hostdir"
+sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
+k3core_start
+
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
+is() { [ "$(jp "$1" "$2")" = "$3" ]; }
+ge() { [ "$(jp "$1" "$2")" -ge "$3" ] 2>/dev/null; }
+events() { $K get events --field-selector "involvedObject.name=$1" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}'; }
+has_event() { events "$1" | grep -qF "$2"; }
+wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
+
+# Every pod is created up front so their probes run side by side.
+sed "s|@HOSTDIR@|$K3CORE_TMP/hostdir|" <<'YAML' | $K apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: httpd
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /index.html, port: http, httpHeaders: [{name: X-Probe, value: "yes"}]}
+      periodSeconds: 1
+  - name: gate
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: live
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "while true; do printf 'HTTP/1.1 500 Internal Server Error\\r\\nContent-Length: 0\\r\\n\\r\\n' | nc -l -p 8081; done"]
+    livenessProbe: {httpGet: {path: /healthz, port: 8081}, periodSeconds: 1, failureThreshold: 2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: slow
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    startupProbe: {exec: {command: [test, -f, /tmp/started]}, periodSeconds: 1, failureThreshold: 600}
+    livenessProbe: {exec: {command: [test, -f, /tmp/started]}, periodSeconds: 1, failureThreshold: 1}
+    readinessProbe: {tcpSocket: {port: 9}, periodSeconds: 1}
+  - name: grpc
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    readinessProbe: {grpc: {port: 9090}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart: {exec: {command: [sh, -c, "echo from-post-start > /tmp/hook"]}}
+      preStop: {exec: {command: [sh, -c, "echo from-pre-stop > /host/prestop"]}}
+    volumeMounts: [{name: host, mountPath: /host}]
+    resources: {requests: {cpu: 100m, memory: 32Mi}, limits: {cpu: 100m, memory: 32Mi}}
+  volumes: [{name: host, hostPath: {path: "@HOSTDIR@"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badhook}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    lifecycle: {postStart: {exec: {command: [sh, -c, "echo nope; exit 3"]}}}
+YAML
+
+# readiness: httpd (named port, header) is ready; the exec probe holds the pod back until the
+# file exists
+wait_for "web httpd ready" is web '{.status.containerStatuses[?(@.name=="httpd")].ready}' true
+is web '{.status.phase}' Running || fail "web not Running"
+is web '{.status.containerStatuses[?(@.name=="gate")].ready}' false || fail "gate ready without its file"
+is web '{.status.conditions[?(@.type=="Ready")].status}' False || fail "web Ready before gate"
+out=$(jp web '{.status.conditions[?(@.type=="ContainersReady")].message}')
+expect_contains "$out" "containers with unready status: [gate]" "ContainersReady message"
+wait_for "Readiness probe failed event" has_event web "Readiness probe failed: cat: can't open '/tmp/ready'"
+out=$($K127 describe pod web)
+expect_contains "$out" "http-get http://:http/index.html delay=0s timeout=1s period=1s #success=1 #failure=3" "kubectl 1.27 describe"
+$K exec web -c gate -- touch /tmp/ready
+$K wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web did not become Ready"
+is web '{.status.containerStatuses[?(@.name=="gate")].started}' true || fail "gate not started"
+is web '{.status.qosClass}' BestEffort || fail "web qosClass"
+
+# liveness: HTTP 500 twice restarts the container
+wait_for "live restarted" ge live '{.status.containerStatuses[0].restartCount}' 1
+wait_for "Unhealthy event" has_event live "Liveness probe failed: HTTP probe failed with statuscode: 500"
+wait_for "Killing event" has_event live "Container live failed liveness probe, will be restarted"
+
+# startup: liveness is held off (it would fail at once) until the startup probe passes
+wait_for "slow running" has_event slow "Started container slow"
+sleep 3
+is slow '{.status.containerStatuses[?(@.name=="slow")].started}' false || fail "slow started before its startup probe passed"
+is slow '{.status.containerStatuses[?(@.name=="slow")].restartCount}' 0 || fail "liveness ran before startup passed"
+$K exec slow -c slow -- touch /tmp/started
+wait_for "slow started" is slow '{.status.containerStatuses[?(@.name=="slow")].started}' true
+# tcpSocket on a closed port never gets ready; grpc is refused with a clear reason
+wait_for "tcp probe event" has_event slow "Readiness probe failed: dial tcp "
+events slow | grep -F "Readiness probe failed: dial tcp " | grep -qF ":9: connect: connection refused" ||
+    fail "tcp probe message: $(events slow)"
+wait_for "grpc probe event" has_event slow "Readiness probe errored: gRPC probes (port 9090) are not supported by this node"
+is slow '{.status.conditions[?(@.type=="Ready")].status}' False || fail "slow Ready with failing probes"
+is slow '{.status.containerStatuses[?(@.name=="slow")].restartCount}' 0 || fail "slow restarted after startup"
+
+# postStart output is seen by the container; a failing postStart kills it
+$K wait --for=condition=Ready pod/hooks --timeout=60s >/dev/null || fail "hooks not Ready"
+[ "$($K exec hooks -- cat /tmp/hook)" = from-post-start ] || fail "postStart file missing"
+wait_for "FailedPostStartHook" has_event badhook "FailedPostStartHook"
+out=$(events badhook)
+expect_contains "$out" 'Exec lifecycle hook ([sh -c echo nope; exit 3]) for Container "c" in Pod "badhook_default(' "FailedPostStartHook message"
+expect_contains "$out" 'message: "nope' "FailedPostStartHook output"
+wait_for "badhook restarted" ge badhook '{.status.containerStatuses[0].restartCount}' 1
+
+# qosClass (the server computes it, the kubelet reports the same)
+is hooks '{.status.qosClass}' Guaranteed || fail "hooks qosClass: $(jp hooks '{.status.qosClass}')"
+qos() {
+    $K run "q$1" --image=busybox:latest --dry-run=server -o jsonpath='{.status.qosClass}' \
+        --overrides="$2" -- true
+}
+[ "$(qos 1 '{"spec":{"containers":[{"name":"q1","image":"busybox:latest","resources":{"requests":{"memory":"10Mi"}}}]}}')" = Burstable ] ||
+    fail "qosClass Burstable"
+[ "$(qos 2 '{"spec":{"initContainers":[{"name":"i","image":"busybox:latest","resources":{"requests":{"cpu":"1"}}}],"containers":[{"name":"q2","image":"busybox:latest"}]}}')" = Burstable ] ||
+    fail "qosClass Burstable from an init container"
+[ "$(qos 3 '{"spec":{"containers":[{"name":"q3","image":"busybox:latest","resources":{"requests":{"ephemeral-storage":"1Gi"}}}]}}')" = BestEffort ] ||
+    fail "qosClass ignores ephemeral-storage"
+
+# preStop runs on deletion
+$K delete pod hooks --timeout=60s >/dev/null
+[ "$(cat "$K3CORE_TMP/hostdir/prestop" 2>/dev/null)" = from-pre-stop ] || fail "preStop did not run"
+
+$K delete pod web live slow badhook --grace-period=1 >/dev/null
+k3core_stop
+if mount | grep -q "$K3CORE_DATA"; then fail "mounts left behind: $(mount | grep "$K3CORE_DATA")"; fi
+echo "ok probes"
