@@ -245,8 +245,7 @@ static void http_result(struct kl_hrun *r, bool eof)
     else if (code >= 200 && code < 400)
         finish(r, KPR_SUCCESS, false, NULL);
     else
-        finish(r, KPR_FAILURE, false,
-               dd_asprintf("HTTP probe failed with statuscode: %d", code));
+        finish(r, KPR_FAILURE, false, dd_asprintf("HTTP probe failed with statuscode: %d", code));
 }
 
 static void on_sock(ev_io *w, int fd, unsigned events, void *data)
@@ -330,11 +329,11 @@ struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int
                               kl_hrun_fn done, void *ud)
 {
     struct kl_hrun *r = dd_calloc(1, sizeof(*r));
-    *r = (struct kl_hrun){.c = c, .h = h, .done = done, .ud = ud, .out_fd = -1, .err_fd = -1,
-                          .sock = -1};
+    *r = (struct kl_hrun){
+        .c = c, .h = h, .done = done, .ud = ud, .out_fd = -1, .err_fd = -1, .sock = -1};
     dd_buf_init(&r->out);
-    r->deadline = ev_timer_add(c->k->loop, timeout_s > 0 ? (uint64_t)timeout_s * 1000 : 0, 0,
-                               on_deadline, r);
+    r->deadline =
+        ev_timer_add(c->k->loop, timeout_s > 0 ? (uint64_t)timeout_s * 1000 : 0, 0, on_deadline, r);
     if (timeout_s <= 0)
         ev_timer_stop(r->deadline);
     switch (h->action) {

@@ -47,8 +47,8 @@ static int64_t grace_of(const struct kl_ctr *c, int64_t probe_grace)
 {
     if (probe_grace >= 0)
         return probe_grace;
-    const json_t *g = json_object_get(json_object_get(c->pod->obj, "spec"),
-                                      "terminationGracePeriodSeconds");
+    const json_t *g =
+        json_object_get(json_object_get(c->pod->obj, "spec"), "terminationGracePeriodSeconds");
     return json_is_integer(g) ? json_integer_value(g) : 30;
 }
 
@@ -115,11 +115,11 @@ static void prober_start(struct kl_ctr *c, enum kpr_kind kind)
     dd_err e = {0};
     if (kpr_probe_parse(o, c->spec, &pr->spec, &e) < 0) {
         pr->error = dd_strdup(e.msg);
-        pr->spec = (struct kpr_probe){.period = 10, .failure_threshold = 3,
-                                      .success_threshold = 1, .termination_grace = -1};
+        pr->spec = (struct kpr_probe){
+            .period = 10, .failure_threshold = 3, .success_threshold = 1, .termination_grace = -1};
     }
     /* upstream's initial results: not ready, alive, not started */
-    pr->st.result = kind == KPR_READINESS ? KPR_FAILURE
+    pr->st.result = kind == KPR_READINESS  ? KPR_FAILURE
                     : kind == KPR_LIVENESS ? KPR_SUCCESS
                                            : KPR_UNKNOWN;
     pr->tick = ev_timer_add(c->k->loop, (uint64_t)pr->spec.initial_delay * 1000,
@@ -205,8 +205,8 @@ static void send_stop_signal(struct kl_ctr *c, int64_t left_ms)
     if (c->state_dir)
         rt_kill(c->state_dir, 0, NULL);
     ev_timer_del(c->kill_timer);
-    c->kill_timer = ev_timer_add(c->k->loop, left_ms > 0 ? (uint64_t)left_ms : 0, 0,
-                                 on_kill_timer, c);
+    c->kill_timer =
+        ev_timer_add(c->k->loop, left_ms > 0 ? (uint64_t)left_ms : 0, 0, on_kill_timer, c);
 }
 
 static void on_pre_stop(void *ud, enum kpr_result res, bool errored, const char *msg)

@@ -172,15 +172,18 @@ int kpr_http_status(const char *buf, size_t len)
     const char *nl = memchr(buf, '\n', len);
     if (!nl)
         return len > 4096 ? -1 : 0;
-    char line[64] = "";
-    size_t n = (size_t)(nl - buf) < sizeof(line) - 1 ? (size_t)(nl - buf) : sizeof(line) - 1;
-    memcpy(line, buf, n);
-    int code = 0;
-    char sp = 0;
-    if (strncmp(line, "HTTP/1.", 7) || sscanf(line + 8, "%c%3d", &sp, &code) != 2 || sp != ' ' ||
-        code < 100 || code > 999)
+    size_t n = (size_t)(nl - buf);
+    /* "HTTP/1.x NNN" then a space, CR or the end of the line */
+    if (n < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ' ||
+        (n > 12 && buf[12] != ' ' && buf[12] != '\r'))
         return -1;
-    return code;
+    int code = 0;
+    for (int i = 9; i < 12; i++) {
+        if (buf[i] < '0' || buf[i] > '9')
+            return -1;
+        code = code * 10 + (buf[i] - '0');
+    }
+    return code >= 100 ? code : -1;
 }
 
 static const char *const kind_fields[] = {"startupProbe", "livenessProbe", "readinessProbe"};

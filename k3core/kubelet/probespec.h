@@ -20,11 +20,11 @@ enum kpr_action {
 /* One handler: exec, httpGet, tcpSocket, grpc or sleep. */
 struct kpr_handler {
     enum kpr_action action;
-    char **cmd;    /* exec.command (strv) */
-    char *host;    /* httpGet.host / tcpSocket.host; NULL = the pod IP */
-    int port;      /* resolved number (1..65535) */
-    char *path;    /* httpGet.path, "/" when empty */
-    bool https;    /* scheme HTTPS */
+    char **cmd;     /* exec.command (strv) */
+    char *host;     /* httpGet.host / tcpSocket.host; NULL = the pod IP */
+    int port;       /* resolved number (1..65535) */
+    char *path;     /* httpGet.path, "/" when empty */
+    bool https;     /* scheme HTTPS */
     char **headers; /* httpGet.httpHeaders as "Name: value" (strv) */
     int sleep_seconds;
 };
