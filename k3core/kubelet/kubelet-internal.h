@@ -72,6 +72,7 @@ struct kubelet {
     kobj_api *api;
     char *node_name, *node_ip, *agent_dir, *images_dir;
     char *pod_cidr, *ipam_dir;
+    char *cluster_dns, *cluster_domain;
     struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
     bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
     char **labels, **taints;

@@ -5,7 +5,8 @@
 # with HTTP 500 restarts the container with upstream's Unhealthy and Killing events; a startup
 # probe holds liveness off and sets `started`; a tcpSocket probe on a closed port fails; a grpc
 # probe is reported as unsupported; postStart writes a file the container sees (and a failing one
-# gives FailedPostStartHook); preStop runs on deletion; qosClass values.
+# gives FailedPostStartHook); preStop runs on deletion; qosClass values; the pod's /etc/hosts,
+# /etc/resolv.conf (ClusterFirst, None + dnsConfig), hostname and service variables.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images" "$K3CORE_TMP/hostdir"
@@ -28,6 +29,10 @@ ge() { [ "$(jp "$1" "$2")" -ge "$3" ] 2>/dev/null; }
 events() { $K get events --field-selector "involvedObject.name=$1" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}'; }
 has_event() { events "$1" | grep -qF "$2"; }
 wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
+
+$K create service clusterip my-svc --tcp=80:8080 >/dev/null
+svc_ip=$($K get service my-svc -o jsonpath='{.spec.clusterIP}')
+[ -n "$svc_ip" ] || fail "my-svc has no clusterIP"
 
 # Every pod is created up front so their probes run side by side.
 sed "s|@HOSTDIR@|$K3CORE_TMP/hostdir|" <<'YAML' | $K apply -f - >/dev/null
@@ -67,6 +72,7 @@ kind: Pod
 metadata: {name: slow}
 spec:
   terminationGracePeriodSeconds: 1
+  enableServiceLinks: false
   containers:
   - name: slow
     image: busybox:latest
@@ -85,6 +91,12 @@ apiVersion: v1
 kind: Pod
 metadata: {name: hooks}
 spec:
+  terminationGracePeriodSeconds: 2
+  hostname: h1
+  subdomain: sub
+  hostAliases: [{ip: 192.0.2.1, hostnames: [alias-a, alias-b]}]
+  dnsPolicy: None
+  dnsConfig: {nameservers: [192.0.2.53], searches: [example.test], options: [{name: ndots, value: "2"}]}
   containers:
   - name: c
     image: busybox:latest
@@ -126,6 +138,20 @@ $K wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web did 
 is web '{.status.containerStatuses[?(@.name=="gate")].started}' true || fail "gate not started"
 is web '{.status.qosClass}' BestEffort || fail "web qosClass"
 
+# the pod's files and service variables
+out=$($K exec web -c gate -- cat /etc/resolv.conf)
+expect_contains "$out" "search default.svc.cluster.local svc.cluster.local cluster.local" "resolv.conf"
+expect_contains "$out" "nameserver 10.43.0.10" "resolv.conf"
+expect_contains "$out" "options ndots:5" "resolv.conf"
+out=$($K exec web -c gate -- cat /etc/hosts)
+expect_contains "$out" "# Kubernetes-managed hosts file." "/etc/hosts"
+expect_contains "$out" "$(jp web '{.status.podIP}')	web" "/etc/hosts"
+[ "$($K exec web -c gate -- hostname)" = web ] || fail "hostname of web"
+out=$($K exec web -c gate -- sh -c "tr '\\0' '\\n' </proc/1/environ")
+expect_contains "$out" "MY_SVC_SERVICE_HOST=$svc_ip" "service env"
+expect_contains "$out" "MY_SVC_PORT_80_TCP=tcp://$svc_ip:80" "service env"
+expect_contains "$out" "KUBERNETES_SERVICE_HOST=" "service env"
+
 # liveness: HTTP 500 twice restarts the container
 wait_for "live restarted" ge live '{.status.containerStatuses[0].restartCount}' 1
 wait_for "Unhealthy event" has_event live "Liveness probe failed: HTTP probe failed with statuscode: 500"
@@ -149,6 +175,16 @@ is slow '{.status.containerStatuses[?(@.name=="slow")].restartCount}' 0 || fail 
 # postStart output is seen by the container; a failing postStart kills it
 $K wait --for=condition=Ready pod/hooks --timeout=60s >/dev/null || fail "hooks not Ready"
 [ "$($K exec hooks -- cat /tmp/hook)" = from-post-start ] || fail "postStart file missing"
+[ "$($K exec hooks -- cat /etc/resolv.conf)" = "search example.test
+nameserver 192.0.2.53
+options ndots:2" ] || fail "dnsPolicy None resolv.conf: $($K exec hooks -- cat /etc/resolv.conf)"
+out=$($K exec hooks -- cat /etc/hosts)
+expect_contains "$out" "h1.sub.default.svc.cluster.local	h1" "/etc/hosts with subdomain"
+expect_contains "$out" "192.0.2.1	alias-a	alias-b" "/etc/hosts hostAliases"
+[ "$($K exec hooks -- hostname)" = h1 ] || fail "hostname of hooks"
+out=$($K exec slow -c slow -- sh -c "tr '\\0' '\\n' </proc/1/environ")
+expect_contains "$out" "KUBERNETES_SERVICE_HOST=" "enableServiceLinks false"
+expect_not_contains "$out" "MY_SVC" "enableServiceLinks false"
 wait_for "FailedPostStartHook" has_event badhook "FailedPostStartHook"
 out=$(events badhook)
 expect_contains "$out" 'Exec lifecycle hook ([sh -c echo nope; exit 3]) for Container "c" in Pod "badhook_default(' "FailedPostStartHook message"
