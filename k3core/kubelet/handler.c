@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "k3core/kubelet/kubelet-internal.h"
@@ -33,6 +34,7 @@ struct kl_hrun {
     char *msg;
     /* exec */
     ev_child *child;
+    bool exited; /* the exec'd process was reaped by the ev_child */
     int out_fd, err_fd;
     ev_io *out_w, *err_w;
     dd_buf out;
@@ -61,10 +63,13 @@ static void stop(struct kl_hrun *r)
     ev_io_del(r->out_w), r->out_w = NULL;
     ev_io_del(r->err_w), r->err_w = NULL;
     ev_io_del(r->sock_w), r->sock_w = NULL;
-    if (r->child) {
-        syscall(SYS_pidfd_send_signal, ev_child_pidfd(r->child), SIGKILL, NULL, 0);
-        ev_child_del(r->child), r->child = NULL;
+    if (r->child && !r->exited) { /* timed out or cancelled: kill and reap it now */
+        int fd = ev_child_pidfd(r->child);
+        siginfo_t info;
+        syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+        waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED);
     }
+    ev_child_del(r->child), r->child = NULL;
     if (r->out_fd >= 0)
         close(r->out_fd), r->out_fd = -1;
     if (r->err_fd >= 0)
@@ -175,6 +180,7 @@ static void on_exec_exit(ev_child *ch, pid_t pid, const siginfo_t *info, void *d
 {
     struct kl_hrun *r = data;
     (void)ch, (void)pid;
+    r->exited = true;
     int code = info ? ev_child_exit_code(info) : -1;
     if (r->out_fd >= 0)
         drain(r, r->out_fd);

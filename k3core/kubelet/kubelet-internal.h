@@ -88,6 +88,8 @@ struct kubelet {
     struct kl_pod *pods;
     int64_t start_ns;
     bool stopping;
+    void *events_seen; /* kapi.c's cache of recent Events (aggregation) */
+    size_t events_next;
 };
 
 /* ---- kapi.c: object-layer helpers (errors logged, not fatal) ---- */
@@ -96,6 +98,7 @@ json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, c
 int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status);
 void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
               ...) DD_PRINTF(5, 6);
+void kl_events_free(kubelet *k);
 char *kl_now_rfc3339(void);
 /* Keeps lastTransitionTime of conditions whose status did not change (old: previous array). */
 void kl_keep_transitions(json_t *conds, const json_t *old);

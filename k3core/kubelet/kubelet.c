@@ -236,6 +236,7 @@ void kubelet_stop(kubelet *k)
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);
     img_store_close(k->images);
+    kl_events_free(k);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
     free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir);

@@ -241,7 +241,8 @@ static char **service_vars(char **env, const json_t *svc)
             continue;
         _cleanup_free_ char *up = var_name(pn);
         _cleanup_free_ char *name = dd_asprintf("%s_%s", port, up);
-        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "port")));
+        snprintf(num, sizeof(num), "%lld",
+                 (long long)json_integer_value(json_object_get(p, "port")));
         env = add_var(env, name, num);
     }
     return link_vars(env, prefix, ip, ports);
@@ -265,8 +266,8 @@ char **kpf_service_env(const json_t *pod, const json_t *services, const json_t *
         if (json_is_false(links))
             break;
         env = service_vars(env, svc);
-        master_shadowed = master_shadowed ||
-                          dd_streq(str(json_object_get(svc, "metadata"), "name"), mname);
+        master_shadowed =
+            master_shadowed || dd_streq(str(json_object_get(svc, "metadata"), "name"), mname);
     }
     if (master && !master_shadowed)
         env = service_vars(env, master);

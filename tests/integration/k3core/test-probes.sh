@@ -131,6 +131,13 @@ is web '{.status.conditions[?(@.type=="Ready")].status}' False || fail "web Read
 out=$(jp web '{.status.conditions[?(@.type=="ContainersReady")].message}')
 expect_contains "$out" "containers with unready status: [gate]" "ContainersReady message"
 wait_for "Readiness probe failed event" has_event web "Readiness probe failed: cat: can't open '/tmp/ready'"
+# repeated failures are one Event with a rising count, as upstream aggregates them
+counts() {
+    $K get events --field-selector "involvedObject.name=$1" \
+        -o jsonpath='{range .items[*]}{.count} {.message}{"\n"}{end}' | grep -F "$2" | cut -d' ' -f1
+}
+aggregated() { [ "$(counts "$1" "$2" | wc -l)" = 1 ] && [ "$(counts "$1" "$2")" -ge 3 ]; }
+wait_for "aggregated Unhealthy events" aggregated web "/tmp/ready"
 out=$($K127 describe pod web)
 expect_contains "$out" "http-get http://:http/index.html delay=0s timeout=1s period=1s #success=1 #failure=3" "kubectl 1.27 describe"
 $K exec web -c gate -- touch /tmp/ready
