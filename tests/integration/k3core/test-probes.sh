@@ -146,15 +146,16 @@ is web '{.status.containerStatuses[?(@.name=="gate")].started}' true || fail "ga
 is web '{.status.qosClass}' BestEffort || fail "web qosClass"
 
 # the pod's files and service variables
-out=$($K exec web -c gate -- cat /etc/resolv.conf)
+files() { $K exec "$@" -- sh -c "cat /etc/resolv.conf /etc/hosts; hostname; tr '\\0' '\\n' </proc/1/environ"; }
+out=$(files web -c gate)
 expect_contains "$out" "search default.svc.cluster.local svc.cluster.local cluster.local" "resolv.conf"
 expect_contains "$out" "nameserver 10.43.0.10" "resolv.conf"
 expect_contains "$out" "options ndots:5" "resolv.conf"
-out=$($K exec web -c gate -- cat /etc/hosts)
 expect_contains "$out" "# Kubernetes-managed hosts file." "/etc/hosts"
 expect_contains "$out" "$(jp web '{.status.podIP}')	web" "/etc/hosts"
-[ "$($K exec web -c gate -- hostname)" = web ] || fail "hostname of web"
-out=$($K exec web -c gate -- sh -c "tr '\\0' '\\n' </proc/1/environ")
+expect_contains "$out" "
+web
+" "hostname of web"
 expect_contains "$out" "MY_SVC_SERVICE_HOST=$svc_ip" "service env"
 expect_contains "$out" "MY_SVC_PORT_80_TCP=tcp://$svc_ip:80" "service env"
 expect_contains "$out" "KUBERNETES_SERVICE_HOST=" "service env"
@@ -165,8 +166,7 @@ wait_for "Unhealthy event" has_event live "Liveness probe failed: HTTP probe fai
 wait_for "Killing event" has_event live "Container live failed liveness probe, will be restarted"
 
 # startup: liveness is held off (it would fail at once) until the startup probe passes
-wait_for "slow running" has_event slow "Started container slow"
-sleep 3
+wait_for "startup probe failures" aggregated slow "Startup probe failed"
 is slow '{.status.containerStatuses[?(@.name=="slow")].started}' false || fail "slow started before its startup probe passed"
 is slow '{.status.containerStatuses[?(@.name=="slow")].restartCount}' 0 || fail "liveness ran before startup passed"
 $K exec slow -c slow -- touch /tmp/started
@@ -182,14 +182,17 @@ is slow '{.status.containerStatuses[?(@.name=="slow")].restartCount}' 0 || fail 
 # postStart output is seen by the container; a failing postStart kills it
 $K wait --for=condition=Ready pod/hooks --timeout=60s >/dev/null || fail "hooks not Ready"
 [ "$($K exec hooks -- cat /tmp/hook)" = from-post-start ] || fail "postStart file missing"
-[ "$($K exec hooks -- cat /etc/resolv.conf)" = "search example.test
+out=$(files hooks)
+expect_contains "$out" "search example.test
 nameserver 192.0.2.53
-options ndots:2" ] || fail "dnsPolicy None resolv.conf: $($K exec hooks -- cat /etc/resolv.conf)"
-out=$($K exec hooks -- cat /etc/hosts)
+options ndots:2
+# Kubernetes-managed hosts file." "dnsPolicy None resolv.conf"
 expect_contains "$out" "h1.sub.default.svc.cluster.local	h1" "/etc/hosts with subdomain"
 expect_contains "$out" "192.0.2.1	alias-a	alias-b" "/etc/hosts hostAliases"
-[ "$($K exec hooks -- hostname)" = h1 ] || fail "hostname of hooks"
-out=$($K exec slow -c slow -- sh -c "tr '\\0' '\\n' </proc/1/environ")
+expect_contains "$out" "
+h1
+" "hostname of hooks"
+out=$(files slow -c slow)
 expect_contains "$out" "KUBERNETES_SERVICE_HOST=" "enableServiceLinks false"
 expect_not_contains "$out" "MY_SVC" "enableServiceLinks false"
 wait_for "FailedPostStartHook" has_event badhook "FailedPostStartHook"
