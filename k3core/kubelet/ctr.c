@@ -192,6 +192,18 @@ static void watch_exit(struct kl_ctr *c)
         c->watch = ev_io_add(c->k->loop, c->watch_fd, EV_READ, on_exit_fd, c, &e);
 }
 
+/* containerStatuses[].imageID as containerd reports it: the fully qualified repo digest
+ * ("docker.io/library/busybox@sha256:...") when the image has one, else its ID. */
+static char *image_id(const img_image *img)
+{
+    img_ref ref;
+    if (!img->repo_digests[0] || img_ref_parse(img->repo_digests[0], 0, &ref, NULL) < 0)
+        return dd_strdup(img->id);
+    char *s = img_ref_string(&ref);
+    img_ref_release(&ref);
+    return s;
+}
+
 /* Starts a new instance; on failure the container is left in a waiting or terminated state. */
 int kl_ctr_start(struct kl_ctr *c)
 {
@@ -206,7 +218,7 @@ int kl_ctr_start(struct kl_ctr *c)
     }
     c->pull_failed = 0;
     free(c->image_id);
-    c->image_id = dd_strdup(img->id);
+    c->image_id = image_id(img);
     c->rt_id = dd_asprintf("%s-%s-%d", c->pod->uid, c->name, c->restarts);
     _cleanup_free_ char *cdir = dd_path_join(c->k->agent_dir, "containers");
     c->state_dir = dd_path_join(cdir, c->rt_id);

@@ -220,9 +220,21 @@ static bool kill_step(struct kl_pod *p)
     return true;
 }
 
-static json_t *ctr_status(struct kl_ctr *c)
+/* containerStatuses[].image: the spec's image fully qualified, as containerd reports it. */
+static char *status_image(const struct kl_ctr *c)
 {
     const char *image = kl_str(c->spec, "image", NULL) ?: "";
+    img_ref ref;
+    if (img_ref_parse(image, 0, &ref, NULL) < 0)
+        return dd_strdup(image);
+    char *s = img_ref_string(&ref);
+    img_ref_release(&ref);
+    return s;
+}
+
+static json_t *ctr_status(struct kl_ctr *c)
+{
+    _cleanup_free_ char *image = status_image(c);
     bool ready = c->init ? c->done : kl_ctr_is_ready(c);
     json_t *s = json_pack("{s:s,s:O,s:O,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
                           "lastState", c->last_state ? c->last_state : json_object(), "ready",

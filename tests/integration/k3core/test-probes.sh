@@ -25,6 +25,7 @@ wait_for() {
 }
 jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
 is() { [ "$(jp "$1" "$2")" = "$3" ]; }
+has() { case "$(jp "$1" "$2")" in *"$3"*) return 0 ;; esac; return 1; }
 ge() { [ "$(jp "$1" "$2")" -ge "$3" ] 2>/dev/null; }
 events() { $K get events --field-selector "involvedObject.name=$1" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}'; }
 has_event() { events "$1" | grep -qF "$2"; }
@@ -111,6 +112,15 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: gated}
+spec:
+  terminationGracePeriodSeconds: 1
+  readinessGates: [{conditionType: example.com/gate}]
+  containers:
+  - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: badhook}
 spec:
   terminationGracePeriodSeconds: 1
@@ -144,6 +154,19 @@ $K exec web -c gate -- touch /tmp/ready
 $K wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web did not become Ready"
 is web '{.status.containerStatuses[?(@.name=="gate")].started}' true || fail "gate not started"
 is web '{.status.qosClass}' BestEffort || fail "web qosClass"
+
+is web '{.status.containerStatuses[0].image}' docker.io/library/busybox:latest ||
+    fail "status image: $(jp web '{.status.containerStatuses[0].image}')"
+has web '{.status.containerStatuses[0].imageID}' 'sha256:' || fail "no imageID"
+
+# a readiness gate holds Ready until its condition is True
+wait_for "gated container ready" is gated '{.status.containerStatuses[0].ready}' true
+wait_for "gated ContainersReady" is gated '{.status.conditions[?(@.type=="ContainersReady")].status}' True
+is gated '{.status.conditions[?(@.type=="Ready")].reason}' ReadinessGatesNotReady || fail "gated Ready reason"
+expect_contains "$($K get pod gated -o wide)" "0/1" "readiness gates column"
+$K patch pod gated --subresource=status -p '{"status":{"conditions":[{"type":"example.com/gate","status":"True"}]}}' >/dev/null
+$K wait --for=condition=Ready pod/gated --timeout=60s >/dev/null || fail "gated did not become Ready"
+expect_contains "$($K get pod gated -o wide)" "1/1" "readiness gates column"
 
 # the pod's files and service variables
 files() { $K exec "$@" -- sh -c "cat /etc/resolv.conf /etc/hosts; hostname; tr '\\0' '\\n' </proc/1/environ"; }
@@ -218,7 +241,7 @@ qos() {
 $K delete pod hooks --timeout=60s >/dev/null
 [ "$(cat "$K3CORE_TMP/hostdir/prestop" 2>/dev/null)" = from-pre-stop ] || fail "preStop did not run"
 
-$K delete pod web live slow badhook --grace-period=1 >/dev/null
+$K delete pod web live slow badhook gated --grace-period=1 >/dev/null
 k3core_stop
 if mount | grep -q "$K3CORE_DATA"; then fail "mounts left behind: $(mount | grep "$K3CORE_DATA")"; fi
 echo "ok probes"
