@@ -89,6 +89,7 @@ struct kubelet {
     int64_t start_ns;
     bool stopping;
     void *events_seen; /* kapi.c's cache of recent Events (aggregation) */
+    void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
     size_t events_next;
 };
 
@@ -126,6 +127,7 @@ typedef void (*kl_hrun_fn)(void *ud, enum kpr_result res, bool errored, const ch
 struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int timeout_s,
                               kl_hrun_fn done, void *ud);
 void kl_hrun_cancel(struct kl_hrun *r); /* NULL-safe; done is not called */
+void kl_handler_tls_free(kubelet *k);
 
 /* ---- probe.c: probes, postStart/preStop hooks, stopping one container ---- */
 /* After rt_start: runs postStart if any, then marks the container running and starts probes. */

@@ -237,6 +237,7 @@ void kubelet_stop(kubelet *k)
         dd_warn("kubelet: %s", ne.msg);
     img_store_close(k->images);
     kl_events_free(k);
+    kl_handler_tls_free(k);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
     free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir);

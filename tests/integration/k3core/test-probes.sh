@@ -13,6 +13,28 @@ mkdir -p "$K3CORE_DATA/agent/images" "$K3CORE_TMP/hostdir"
 sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
 k3core_start
 
+# an HTTPS server on the node (a probe's httpGet.host) for scheme HTTPS, stopped on exit
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=probe \
+    -keyout "$K3CORE_TMP/tls.key" -out "$K3CORE_TMP/tls.crt" -days 1 2>/dev/null
+TLS_PORT=$(free_port)
+python3 - "$TLS_PORT" "$K3CORE_TMP" <<'PY' &
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/ok" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2] + "/tls.crt", sys.argv[2] + "/tls.key")
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+TLS_PID=$!
+trap 'kill $TLS_PID 2>/dev/null || true; wait $TLS_PID 2>/dev/null || true; k3core_cleanup' EXIT
+
 wait_for() {
     what=$1
     shift
@@ -36,7 +58,7 @@ svc_ip=$($K get service my-svc -o jsonpath='{.spec.clusterIP}')
 [ -n "$svc_ip" ] || fail "my-svc has no clusterIP"
 
 # Every pod is created up front so their probes run side by side.
-sed "s|@HOSTDIR@|$K3CORE_TMP/hostdir|" <<'YAML' | $K apply -f - >/dev/null
+sed -e "s|@HOSTDIR@|$K3CORE_TMP/hostdir|" -e "s|@TLSPORT@|$TLS_PORT|" <<'YAML' | $K apply -f - >/dev/null
 apiVersion: v1
 kind: Pod
 metadata: {name: web}
@@ -117,7 +139,17 @@ spec:
   terminationGracePeriodSeconds: 1
   readinessGates: [{conditionType: example.com/gate}]
   containers:
-  - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    readinessProbe:
+      httpGet: {host: 127.0.0.1, port: @TLSPORT@, scheme: HTTPS, path: /ok}
+      periodSeconds: 1
+    livenessProbe:
+      httpGet: {host: 127.0.0.1, port: @TLSPORT@, scheme: HTTPS, path: /down}
+      periodSeconds: 1
+      failureThreshold: 1000
 ---
 apiVersion: v1
 kind: Pod
@@ -159,7 +191,8 @@ is web '{.status.containerStatuses[0].image}' docker.io/library/busybox:latest |
     fail "status image: $(jp web '{.status.containerStatuses[0].image}')"
 has web '{.status.containerStatuses[0].imageID}' 'sha256:' || fail "no imageID"
 
-# a readiness gate holds Ready until its condition is True
+# a readiness gate holds Ready until its condition is True (the container's readiness is an
+# HTTPS probe to the node; its liveness probe sees 503)
 wait_for "gated container ready" is gated '{.status.containerStatuses[0].ready}' true
 wait_for "gated ContainersReady" is gated '{.status.conditions[?(@.type=="ContainersReady")].status}' True
 is gated '{.status.conditions[?(@.type=="Ready")].reason}' ReadinessGatesNotReady || fail "gated Ready reason"
@@ -167,6 +200,7 @@ expect_contains "$($K get pod gated -o wide)" "0/1" "readiness gates column"
 $K patch pod gated --subresource=status -p '{"status":{"conditions":[{"type":"example.com/gate","status":"True"}]}}' >/dev/null
 $K wait --for=condition=Ready pod/gated --timeout=60s >/dev/null || fail "gated did not become Ready"
 expect_contains "$($K get pod gated -o wide)" "1/1" "readiness gates column"
+wait_for "HTTPS 503" has_event gated "Liveness probe failed: HTTP probe failed with statuscode: 503"
 
 # the pod's files and service variables
 files() { $K exec "$@" -- sh -c "cat /etc/resolv.conf /etc/hosts; hostname; tr '\\0' '\\n' </proc/1/environ"; }
