@@ -173,6 +173,9 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
     struct rt_spec spec = {0};
     if (r >= 0)
         r = kps_build(&in, &spec, e);
+    free(c->user), free(c->cwd);
+    c->user = r >= 0 && spec.process.user ? dd_strdup(spec.process.user) : NULL;
+    c->cwd = r >= 0 && spec.process.cwd ? dd_strdup(spec.process.cwd) : NULL;
     kl_mounts_free(mounts, n_mounts);
     if (r >= 0)
         r = rt_create(&spec, c->state_dir, e);

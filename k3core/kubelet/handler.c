@@ -204,7 +204,7 @@ static void on_exec_exit(ev_child *ch, pid_t pid, const siginfo_t *info, void *d
 static void start_exec(struct kl_hrun *r)
 {
     struct kl_ctr *c = r->c;
-    struct rt_process p = {.args = r->h->cmd, .env = c->env};
+    struct rt_process p = {.args = r->h->cmd, .env = c->env, .user = c->user, .cwd = c->cwd};
     struct rt_exec_result x;
     dd_err e = {0};
     if (!c->state_dir || rt_exec(c->state_dir, &p, &x, &e) < 0) {

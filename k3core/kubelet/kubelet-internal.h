@@ -39,6 +39,7 @@ struct kl_ctr {
     int pull_failed; /* consecutive image lookups that failed */
     bool pull_reported, created, restart_pending;
     char **env;                             /* the instance's environment (exec probes) */
+    char *user, *cwd;                       /* its process user and working dir (exec probes) */
     struct kl_prober *probers[KPR_N_KINDS]; /* of the current instance; NULL = none */
     bool started_ok;                        /* startup probe passed (or there is none) */
     struct kpr_handler hook_h;              /* the postStart/preStop handler being run */

@@ -441,6 +441,7 @@ void kl_pod_free(struct kl_pod *p)
         json_decref(c->spec), json_decref(c->state), json_decref(c->last_state);
         free(c->name), free(c->log_path), free(c->prev_log), free(c->image_id);
         dd_strv_free(c->env);
+        free(c->user), free(c->cwd);
     }
     free(p->ctrs);
     json_decref(p->obj);

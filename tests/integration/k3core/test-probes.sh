@@ -76,7 +76,10 @@ spec:
     image: busybox:latest
     imagePullPolicy: IfNotPresent
     command: [sleep, "3600"]
-    readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
+    securityContext: {runAsUser: 65534}
+    env: [{name: READY_FILE, value: /tmp/ready}]
+    # runs as the container's user with its environment
+    readinessProbe: {exec: {command: [sh, -c, 'test "$(id -u)" = 65534 && cat $READY_FILE']}, periodSeconds: 1}
 ---
 apiVersion: v1
 kind: Pod
@@ -204,7 +207,7 @@ wait_for "HTTPS 503" has_event gated "Liveness probe failed: HTTP probe failed w
 
 # the pod's files and service variables
 files() { $K exec "$@" -- sh -c "cat /etc/resolv.conf /etc/hosts; hostname; tr '\\0' '\\n' </proc/1/environ"; }
-out=$(files web -c gate)
+out=$(files web -c httpd)
 expect_contains "$out" "search default.svc.cluster.local svc.cluster.local cluster.local" "resolv.conf"
 expect_contains "$out" "nameserver 10.43.0.10" "resolv.conf"
 expect_contains "$out" "options ndots:5" "resolv.conf"
