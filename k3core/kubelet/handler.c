@@ -208,8 +208,8 @@ static void start_exec(struct kl_hrun *r)
     struct rt_exec_result x;
     dd_err e = {0};
     if (!c->state_dir || rt_exec(c->state_dir, &p, &x, &e) < 0) {
-        later(r, e.code == ESRCH || !c->state_dir ? KPR_UNKNOWN : KPR_FAILURE,
-              e.code == ESRCH || !c->state_dir,
+        bool gone = e.code == ESRCH || !c->state_dir;
+        later(r, gone ? KPR_UNKNOWN : KPR_FAILURE, false,
               dd_strdup(c->state_dir ? e.msg : "container is not running"));
         return;
     }

@@ -121,8 +121,9 @@ int kl_ctr_check(struct kl_ctr *c); /* 1 when the instance exited (now terminate
 void kl_ctr_remove(struct kl_ctr *c);
 
 /* ---- handler.c: one exec/httpGet/tcpSocket handler run, never blocking the loop ---- */
-/* res: KPR_SUCCESS, KPR_FAILURE (msg = output or Go-style error text) or KPR_UNKNOWN with
- * errored (msg = why it could not run). Called once, from a later loop callback. */
+/* res: KPR_SUCCESS, KPR_FAILURE (msg = output or Go-style error text), KPR_UNKNOWN with
+ * errored (msg = why it could not run) or KPR_UNKNOWN without (the container is not running).
+ * Called once, from a later loop callback. */
 typedef void (*kl_hrun_fn)(void *ud, enum kpr_result res, bool errored, const char *msg);
 /* timeout_s <= 0: no time limit. h must outlive the run. */
 struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int timeout_s,

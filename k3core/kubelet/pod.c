@@ -360,7 +360,8 @@ static json_t *conditions(struct kl_pod *p, const char *ph, bool init, const jso
     bool cready = !done && init && !unready;
     const char *why = done ? "PodCompleted" : "ContainersNotReady";
     json_t *conds = json_array();
-    json_array_append_new(conds, cond("PodReadyToStartContainers", p->netns != NULL, NULL, NULL));
+    /* upstream's sandbox is gone once the pod completed */
+    json_array_append_new(conds, cond("PodReadyToStartContainers", p->netns && !done, NULL, NULL));
     json_array_append_new(
         conds, cond("Initialized", init,
                     init ? (done ? "PodCompleted" : NULL) : "ContainersNotInitialized", msg_init));

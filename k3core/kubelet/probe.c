@@ -66,6 +66,8 @@ static void on_probe_result(void *ud, enum kpr_result res, bool errored, const c
     struct kl_prober *pr = ud;
     struct kl_ctr *c = pr->c;
     pr->run = NULL;
+    if (res == KPR_UNKNOWN && !errored)
+        return; /* the instance is exiting: the sync that notices it stops this prober */
     if (res != KPR_SUCCESS) {
         kl_event(c->k, c->pod->obj, "Warning", "Unhealthy", "%s probe %s: %s",
                  kpr_kind_title(pr->kind), errored ? "errored" : "failed", msg);
