@@ -94,9 +94,10 @@ static void parse_host(const char *text, struct resolv *r)
             r->searches = NULL;
         }
         for (char *w = strtok_r(NULL, " \t\r", &s2); w; w = strtok_r(NULL, " \t\r", &s2)) {
-            if (!strcmp(key, "nameserver"))
+            if (!strcmp(key, "nameserver")) { /* one address per line; the rest is ignored */
                 r->servers = add_unique(r->servers, w);
-            else if (search)
+                break;
+            } else if (search)
                 r->searches = add_unique(r->searches, w);
             else if (!strcmp(key, "options"))
                 r->options = add_option(r->options, w);
