@@ -240,7 +240,7 @@ is slow '{.status.conditions[?(@.type=="Ready")].status}' False || fail "slow Re
 is slow '{.status.containerStatuses[?(@.name=="slow")].restartCount}' 0 || fail "slow restarted after startup"
 
 # postStart output is seen by the container; a failing postStart kills it
-$K wait --for=condition=Ready pod/hooks --timeout=60s >/dev/null || fail "hooks not Ready"
+$K127 wait --for=condition=Ready pod/hooks --timeout=60s >/dev/null || fail "hooks not Ready"
 [ "$($K exec hooks -- cat /tmp/hook)" = from-post-start ] || fail "postStart file missing"
 out=$(files hooks)
 expect_contains "$out" "search example.test
