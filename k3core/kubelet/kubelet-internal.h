@@ -76,6 +76,7 @@ struct kubelet {
     char *cluster_dns, *cluster_domain;
     struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
     bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
+    bool pods_tmpfs; /* <agent>/pods is our tmpfs (data dir on overlayfs): stop unmounts it */
     char **labels, **taints;
     bool control_plane;
     int max_pods;
