@@ -236,9 +236,10 @@ static json_t *ctr_status(struct kl_ctr *c)
 {
     _cleanup_free_ char *image = status_image(c);
     bool ready = c->init ? c->done : kl_ctr_is_ready(c);
-    json_t *s = json_pack("{s:s,s:O,s:O,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
-                          "lastState", c->last_state ? c->last_state : json_object(), "ready",
-                          ready, "restartCount", c->restarts, "image", image, "imageID",
+    /* "o" steals: a fresh {} must not get a second reference */
+    json_t *s = json_pack("{s:s,s:O,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
+                          "lastState", c->last_state ? json_incref(c->last_state) : json_object(),
+                          "ready", ready, "restartCount", c->restarts, "image", image, "imageID",
                           c->image_id ? c->image_id : "", "started", kl_ctr_is_started(c));
     if (c->rt_id)
         json_object_set_new(s, "containerID", json_sprintf("dind://%s", c->rt_id));
