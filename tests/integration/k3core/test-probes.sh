@@ -5,7 +5,7 @@
 # with HTTP 500 restarts the container with upstream's Unhealthy and Killing events; a startup
 # probe holds liveness off and sets `started`; a tcpSocket probe on a closed port fails; a grpc
 # probe is reported as unsupported; postStart writes a file the container sees (and a failing one
-# gives FailedPostStartHook); preStop runs on deletion; qosClass values; the pod's /etc/hosts,
+# gives FailedPostStartHook); preStop runs on deletion; httpGet hooks and probes over HTTPS; qosClass values; the pod's /etc/hosts,
 # /etc/resolv.conf (ClusterFirst, None + dnsConfig), hostname and service variables.
 . "$(dirname "$0")/lib.sh"
 K=$K133
@@ -21,7 +21,9 @@ python3 - "$TLS_PORT" "$K3CORE_TMP" <<'PY' &
 import http.server, ssl, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200 if self.path == "/ok" else 503)
+        with open(sys.argv[2] + "/tls-requests", "a") as f:
+            f.write(self.path + "\n")
+        self.send_response(503 if self.path == "/down" else 200)
         self.send_header("Content-Length", "0")
         self.end_headers()
     def log_message(self, *a):
@@ -69,6 +71,7 @@ spec:
     imagePullPolicy: IfNotPresent
     command: [sh, -c, "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"]
     ports: [{name: http, containerPort: 8080}]
+    lifecycle: {preStop: {httpGet: {host: 127.0.0.1, port: @TLSPORT@, scheme: HTTPS, path: /prestop-web}}}
     readinessProbe:
       httpGet: {path: /index.html, port: http, httpHeaders: [{name: X-Probe, value: "yes"}]}
       periodSeconds: 1
@@ -146,6 +149,7 @@ spec:
     image: busybox:latest
     imagePullPolicy: IfNotPresent
     command: [sleep, "3600"]
+    lifecycle: {postStart: {httpGet: {host: 127.0.0.1, port: @TLSPORT@, scheme: HTTPS, path: /poststart-gated}}}
     readinessProbe:
       httpGet: {host: 127.0.0.1, port: @TLSPORT@, scheme: HTTPS, path: /ok}
       periodSeconds: 1
@@ -203,6 +207,7 @@ expect_contains "$($K get pod gated -o wide)" "0/1" "readiness gates column"
 $K patch pod gated --subresource=status -p '{"status":{"conditions":[{"type":"example.com/gate","status":"True"}]}}' >/dev/null
 $K wait --for=condition=Ready pod/gated --timeout=60s >/dev/null || fail "gated did not become Ready"
 expect_contains "$($K get pod gated -o wide)" "1/1" "readiness gates column"
+grep -qx /poststart-gated "$K3CORE_TMP/tls-requests" || fail "postStart httpGet did not run"
 wait_for "HTTPS 503" has_event gated "Liveness probe failed: HTTP probe failed with statuscode: 503"
 
 # the pod's files and service variables
@@ -279,6 +284,7 @@ $K delete pod hooks --timeout=60s >/dev/null
 [ "$(cat "$K3CORE_TMP/hostdir/prestop" 2>/dev/null)" = from-pre-stop ] || fail "preStop did not run"
 
 $K delete pod web live slow badhook gated --grace-period=1 >/dev/null
+grep -qx /prestop-web "$K3CORE_TMP/tls-requests" || fail "preStop httpGet did not run"
 k3core_stop
 if mount | grep -q "$K3CORE_DATA"; then fail "mounts left behind: $(mount | grep "$K3CORE_DATA")"; fi
 echo "ok probes"
