@@ -37,7 +37,8 @@ struct kl_hrun {
     char *msg;
     /* exec */
     ev_child *child;
-    bool exited; /* the exec'd process was reaped by the ev_child */
+    bool exited;   /* the exec'd process was reaped by the ev_child */
+    int exit_code; /* its exit code (128 + signal), -1 unknown or not exec */
     int out_fd, err_fd;
     ev_io *out_w, *err_w;
     dd_buf out;
@@ -92,7 +93,7 @@ static void finish(struct kl_hrun *r, enum kpr_result res, bool errored, char *m
     }
     r->finished = true;
     stop(r);
-    r->done(r->ud, res, errored, msg_new ? msg_new : "");
+    r->done(r->ud, res, errored, r->exit_code, msg_new ? msg_new : "");
     free(msg_new);
     ev_defer(r->c->k->loop, release, r);
 }
@@ -188,6 +189,7 @@ static void on_exec_exit(ev_child *ch, pid_t pid, const siginfo_t *info, void *d
     (void)ch, (void)pid;
     r->exited = true;
     int code = info ? ev_child_exit_code(info) : -1;
+    r->exit_code = code;
     if (r->out_fd >= 0)
         drain(r, r->out_fd);
     if (r->err_fd >= 0)
@@ -441,8 +443,14 @@ struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int
                               kl_hrun_fn done, void *ud)
 {
     struct kl_hrun *r = dd_calloc(1, sizeof(*r));
-    *r = (struct kl_hrun){
-        .c = c, .h = h, .done = done, .ud = ud, .out_fd = -1, .err_fd = -1, .sock = -1};
+    *r = (struct kl_hrun){.c = c,
+                          .h = h,
+                          .done = done,
+                          .ud = ud,
+                          .out_fd = -1,
+                          .err_fd = -1,
+                          .sock = -1,
+                          .exit_code = -1};
     dd_buf_init(&r->out);
     r->deadline =
         ev_timer_add(c->k->loop, timeout_s > 0 ? (uint64_t)timeout_s * 1000 : 0, 0, on_deadline, r);

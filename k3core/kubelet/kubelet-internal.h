@@ -124,8 +124,10 @@ void kl_ctr_remove(struct kl_ctr *c);
 /* ---- handler.c: one exec/httpGet/tcpSocket handler run, never blocking the loop ---- */
 /* res: KPR_SUCCESS, KPR_FAILURE (msg = output or Go-style error text), KPR_UNKNOWN with
  * errored (msg = why it could not run) or KPR_UNKNOWN without (the container is not running).
+ * exit_code: an exec handler's exit code (128 + signal), else -1.
  * Called once, from a later loop callback. */
-typedef void (*kl_hrun_fn)(void *ud, enum kpr_result res, bool errored, const char *msg);
+typedef void (*kl_hrun_fn)(void *ud, enum kpr_result res, bool errored, int exit_code,
+                           const char *msg);
 /* timeout_s <= 0: no time limit. h must outlive the run. */
 struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int timeout_s,
                               kl_hrun_fn done, void *ud);

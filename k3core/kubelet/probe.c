@@ -61,7 +61,7 @@ static void kill_for_probe(struct kl_ctr *c, enum kpr_kind kind, int64_t probe_g
     kl_ctr_stop(c, grace_of(c, probe_grace));
 }
 
-static void on_probe_result(void *ud, enum kpr_result res, bool errored, const char *msg)
+static void on_probe_result(void *ud, enum kpr_result res, bool errored, int code, const char *msg)
 {
     struct kl_prober *pr = ud;
     struct kl_ctr *c = pr->c;
@@ -100,7 +100,7 @@ static void on_tick(ev_timer *t, void *data)
     if (pr->kind != KPR_STARTUP && !c->started_ok)
         return; /* the startup probe holds liveness and readiness off */
     if (pr->error) {
-        on_probe_result(pr, KPR_UNKNOWN, true, pr->error);
+        on_probe_result(pr, KPR_UNKNOWN, true, -1, pr->error);
         return;
     }
     pr->run = kl_hrun_start(c, &pr->spec.h, pr->spec.timeout, on_probe_result, pr);
@@ -140,32 +140,61 @@ static void set_running(struct kl_ctr *c)
     kl_sync_soon(c->k);
 }
 
-static char *hook_failure(struct kl_ctr *c, const char *msg)
+/* Go's %q of s: quoted, with \n, \t, \", \\ and \xNN escapes. */
+static void go_quote(dd_buf *b, const char *s)
 {
-    const struct kpr_handler *h = &c->hook_h;
-    if (h->action == KPR_EXEC) {
-        dd_buf b;
-        dd_buf_init(&b);
-        for (size_t i = 0; h->cmd && h->cmd[i]; i++)
-            dd_buf_addf(&b, "%s%s", i ? " " : "", h->cmd[i]);
-        _cleanup_free_ char *cmd = dd_buf_detach(&b, NULL);
-        return dd_asprintf("Exec lifecycle hook ([%s]) for Container \"%s\" in Pod \"%s_%s(%s)\" "
-                           "failed - error: command '%s' exited with non-zero status, "
-                           "message: \"%s\"",
-                           cmd, c->name, c->pod->name, c->pod->ns, c->pod->uid, cmd, msg);
+    dd_buf_addc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            dd_buf_addf(b, "\\%c", *p);
+        else if (*p == '\n' || *p == '\t' || *p == '\r')
+            dd_buf_adds(b, *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : "\\r");
+        else if (*p < 0x20 || *p == 0x7f)
+            dd_buf_addf(b, "\\x%02x", *p);
+        else
+            dd_buf_addc(b, (char)*p);
     }
-    return dd_asprintf("%s lifecycle hook for Container \"%s\" in Pod \"%s_%s(%s)\" failed - "
-                       "error: %s",
-                       h->action == KPR_HTTP ? "HTTP" : "Lifecycle", c->name, c->pod->name,
-                       c->pod->ns, c->pod->uid, msg);
+    dd_buf_addc(b, '"');
 }
 
-static void on_post_start(void *ud, enum kpr_result res, bool errored, const char *msg)
+/* Upstream's FailedPostStartHook/FailedPreStopHook message. */
+static char *hook_failure(struct kl_ctr *c, int code, const char *msg)
+{
+    const struct kpr_handler *h = &c->hook_h;
+    dd_buf b;
+    dd_buf_init(&b);
+    if (h->action == KPR_EXEC) {
+        dd_buf cmd;
+        dd_buf_init(&cmd);
+        for (size_t i = 0; h->cmd && h->cmd[i]; i++)
+            dd_buf_addf(&cmd, "%s%s", i ? " " : "", h->cmd[i]);
+        dd_buf_addf(&b,
+                    "Exec lifecycle hook ([%s]) for Container \"%s\" in Pod \"%s_%s(%s)\" failed - "
+                    "error: ",
+                    cmd.data ? cmd.data : "", c->name, c->pod->name, c->pod->ns, c->pod->uid);
+        if (code >= 0)
+            dd_buf_addf(&b, "command '%s' exited with %d: , message: ", cmd.data ? cmd.data : "",
+                        code);
+        else
+            dd_buf_addf(&b, "%s, message: ", msg), msg = "";
+        go_quote(&b, msg);
+        dd_buf_release(&cmd);
+    } else {
+        dd_buf_addf(&b,
+                    "%s lifecycle hook (%s) for Container \"%s\" in Pod \"%s_%s(%s)\" failed - "
+                    "error: %s",
+                    h->action == KPR_HTTP ? "HTTP" : "Sleep", h->path ? h->path : "", c->name,
+                    c->pod->name, c->pod->ns, c->pod->uid, msg);
+    }
+    return dd_buf_detach(&b, NULL);
+}
+
+static void on_post_start(void *ud, enum kpr_result res, bool errored, int code, const char *msg)
 {
     struct kl_ctr *c = ud;
     (void)errored;
     c->hook = NULL;
-    _cleanup_free_ char *m = res == KPR_SUCCESS ? NULL : hook_failure(c, msg);
+    _cleanup_free_ char *m = res == KPR_SUCCESS ? NULL : hook_failure(c, code, msg);
     kpr_handler_release(&c->hook_h);
     if (res == KPR_SUCCESS) {
         set_running(c);
@@ -211,13 +240,13 @@ static void send_stop_signal(struct kl_ctr *c, int64_t left_ms)
         ev_timer_add(c->k->loop, left_ms > 0 ? (uint64_t)left_ms : 0, 0, on_kill_timer, c);
 }
 
-static void on_pre_stop(void *ud, enum kpr_result res, bool errored, const char *msg)
+static void on_pre_stop(void *ud, enum kpr_result res, bool errored, int code, const char *msg)
 {
     struct kl_ctr *c = ud;
     (void)errored;
     c->hook = NULL;
     if (res != KPR_SUCCESS) {
-        _cleanup_free_ char *m = hook_failure(c, msg);
+        _cleanup_free_ char *m = hook_failure(c, code, msg);
         kl_event(c->k, c->pod->obj, "Warning", "FailedPreStopHook", "%s", m);
     }
     kpr_handler_release(&c->hook_h);

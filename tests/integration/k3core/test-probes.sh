@@ -263,7 +263,7 @@ expect_not_contains "$out" "MY_SVC" "enableServiceLinks false"
 wait_for "FailedPostStartHook" has_event badhook "FailedPostStartHook"
 out=$(events badhook)
 expect_contains "$out" 'Exec lifecycle hook ([sh -c echo nope; exit 3]) for Container "c" in Pod "badhook_default(' "FailedPostStartHook message"
-expect_contains "$out" 'message: "nope' "FailedPostStartHook output"
+expect_contains "$out" "failed - error: command 'sh -c echo nope; exit 3' exited with 3: , message: \"nope\\n\"" "FailedPostStartHook output"
 wait_for "badhook restarted" ge badhook '{.status.containerStatuses[0].restartCount}' 1
 
 # qosClass (the server computes it, the kubelet reports the same)
