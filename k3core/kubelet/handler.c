@@ -426,13 +426,19 @@ static void start_net(struct kl_hrun *r)
 {
     struct sockaddr_in sa;
     char *err = NULL;
-    if (target(r, &sa, &err) < 0)
-        return later(r, KPR_UNKNOWN, true, err);
+    if (target(r, &sa, &err) < 0) {
+        later(r, KPR_UNKNOWN, true, err);
+        return;
+    }
     r->sock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (r->sock < 0)
-        return later(r, KPR_UNKNOWN, true, dd_asprintf("socket: %s", strerror(errno)));
-    if (connect(r->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
-        return later(r, KPR_FAILURE, false, dial_error(r, errno));
+    if (r->sock < 0) {
+        later(r, KPR_UNKNOWN, true, dd_asprintf("socket: %s", strerror(errno)));
+        return;
+    }
+    if (connect(r->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+        later(r, KPR_FAILURE, false, dial_error(r, errno));
+        return;
+    }
     dd_err e = {0};
     r->sock_w = ev_io_add(r->c->k->loop, r->sock, EV_WRITE, on_sock, r, &e);
     if (!r->sock_w)
@@ -468,11 +474,13 @@ struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int
         later(r, KPR_UNKNOWN, true,
               dd_asprintf("gRPC probes (port %d) are not supported by this node", h->port));
         break;
-    case KPR_SLEEP:
-        /* lifecycle sleep: the deadline timer is the whole action */
+    case KPR_SLEEP: /* lifecycle sleep: the deadline timer is the whole action */
         r->has_result = true;
         r->res = KPR_SUCCESS;
-        ev_timer_reset(r->deadline, (uint64_t)h->sleep_seconds * 1000);
+        ev_timer_reset(r->deadline, (uint64_t)(timeout_s > 0 && timeout_s < h->sleep_seconds
+                                                   ? timeout_s
+                                                   : h->sleep_seconds) *
+                                        1000);
         break;
     default:
         later(r, KPR_UNKNOWN, true, dd_strdup("missing handler"));
