@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "k3core/api/objects-internal.h"
-#include "k3core/api/quantity.h"
+#include "k3core/kubelet/podspec.h"
 
 static json_t *obj_at(json_t *o, const char *key)
 {
@@ -38,8 +38,35 @@ static void def_bool(json_t *o, const char *key, bool v)
         jx_set_bool(o, key, v);
 }
 
+/* Upstream's Probe and LifecycleHandler defaults (timeouts, thresholds, httpGet scheme). */
+static void handler_defaults(json_t *h)
+{
+    json_t *g = json_object_get(h, "httpGet");
+    if (json_is_object(g))
+        def_str(g, "scheme", "HTTP");
+}
+
+static void probe_defaults(json_t *c)
+{
+    static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(probes); i++) {
+        json_t *p = json_object_get(c, probes[i]);
+        if (!json_is_object(p))
+            continue;
+        def_int(p, "timeoutSeconds", 1);
+        def_int(p, "periodSeconds", 10);
+        def_int(p, "successThreshold", 1);
+        def_int(p, "failureThreshold", 3);
+        handler_defaults(p);
+    }
+    json_t *lc = json_object_get(c, "lifecycle");
+    handler_defaults(json_object_get(lc, "postStart"));
+    handler_defaults(json_object_get(lc, "preStop"));
+}
+
 static void container_defaults(json_t *c)
 {
+    probe_defaults(c);
     def_str(c, "terminationMessagePath", "/dev/termination-log");
     def_str(c, "terminationMessagePolicy", "File");
     if (!json_object_get(c, "resources"))
@@ -85,49 +112,6 @@ static void pod_spec_defaults(json_t *spec)
     json_array_foreach(json_object_get(spec, "volumes"), i, v) volume_defaults(v);
 }
 
-/* Quantities compare by value: "1Gi" equals "1024Mi". */
-static bool same_quantity(const json_t *a, const json_t *b)
-{
-    kqty qa, qb;
-    char na[32], nb[32];
-    const char *sa = json_string_value(a), *sb = json_string_value(b);
-    if (json_is_integer(a)) {
-        snprintf(na, sizeof(na), "%lld", (long long)json_integer_value(a));
-        sa = na;
-    }
-    if (json_is_integer(b)) {
-        snprintf(nb, sizeof(nb), "%lld", (long long)json_integer_value(b));
-        sb = nb;
-    }
-    if (!sa || !sb || kqty_parse(sa, &qa, NULL) < 0 || kqty_parse(sb, &qb, NULL) < 0)
-        return json_equal(a, b);
-    return kqty_cmp(&qa, &qb) == 0;
-}
-
-static const char *qos_class(const json_t *spec)
-{
-    bool any = false, guaranteed = true;
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(spec, "containers"), i, c)
-    {
-        json_t *res = json_object_get(c, "resources");
-        json_t *lim = json_object_get(res, "limits"), *req = json_object_get(res, "requests");
-        if (json_object_size(lim) || json_object_size(req))
-            any = true;
-        if (!json_object_get(lim, "cpu") || !json_object_get(lim, "memory"))
-            guaranteed = false;
-        const char *k;
-        json_t *q;
-        json_object_foreach(req, k, q)
-        {
-            if (!same_quantity(q, json_object_get(lim, k)))
-                guaranteed = false;
-        }
-    }
-    return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
-}
-
 static void pod_defaults(json_t *obj)
 {
     json_t *spec = obj_at(obj, "spec");
@@ -146,7 +130,7 @@ static void pod_defaults(json_t *obj)
                                       "effect", "NoExecute", "tolerationSeconds", 300));
     json_t *status = obj_at(obj, "status");
     def_str(status, "phase", "Pending");
-    def_str(status, "qosClass", qos_class(spec));
+    def_str(status, "qosClass", kps_qos_class(spec));
 }
 
 static void template_defaults(json_t *spec)

@@ -70,6 +70,7 @@ int kl_ctr_check(struct kl_ctr *c)
 
 void kl_ctr_remove(struct kl_ctr *c)
 {
+    kl_ctr_runtime_stop(c);
     if (!c->rt_id)
         return;
     ev_io_del(c->watch);
@@ -146,6 +147,8 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
     struct rt_mount *mounts = NULL;
     size_t n_mounts = 0;
     int r = kl_env(p, c->spec, img_image_runconfig(img), &env, e);
+    dd_strv_free(c->env);
+    c->env = dd_strv_copy(env);
     if (r >= 0)
         r = kl_volume_mounts(p, c->spec, &mounts, &n_mounts, e);
     if (r >= 0)
@@ -170,6 +173,9 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
     struct rt_spec spec = {0};
     if (r >= 0)
         r = kps_build(&in, &spec, e);
+    free(c->user), free(c->cwd);
+    c->user = r >= 0 && spec.process.user ? dd_strdup(spec.process.user) : NULL;
+    c->cwd = r >= 0 && spec.process.cwd ? dd_strdup(spec.process.cwd) : NULL;
     kl_mounts_free(mounts, n_mounts);
     if (r >= 0)
         r = rt_create(&spec, c->state_dir, e);
@@ -189,6 +195,18 @@ static void watch_exit(struct kl_ctr *c)
         c->watch = ev_io_add(c->k->loop, c->watch_fd, EV_READ, on_exit_fd, c, &e);
 }
 
+/* containerStatuses[].imageID as containerd reports it: the fully qualified repo digest
+ * ("docker.io/library/busybox@sha256:...") when the image has one, else its ID. */
+static char *image_id(const img_image *img)
+{
+    img_ref ref;
+    if (!img->repo_digests[0] || img_ref_parse(img->repo_digests[0], 0, &ref, NULL) < 0)
+        return dd_strdup(img->id);
+    char *s = img_ref_string(&ref);
+    img_ref_release(&ref);
+    return s;
+}
+
 /* Starts a new instance; on failure the container is left in a waiting or terminated state. */
 int kl_ctr_start(struct kl_ctr *c)
 {
@@ -203,7 +221,7 @@ int kl_ctr_start(struct kl_ctr *c)
     }
     c->pull_failed = 0;
     free(c->image_id);
-    c->image_id = dd_strdup(img->id);
+    c->image_id = image_id(img);
     c->rt_id = dd_asprintf("%s-%s-%d", c->pod->uid, c->name, c->restarts);
     _cleanup_free_ char *cdir = dd_path_join(c->k->agent_dir, "containers");
     c->state_dir = dd_path_join(cdir, c->rt_id);
@@ -223,9 +241,8 @@ int kl_ctr_start(struct kl_ctr *c)
         return r;
     }
     kl_event(c->k, c->pod->obj, "Normal", "Started", "Started container %s", c->name);
-    _cleanup_free_ char *now = kl_now_rfc3339();
-    json_decref(c->state);
-    c->state = json_pack("{s:{s:s}}", "running", "startedAt", now);
+    set_waiting(c, "ContainerCreating", NULL);
     watch_exit(c);
+    kl_ctr_started(c);
     return 0;
 }

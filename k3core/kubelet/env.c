@@ -4,12 +4,14 @@
  * fieldRef (metadata.name/namespace/uid, labels/annotations['k'], spec.nodeName,
  * spec.serviceAccountName, status.hostIP/podIP) and resourceFieldRef (limits/requests
  * cpu/memory, with divisor). A missing non-optional source is an error naming it, as
- * upstream's CreateContainerConfigError.
+ * upstream's CreateContainerConfigError. Service links (FOO_SERVICE_HOST...) come first, right
+ * after the image's Env, so that everything the pod sets overrides them.
  */
 #include <stdio.h>
 
 #include "k3core/api/quantity.h"
 #include "k3core/kubelet/kubelet-internal.h"
+#include "k3core/kubelet/podfiles.h"
 #include "k3core/kubelet/podspec.h"
 #include "k3core/pki/b64.h"
 
@@ -154,6 +156,30 @@ static char **env_from(struct kl_pod *p, const json_t *ctr, char **env, dd_err *
     return env;
 }
 
+/* FOO_SERVICE_HOST and friends (podfiles.c) for the Services of the pod's namespace and the
+ * default/kubernetes one; the container's own env and envFrom override them. */
+static char **service_env(struct kl_pod *p, char **env)
+{
+    kobj_req req = {.res = kl_res("", "services"), .ns = p->ns};
+    kobj_list_opts o = {0};
+    kobj_status st = {0};
+    json_t *list = NULL;
+    if (kobj_list(p->k->api, &req, &o, &list, &st) < 0)
+        dd_warn("listing services of %s: %s", p->ns, st.message);
+    kobj_status_release(&st);
+    json_t *master = kl_get(p->k, "", "services", "default", "kubernetes");
+    char **vars = kpf_service_env(p->obj, json_object_get(list, "items"), master);
+    for (size_t i = 0; vars && vars[i]; i++) {
+        char *eq = strchr(vars[i], '=');
+        *eq = '\0';
+        env = env_set(env, vars[i], eq + 1);
+    }
+    dd_strv_free(vars);
+    json_decref(list);
+    json_decref(master);
+    return env;
+}
+
 int kl_env(struct kl_pod *p, const json_t *ctr, const json_t *runconfig, char ***ret, dd_err *e)
 {
     char **env = NULL;
@@ -165,6 +191,7 @@ int kl_env(struct kl_pod *p, const json_t *ctr, const json_t *runconfig, char **
             env = dd_strv_push(env, json_string_value(v));
     }
     int r = 0;
+    env = service_env(p, env);
     env = env_from(p, ctr, env, e, &r);
     json_array_foreach(json_object_get(ctr, "env"), i, v)
     {

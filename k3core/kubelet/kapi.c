@@ -1,7 +1,10 @@
 /* kapi.c: the kubelet's and scheduler's small helpers over the object layer: get an object,
  * replace a pod's status (no resourceVersion precondition: the kubelet owns pod status), and
  * record core/v1 Events the way upstream's recorder does (name "<object>.<hex>", source
- * component, first/last timestamps, count 1). Failures are logged and do not stop the caller.
+ * component, first/last timestamps). An event identical to a recent one (same object, type,
+ * reason and message) bumps that Event's count and lastTimestamp instead of creating another,
+ * as upstream's EventCorrelator does, so a probe failing every second does not flood the
+ * store. Failures are logged and do not stop the caller.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,6 +100,70 @@ static json_t *event_new(kubelet *k, const json_t *obj, const char *type, const 
                      "reportingComponent", "kubelet", "reportingInstance", k->node_name);
 }
 
+#define EVENT_CACHE 256
+
+/* A recently recorded Event, for aggregation (a ring: the oldest entry is reused). */
+struct kl_event_seen {
+    char *key; /* uid \n type \n reason \n message */
+    char *ns, *name;
+    int count;
+};
+
+static struct kl_event_seen *seen_find(kubelet *k, const char *key)
+{
+    struct kl_event_seen *c = k->events_seen;
+    for (size_t i = 0; c && i < EVENT_CACHE; i++)
+        if (c[i].key && !strcmp(c[i].key, key))
+            return &c[i];
+    return NULL;
+}
+
+static void seen_add(kubelet *k, const char *key, const json_t *ev)
+{
+    if (!k->events_seen)
+        k->events_seen = dd_calloc(EVENT_CACHE, sizeof(struct kl_event_seen));
+    struct kl_event_seen *s = &((struct kl_event_seen *)k->events_seen)[k->events_next];
+    k->events_next = (k->events_next + 1) % EVENT_CACHE;
+    free(s->key), free(s->ns), free(s->name);
+    const json_t *meta = json_object_get(ev, "metadata");
+    *s = (struct kl_event_seen){.key = dd_strdup(key),
+                                .ns = dd_strdup(kl_str(meta, "namespace", NULL) ?: ""),
+                                .name = dd_strdup(kl_str(meta, "name", NULL) ?: ""),
+                                .count = 1};
+}
+
+void kl_events_free(kubelet *k)
+{
+    struct kl_event_seen *c = k->events_seen;
+    for (size_t i = 0; c && i < EVENT_CACHE; i++)
+        free(c[i].key), free(c[i].ns), free(c[i].name);
+    free(c);
+    k->events_seen = NULL;
+}
+
+/* Bumps count and lastTimestamp of the recorded Event; false when it is gone. */
+static bool event_bump(kubelet *k, struct kl_event_seen *s)
+{
+    json_t *ev = kl_get(k, "", "events", s->ns, s->name);
+    if (!ev)
+        return false;
+    _cleanup_free_ char *now = kl_now_rfc3339();
+    jx_set_int(ev, "count", ++s->count);
+    jx_set_str(ev, "lastTimestamp", now);
+    json_object_del(json_object_get(ev, "metadata"), "resourceVersion");
+    kobj_req req = {.res = kl_res("", "events"),
+                    .ns = s->ns,
+                    .name = s->name,
+                    .field_manager = "k3core-kubelet"};
+    kobj_result res = {0};
+    kobj_status st = {0};
+    int r = kobj_update(k->api, &req, ev, &res, &st);
+    kobj_result_release(&res);
+    kobj_status_release(&st);
+    json_decref(ev);
+    return r >= 0;
+}
+
 void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
               ...)
 {
@@ -107,6 +174,12 @@ void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reaso
     dd_buf_vaddf(&b, fmt, ap);
     va_end(ap);
     _cleanup_free_ char *msg = dd_buf_detach(&b, NULL);
+    const json_t *meta = json_object_get(obj, "metadata");
+    _cleanup_free_ char *key =
+        dd_asprintf("%s\n%s\n%s\n%s", kl_str(meta, "uid", NULL) ?: "", type, reason, msg);
+    struct kl_event_seen *s = seen_find(k, key);
+    if (s && event_bump(k, s))
+        return;
     json_t *ev = event_new(k, obj, type, reason, msg);
     if (!ev)
         return;
@@ -117,6 +190,13 @@ void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reaso
     kobj_status st = {0};
     if (kobj_create(k->api, &req, ev, &res, &st) < 0)
         dd_debug("event %s: %s", reason, st.message);
+    else if (s) { /* the old Event is gone (deleted or expired): follow the new one */
+        free(s->name);
+        s->name = dd_strdup(kl_str(json_object_get(ev, "metadata"), "name", NULL) ?: "");
+        s->count = 1;
+    } else {
+        seen_add(k, key, ev);
+    }
     kobj_result_release(&res);
     kobj_status_release(&st);
     json_decref(ev);

@@ -9,6 +9,10 @@
 #include "dind/net.h"
 #include "dind/rt.h"
 #include "k3core/kubelet/kubelet.h"
+#include "k3core/kubelet/probespec.h"
+
+struct kl_prober;
+struct kl_hrun;
 
 /* One instance-independent container slot of a pod (init or regular). */
 struct kl_ctr {
@@ -34,6 +38,15 @@ struct kl_ctr {
     int exit_code;   /* of the last terminated instance */
     int pull_failed; /* consecutive image lookups that failed */
     bool pull_reported, created, restart_pending;
+    char **env;                             /* the instance's environment (exec probes) */
+    char *user, *cwd;                       /* its process user and working dir (exec probes) */
+    struct kl_prober *probers[KPR_N_KINDS]; /* of the current instance; NULL = none */
+    bool started_ok;                        /* startup probe passed (or there is none) */
+    struct kpr_handler hook_h;              /* the postStart/preStop handler being run */
+    struct kl_hrun *hook;                   /* postStart or preStop in flight */
+    bool stopping;                          /* kl_ctr_stop() was called for this instance */
+    ev_timer *kill_timer;                   /* SIGKILL at the end of the grace period */
+    int64_t stop_deadline_ns;
 };
 
 struct kl_pod {
@@ -60,6 +73,7 @@ struct kubelet {
     kobj_api *api;
     char *node_name, *node_ip, *agent_dir, *images_dir;
     char *pod_cidr, *ipam_dir;
+    char *cluster_dns, *cluster_domain;
     struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
     bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
     bool pods_tmpfs; /* <agent>/pods is our tmpfs (data dir on overlayfs): stop unmounts it */
@@ -76,6 +90,9 @@ struct kubelet {
     struct kl_pod *pods;
     int64_t start_ns;
     bool stopping;
+    void *events_seen; /* kapi.c's cache of recent Events (aggregation) */
+    void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
+    size_t events_next;
 };
 
 /* ---- kapi.c: object-layer helpers (errors logged, not fatal) ---- */
@@ -84,6 +101,7 @@ json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, c
 int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status);
 void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reason, const char *fmt,
               ...) DD_PRINTF(5, 6);
+void kl_events_free(kubelet *k);
 char *kl_now_rfc3339(void);
 /* Keeps lastTransitionTime of conditions whose status did not change (old: previous array). */
 void kl_keep_transitions(json_t *conds, const json_t *old);
@@ -102,6 +120,29 @@ void kl_sandbox_destroy(struct kl_pod *p);
 int kl_ctr_start(struct kl_ctr *c);
 int kl_ctr_check(struct kl_ctr *c); /* 1 when the instance exited (now terminated) */
 void kl_ctr_remove(struct kl_ctr *c);
+
+/* ---- handler.c: one exec/httpGet/tcpSocket handler run, never blocking the loop ---- */
+/* res: KPR_SUCCESS, KPR_FAILURE (msg = output or Go-style error text), KPR_UNKNOWN with
+ * errored (msg = why it could not run) or KPR_UNKNOWN without (the container is not running).
+ * exit_code: an exec handler's exit code (128 + signal), else -1.
+ * Called once, from a later loop callback. */
+typedef void (*kl_hrun_fn)(void *ud, enum kpr_result res, bool errored, int exit_code,
+                           const char *msg);
+/* timeout_s <= 0: no time limit. h must outlive the run. */
+struct kl_hrun *kl_hrun_start(struct kl_ctr *c, const struct kpr_handler *h, int timeout_s,
+                              kl_hrun_fn done, void *ud);
+void kl_hrun_cancel(struct kl_hrun *r); /* NULL-safe; done is not called */
+void kl_handler_tls_free(kubelet *k);
+
+/* ---- probe.c: probes, postStart/preStop hooks, stopping one container ---- */
+/* After rt_start: runs postStart if any, then marks the container running and starts probes. */
+void kl_ctr_started(struct kl_ctr *c);
+/* preStop (bounded by grace_s), then the stop signal, SIGKILL when grace_s has passed. */
+void kl_ctr_stop(struct kl_ctr *c, int64_t grace_s);
+/* Cancels probes, hooks and the kill timer of the current instance. */
+void kl_ctr_runtime_stop(struct kl_ctr *c);
+bool kl_ctr_is_ready(const struct kl_ctr *c);   /* containerStatuses[].ready */
+bool kl_ctr_is_started(const struct kl_ctr *c); /* containerStatuses[].started */
 
 /* ---- env.c / volumes.c ---- */
 int kl_env(struct kl_pod *p, const json_t *ctr, const json_t *runconfig, char ***ret, dd_err *e);

@@ -197,6 +197,10 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
     k->pod_cidr = dd_strdup(cfg->pod_cidr && *cfg->pod_cidr ? cfg->pod_cidr : "10.42.0.0/24");
     k->ipam_dir = dd_path_join(k->agent_dir, "ipam");
+    k->cluster_dns =
+        dd_strdup(cfg->cluster_dns && *cfg->cluster_dns ? cfg->cluster_dns : "10.43.0.10");
+    k->cluster_domain = dd_strdup(cfg->cluster_domain && *cfg->cluster_domain ? cfg->cluster_domain
+                                                                              : "cluster.local");
     k->net =
         (struct net_bridge_cfg){.bridge = "k3c0", .cidr = k->pod_cidr, .state_dir = k->ipam_dir};
     _cleanup_free_ char *store = dd_path_join(k->images_dir, "store");
@@ -266,9 +270,12 @@ void kubelet_stop(kubelet *k)
             dd_warn("kubelet: unmounting %s: %s", pods, strerror(errno));
     }
     img_store_close(k->images);
+    kl_events_free(k);
+    kl_handler_tls_free(k);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
     free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir);
+    free(k->cluster_dns), free(k->cluster_domain);
     free(k);
 }
 

@@ -37,8 +37,10 @@ struct kubelet_config {
     char *(*mint_token)(void *ud, const char *ns, const char *sa, const char *pod,
                         const char *pod_uid, int64_t expiry_seconds, int64_t *ret_exp);
     void *mint_ud;
-    const char *ca_pem;   /* ca.crt of projected token volumes */
-    const char *pod_cidr; /* this node's pod CIDR on bridge k3c0; NULL = 10.42.0.0/24 */
+    const char *ca_pem;         /* ca.crt of projected token volumes */
+    const char *pod_cidr;       /* this node's pod CIDR on bridge k3c0; NULL = 10.42.0.0/24 */
+    const char *cluster_dns;    /* pods' nameserver (dnsPolicy ClusterFirst); NULL = 10.43.0.10 */
+    const char *cluster_domain; /* NULL = cluster.local */
 };
 
 /* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */

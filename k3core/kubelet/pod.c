@@ -11,6 +11,7 @@
 
 #include "dind/cgroup.h"
 #include "k3core/kubelet/kubelet-internal.h"
+#include "k3core/kubelet/podspec.h"
 
 #define BACKOFF_START_NS (10LL * 1000000000)
 #define BACKOFF_MAX_NS   (300LL * 1000000000)
@@ -173,13 +174,6 @@ static int ensure_sandbox(struct kl_pod *p)
     return 0;
 }
 
-static void stop_all(struct kl_pod *p, int sig)
-{
-    for (size_t i = 0; i < p->n_ctrs; i++)
-        if (p->ctrs[i].rt_id)
-            rt_kill(p->ctrs[i].state_dir, sig, NULL);
-}
-
 static bool any_running(struct kl_pod *p)
 {
     bool any = false;
@@ -211,11 +205,13 @@ static bool kill_step(struct kl_pod *p)
             json_object_get(json_object_get(p->obj, "metadata"), "deletionGracePeriodSeconds");
         p->killing = true;
         p->kill_deadline_ns = now + (g ? json_integer_value(g) : 30) * 1000000000LL;
-        for (size_t i = 0; i < p->n_ctrs; i++)
-            if (p->ctrs[i].rt_id)
-                kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s",
-                         p->ctrs[i].name);
-        stop_all(p, 0);
+        for (size_t i = 0; i < p->n_ctrs; i++) {
+            if (!p->ctrs[i].rt_id)
+                continue;
+            kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s", p->ctrs[i].name);
+            p->ctrs[i].stopping = false; /* a liveness kill in progress gives way to deletion */
+            kl_ctr_stop(&p->ctrs[i], g ? json_integer_value(g) : 30);
+        }
     }
     if (any_running(p) && now < p->kill_deadline_ns)
         return false;
@@ -224,28 +220,38 @@ static bool kill_step(struct kl_pod *p)
     return true;
 }
 
-static json_t *ctr_status(struct kl_pod *p, struct kl_ctr *c)
+/* containerStatuses[].image: the spec's image fully qualified, as containerd reports it. */
+static char *status_image(const struct kl_ctr *c)
 {
     const char *image = kl_str(c->spec, "image", NULL) ?: "";
-    bool running = json_object_get(c->state, "running") != NULL;
-    json_t *s = json_pack("{s:s,s:O,s:O,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
-                          "lastState", c->last_state ? c->last_state : json_object(), "ready",
-                          running && !c->init, "restartCount", c->restarts, "image", image,
-                          "imageID", c->image_id ? c->image_id : "", "started", running);
+    img_ref ref;
+    if (img_ref_parse(image, 0, &ref, NULL) < 0)
+        return dd_strdup(image);
+    char *s = img_ref_string(&ref);
+    img_ref_release(&ref);
+    return s;
+}
+
+static json_t *ctr_status(struct kl_ctr *c)
+{
+    _cleanup_free_ char *image = status_image(c);
+    bool ready = c->init ? c->done : kl_ctr_is_ready(c);
+    /* "o" steals: a fresh {} must not get a second reference */
+    json_t *s = json_pack("{s:s,s:O,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
+                          "lastState", c->last_state ? json_incref(c->last_state) : json_object(),
+                          "ready", ready, "restartCount", c->restarts, "image", image, "imageID",
+                          c->image_id ? c->image_id : "", "started", kl_ctr_is_started(c));
     if (c->rt_id)
         json_object_set_new(s, "containerID", json_sprintf("dind://%s", c->rt_id));
     else if (json_object_get(json_object_get(c->state, "terminated"), "containerID"))
         json_object_set(s, "containerID",
                         json_object_get(json_object_get(c->state, "terminated"), "containerID"));
-    if (c->init)
-        json_object_set_new(s, "ready", json_boolean(c->done));
-    (void)p;
     return s;
 }
 
 /* Phase from the containers, upstream's rules (init failures with restartPolicy Never fail the
  * pod; all regular containers terminated: Succeeded when all exited 0, else Failed). */
-static const char *phase(struct kl_pod *p, bool *ret_ready, bool *ret_init)
+static const char *phase(struct kl_pod *p, bool *ret_init)
 {
     size_t n = 0, running = 0, term = 0, ok = 0, waiting = 0;
     bool init_done = true, init_failed = false;
@@ -265,7 +271,6 @@ static const char *phase(struct kl_pod *p, bool *ret_ready, bool *ret_init)
         waiting += !json_object_get(c->state, "running") && !t;
     }
     *ret_init = init_done;
-    *ret_ready = init_done && n > 0 && running == n;
     if (init_failed)
         return "Failed";
     if (!init_done || (running == 0 && waiting > 0 && p->n_ctrs && term == 0))
@@ -275,34 +280,114 @@ static const char *phase(struct kl_pod *p, bool *ret_ready, bool *ret_init)
     return "Running";
 }
 
-static json_t *cond(const char *type, bool ok, const char *reason, const char *old_status)
+static json_t *cond(const char *type, bool ok, const char *reason, const char *msg)
 {
     _cleanup_free_ char *now = kl_now_rfc3339();
     json_t *c = json_pack("{s:s,s:s,s:n,s:s}", "type", type, "status", ok ? "True" : "False",
                           "lastProbeTime", "lastTransitionTime", now);
     if (reason)
         jx_set_str(c, "reason", reason);
-    (void)old_status;
+    if (msg && *msg)
+        jx_set_str(c, "message", msg);
     return c;
+}
+
+/* "[a b]" of the containers (init or regular) for which bad() holds. */
+static char *names_where(struct kl_pod *p, bool init, bool (*bad)(const struct kl_ctr *))
+{
+    dd_buf b;
+    dd_buf_init(&b);
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        if (p->ctrs[i].init == init && bad(&p->ctrs[i]))
+            dd_buf_addf(&b, "%s%s", b.len ? " " : "", p->ctrs[i].name);
+    char *list = b.len ? dd_asprintf("[%s]", b.data) : NULL;
+    dd_buf_release(&b);
+    return list;
+}
+
+static bool not_ready(const struct kl_ctr *c)
+{
+    return !kl_ctr_is_ready(c);
+}
+
+static bool not_done(const struct kl_ctr *c)
+{
+    return !c->done;
+}
+
+/* The first readiness gate whose condition is not True, as upstream words it; NULL = none. */
+static char *gate_problem(const json_t *spec, const json_t *old_conds)
+{
+    size_t i, j;
+    json_t *g, *c;
+    json_array_foreach(json_object_get(spec, "readinessGates"), i, g)
+    {
+        const char *t = kl_str(g, "conditionType", NULL);
+        const char *status = NULL;
+        json_array_foreach(old_conds, j, c) if (dd_streq(kl_str(c, "type", NULL), t)) status =
+            kl_str(c, "status", NULL);
+        if (!status)
+            return dd_asprintf("corresponding condition of pod readiness gate \"%s\" does not "
+                               "exist.",
+                               t ? t : "");
+        if (strcmp(status, "True"))
+            return dd_asprintf("the status of pod readiness gate \"%s\" is not \"True\", but %s",
+                               t ? t : "", status);
+    }
+    return NULL;
+}
+
+static bool kubelet_owned(const char *type)
+{
+    static const char *const own[] = {"PodReadyToStartContainers", "Initialized", "Ready",
+                                      "ContainersReady", "PodScheduled"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(own); i++)
+        if (dd_streq(type, own[i]))
+            return true;
+    return false;
+}
+
+static json_t *conditions(struct kl_pod *p, const char *ph, bool init, const json_t *old)
+{
+    bool done = !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed");
+    const json_t *old_conds = json_object_get(old, "conditions");
+    _cleanup_free_ char *unready = done ? NULL : names_where(p, false, not_ready);
+    _cleanup_free_ char *uninit = names_where(p, true, not_done);
+    _cleanup_free_ char *gate = gate_problem(json_object_get(p->obj, "spec"), old_conds);
+    _cleanup_free_ char *msg_ready =
+        unready ? dd_asprintf("containers with unready status: %s", unready) : NULL;
+    _cleanup_free_ char *msg_init =
+        uninit ? dd_asprintf("containers with incomplete status: %s", uninit) : NULL;
+    bool cready = !done && init && !unready;
+    const char *why = done ? "PodCompleted" : "ContainersNotReady";
+    json_t *conds = json_array();
+    /* upstream's sandbox is gone once the pod completed */
+    json_array_append_new(conds, cond("PodReadyToStartContainers", p->netns && !done, NULL, NULL));
+    json_array_append_new(
+        conds, cond("Initialized", init,
+                    init ? (done ? "PodCompleted" : NULL) : "ContainersNotInitialized", msg_init));
+    json_array_append_new(conds, cond("Ready", cready && !gate,
+                                      cready ? (gate ? "ReadinessGatesNotReady" : NULL) : why,
+                                      cready ? gate : msg_ready));
+    json_array_append_new(conds, cond("ContainersReady", cready, cready ? NULL : why, msg_ready));
+    json_array_append_new(conds, cond("PodScheduled", true, NULL, NULL));
+    size_t i;
+    json_t *c;
+    json_array_foreach(old_conds, i, c) if (!kubelet_owned(kl_str(c, "type", NULL)))
+        json_array_append(conds, c);
+    kl_keep_transitions(conds, old_conds);
+    return conds;
 }
 
 static json_t *pod_status(struct kl_pod *p)
 {
-    bool ready, init;
-    const char *ph = phase(p, &ready, &init);
+    bool init;
+    const char *ph = phase(p, &init);
     const json_t *old = json_object_get(p->obj, "status");
-    const char *why = !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed") ? "PodCompleted" : NULL;
-    json_t *conds = json_array();
-    json_array_append_new(conds, cond("PodReadyToStartContainers", p->netns != NULL, NULL, NULL));
-    json_array_append_new(conds,
-                          cond("Initialized", init, init ? why : "ContainersNotInitialized", NULL));
-    json_array_append_new(conds, cond("Ready", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
-    json_array_append_new(conds, cond("ContainersReady", ready, ready ? NULL : why ?: "ContainersNotReady", NULL));
-    json_array_append_new(conds, cond("PodScheduled", true, NULL, NULL));
-    kl_keep_transitions(conds, json_object_get(old, "conditions"));
-    json_t *st = json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "phase", ph, "conditions", conds,
-                           "hostIP", p->k->node_ip, "hostIPs", "ip", p->k->node_ip, "qosClass",
-                           kl_str(old, "qosClass", NULL) ?: "BestEffort");
+    json_t *st =
+        json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "phase", ph, "conditions",
+                  conditions(p, ph, init, old), "hostIP", p->k->node_ip, "hostIPs", "ip",
+                  p->k->node_ip, "qosClass", kps_qos_class(json_object_get(p->obj, "spec")));
     if (p->pod_ip[0]) {
         jx_set_str(st, "podIP", p->pod_ip);
         json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", p->pod_ip));
@@ -315,7 +400,7 @@ static json_t *pod_status(struct kl_pod *p)
     }
     json_t *cs = json_array(), *ics = json_array();
     for (size_t i = 0; i < p->n_ctrs; i++)
-        json_array_append_new(p->ctrs[i].init ? ics : cs, ctr_status(p, &p->ctrs[i]));
+        json_array_append_new(p->ctrs[i].init ? ics : cs, ctr_status(&p->ctrs[i]));
     json_object_set_new(st, "containerStatuses", cs);
     if (json_array_size(ics))
         json_object_set_new(st, "initContainerStatuses", ics);
@@ -357,6 +442,8 @@ void kl_pod_free(struct kl_pod *p)
         struct kl_ctr *c = &p->ctrs[i];
         json_decref(c->spec), json_decref(c->state), json_decref(c->last_state);
         free(c->name), free(c->log_path), free(c->prev_log), free(c->image_id);
+        dd_strv_free(c->env);
+        free(c->user), free(c->cwd);
     }
     free(p->ctrs);
     json_decref(p->obj);

@@ -255,3 +255,51 @@ int kps_build(const struct kps_in *in, struct rt_spec *ret, dd_err *e)
     *ret = s;
     return 0;
 }
+
+/* Sums the non-zero cpu and memory quantities of one list (requests or limits) into sum[0..1];
+ * ret_both: both were present. Unparsable quantities count as absent (the API validated them). */
+static void qos_add(const json_t *list, int64_t sum[2], bool has[2], bool *ret_both)
+{
+    static const char *const names[] = {"cpu", "memory"};
+    bool both = true;
+    for (int i = 0; i < 2; i++) {
+        kqty q;
+        bool set = false;
+        dd_err e = {0};
+        if (quantity(list, names[i], &q, &set, &e) < 0 || !set) {
+            both = false;
+            continue;
+        }
+        if (kqty_milli(&q) != 0) {
+            sum[i] += kqty_milli(&q);
+            has[i] = true;
+        }
+    }
+    if (ret_both)
+        *ret_both = both;
+}
+
+const char *kps_qos_class(const json_t *spec)
+{
+    static const char *const lists[] = {"initContainers", "containers"};
+    int64_t req[2] = {0}, lim[2] = {0};
+    bool has_req[2] = {false}, has_lim[2] = {false}, guaranteed = true;
+    for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            const json_t *res = json_object_get(c, "resources");
+            bool both;
+            qos_add(json_object_get(res, "requests"), req, has_req, NULL);
+            qos_add(json_object_get(res, "limits"), lim, has_lim, &both);
+            guaranteed = guaranteed && both;
+        }
+    }
+    if (!has_req[0] && !has_req[1] && !has_lim[0] && !has_lim[1])
+        return "BestEffort";
+    for (int i = 0; i < 2; i++)
+        if (has_req[i] && (!has_lim[i] || req[i] != lim[i]))
+            guaranteed = false;
+    return guaranteed ? "Guaranteed" : "Burstable";
+}

@@ -33,4 +33,9 @@ int kps_build(const struct kps_in *in, struct rt_spec *ret, dd_err *e);
  * requests.cpu). -EINVAL on an unparsable quantity. */
 int kps_resources(const json_t *resources, struct rt_resources *ret, dd_err *e);
 
+/* status.qosClass as upstream computes it from cpu and memory of every container (init ones
+ * included): BestEffort without any, Guaranteed when every container limits both and the
+ * requests equal the limits, else Burstable. */
+const char *kps_qos_class(const json_t *spec);
+
 #endif

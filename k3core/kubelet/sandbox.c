@@ -4,7 +4,9 @@
  * (or spec.hostname); then the thread returns to its own namespaces. Containers join the three
  * by path. The network namespace then gets eth0 on the node bridge with an address from the pod
  * CIDR (libdind net_pod_attach, owner = pod UID). Destroy detaches the pod from the bridge
- * (releasing its address), detaches the mounts and removes the files.
+ * (releasing its address), detaches the mounts and removes the files. Once the pod has its IP,
+ * the pod directory gets etc/{hosts,resolv.conf,hostname} (podfiles.c) that every container
+ * bind-mounts (volumes.c).
  */
 #include <fcntl.h>
 #include <net/if.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "k3core/kubelet/kubelet-internal.h"
+#include "k3core/kubelet/podfiles.h"
 
 static int lo_up(dd_err *e)
 {
@@ -65,19 +68,53 @@ static void unmount_ns(const char *path)
     unlink(path);
 }
 
+static int write_one(const char *dir, const char *name, const char *text, dd_err *e)
+{
+    _cleanup_free_ char *path = dd_path_join(dir, name);
+    return dd_write_file_atomic(path, text, strlen(text), 0644, e);
+}
+
+/* <pod dir>/etc/{hosts,resolv.conf,hostname}; a dnsConfig that cannot form a resolv.conf is
+ * reported as upstream's DNSConfigForming event and leaves an empty file. */
+static int write_files(struct kl_pod *p, dd_err *e)
+{
+    _cleanup_free_ char *dir = dd_path_join(p->dir, "etc");
+    _cleanup_free_ char *host_resolv = NULL, *resolv = NULL;
+    dd_read_file("/etc/resolv.conf", 65536, &host_resolv, NULL, NULL);
+    struct kpf_dns d = {.cluster_dns = p->k->cluster_dns,
+                        .cluster_domain = p->k->cluster_domain,
+                        .host_resolv = host_resolv};
+    dd_err de = {0};
+    if (kpf_resolv(p->obj, &d, &resolv, &de) < 0) {
+        kl_event(p->k, p->obj, "Warning", "DNSConfigForming", "%s", de.msg);
+        resolv = dd_strdup("");
+    }
+    _cleanup_free_ char *hosts = kpf_hosts(p->obj, p->pod_ip, p->k->cluster_domain);
+    _cleanup_free_ char *hn = kpf_hostname(p->obj);
+    _cleanup_free_ char *hn_line = dd_asprintf("%s\n", hn);
+    int r = dd_mkdir_p(dir, 0755, e);
+    if (r >= 0)
+        r = write_one(dir, "hosts", hosts, e);
+    if (r >= 0)
+        r = write_one(dir, "resolv.conf", resolv, e);
+    if (r >= 0)
+        r = write_one(dir, "hostname", hn_line, e);
+    return r < 0 ? dd_err_wrap(e, "pod files") : 0;
+}
+
 int kl_sandbox_create(struct kl_pod *p, dd_err *e)
 {
     _cleanup_free_ char *nsdir = dd_path_join(p->dir, "ns");
     int r = dd_mkdir_p(nsdir, 0700, e);
     if (r < 0)
         return r;
-    const char *hn = kl_str(json_object_get(p->obj, "spec"), "hostname", NULL);
+    _cleanup_free_ char *hn = kpf_hostname(p->obj);
     _cleanup_close_ int net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     _cleanup_close_ int ipc = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
     _cleanup_close_ int uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
     if (net < 0 || ipc < 0 || uts < 0)
         return dd_err_sys(e, "opening our namespaces");
-    r = enter_new(nsdir, hn && *hn ? hn : p->name, e);
+    r = enter_new(nsdir, hn, e);
     if (setns(net, CLONE_NEWNET) < 0 || setns(ipc, CLONE_NEWIPC) < 0 ||
         setns(uts, CLONE_NEWUTS) < 0) {
         dd_error("kubelet: cannot return to the agent's namespaces: %s", strerror(errno));
@@ -89,6 +126,8 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
     struct net_pod_ip ip;
     if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, e)) >= 0)
         memcpy(p->pod_ip, ip.ip, sizeof(p->pod_ip));
+    if (r >= 0)
+        r = write_files(p, e);
     if (r < 0) {
         kl_sandbox_destroy(p);
         return dd_err_wrap(e, "pod sandbox");

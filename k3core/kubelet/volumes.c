@@ -270,6 +270,34 @@ void kl_mounts_free(struct rt_mount *m, size_t n)
     free(m);
 }
 
+static bool mounted_at(const json_t *vms, const char *path)
+{
+    size_t i;
+    json_t *vm;
+    json_array_foreach(vms, i, vm) if (dd_streq(kl_str(vm, "mountPath", NULL), path)) return true;
+    return false;
+}
+
+/* The pod's /etc/hosts, /etc/resolv.conf and /etc/hostname (sandbox.c writes them), unless the
+ * container mounts something of its own there. */
+static struct rt_mount *pod_files(struct kl_pod *p, const json_t *vms, struct rt_mount *m,
+                                  size_t *n)
+{
+    static const char *const files[] = {"hosts", "resolv.conf", "hostname"};
+    _cleanup_free_ char *dir = dd_path_join(p->dir, "etc");
+    for (size_t i = 0; i < DD_ARRAY_SIZE(files); i++) {
+        _cleanup_free_ char *dest = dd_path_join("/etc", files[i]);
+        if (mounted_at(vms, dest))
+            continue;
+        m = dd_realloc(m, (*n + 1) * sizeof(*m));
+        m[(*n)++] = (struct rt_mount){.destination = TAKE_PTR(dest),
+                                      .type = dd_strdup("bind"),
+                                      .source = dd_path_join(dir, files[i]),
+                                      .options = dd_strv_push(dd_strv_push(NULL, "rbind"), "rw")};
+    }
+    return m;
+}
+
 int kl_volume_mounts(struct kl_pod *p, const json_t *ctr, struct rt_mount **ret, size_t *ret_n,
                      dd_err *e)
 {
@@ -300,6 +328,7 @@ int kl_volume_mounts(struct kl_pod *p, const json_t *ctr, struct rt_mount **ret,
         m[i].options = dd_strv_push(dd_strv_push(NULL, "rbind"),
                                     json_is_true(json_object_get(vm, "readOnly")) ? "ro" : "rw");
     }
+    m = pod_files(p, vms, m, &n);
     if (wants_sa_volume(p)) {
         m = dd_realloc(m, (n + 1) * sizeof(*m));
         _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");

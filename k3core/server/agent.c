@@ -39,7 +39,9 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
                                 .control_plane = true,
                                 .mint_token = mint,
                                 .mint_ud = s,
-                                .ca_pem = s->pki->server_ca_pem};
+                                .ca_pem = s->pki->server_ca_pem,
+                                .cluster_dns = s->cfg->cluster_dns,
+                                .cluster_domain = s->cfg->cluster_domain};
     int r = kubelet_start(s->loop, s->api, &kc, &s->kubelet, e);
     return r < 0 ? dd_err_wrap(e, "node agent") : 0;
 }

@@ -89,6 +89,19 @@ static const char *container_reason(const json_t *cs, char *buf, size_t n, bool 
     return NULL;
 }
 
+/* The status of the pod condition `type` ("True"...), or NULL. */
+static const char *pod_condition(const json_t *o, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(tpath(o, "status.conditions"), i, c)
+    {
+        if (tstr(c, "type") && !strcmp(tstr(c, "type"), type))
+            return tstr(c, "status");
+    }
+    return NULL;
+}
+
 static json_t *pod_status(const json_t *o)
 {
     const char *reason = tstr(o, "status.reason");
@@ -106,8 +119,10 @@ static json_t *pod_status(const json_t *o)
             reason = buf;
         }
     }
-    if (!strcmp(reason, "Completed") && running)
-        reason = "Running";
+    if (!strcmp(reason, "Completed") && running) {
+        const char *ready = pod_condition(o, "Ready");
+        reason = ready && !strcmp(ready, "True") ? "Running" : "NotReady";
+    }
     if (tstr(o, "metadata.deletionTimestamp"))
         reason = "Terminating";
     return json_string(reason);
@@ -152,10 +167,17 @@ static json_t *pod_nominated(const json_t *o)
 
 static json_t *pod_gates(const json_t *o)
 {
-    size_t n = json_array_size(tpath(o, "spec.readinessGates"));
+    size_t n = json_array_size(tpath(o, "spec.readinessGates")), i, ok = 0;
     if (!n)
         return json_string("<none>");
-    return ratio(0, (int64_t)n);
+    json_t *g;
+    json_array_foreach(tpath(o, "spec.readinessGates"), i, g)
+    {
+        const char *st =
+            tstr(g, "conditionType") ? pod_condition(o, tstr(g, "conditionType")) : NULL;
+        ok += st && !strcmp(st, "True");
+    }
+    return ratio((int64_t)ok, (int64_t)n);
 }
 
 static const struct tcol pod_cols[] = {
