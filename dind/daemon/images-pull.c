@@ -74,8 +74,8 @@ static void push_aux(struct job *j, const char *status)
     long long size;
     if (sscanf(status, "%128[^:]: digest: %71s size: %lld", tag, digest, &size) != 3)
         return;
-    job_line(j, json_pack("{s:{},s:{s:s,s:s,s:I}}", "progressDetail", "aux", "Tag", tag,
-                          "Digest", digest, "Size", (json_int_t)size));
+    job_line(j, json_pack("{s:{},s:{s:s,s:s,s:I}}", "progressDetail", "aux", "Tag", tag, "Digest",
+                          digest, "Size", (json_int_t)size));
 }
 
 static void on_progress(void *ud, const char *id, const char *status, bool detail, int64_t cur,
@@ -194,8 +194,8 @@ static void finish(struct job *j)
         dindd_reply_err(j->req, &j->e);
     } else if (j->req) {
         if (j->rc < 0) {
-            json_t *m = json_pack("{s:{s:s},s:s}", "errorDetail", "message", j->e.msg, "error",
-                                  j->e.msg);
+            json_t *m =
+                json_pack("{s:{s:s},s:s}", "errorDetail", "message", j->e.msg, "error", j->e.msg);
             _cleanup_free_ char *s = jx_dump(m);
             json_decref(m);
             relay(j, s, strlen(s));
@@ -275,10 +275,10 @@ void dindd_images_pull(http_req *req, const char *from)
 {
     const char *tag = http_req_query(req, "tag");
     const char *platform = http_req_query(req, "platform");
+    /* the CLI sends a digest pull as tag=sha256:... */
+    const char *sep = tag && strchr(tag, ':') ? "@" : ":";
     _cleanup_free_ char *s =
-        tag && *tag && !strchr(from, '@') ? dd_asprintf("%s%s%s", from, tag[0] == '@' ? "" : ":",
-                                                        tag)
-                                          : dd_strdup(from);
+        tag && *tag && !strchr(from, '@') ? dd_asprintf("%s%s%s", from, sep, tag) : dd_strdup(from);
     img_ref r;
     dd_err e = {0};
     if (img_ref_parse(s, 0, &r, &e) < 0) {
@@ -366,9 +366,9 @@ static void login_done(ev_io *w, int fd, unsigned events, void *data)
     } else if (l->rc < 0) {
         dindd_reply_err(l->req, &l->e);
     } else {
-        json_t *o = json_pack("{s:s,s:s}", "IdentityToken",
-                              l->identity_token ? l->identity_token : "", "Status",
-                              "Login Succeeded");
+        json_t *o =
+            json_pack("{s:s,s:s}", "IdentityToken", l->identity_token ? l->identity_token : "",
+                      "Status", "Login Succeeded");
         _cleanup_free_ char *s = jx_dump(o);
         json_decref(o);
         http_reply(l->req, 200, "application/json", s, strlen(s));

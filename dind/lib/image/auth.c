@@ -22,7 +22,7 @@ void img_challenge_release(img_challenge *c)
 
 static bool is_tchar(char c)
 {
-    return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+    return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static void skip_ws(const char **p)
@@ -247,7 +247,8 @@ int img_auth_decode(const char *header, img_auth *ret, dd_err *e)
     json_decref(o);
     if (r < 0) {
         img_auth_release(ret);
-        return dd_err_wrap(e, "invalid X-Registry-Auth header");
+        dd_err_wrap(e, "invalid X-Registry-Auth header");
+        return -EINVAL;
     }
     return 0;
 }
@@ -318,5 +319,7 @@ int img_registries_add_dockerconfig(img_registries *r, const char *json, size_t 
             h->auth = a;
         }
     json_decref(doc);
-    return rc < 0 ? dd_err_wrap(e, "invalid docker config") : 0;
+    if (rc < 0)
+        dd_err_wrap(e, "invalid docker config");
+    return rc < 0 ? rc : 0;
 }

@@ -113,8 +113,10 @@ int img_manifest_parse(const char *content_type, const char *data, size_t len, i
         return dd_err_set(e, EINVAL, "manifest is too large (%zu bytes)", len);
     json_t *doc = NULL;
     int r = jx_parse(data, len, &doc, e);
-    if (r < 0)
-        return dd_err_wrap(e, "parsing the manifest");
+    if (r < 0) {
+        dd_err_wrap(e, "parsing the manifest");
+        return r;
+    }
     const char *mt = NULL;
     img_manifest m = {0};
     if (!json_is_object(doc))
@@ -135,7 +137,8 @@ int img_manifest_parse(const char *content_type, const char *data, size_t len, i
     json_decref(doc);
     if (r < 0) {
         img_manifest_release(&m);
-        return dd_err_wrap(e, "invalid manifest");
+        dd_err_wrap(e, "invalid manifest");
+        return r;
     }
     *ret = m;
     return 0;
@@ -178,8 +181,7 @@ static const char *norm_variant(const char *arch, const char *variant)
     return "";
 }
 
-int img_manifest_choose(const img_manifest *idx, const char *platform, size_t *ret_index,
-                        dd_err *e)
+int img_manifest_choose(const img_manifest *idx, const char *platform, size_t *ret_index, dd_err *e)
 {
     if (!platform || !*platform)
         platform = img_host_platform();

@@ -158,8 +158,10 @@ static int download(struct puller *pl, size_t i, const char *id, int *ret_fd, dd
     if (r >= 0 && resp.status != 200)
         r = pull_error(pl, &resp, e);
     img_reg_resp_release(&resp);
-    if (r < 0)
-        return dd_err_wrap(e, "downloading layer %s", d->digest);
+    if (r < 0) {
+        dd_err_wrap(e, "downloading layer %s", d->digest);
+        return r;
+    }
     progress(pl, id, "Verifying Checksum", true);
     char got[72];
     img_hash_final(TAKE_PTR(h), got);
@@ -250,8 +252,7 @@ static int pull_run(struct puller *pl, img_pull_result *ret, dd_err *e)
     return 0;
 }
 
-int img_pull(img_store *st, const char *s, const img_pull_opts *o, img_pull_result *ret,
-             dd_err *e)
+int img_pull(img_store *st, const char *s, const img_pull_opts *o, img_pull_result *ret, dd_err *e)
 {
     if (st->readonly)
         return dd_err_set(e, EROFS, "the image store is read-only");

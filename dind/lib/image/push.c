@@ -77,8 +77,9 @@ static int gzip_layer(struct pusher *p, const char *diff_id, int *ret_fd, char d
     while (ok && (n = read(in, buf, sizeof(buf))) > 0)
         ok = archive_write_data(a, buf, (size_t)n) == n;
     ok = ok && archive_write_close(a) == ARCHIVE_OK;
-    int r = ok ? 0 : dd_err_set(e, EIO, "compressing layer %s: %s", diff_id,
-                                a ? archive_error_string(a) : "out of memory");
+    int r = ok ? 0
+               : dd_err_set(e, EIO, "compressing layer %s: %s", diff_id,
+                            a ? archive_error_string(a) : "out of memory");
     archive_entry_free(ent);
     archive_write_free(a);
     img_hash_final(s.h, digest);
@@ -215,8 +216,7 @@ static int push_manifest(struct pusher *p, const img_image *img, const char *tag
     img_reg_resp_release(&resp);
     if (r < 0)
         return r;
-    _cleanup_free_ char *msg =
-        dd_asprintf("%s: digest: %s size: %zu", tag, digest, strlen(body));
+    _cleanup_free_ char *msg = dd_asprintf("%s: digest: %s size: %zu", tag, digest, strlen(body));
     progress(p, NULL, msg, false);
     return 0;
 }

@@ -206,8 +206,8 @@ static const char *verb(const img_reg_req *q)
 {
     if (!q->method)
         return "Get";
-    return dd_streq(q->method, "HEAD")  ? "Head"
-           : dd_streq(q->method, "PUT") ? "Put"
+    return dd_streq(q->method, "HEAD")    ? "Head"
+           : dd_streq(q->method, "PUT")   ? "Put"
            : dd_streq(q->method, "POST")  ? "Post"
            : dd_streq(q->method, "PATCH") ? "Patch"
                                           : "Get";
@@ -234,8 +234,7 @@ static void set_method(CURL *c, const img_reg_req *q, struct xfer *x)
 }
 
 /* One exchange with the current credentials. */
-static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_resp *resp,
-                   dd_err *e)
+static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_resp *resp, dd_err *e)
 {
     img_reg_resp_release(resp);
     struct xfer x = {.curl = r->curl, .q = q, .resp = resp};
@@ -462,12 +461,12 @@ static char *challenge_error(const img_reg_resp *resp, char ret_code[32])
     if (dd_streq(ch.scheme, "bearer") && dd_streq(ch.error, "insufficient_scope")) {
         snprintf(ret_code, 32, "DENIED");
         out = dd_asprintf("denied: %s", ch.error_description ? ch.error_description
-                                                            : "requested access to the "
-                                                              "resource is denied");
+                                                             : "requested access to the "
+                                                               "resource is denied");
     } else if (dd_streq(ch.scheme, "bearer") && dd_streq(ch.error, "invalid_token")) {
         snprintf(ret_code, 32, "UNAUTHORIZED");
-        out = dd_asprintf("unauthorized: %s", ch.error_description ? ch.error_description
-                                                                  : "authentication required");
+        out = dd_asprintf("unauthorized: %s",
+                          ch.error_description ? ch.error_description : "authentication required");
     } else if (dd_streq(ch.scheme, "basic")) {
         snprintf(ret_code, 32, "UNAUTHORIZED");
         out = dd_strdup("no basic auth credentials");
@@ -589,8 +588,7 @@ static int ping(img_reg *r, dd_err *e)
     if (rc >= 0 && resp.status == 401 && resp.www_auth)
         rc = img_challenge_parse(resp.www_auth, &r->ch, e);
     else if (rc >= 0 && resp.status != 200)
-        rc = dd_err_set(e, EIO, "Get \"%s\": not a registry (HTTP status %ld)", url,
-                        resp.status);
+        rc = dd_err_set(e, EIO, "Get \"%s\": not a registry (HTTP status %ld)", url, resp.status);
     img_reg_resp_release(&resp);
     return rc;
 }
@@ -676,12 +674,13 @@ int img_registry_login(const img_registries *regs, const char *server, const img
         img_reg_resp resp = {0};
         rc = img_reg_do(r, &q, &resp, e);
         if (rc >= 0 && resp.status == 401)
-            rc = dd_err_set(e, EACCES, "login attempt to %s/v2/ failed with status: 401 "
-                                       "Unauthorized",
+            rc = dd_err_set(e, EACCES,
+                            "login attempt to %s/v2/ failed with status: 401 "
+                            "Unauthorized",
                             r->base);
         else if (rc >= 0 && resp.status != 200)
-            rc = dd_err_set(e, EIO, "login attempt to %s/v2/ failed with status: %ld",
-                            r->base, resp.status);
+            rc = dd_err_set(e, EIO, "login attempt to %s/v2/ failed with status: %ld", r->base,
+                            resp.status);
         img_reg_resp_release(&resp);
     }
     if (rc >= 0 && ret_identity_token)
