@@ -257,6 +257,8 @@ static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_re
         h = curl_slist_append(h, r->authz);
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, ebuf);
     if (q->out_fd >= 0 && ftruncate(q->out_fd, 0) == 0)
         (void)lseek(q->out_fd, 0, SEEK_SET);
     CURLcode cc = curl_easy_perform(r->curl);
@@ -267,7 +269,8 @@ static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_re
     if (cc == CURLE_WRITE_ERROR)
         return dd_err_set(e, EIO, "%s \"%s\": the response is too large", verb(q), url);
     if (cc != CURLE_OK)
-        return dd_err_set(e, EIO, "%s \"%s\": %s", verb(q), url, curl_easy_strerror(cc));
+        return dd_err_set(e, EIO, "%s \"%s\": %s", verb(q), url,
+                          ebuf[0] ? ebuf : curl_easy_strerror(cc));
     if (resp->status >= 200 && resp->status < 300)
         report(&x, true);
     return 0;

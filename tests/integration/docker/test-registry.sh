@@ -1,0 +1,153 @@
+#!/bin/sh
+# Registry traffic end to end against Debian's docker-registry (distribution 2.8) on 127.0.0.1:
+# docker push of the busybox fixture, rmi, docker pull with dockerd's progress stream, run of the
+# pulled image, "up to date", pull by digest, a missing tag's dockerd error (404), docker-py
+# images.pull, --registry-mirror for docker.io names, and a registry with htpasswd (bcrypt) auth:
+# refused without credentials, docker login (wrong and right password), push and pull with them.
+. "$(dirname "$0")/../lib.sh"
+
+command -v docker-registry >/dev/null || fail "docker-registry is not installed (ci/deps.sh)"
+export DOCKER_CONFIG=$TEST_TMP/docker-config
+mkdir -p "$DOCKER_CONFIG"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_registry NAME PORT [htpasswd-file]: a registry on 127.0.0.1:PORT, stopped at exit.
+start_registry() {
+    cfg=$TEST_TMP/$1.yml
+    {
+        echo "version: 0.1"
+        echo "log: {level: error}"
+        echo "storage: {filesystem: {rootdirectory: $TEST_TMP/$1-data}}"
+        echo "http: {addr: 127.0.0.1:$2}"
+        [ -z "${3:-}" ] || echo "auth: {htpasswd: {realm: test-realm, path: $3}}"
+    } >"$cfg"
+    docker-registry serve "$cfg" >"$TEST_TMP/$1.log" 2>&1 &
+    pid=$!
+    on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$2/v2/"; do
+        i=$((i + 1))
+        kill -0 "$pid" 2>/dev/null || { cat "$TEST_TMP/$1.log"; fail "registry $1 exited"; }
+        [ $i -lt 200 ] || fail "registry $1 did not answer"
+        sleep 0.05
+    done
+}
+
+PORT=$(free_port)
+REG=127.0.0.1:$PORT
+start_registry plain "$PORT"
+start_dindd --registry-mirror "http://$REG"
+
+FIX=$REPO/tests/fixtures/mkimage-busybox.sh
+sh "$FIX" "$TEST_TMP/bb.tar" "$REG/busybox:1" >/dev/null
+dk load -i "$TEST_TMP/bb.tar" >/dev/null
+id=$(dk image inspect "$REG/busybox:1" --format '{{.Id}}')
+
+# ---- push ----
+out=$(dk push "$REG/busybox:1")
+echo "$out" | grep -qx "The push refers to repository \[$REG/busybox\]" || fail "push header: $out"
+echo "$out" | grep -q ": Pushed$" || fail "push did not push a layer: $out"
+digest=$(echo "$out" | sed -n 's/^1: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p')
+[ -n "$digest" ] || fail "push printed no digest: $out"
+out=$(dk push "$REG/busybox:1")
+echo "$out" | grep -q ": Layer already exists$" || fail "second push re-uploaded: $out"
+dk tag "$REG/busybox:1" "$REG/library/busybox:1"
+dk push "$REG/library/busybox:1" >/dev/null
+ok "docker push (digest $digest)"
+
+# ---- pull ----
+dk rmi "$REG/busybox:1" "$REG/library/busybox:1" >/dev/null
+out=$(dk pull "$REG/busybox:1")
+for want in "1: Pulling from busybox" "Pull complete" "Digest: $digest" \
+    "Status: Downloaded newer image for $REG/busybox:1"; do
+    echo "$out" | grep -q "$want" || fail "pull output lacks '$want': $out"
+done
+[ "$(dk image inspect "$REG/busybox:1" --format '{{.Id}}')" = "$id" ] || fail "pulled another image"
+dk image inspect "$REG/busybox:1" --format '{{json .RepoDigests}}' | grep -q "$REG/busybox@$digest" ||
+    fail "RepoDigests lack the pulled digest"
+[ "$(dk run --rm "$REG/busybox:1" echo pulled-ok)" = pulled-ok ] || fail "run of the pulled image"
+out=$(dk pull "$REG/busybox:1")
+echo "$out" | grep -q "Status: Image is up to date for $REG/busybox:1" || fail "up to date: $out"
+ok "docker pull, run, up to date"
+
+# The wire format: one JSON message per line ending in \r\n, per-layer progress with details.
+dk rmi "$REG/busybox:1" >/dev/null
+api POST "/v1.41/images/create?fromImage=$REG%2Fbusybox&tag=1" -H 'X-Registry-Auth: e30=' >"$TEST_TMP/stream"
+CR=$(printf '\r')
+head -n 1 "$TEST_TMP/stream" | grep -q "^{\"status\":\"Pulling from busybox\",\"id\":\"1\"}$CR\$" ||
+    fail "first message: $(head -n 1 "$TEST_TMP/stream")"
+grep -q '"status":"Pulling fs layer","progressDetail":{},"id":"[0-9a-f]\{12\}"' "$TEST_TMP/stream" ||
+    fail "no Pulling fs layer message"
+grep -q '"status":"Downloading","progressDetail":{"current":[0-9]*,"total":[0-9]*},"progress":"\[' \
+    "$TEST_TMP/stream" || fail "no Downloading progress"
+[ "$(grep -c "$CR\$" "$TEST_TMP/stream")" = "$(wc -l <"$TEST_TMP/stream")" ] ||
+    fail "messages do not end in CRLF"
+ok "pull progress stream"
+
+# ---- by digest, localhost, missing tag ----
+dk rmi "$REG/busybox:1" >/dev/null
+dk pull "$REG/busybox@$digest" >/dev/null
+dk image inspect "$REG/busybox@$digest" --format '{{.Id}}' | grep -qx "$id" || fail "digest pull"
+[ "$(dk image inspect "$id" --format '{{len .RepoTags}}')" = 0 ] || fail "a digest pull added a tag"
+dk pull "localhost:$PORT/busybox:1" >/dev/null
+dk image inspect "localhost:$PORT/busybox:1" >/dev/null || fail "pull via localhost"
+if err=$(dk pull "$REG/busybox:nope" 2>&1); then fail "pull of a missing tag succeeded"; fi
+[ "$err" = "Error response from daemon: manifest for $REG/busybox:nope not found: manifest unknown: manifest unknown" ] ||
+    fail "missing tag message: $err"
+[ "$(api_status POST "/v1.41/images/create?fromImage=$REG%2Fbusybox&tag=nope")" = 404 ] ||
+    fail "missing tag status"
+ok "pull by digest, via localhost, missing tag (404)"
+
+# ---- registry mirror for docker.io names ----
+out=$(dk pull busybox:1)
+echo "$out" | grep -q "Status: Downloaded newer image for busybox:1" || fail "mirror pull: $out"
+[ "$(dk image inspect busybox:1 --format '{{.Id}}')" = "$id" ] || fail "mirror gave another image"
+ok "--registry-mirror serves docker.io/library/busybox"
+
+# ---- docker-py ----
+/usr/bin/python3 - "$SOCK" "$REG" "$id" <<'EOF' || fail "docker-py images.pull"
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+img = c.images.pull(sys.argv[2] + "/busybox", tag="1")
+assert img.id == sys.argv[3], img.id
+assert sys.argv[2] + "/busybox:1" in img.tags, img.tags
+try:
+    c.images.pull(sys.argv[2] + "/busybox", tag="nope")
+    raise SystemExit("pulled a missing tag")
+except docker.errors.NotFound as e:
+    assert "manifest unknown" in str(e), e
+EOF
+ok "docker-py images.pull"
+
+# ---- a registry with htpasswd auth ----
+/usr/bin/python3 -W ignore -c 'import crypt; print("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' \
+    >"$TEST_TMP/htpasswd"
+APORT=$(free_port)
+AREG=127.0.0.1:$APORT
+start_registry auth "$APORT" "$TEST_TMP/htpasswd"
+dk tag "$id" "$AREG/private/bb:1"
+if err=$(dk push "$AREG/private/bb:1" 2>&1); then fail "push without credentials succeeded"; fi
+echo "$err" | grep -q "no basic auth credentials" || fail "push without credentials: $err"
+if err=$(echo wrong | dk login -u alice --password-stdin "$AREG" 2>&1); then fail "bad login succeeded"; fi
+echo "$err" | grep -q "login attempt to http://$AREG/v2/ failed with status: 401 Unauthorized" ||
+    fail "bad login message: $err"
+echo s3cret | dk login -u alice --password-stdin "$AREG" 2>&1 | grep -q "Login Succeeded" || fail "login"
+dk push "$AREG/private/bb:1" >/dev/null || fail "push with credentials"
+dk rmi "$AREG/private/bb:1" >/dev/null
+dk pull "$AREG/private/bb:1" >/dev/null || fail "pull with credentials"
+dk logout "$AREG" >/dev/null
+dk rmi "$AREG/private/bb:1" >/dev/null
+if err=$(dk pull "$AREG/private/bb:1" 2>&1); then fail "pull without credentials succeeded"; fi
+echo "$err" | grep -q "pull access denied for $AREG/private/bb, repository does not exist or may require 'docker login'" ||
+    fail "pull without credentials: $err"
+/usr/bin/python3 - "$SOCK" "$AREG" <<'EOF' || fail "docker-py pull with auth_config"
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+img = c.images.pull(sys.argv[2] + "/private/bb", tag="1",
+                    auth_config={"username": "alice", "password": "s3cret"})
+assert sys.argv[2] + "/private/bb:1" in img.tags, img.tags
+EOF
+ok "htpasswd registry: refusals, docker login, authenticated push/pull, docker-py auth_config"
