@@ -197,6 +197,8 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
     k->api = api;
     k->start_ns = dd_now_ns();
     int r = prepare(k, cfg, e);
+    if (r >= 0)
+        r = kl_pulls_start(k, cfg->registries, e);
     if (r >= 0) {
         load_tarballs(k);
         r = kl_node_register(k, e);
@@ -231,6 +233,7 @@ void kubelet_stop(kubelet *k)
     dd_err ne = {0};
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);
+    kl_pulls_stop(k);
     img_store_close(k->images);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);

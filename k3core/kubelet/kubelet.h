@@ -39,6 +39,8 @@ struct kubelet_config {
     void *mint_ud;
     const char *ca_pem;   /* ca.crt of projected token volumes */
     const char *pod_cidr; /* this node's pod CIDR on bridge k3c0; NULL = 10.42.0.0/24 */
+    /* k3s's registries.yaml (--private-registry) as JSON: mirrors and configs; NULL = none. */
+    const json_t *registries;
 };
 
 /* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const types[] = {NULL, IMG_MT_DOCKER_MANIFEST, IMG_MT_DOCKER_LIST,
                                         IMG_MT_OCI_MANIFEST, IMG_MT_OCI_INDEX};
     static const char *const platforms[] = {"linux/amd64", "linux/arm64", "linux/arm/v6",
-                                            "linux/arm", NULL, "windows/amd64/x"};
+                                            "linux/arm",   NULL,          "windows/amd64/x"};
     if (size < 1)
         return 0;
     const char *ct = types[data[0] % 5];

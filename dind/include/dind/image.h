@@ -245,6 +245,7 @@ typedef struct img_pull_opts {
     const char *platform;             /* "os/arch[/variant]"; NULL = linux/<this machine> */
     img_progress_fn progress;         /* may be NULL */
     void *ud;
+    const volatile bool *cancel; /* may be NULL; set (from another thread) to abort: -ECANCELED */
 } img_pull_opts;
 
 typedef struct img_pull_result {

@@ -202,7 +202,7 @@ void img_reg_resp_release(img_reg_resp *r);
 /* Finds a working endpoint (mirrors first) and its auth scheme for ref's repository; actions
  * is "pull" or "pull,push". */
 int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth *auth,
-                 const char *actions, img_reg **ret, dd_err *e);
+                 const char *actions, const volatile bool *cancel, img_reg **ret, dd_err *e);
 void img_reg_close(img_reg *r);
 /* Performs q (retrying once with fresh credentials on a 401). Transport failures are errors
  * ('Get "url": ...'); any HTTP status is returned in *resp for the caller to judge. */

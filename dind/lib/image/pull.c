@@ -211,7 +211,7 @@ static int pull_run(struct puller *pl, img_pull_result *ret, dd_err *e)
 {
     _cleanup_free_ char *msg = dd_asprintf("Pulling from %s", pl->ref.path);
     int r = img_reg_open(pl->o ? pl->o->registries : NULL, &pl->ref, pl->o ? pl->o->auth : NULL,
-                         "pull", &pl->reg, e);
+                         "pull", pl->o ? pl->o->cancel : NULL, &pl->reg, e);
     if (r >= 0)
         r = resolve(pl, e);
     if (r < 0)

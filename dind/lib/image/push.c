@@ -276,8 +276,8 @@ int img_push(img_store *st, const char *s, const img_pull_opts *o, dd_err *e)
         img_image_free(img);
     }
     if (r >= 0)
-        r = img_reg_open(o ? o->registries : NULL, &ref, o ? o->auth : NULL, "pull,push", &p.reg,
-                         e);
+        r = img_reg_open(o ? o->registries : NULL, &ref, o ? o->auth : NULL, "pull,push",
+                         o ? o->cancel : NULL, &p.reg, e);
     if (r >= 0) {
         _cleanup_free_ char *msg =
             dd_asprintf("The push refers to repository [%s/%s]", ref.domain, ref.path);

@@ -21,6 +21,7 @@ struct img_reg {
     img_auth auth;
     img_challenge ch; /* from the ping */
     char *authz;      /* the Authorization header line, or NULL */
+    const volatile bool *cancel;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -175,6 +176,13 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
     return (size_t)got;
 }
 
+static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const volatile bool *cancel = ud;
+    return cancel && *cancel ? 1 : 0;
+}
+
 static char *full_url(const img_reg *r, const char *url)
 {
     if (dd_startswith(url, "http://") || dd_startswith(url, "https://"))
@@ -245,6 +253,11 @@ static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_re
     curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &x);
     set_method(r->curl, q, &x);
+    if (r->cancel) {
+        curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+        curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, (void *)r->cancel);
+    }
     struct curl_slist *h = NULL;
     _cleanup_free_ char *accept = q->accept ? dd_asprintf("Accept: %s", q->accept) : NULL;
     _cleanup_free_ char *ctype =
@@ -266,6 +279,8 @@ static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_re
     curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &resp->status);
     if (cc == CURLE_WRITE_ERROR && x.werr)
         return dd_err_set(e, x.werr, "%s \"%s\": writing: %s", verb(q), url, strerror(x.werr));
+    if (cc == CURLE_ABORTED_BY_CALLBACK)
+        return dd_err_set(e, ECANCELED, "%s \"%s\": canceled", verb(q), url);
     if (cc == CURLE_WRITE_ERROR)
         return dd_err_set(e, EIO, "%s \"%s\": the response is too large", verb(q), url);
     if (cc != CURLE_OK)
@@ -618,7 +633,7 @@ static int preauth(img_reg *r, dd_err *e)
 }
 
 int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth *auth,
-                 const char *actions, img_reg **ret, dd_err *e)
+                 const char *actions, const volatile bool *cancel, img_reg **ret, dd_err *e)
 {
     pthread_once(&curl_once, curl_init_once);
     const img_registry_host *h = host_entry(regs, ref->domain);
@@ -628,6 +643,7 @@ int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth 
     int rc = -EIO;
     for (size_t i = 0; cands[i]; i++) {
         img_reg *r = reg_new(ref, auth, actions);
+        r->cancel = cancel;
         size_t n = strlen(cands[i]);
         r->insecure = cands[i][n - 1] == '!' || (h && h->insecure);
         r->base = dd_strndup(cands[i], cands[i][n - 1] == '!' ? n - 1 : n);
@@ -640,7 +656,7 @@ int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth 
             return 0;
         }
         img_reg_close(r);
-        if (rc == -EACCES)
+        if (rc == -EACCES || rc == -ECANCELED)
             return rc;
     }
     return rc;
@@ -663,7 +679,7 @@ int img_registry_login(const img_registries *regs, const char *server, const img
     ref.domain = host;
     ref.path = (char *)"";
     img_reg *r = NULL;
-    int rc = img_reg_open(regs, &ref, auth, "pull", &r, e);
+    int rc = img_reg_open(regs, &ref, auth, "pull", NULL, &r, e);
     if (rc < 0)
         return rc;
     char *refresh = NULL;
