@@ -186,7 +186,7 @@ static void finish(struct job *j)
     ev_io_del(j->watch);
     if (j->rc >= 0 && j->kind == JOB_PULL) {
         _cleanup_free_ char *fam = img_familiar(j->ref);
-        dindd_image_event("pull", j->res.id, fam);
+        dindd_image_event("pull", fam, fam); /* dockerd's Actor.ID is the reference */
     } else if (j->rc >= 0) {
         dindd_image_event("push", j->ref, j->ref);
     }

@@ -93,7 +93,10 @@ static int parse_args(int argc, char **argv, dindd_config *cfg)
             if (!dd_startswith(optarg, "http://") && !dd_startswith(optarg, "https://"))
                 return bad_flag("invalid --registry-mirror (expected http(s)://host[:port]): ",
                                 optarg);
-            cfg->registry_mirrors = dd_strv_push(cfg->registry_mirrors, optarg);
+            /* dockerd keeps mirrors with a trailing slash (and shows them so in /info) */
+            cfg->registry_mirrors =
+                dd_strv_consume(cfg->registry_mirrors,
+                                dd_asprintf("%s%s", optarg, dd_endswith(optarg, "/") ? "" : "/"));
             break;
         case 'p':
             free(cfg->pidfile);

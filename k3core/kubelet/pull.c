@@ -368,8 +368,7 @@ static void take_result(struct kl_pulls *p, struct kl_rec *r, struct kl_ctr *c)
     pull_unref(p, pl);
 }
 
-static int report_failure(struct kl_pulls *p, struct kl_rec *r, struct kl_ctr *c,
-                          const char *image)
+static int report_failure(struct kl_pulls *p, struct kl_rec *r, struct kl_ctr *c, const char *image)
 {
     if (!r->failed_reported) {
         r->failed_reported = true;
@@ -391,8 +390,8 @@ static int report_failure(struct kl_pulls *p, struct kl_rec *r, struct kl_ctr *c
 
 static int never_pull(struct kl_pulls *p, struct kl_ctr *c, const char *image)
 {
-    _cleanup_free_ char *msg = dd_asprintf(
-        "Container image \"%s\" is not present with pull policy of Never", image);
+    _cleanup_free_ char *msg =
+        dd_asprintf("Container image \"%s\" is not present with pull policy of Never", image);
     set_waiting(c, "ErrImageNeverPull", msg);
     kl_event(p->k, c->pod->obj, "Warning", "ErrImageNeverPull", "%s", msg);
     return -ENOENT;

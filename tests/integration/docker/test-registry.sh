@@ -102,6 +102,8 @@ if err=$(dk pull "$REG/busybox:nope" 2>&1); then fail "pull of a missing tag suc
 ok "pull by digest, via localhost, missing tag (404)"
 
 # ---- registry mirror for docker.io names ----
+[ "$(dk info --format '{{json .RegistryConfig.Mirrors}}')" = "[\"http://$REG/\"]" ] ||
+    fail "docker info mirrors: $(dk info --format '{{json .RegistryConfig.Mirrors}}')"
 out=$(dk pull busybox:1)
 echo "$out" | grep -q "Status: Downloaded newer image for busybox:1" || fail "mirror pull: $out"
 [ "$(dk image inspect busybox:1 --format '{{.Id}}')" = "$id" ] || fail "mirror gave another image"
