@@ -2,8 +2,9 @@
 # Registry traffic end to end against Debian's docker-registry (distribution 2.8) on 127.0.0.1:
 # docker push of the busybox fixture, rmi, docker pull with dockerd's progress stream, run of the
 # pulled image, "up to date", pull by digest, a missing tag's dockerd error (404), docker-py
-# images.pull, --registry-mirror for docker.io names, and a registry with htpasswd (bcrypt) auth:
-# refused without credentials, docker login (wrong and right password), push and pull with them.
+# images.pull, --registry-mirror for docker.io names, a registry with htpasswd (bcrypt) auth
+# (refused without credentials, docker login with a wrong and a right password, push and pull
+# with them) and one with token auth behind a small token service (Docker Hub's Bearer flow).
 . "$(dirname "$0")/../lib.sh"
 
 command -v docker-registry >/dev/null || fail "docker-registry is not installed (ci/deps.sh)"
@@ -14,7 +15,8 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_registry NAME PORT [htpasswd-file]: a registry on 127.0.0.1:PORT, stopped at exit.
+# start_registry NAME PORT [htpasswd-file] [auth-yaml]: a registry on 127.0.0.1:PORT, stopped at
+# exit.
 start_registry() {
     cfg=$TEST_TMP/$1.yml
     {
@@ -23,6 +25,7 @@ start_registry() {
         echo "storage: {filesystem: {rootdirectory: $TEST_TMP/$1-data}}"
         echo "http: {addr: 127.0.0.1:$2}"
         [ -z "${3:-}" ] || echo "auth: {htpasswd: {realm: test-realm, path: $3}}"
+        [ -z "${4:-}" ] || echo "$4"
     } >"$cfg"
     docker-registry serve "$cfg" >"$TEST_TMP/$1.log" 2>&1 &
     pid=$!
@@ -153,3 +156,44 @@ img = c.images.pull(sys.argv[2] + "/private/bb", tag="1",
 assert sys.argv[2] + "/private/bb:1" in img.tags, img.tags
 EOF
 ok "htpasswd registry: refusals, docker login, authenticated push/pull, docker-py auth_config"
+
+# ---- a registry with token auth (Docker Hub's flow: Bearer challenge, token service) ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/tok.key" -out "$TEST_TMP/tok.crt" \
+    -days 2 -subj /CN=test-token >/dev/null 2>&1 || fail "openssl req"
+TPORT=$(free_port)
+/usr/bin/python3 "$REPO/tests/fixtures/registry-token-server.py" "$TPORT" "$TEST_TMP/tok.key" \
+    "$TEST_TMP/tok.crt" test-registry alice:s3cret >"$TEST_TMP/token.log" 2>&1 &
+tpid=$!
+on_exit "kill $tpid 2>/dev/null; wait $tpid 2>/dev/null"
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$TPORT/token"; do
+    i=$((i + 1)); [ $i -lt 200 ] || fail "token service did not answer"; sleep 0.05
+done
+BPORT=$(free_port)
+BREG=127.0.0.1:$BPORT
+start_registry token "$BPORT" "" "auth: {token: {realm: \"http://127.0.0.1:$TPORT/token\", service: test-registry, issuer: test-issuer, rootcertbundle: $TEST_TMP/tok.crt}}"
+dk tag "$id" "$BREG/public/bb:1"
+dk tag "$id" "$BREG/private/bb:1"
+if err=$(dk push "$BREG/public/bb:1" 2>&1); then fail "anonymous push succeeded"; fi
+echo "$err" | grep -q "denied: requested access to the resource is denied" || fail "anonymous push: $err"
+if err=$(echo wrong | dk login -u alice --password-stdin "$BREG" 2>&1); then fail "bad token login"; fi
+echo "$err" | grep -q "unauthorized: incorrect username or password" || fail "bad token login: $err"
+echo s3cret | dk login -u alice --password-stdin "$BREG" 2>&1 | grep -q "Login Succeeded" || fail "token login"
+dk push "$BREG/public/bb:1" >/dev/null || fail "token push"
+dk push "$BREG/private/bb:1" >/dev/null || fail "token push (private)"
+dk logout "$BREG" >/dev/null
+dk rmi "$BREG/public/bb:1" "$BREG/private/bb:1" >/dev/null
+dk pull "$BREG/public/bb:1" >/dev/null || fail "anonymous token pull of a public repository"
+if err=$(dk pull "$BREG/private/bb:1" 2>&1); then fail "anonymous pull of a private repository"; fi
+[ "$err" = "Error response from daemon: pull access denied for $BREG/private/bb, repository does not exist or may require 'docker login': denied: requested access to the resource is denied" ] ||
+    fail "private pull: $err"
+/usr/bin/python3 - "$SOCK" "$BREG" <<'PY' || fail "docker-py login + pull with a token registry"
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+r = c.login(username="alice", password="s3cret", registry=sys.argv[2], reauth=True)
+assert r["Status"] == "Login Succeeded", r
+img = c.images.pull(sys.argv[2] + "/private/bb", tag="1",
+                    auth_config={"username": "alice", "password": "s3cret"})
+assert sys.argv[2] + "/private/bb:1" in img.tags, img.tags
+PY
+ok "token registry: anonymous pull, denied texts, docker login, push, docker-py login/pull"
