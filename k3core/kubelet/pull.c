@@ -76,6 +76,17 @@ static void yaml_mirrors(img_registries *r, const json_t *mirrors)
     }
 }
 
+static char *opt_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(jx_get(o, key));
+    return s && *s ? dd_strdup(s) : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? dd_strdup(s) : NULL;
+}
+
 static void yaml_configs(img_registries *r, const json_t *configs)
 {
     const char *host;
@@ -84,18 +95,17 @@ static void yaml_configs(img_registries *r, const json_t *configs)
     {
         img_registry_host *h = img_registries_host(r, host);
         json_t *auth = jx_get(v, "auth");
-        if (json_is_object(auth)) {
-            json_t *copy = json_deep_copy(auth);
-            /* k3s's identity_token / auth fields share X-Registry-Auth's meaning */
-            img_auth a = {0};
-            if (img_auth_from_json(copy, &a, NULL) == 0) {
-                img_auth_release(&h->auth);
-                h->auth = a;
-            }
-            json_decref(copy);
+        img_auth a = {0};
+        /* k3s's username/password/auth/identity_token mean what X-Registry-Auth's fields do */
+        if (json_is_object(auth) && img_auth_from_json(auth, &a, NULL) == 0) {
+            img_auth_release(&h->auth);
+            h->auth = a;
         }
         json_t *tls = jx_get(v, "tls");
         h->insecure = json_is_true(jx_get(tls, "insecure_skip_verify"));
+        h->ca_file = opt_str(tls, "ca_file");
+        h->cert_file = opt_str(tls, "cert_file");
+        h->key_file = opt_str(tls, "key_file");
     }
 }
 
@@ -158,9 +168,12 @@ static void copy_host(img_registries *dst, const img_registry_host *h)
         d->endpoints = dd_calloc(1, sizeof(char *));
     d->insecure = h->insecure;
     img_auth_release(&d->auth);
-    d->auth.username = h->auth.username ? dd_strdup(h->auth.username) : NULL;
-    d->auth.password = h->auth.password ? dd_strdup(h->auth.password) : NULL;
-    d->auth.identity_token = h->auth.identity_token ? dd_strdup(h->auth.identity_token) : NULL;
+    d->auth.username = dup_or_null(h->auth.username);
+    d->auth.password = dup_or_null(h->auth.password);
+    d->auth.identity_token = dup_or_null(h->auth.identity_token);
+    d->ca_file = dup_or_null(h->ca_file);
+    d->cert_file = dup_or_null(h->cert_file);
+    d->key_file = dup_or_null(h->key_file);
 }
 
 /* registries.yaml, then the pod's pull secrets over it; *ret_key names the secrets used. */

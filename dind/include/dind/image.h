@@ -212,12 +212,18 @@ int img_auth_decode(const char *header, img_auth *ret, dd_err *e);
 /* The same fields from an already parsed object (the body of POST /auth). */
 int img_auth_from_json(const json_t *o, img_auth *ret, dd_err *e);
 
-/* What one registry host gets: mirrors, transport security, default credentials. */
+/* What one registry host gets: mirrors, transport security, default credentials. The settings
+ * of an endpoint (a mirror or the registry itself) come from the entry named by the endpoint's
+ * own host (as in k3s's registries.yaml `configs`), credentials falling back to the entry of the
+ * reference's registry (pull secrets are keyed by it). */
 typedef struct img_registry_host {
     char *host;       /* as in references: "docker.io", "localhost:5000"; "*" = every host */
     char **endpoints; /* mirror base URLs ("http://127.0.0.1:5001"), tried in order */
     bool insecure;    /* plain HTTP allowed, TLS certificates not verified */
     img_auth auth;    /* used when the caller passes no credentials */
+    char *ca_file;    /* PEM CA bundle for this host's TLS, or NULL (system CAs) */
+    char *cert_file;  /* client certificate + key (PEM) for TLS, or NULL */
+    char *key_file;
 } img_registry_host;
 
 typedef struct img_registries {

@@ -262,6 +262,9 @@ void img_registries_release(img_registries *r)
     for (size_t i = 0; i < r->n_hosts; i++) {
         free(r->hosts[i].host);
         dd_strv_free(r->hosts[i].endpoints);
+        free(r->hosts[i].ca_file);
+        free(r->hosts[i].cert_file);
+        free(r->hosts[i].key_file);
         img_auth_release(&r->hosts[i].auth);
     }
     free(r->hosts);

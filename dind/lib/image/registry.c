@@ -22,6 +22,7 @@ struct img_reg {
     img_challenge ch; /* from the ping */
     char *authz;      /* the Authorization header line, or NULL */
     const volatile bool *cancel;
+    char *ca_file, *cert_file, *key_file; /* TLS settings of the endpoint's host */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -192,8 +193,10 @@ static char *full_url(const img_reg *r, const char *url)
     return dd_asprintf("%s/v2/%s/%s", r->base, r->repo, url);
 }
 
-static void setup(CURL *c, bool insecure)
+static void setup(const img_reg *r)
 {
+    CURL *c = r->curl;
+    bool insecure = r->insecure;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -207,6 +210,12 @@ static void setup(CURL *c, bool insecure)
     if (insecure) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (r->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
+    if (r->cert_file) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, r->cert_file);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, r->key_file);
     }
 }
 
@@ -246,7 +255,7 @@ static int perform(img_reg *r, const img_reg_req *q, const char *url, img_reg_re
 {
     img_reg_resp_release(resp);
     struct xfer x = {.curl = r->curl, .q = q, .resp = resp};
-    setup(r->curl, r->insecure);
+    setup(r);
     curl_easy_setopt(r->curl, CURLOPT_URL, url);
     curl_easy_setopt(r->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(r->curl, CURLOPT_HEADERDATA, &x);
@@ -538,6 +547,9 @@ void img_reg_close(img_reg *r)
     free(r->repo);
     free(r->actions);
     free(r->authz);
+    free(r->ca_file);
+    free(r->cert_file);
+    free(r->key_file);
     img_auth_release(&r->auth);
     img_challenge_release(&r->ch);
     free(r);
@@ -632,21 +644,50 @@ static int preauth(img_reg *r, dd_err *e)
     return rc < 0 ? rc : 0;
 }
 
+/* The entry configuring an endpoint's own host (k3s keys `configs` by endpoint host), exact. */
+static const img_registry_host *endpoint_entry(const img_registries *regs, const char *base)
+{
+    const char *s = strstr(base, "://");
+    s = s ? s + 3 : base;
+    _cleanup_free_ char *host = dd_strndup(s, strcspn(s, "/"));
+    for (size_t i = 0; regs && i < regs->n_hosts; i++)
+        if (dd_streq(regs->hosts[i].host, host))
+            return &regs->hosts[i];
+    return NULL;
+}
+
+/* Credentials for one endpoint: the caller's, else the endpoint host's, else the registry's. */
+static const img_auth *endpoint_auth(const img_auth *given, const img_registry_host *eh,
+                                     const img_registry_host *h)
+{
+    if (!auth_empty(given))
+        return given;
+    if (eh && !auth_empty(&eh->auth))
+        return &eh->auth;
+    return h && !auth_empty(&h->auth) ? &h->auth : given;
+}
+
 int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth *auth,
                  const char *actions, const volatile bool *cancel, img_reg **ret, dd_err *e)
 {
     pthread_once(&curl_once, curl_init_once);
     const img_registry_host *h = host_entry(regs, ref->domain);
-    if (auth_empty(auth) && h && !auth_empty(&h->auth))
-        auth = &h->auth;
     _cleanup_strv_free_ char **cands = candidates(regs, ref->domain);
     int rc = -EIO;
     for (size_t i = 0; cands[i]; i++) {
-        img_reg *r = reg_new(ref, auth, actions);
-        r->cancel = cancel;
         size_t n = strlen(cands[i]);
-        r->insecure = cands[i][n - 1] == '!' || (h && h->insecure);
-        r->base = dd_strndup(cands[i], cands[i][n - 1] == '!' ? n - 1 : n);
+        _cleanup_free_ char *base = dd_strndup(cands[i], cands[i][n - 1] == '!' ? n - 1 : n);
+        const img_registry_host *eh = endpoint_entry(regs, base);
+        img_reg *r = reg_new(ref, endpoint_auth(auth, eh, h), actions);
+        r->cancel = cancel;
+        r->insecure = cands[i][n - 1] == '!' || (eh ? eh->insecure : h && h->insecure);
+        if (eh && eh->ca_file)
+            r->ca_file = dd_strdup(eh->ca_file);
+        if (eh && eh->cert_file && eh->key_file) {
+            r->cert_file = dd_strdup(eh->cert_file);
+            r->key_file = dd_strdup(eh->key_file);
+        }
+        r->base = TAKE_PTR(base);
         /* the last candidate's error is the one reported */
         rc = ping(r, e);
         if (rc >= 0)
@@ -656,7 +697,7 @@ int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth 
             return 0;
         }
         img_reg_close(r);
-        if (rc == -EACCES || rc == -ECANCELED)
+        if (rc == -ECANCELED)
             return rc;
     }
     return rc;

@@ -2,9 +2,10 @@
 # Registry pulls by the node agent, against Debian's docker-registry on 127.0.0.1 (run it in a
 # private network namespace: unshare -n). A pod whose image is only in the registry runs, with
 # upstream's Pulling/Pulled events; a missing tag is ErrImagePull carrying the registry's reason,
-# then ImagePullBackOff; imagePullPolicy Never refuses an absent image; a registries.yaml mirror
-# serves docker.io names; and a registry with htpasswd auth is refused without credentials and
-# pulled from with an imagePullSecret (kubernetes.io/dockerconfigjson).
+# then ImagePullBackOff; imagePullPolicy Never refuses an absent image; registries.yaml mirrors
+# serve docker.io and example.org names (the latter with auth from `configs`); and a registry
+# with htpasswd auth is refused without credentials and pulled from with an imagePullSecret
+# (kubernetes.io/dockerconfigjson).
 . "$(dirname "$0")/lib.sh"
 K=$K133
 command -v docker-registry >/dev/null || fail "docker-registry is not installed (ci/deps.sh)"
@@ -64,10 +65,17 @@ PUSH="/usr/bin/python3 $ROOT/tests/fixtures/registry-push.py $K3CORE_TMP/bb.tar"
 $PUSH "http://$REG" busybox:1 >/dev/null
 $PUSH "http://$REG" mirrored/bb:2 >/dev/null
 $PUSH "http://$AREG" private/bb:3 alice:s3cret >/dev/null
+# docker.io is mirrored by the plain registry; example.org by the htpasswd one under another
+# name (localhost), whose configs entry (keyed by the endpoint's host, as in k3s) has the auth
 cat >"$K3CORE_TMP/registries.yaml" <<EOF
 mirrors:
   docker.io:
     endpoint: ["http://$REG"]
+  example.org:
+    endpoint: ["http://localhost:$APORT"]
+configs:
+  "localhost:$APORT":
+    auth: {username: alice, password: s3cret}
 EOF
 k3core_start --private-registry "$K3CORE_TMP/registries.yaml"
 wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
@@ -102,6 +110,9 @@ expect_contains "$(jp never '{.status.containerStatuses[0].state.waiting.message
 $K run mir --image=mirrored/bb:2 -- sleep 3600 >/dev/null
 $K wait --for=condition=Ready pod/mir --timeout=90s >/dev/null || fail "mir not Ready: $(events mir)"
 expect_contains "$(events mir)" 'Successfully pulled image "mirrored/bb:2"' "mirror events"
+$K run mirauth --image=example.org/private/bb:3 -- sleep 3600 >/dev/null
+$K wait --for=condition=Ready pod/mirauth --timeout=90s >/dev/null ||
+    fail "mirauth not Ready: $(events mirauth)"
 
 # htpasswd registry: refused without credentials, pulled with an imagePullSecret
 $K run noauth --image="$AREG/private/bb:3" >/dev/null
