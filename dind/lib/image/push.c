@@ -175,7 +175,8 @@ static int push_config(struct pusher *p, const img_image *img, char **ret_json, 
     return r;
 }
 
-static int push_manifest(struct pusher *p, const img_image *img, const char *tag, dd_err *e)
+static int push_manifest(struct pusher *p, const img_image *img, const char *tag, char digest[72],
+                         dd_err *e)
 {
     json_t *layers = json_array();
     int r = 0;
@@ -199,7 +200,6 @@ static int push_manifest(struct pusher *p, const img_image *img, const char *tag
                           "size", (json_int_t)cfg_len, "digest", img->id, "layers", layers);
     _cleanup_free_ char *body = json_dumps(m, JSON_INDENT(3));
     json_decref(m);
-    char digest[72];
     img_sha256_str(body, strlen(body), digest);
     _cleanup_free_ char *url = dd_asprintf("manifests/%s", tag);
     img_reg_req q = {.method = "PUT",
@@ -248,8 +248,13 @@ static int push_tag(struct pusher *p, const img_ref *ref, const char *tag, dd_er
     _cleanup_free_ char *full = dd_asprintf("%s:%s", name, tag);
     img_image *img = NULL;
     int r = img_lookup(p->st, full, &img, e);
+    char digest[72];
     if (r >= 0)
-        r = push_manifest(p, img, tag, e);
+        r = push_manifest(p, img, tag, digest, e);
+    if (r >= 0) { /* like dockerd, the pushed digest becomes one of the image's RepoDigests */
+        _cleanup_free_ char *dref = dd_asprintf("%s@%s", name, digest);
+        (void)img_ref_set(p->st, dref, img->id, NULL, NULL);
+    }
     img_image_free(img);
     return r;
 }

@@ -55,6 +55,8 @@ echo "$out" | grep -qx "The push refers to repository \[$REG/busybox\]" || fail 
 echo "$out" | grep -q ": Pushed$" || fail "push did not push a layer: $out"
 digest=$(echo "$out" | sed -n 's/^1: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p')
 [ -n "$digest" ] || fail "push printed no digest: $out"
+dk image inspect "$REG/busybox:1" --format '{{json .RepoDigests}}' | grep -q "$REG/busybox@$digest" ||
+    fail "push did not record the digest in RepoDigests"
 out=$(dk push "$REG/busybox:1")
 echo "$out" | grep -q ": Layer already exists$" || fail "second push re-uploaded: $out"
 dk tag "$REG/busybox:1" "$REG/library/busybox:1"
