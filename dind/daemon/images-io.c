@@ -215,8 +215,8 @@ void dindd_images_create(http_req *req)
 void dindd_images_search(http_req *req)
 {
     dindd_reply_errf(req, EOPNOTSUPP,
-                     "searching registries is not supported by this engine yet (no registry "
-                     "client)");
+                     "searching registries is not supported by this engine: the registry v2 API "
+                     "has no search (it is Docker Hub's own service)");
 }
 
 /* ---- save: a pull-model producer driven by the connection's drain events ---- */
