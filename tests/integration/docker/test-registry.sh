@@ -106,6 +106,16 @@ if err=$(dk pull "$REG/busybox:nope" 2>&1); then fail "pull of a missing tag suc
     fail "missing tag status"
 ok "pull by digest, via localhost, missing tag (404)"
 
+# ---- an OCI index: this machine's entry is chosen; the Digest is the index's ----
+idx=$(INDEX=1 /usr/bin/python3 "$REPO/tests/fixtures/registry-push.py" "$TEST_TMP/bb.tar" "http://$REG" multi:1)
+out=$(dk pull "$REG/multi:1")
+echo "$out" | grep -q "Digest: $idx" || fail "index pull digest (want $idx): $out"
+[ "$(dk image inspect "$REG/multi:1" --format '{{.Id}}')" = "$id" ] || fail "index pull gave another image"
+if err=$(dk pull --platform linux/ppc64le "$REG/multi:1" 2>&1); then fail "pulled a missing platform"; fi
+echo "$err" | grep -q "no matching manifest for linux/ppc64le in the manifest list entries" ||
+    fail "missing platform: $err"
+ok "OCI index with platform choice"
+
 # ---- registry mirror for docker.io names ----
 [ "$(dk info --format '{{json .RegistryConfig.Mirrors}}')" = "[\"http://$REG/\"]" ] ||
     fail "docker info mirrors: $(dk info --format '{{json .RegistryConfig.Mirrors}}')"
