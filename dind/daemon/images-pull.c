@@ -13,6 +13,7 @@
 #include "dind/json.h"
 
 static img_registries registries;
+static int jobs_running; /* worker threads reading `registries` (loop thread only) */
 
 void dindd_images_registries_init(const dindd_config *cfg)
 {
@@ -27,7 +28,9 @@ void dindd_images_registries_init(const dindd_config *cfg)
 
 void dindd_images_registries_fini(void)
 {
-    img_registries_release(&registries);
+    /* a worker still running at shutdown keeps reading the table: leave it to the exit */
+    if (!jobs_running)
+        img_registries_release(&registries);
 }
 
 /* ---- progress messages in dockerd's format ---- */
@@ -183,6 +186,7 @@ static void relay(struct job *j, const char *line, size_t n)
 static void finish(struct job *j)
 {
     pthread_join(j->thread, NULL);
+    jobs_running--;
     ev_io_del(j->watch);
     if (j->rc >= 0 && j->kind == JOB_PULL) {
         _cleanup_free_ char *fam = img_familiar(j->ref);
@@ -249,6 +253,8 @@ static void job_start(http_req *req, struct job *j)
         dd_err_sys(&e, "starting a worker thread");
         ev_io_del(j->watch);
         j->watch = NULL;
+    } else if (j->watch) {
+        jobs_running++;
     }
     if (!j->watch) {
         if (j->pipe[1] >= 0)
@@ -345,6 +351,7 @@ static void login_free(struct login *l)
     free(l);
 }
 
+/* (login reads `registries` too, so it counts in jobs_running) */
 static void *login_run(void *p)
 {
     struct login *l = p;
@@ -359,6 +366,7 @@ static void login_done(ev_io *w, int fd, unsigned events, void *data)
     (void)events;
     struct login *l = data;
     pthread_join(l->thread, NULL);
+    jobs_running--;
     ev_io_del(w);
     if (!l->req) {
     } else if (l->rc == -EACCES) {
@@ -405,6 +413,7 @@ void dindd_auth(http_req *req)
         login_free(l);
         return;
     }
+    jobs_running++;
     l->req = req;
     http_req_on_close(req, login_gone, l);
 }
