@@ -63,6 +63,7 @@ start_registry auth "$APORT" "$K3CORE_TMP/htpasswd"
 sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_TMP/bb.tar" >/dev/null
 PUSH="/usr/bin/python3 $ROOT/tests/fixtures/registry-push.py $K3CORE_TMP/bb.tar"
 $PUSH "http://$REG" busybox:1 >/dev/null
+$PUSH "http://$REG" busybox:latest >/dev/null
 $PUSH "http://$REG" mirrored/bb:2 >/dev/null
 $PUSH "http://$AREG" private/bb:3 alice:s3cret >/dev/null
 # docker.io is mirrored by the plain registry; example.org by the htpasswd one under another
@@ -87,6 +88,17 @@ out=$(events reg)
 expect_contains "$out" "Pulling: Pulling image \"$REG/busybox:1\"" "reg events"
 expect_contains "$out" "Pulled: Successfully pulled image \"$REG/busybox:1\" in " "reg events"
 is reg '{.spec.containers[0].imagePullPolicy}' IfNotPresent || fail "default pull policy for a tag"
+
+$K run again --image="$REG/busybox:1" -- sleep 3600 >/dev/null
+$K wait --for=condition=Ready pod/again --timeout=90s >/dev/null || fail "again not Ready"
+expect_contains "$(events again)" "Pulled: Container image \"$REG/busybox:1\" already present on machine"
+expect_not_contains "$(events again)" "Pulling"
+
+# no tag: Always (the image of busybox:1 is already here, yet it is pulled)
+$K run alw --image="$REG/busybox" -- sleep 3600 >/dev/null
+$K wait --for=condition=Ready pod/alw --timeout=90s >/dev/null || fail "alw not Ready: $(events alw)"
+is alw '{.spec.containers[0].imagePullPolicy}' Always || fail "default pull policy without a tag"
+expect_contains "$(events alw)" "Pulled: Successfully pulled image \"$REG/busybox\"" "alw events"
 
 # a missing tag: ErrImagePull with the registry's reason, then ImagePullBackOff
 $K run miss --image="$REG/busybox:nope" >/dev/null
