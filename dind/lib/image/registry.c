@@ -130,7 +130,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 static void report(struct xfer *x, bool final)
 {
     const img_reg_req *q = x->q;
-    int64_t cur = x->resp->received;
+    int64_t cur = q->body_fd >= 0 ? (int64_t)x->upload_off : x->resp->received;
     if (!q->progress || (!final && cur - x->last_progress < (512 << 10) && x->last_progress))
         return;
     x->last_progress = cur ? cur : 1;
@@ -172,7 +172,6 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
     if (got < 0)
         return CURL_READFUNC_ABORT;
     x->upload_off += got;
-    x->resp->received = x->upload_off;
     report(x, false);
     return (size_t)got;
 }
