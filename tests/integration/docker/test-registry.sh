@@ -59,6 +59,13 @@ dk image inspect "$REG/busybox:1" --format '{{json .RepoDigests}}' | grep -q "$R
     fail "push did not record the digest in RepoDigests"
 out=$(dk push "$REG/busybox:1")
 echo "$out" | grep -q ": Layer already exists$" || fail "second push re-uploaded: $out"
+dk tag "$REG/busybox:1" "$REG/other:1"
+api POST "/v1.41/images/$REG/other/push?tag=1" -H 'X-Registry-Auth: e30=' >"$TEST_TMP/pstream"
+grep -q '"status":"Pushing","progressDetail":{"current":\([0-9]*\),"total":\1}' "$TEST_TMP/pstream" ||
+    fail "push stream lacks the final Pushing progress: $(cat "$TEST_TMP/pstream")"
+grep -q "\"aux\":{\"Tag\":\"1\",\"Digest\":\"$digest\",\"Size\":[0-9]*}" "$TEST_TMP/pstream" ||
+    fail "push stream lacks the aux message"
+dk rmi "$REG/other:1" >/dev/null
 dk tag "$REG/busybox:1" "$REG/library/busybox:1"
 dk push "$REG/library/busybox:1" >/dev/null
 ok "docker push (digest $digest)"
