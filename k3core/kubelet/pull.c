@@ -300,8 +300,10 @@ static struct kl_rec *record(struct kl_pulls *p, const struct kl_ctr *c)
         struct kl_rec *r = *rp;
         if (dd_streq(r->uid, c->pod->uid) && dd_streq(r->ctr, c->name)) {
             found = r;
-        } else if (!r->pull && now - r->touched_ns > RECORD_TTL_NS) {
-            *rp = r->next;
+        } else if ((!r->pull || r->pull->done) && now - r->touched_ns > RECORD_TTL_NS) {
+            *rp = r->next; /* its pod is gone: the record and its finished pull go too */
+            if (r->pull)
+                pull_unref(p, r->pull);
             rec_free(r);
             continue;
         }
