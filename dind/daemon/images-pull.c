@@ -121,8 +121,9 @@ struct job {
     pthread_t thread;
     int pipe[2];
     ev_io *watch;
-    dd_buf in;    /* the loop's partial line */
-    bool started; /* the 200 stream has begun */
+    dd_buf in;     /* the loop's partial line */
+    bool started;  /* the 200 stream has begun */
+    bool all_tags; /* no tag asked for: docker pull --all-tags */
     int rc;
     dd_err e;
     img_pull_result res;
@@ -147,6 +148,7 @@ static void *job_run(void *p)
         .platform = j->platform,
         .progress = on_progress,
         .ud = j,
+        .all_tags = j->all_tags,
     };
     j->rc = img_store_open(j->root, IMG_STORE_SECONDARY, &st, &j->e);
     if (j->rc >= 0 && j->kind == JOB_PULL)
@@ -287,13 +289,15 @@ void dindd_images_pull(http_req *req, const char *from)
         tag && *tag && !strchr(from, '@') ? dd_asprintf("%s%s%s", from, sep, tag) : dd_strdup(from);
     img_ref r;
     dd_err e = {0};
-    if (img_ref_parse(s, 0, &r, &e) < 0) {
+    if (img_ref_parse(s, IMG_REF_NAME_ONLY, &r, &e) < 0) {
         dindd_reply_err(req, &e);
         return;
     }
     struct job *j = dd_calloc(1, sizeof(*j));
     j->kind = JOB_PULL;
-    j->ref = img_ref_string(&r);
+    /* dockerd pulls every tag when none is given (the CLI's --all-tags sends no tag) */
+    j->all_tags = !r.tag && !r.digest;
+    j->ref = j->all_tags ? img_ref_name(&r) : img_ref_string(&r);
     img_ref_release(&r);
     j->platform = platform && *platform ? dd_strdup(platform) : NULL;
     if (take_auth(req, &j->auth) < 0) {

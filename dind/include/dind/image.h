@@ -252,6 +252,7 @@ typedef struct img_pull_opts {
     img_progress_fn progress;         /* may be NULL */
     void *ud;
     const volatile bool *cancel; /* may be NULL; set (from another thread) to abort: -ECANCELED */
+    bool all_tags; /* a reference without tag or digest pulls every tag (docker pull -a) */
 } img_pull_opts;
 
 typedef struct img_pull_result {

@@ -207,13 +207,11 @@ static int fetch_layers(struct puller *pl, dd_err *e)
     return r;
 }
 
-static int pull_run(struct puller *pl, img_pull_result *ret, dd_err *e)
+/* One tag (or digest) from the open session: "Pulling from", layers, commit, "Digest:". */
+static int pull_one(struct puller *pl, img_pull_result *ret, dd_err *e)
 {
     _cleanup_free_ char *msg = dd_asprintf("Pulling from %s", pl->ref.path);
-    int r = img_reg_open(pl->o ? pl->o->registries : NULL, &pl->ref, pl->o ? pl->o->auth : NULL,
-                         "pull", pl->o ? pl->o->cancel : NULL, &pl->reg, e);
-    if (r >= 0)
-        r = resolve(pl, e);
+    int r = resolve(pl, e);
     if (r < 0)
         return r;
     progress(pl, pl->ref.tag ? pl->ref.tag : pl->ref.digest, msg, false);
@@ -244,10 +242,82 @@ static int pull_run(struct puller *pl, img_pull_result *ret, dd_err *e)
     snprintf(ret->id, sizeof(ret->id), "%s", pl->p.id);
     snprintf(ret->digest, sizeof(ret->digest), "%s", pl->digest);
     _cleanup_free_ char *dg = dd_asprintf("Digest: %s", pl->digest);
+    progress(pl, NULL, dg, false);
+    return 0;
+}
+
+static void puller_reset(struct puller *pl)
+{
+    if (pl->stage)
+        (void)dd_rm_rf(pl->stage, NULL);
+    free(pl->stage);
+    pl->stage = NULL;
+    img_pending_release(&pl->p);
+    img_manifest_release(&pl->m);
+    pl->digest[0] = '\0';
+    pl->quiet = false;
+}
+
+/* GET tags/list: the repository's tags, for `docker pull --all-tags`. */
+static int list_tags(struct puller *pl, char ***ret, dd_err *e)
+{
+    img_reg_req q = {.url = "tags/list", .body_fd = -1, .out_fd = -1, .max_body = 4u << 20};
+    img_reg_resp resp = {0};
+    json_t *o = NULL;
+    int r = img_reg_do(pl->reg, &q, &resp, e);
+    if (r >= 0 && resp.status != 200)
+        r = pull_error(pl, &resp, e);
+    if (r >= 0)
+        r = jx_parse(resp.body.data ? resp.body.data : "", resp.body.len, &o, e);
+    img_reg_resp_release(&resp);
+    char **tags = dd_calloc(1, sizeof(char *));
+    size_t i;
+    json_t *t;
+    json_array_foreach(jx_get(o, "tags"), i,
+                       t) if (json_is_string(t) && img_tag_valid(json_string_value(t))) tags =
+        dd_strv_push(tags, json_string_value(t));
+    json_decref(o);
+    if (r >= 0 && !tags[0])
+        r = dd_err_set(e, ENOENT, "repository %s has no tags", pl->name);
+    if (r < 0)
+        dd_strv_free(tags);
+    else
+        *ret = tags;
+    return r;
+}
+
+static int pull_all(struct puller *pl, img_pull_result *ret, dd_err *e)
+{
+    _cleanup_strv_free_ char **tags = NULL;
+    int r = list_tags(pl, &tags, e);
+    bool all_current = true;
+    for (size_t i = 0; r >= 0 && tags[i]; i++) {
+        puller_reset(pl);
+        free(pl->ref.tag);
+        pl->ref.tag = dd_strdup(tags[i]);
+        free(pl->fam);
+        pl->fam = img_ref_familiar(&pl->ref);
+        r = pull_one(pl, ret, e);
+        all_current = all_current && ret->up_to_date;
+    }
+    if (r >= 0)
+        ret->up_to_date = all_current;
+    return r;
+}
+
+static int pull_run(struct puller *pl, img_pull_result *ret, dd_err *e)
+{
+    bool all = pl->o && pl->o->all_tags && !pl->ref.tag && !pl->ref.digest;
+    int r = img_reg_open(pl->o ? pl->o->registries : NULL, &pl->ref, pl->o ? pl->o->auth : NULL,
+                         "pull", pl->o ? pl->o->cancel : NULL, &pl->reg, e);
+    if (r >= 0)
+        r = all ? pull_all(pl, ret, e) : pull_one(pl, ret, e);
+    if (r < 0)
+        return r;
+    /* after all tags dockerd names the repository alone */
     _cleanup_free_ char *st = dd_asprintf(
         "Status: %s %s", ret->up_to_date ? "Image is up to date for" : "Downloaded newer image for",
-        pl->fam);
-    progress(pl, NULL, dg, false);
+        all ? pl->name : pl->fam);
     progress(pl, NULL, st, false);
     return 0;
 }
@@ -257,19 +327,15 @@ int img_pull(img_store *st, const char *s, const img_pull_opts *o, img_pull_resu
     if (st->readonly)
         return dd_err_set(e, EROFS, "the image store is read-only");
     struct puller pl = {.st = st, .o = o};
-    int r = img_ref_parse(s, 0, &pl.ref, e);
+    int r = img_ref_parse(s, o && o->all_tags ? IMG_REF_NAME_ONLY : 0, &pl.ref, e);
     if (r < 0)
         return r;
     pl.fam = img_ref_familiar(&pl.ref);
     pl.name = img_ref_familiar_name(&pl.ref);
     r = pull_run(&pl, ret, e);
-    if (pl.stage)
-        (void)dd_rm_rf(pl.stage, NULL);
-    free(pl.stage);
+    puller_reset(&pl);
     free(pl.fam);
     free(pl.name);
-    img_pending_release(&pl.p);
-    img_manifest_release(&pl.m);
     img_reg_close(pl.reg);
     img_ref_release(&pl.ref);
     return r;

@@ -113,6 +113,12 @@ if err=$(dk pull "$REG/busybox:nope" 2>&1); then fail "pull of a missing tag suc
     fail "missing tag status"
 ok "pull by digest, via localhost, missing tag (404)"
 
+out=$(dk pull -a "$REG/busybox")
+echo "$out" | grep -q "^1: Pulling from busybox" || fail "pull -a: $out"
+echo "$out" | grep -q "^Status: Downloaded newer image for $REG/busybox\$" || fail "pull -a status: $out"
+dk image inspect "$REG/busybox:1" >/dev/null || fail "pull -a did not tag busybox:1"
+ok "pull --all-tags"
+
 # ---- an OCI index: this machine's entry is chosen; the Digest is the index's ----
 idx=$(INDEX=1 /usr/bin/python3 "$REPO/tests/fixtures/registry-push.py" "$TEST_TMP/bb.tar" "http://$REG" multi:1)
 out=$(dk pull "$REG/multi:1")
