@@ -7,7 +7,7 @@ libjansson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libarchive-dev libssl
 libseccomp-dev libcap-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler libwslay-dev libmnl-dev
 busybox-static iproute2 iptables nftables util-linux procps psmisc tmux curl ca-certificates
 python3 python3-docker python3-kubernetes python3-yaml
-docker.io unzip hyperfine"
+docker.io docker-registry unzip hyperfine"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

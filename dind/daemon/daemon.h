@@ -30,11 +30,13 @@
 #define DINDD_VERSION         "20.10.24-dindd"
 
 typedef struct dindd_config {
-    char **hosts;    /* -H/--host, in order; default unix:///var/run/docker.sock */
-    char *data_root; /* --data-root, default /var/lib/docker */
-    char *exec_root; /* --exec-root, default /var/run/docker */
-    char *pidfile;   /* --pidfile, default /var/run/docker.pid */
-    bool debug;      /* -D/--debug */
+    char **hosts;               /* -H/--host, in order; default unix:///var/run/docker.sock */
+    char *data_root;            /* --data-root, default /var/lib/docker */
+    char *exec_root;            /* --exec-root, default /var/run/docker */
+    char *pidfile;              /* --pidfile, default /var/run/docker.pid */
+    bool debug;                 /* -D/--debug */
+    char **insecure_registries; /* --insecure-registry (host[:port] or CIDR), repeatable */
+    char **registry_mirrors;    /* --registry-mirror (URL) for docker.io, repeatable */
 } dindd_config;
 
 typedef struct dindd_ctx {

@@ -1,7 +1,7 @@
 /* The images area's archive endpoints: `docker load` (POST /images/load), `docker import` and the
- * pull entry point (POST /images/create), `docker save` (GET /images/get, /images/{name}/get)
- * streamed with backpressure from libdind's pull-model saver, and clear answers for what this
- * engine cannot do yet (registry pull, push, search). Load and import run on a worker thread (with
+ * entry point of POST /images/create (pull is images-pull.c's), `docker save` (GET /images/get,
+ * /images/{name}/get) streamed with backpressure from libdind's pull-model saver, and a clear
+ * answer for what this engine cannot do yet (search). Load and import run on a worker thread (with
  * their own store handle) so the event loop keeps serving other clients; they finish before the
  * response starts, so a failure is an ordinary error response and nothing is stored. */
 #include <fcntl.h>
@@ -195,37 +195,12 @@ static void import_body(http_req *req)
     job_start(req, j);
 }
 
-/* The registry host a reference would be pulled from, as dockerd names it in errors. */
-static const char *registry_host(const img_ref *r)
-{
-    return dd_streq(r->domain, "docker.io") ? "registry-1.docker.io" : r->domain;
-}
-
-static void pull(http_req *req, const char *from)
-{
-    const char *tag = http_req_query(req, "tag");
-    _cleanup_free_ char *s =
-        tag && *tag && !strchr(from, '@') ? dd_asprintf("%s:%s", from, tag) : dd_strdup(from);
-    img_ref r;
-    dd_err e = {0};
-    if (img_ref_parse(s, 0, &r, &e) < 0) {
-        dindd_reply_err(req, &e);
-        return;
-    }
-    _cleanup_free_ char *fam = img_ref_familiar(&r);
-    dindd_reply_errf(req, EIO,
-                     "Get \"https://%s/v2/\": registry pulls are not supported by this engine "
-                     "yet; load %s with \"docker load\" instead",
-                     registry_host(&r), fam);
-    img_ref_release(&r);
-}
-
 void dindd_images_create(http_req *req)
 {
     const char *from_image = http_req_query(req, "fromImage");
     const char *from_src = http_req_query(req, "fromSrc");
     if (from_image && *from_image)
-        pull(req, from_image);
+        dindd_images_pull(req, from_image);
     else if (dd_streq(from_src, "-"))
         import_body(req);
     else if (from_src && *from_src)
@@ -240,16 +215,8 @@ void dindd_images_create(http_req *req)
 void dindd_images_search(http_req *req)
 {
     dindd_reply_errf(req, EOPNOTSUPP,
-                     "searching registries is not supported by this engine yet (no registry "
-                     "client)");
-}
-
-void dindd_images_push(http_req *req)
-{
-    dindd_reply_errf(req, EOPNOTSUPP,
-                     "pushing to a registry is not supported by this engine yet; use \"docker "
-                     "save\" to export %s",
-                     http_req_param(req, "name"));
+                     "searching registries is not supported by this engine: the registry v2 API "
+                     "has no search (it is Docker Hub's own service)");
 }
 
 /* ---- save: a pull-model producer driven by the connection's drain events ---- */

@@ -451,6 +451,7 @@ static int images_init(dindd_ctx *d, dd_err *e)
     if (r < 0)
         return r;
     d->images = st;
+    dindd_images_registries_init(&d->cfg);
     if (events_subscribe)
         gc_sub = events_subscribe(on_event, d);
     return 0;
@@ -461,6 +462,7 @@ static void images_fini(dindd_ctx *d)
     /* No events_unsubscribe here: areas listed after this one stop first, and the bus's
      * events_shutdown() (containers area) has already released every subscription. */
     gc_sub = NULL;
+    dindd_images_registries_fini();
     img_store_close(d->images);
     d->images = NULL;
 }
@@ -489,6 +491,7 @@ static const http_route image_routes[] = {
     {"POST", "/images/{name*}/tag", h_tag},
     {"POST", "/images/{name*}/push", dindd_images_push},
     {"DELETE", "/images/{name*}", h_remove},
+    {"POST", "/auth", dindd_auth},
 };
 
 const dindd_area dindd_area_images = {

@@ -26,6 +26,12 @@ void dindd_images_load(http_req *req);
 void dindd_images_create(http_req *req);
 void dindd_images_save(http_req *req);
 void dindd_images_search(http_req *req);
+
+/* images-pull.c: registry traffic */
+void dindd_images_registries_init(const dindd_config *cfg);
+void dindd_images_registries_fini(void);
+void dindd_images_pull(http_req *req, const char *from);
 void dindd_images_push(http_req *req);
+void dindd_auth(http_req *req);
 
 #endif

@@ -22,6 +22,9 @@ static void usage(FILE *f)
             "\"/var/lib/docker\")\n"
             "      --exec-root string   Root directory for execution state (default "
             "\"/var/run/docker\")\n"
+            "      --insecure-registry list  Registries that may use plain HTTP "
+            "(host[:port] or CIDR)\n"
+            "      --registry-mirror list    Preferred Docker registry mirror (URL)\n"
             "  -p, --pidfile string     Path to use for the daemon PID file (default "
             "\"/var/run/docker.pid\")\n"
             "  -l, --log-level string   Set the logging level (\"debug\"|\"info\"|\"warn\"|"
@@ -51,11 +54,13 @@ static int check_host(const char *h)
 /* Returns 0 to run, 1 to exit successfully (help/version), < 0 on a usage error. */
 static int parse_args(int argc, char **argv, dindd_config *cfg)
 {
-    enum { OPT_DATA_ROOT = 256, OPT_EXEC_ROOT };
+    enum { OPT_DATA_ROOT = 256, OPT_EXEC_ROOT, OPT_INSECURE_REG, OPT_MIRROR };
     static const struct option opts[] = {
         {"host", required_argument, NULL, 'H'},
         {"data-root", required_argument, NULL, OPT_DATA_ROOT},
         {"exec-root", required_argument, NULL, OPT_EXEC_ROOT},
+        {"insecure-registry", required_argument, NULL, OPT_INSECURE_REG},
+        {"registry-mirror", required_argument, NULL, OPT_MIRROR},
         {"pidfile", required_argument, NULL, 'p'},
         {"log-level", required_argument, NULL, 'l'},
         {"debug", no_argument, NULL, 'D'},
@@ -80,6 +85,18 @@ static int parse_args(int argc, char **argv, dindd_config *cfg)
         case OPT_EXEC_ROOT:
             free(cfg->exec_root);
             cfg->exec_root = dd_strdup(optarg);
+            break;
+        case OPT_INSECURE_REG:
+            cfg->insecure_registries = dd_strv_push(cfg->insecure_registries, optarg);
+            break;
+        case OPT_MIRROR:
+            if (!dd_startswith(optarg, "http://") && !dd_startswith(optarg, "https://"))
+                return bad_flag("invalid --registry-mirror (expected http(s)://host[:port]): ",
+                                optarg);
+            /* dockerd keeps mirrors with a trailing slash (and shows them so in /info) */
+            cfg->registry_mirrors =
+                dd_strv_consume(cfg->registry_mirrors,
+                                dd_asprintf("%s%s", optarg, dd_endswith(optarg, "/") ? "" : "/"));
             break;
         case 'p':
             free(cfg->pidfile);
@@ -129,6 +146,8 @@ static void config_release(dindd_config *cfg)
     free(cfg->data_root);
     free(cfg->exec_root);
     free(cfg->pidfile);
+    dd_strv_free(cfg->insecure_registries);
+    dd_strv_free(cfg->registry_mirrors);
 }
 
 /* dockerd's rule: refuse to start over the pidfile of a live daemon. */

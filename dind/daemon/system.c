@@ -200,13 +200,30 @@ static void add_host_facts(json_t *o, dindd_ctx *d)
     jx_set_int(o, "NFd", count_fds());
 }
 
-static json_t *registry_config(void)
+/* As dockerd reports --insecure-registry (CIDRs, or hosts as insecure index configs) and
+ * --registry-mirror. */
+static json_t *registry_config(const dindd_config *cfg)
 {
-    return json_pack("{s:[], s:[], s:[s], s:{s:{s:s, s:[], s:b, s:b}}, s:[]}",
-                     "AllowNondistributableArtifactsCIDRs",
-                     "AllowNondistributableArtifactsHostnames", "InsecureRegistryCIDRs",
-                     "127.0.0.0/8", "IndexConfigs", "docker.io", "Name", "docker.io", "Mirrors",
-                     "Secure", 1, "Official", 1, "Mirrors");
+    json_t *mirrors = jx_strv_new(cfg->registry_mirrors);
+    if (json_is_null(mirrors)) {
+        json_decref(mirrors);
+        mirrors = json_array();
+    }
+    json_t *cidrs = json_pack("[s]", "127.0.0.0/8");
+    json_t *index = json_pack("{s:{s:s, s:O, s:b, s:b}}", "docker.io", "Name", "docker.io",
+                              "Mirrors", mirrors, "Secure", 1, "Official", 1);
+    for (size_t i = 0; cfg->insecure_registries && cfg->insecure_registries[i]; i++) {
+        const char *v = cfg->insecure_registries[i];
+        if (strchr(v, '/'))
+            json_array_append_new(cidrs, json_string(v));
+        else
+            json_object_set_new(index, v,
+                                json_pack("{s:s, s:[], s:b, s:b}", "Name", v, "Mirrors", "Secure",
+                                          0, "Official", 0));
+    }
+    return json_pack("{s:[], s:[], s:o, s:o, s:o}", "AllowNondistributableArtifactsCIDRs",
+                     "AllowNondistributableArtifactsHostnames", "InsecureRegistryCIDRs", cidrs,
+                     "IndexConfigs", index, "Mirrors", mirrors);
 }
 
 static json_t *commit(void)
@@ -232,7 +249,7 @@ static void add_engine_facts(json_t *o, dindd_ctx *d)
     jx_set_str(o, "LoggingDriver", "json-file");
     jx_set_int(o, "NEventsListener", 0);
     jx_set_str(o, "IndexServerAddress", "https://index.docker.io/v1/");
-    jx_set_new(o, "RegistryConfig", registry_config());
+    jx_set_new(o, "RegistryConfig", registry_config(&d->cfg));
     jx_set_new(o, "GenericResources", json_null());
     jx_set_str(o, "DockerRootDir", d->cfg.data_root);
     jx_set_new(o, "Labels", json_array());

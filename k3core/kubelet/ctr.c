@@ -1,5 +1,5 @@
-/* ctr.c: one container instance of a pod — resolve the image in the libdind store (a missing
- * one gives ErrImagePull, then ImagePullBackOff: this node has no registry client yet), build
+/* ctr.c: one container instance of a pod — get the image (pull.c applies the pull policy and
+ * pulls from registries), build
  * the environment and mounts, translate with kps_build(), rt_create + rt_start, watch the
  * shim's pidfd on the loop, and when the instance has exited turn its rt_state into a
  * `terminated` containerStatus state and delete the instance (logs stay).
@@ -86,34 +86,6 @@ void kl_ctr_remove(struct kl_ctr *c)
     dd_rm_rf(mine, NULL);
     free(c->rt_id), c->rt_id = NULL;
     free(c->state_dir), c->state_dir = NULL;
-}
-
-static int find_image(struct kl_ctr *c, const char *image, img_image **ret)
-{
-    kubelet *k = c->k;
-    dd_err e = {0};
-    int r = img_lookup(k->images, image, ret, &e);
-    if (r == 0)
-        return 0;
-    _cleanup_free_ char *msg =
-        dd_asprintf("failed to pull image \"%s\": registry pulls are not supported by this node "
-                    "yet; place the image tarball in %s",
-                    image, k->images_dir);
-    bool first = !c->pull_failed;
-    set_waiting(c, first ? "ErrImagePull" : "ImagePullBackOff", first ? msg : NULL);
-    if (!first) {
-        _cleanup_free_ char *bo = dd_asprintf("Back-off pulling image \"%s\"", image);
-        jx_set_str(json_object_get(c->state, "waiting"), "message", bo);
-    }
-    if (first) {
-        kl_event(k, c->pod->obj, "Warning", "Failed", "%s", msg);
-        kl_event(k, c->pod->obj, "Warning", "Failed", "Error: ErrImagePull");
-    } else if (c->pull_failed == 1) {
-        kl_event(k, c->pod->obj, "Normal", "BackOff", "Back-off pulling image \"%s\"", image);
-        kl_event(k, c->pod->obj, "Warning", "Failed", "Error: ImagePullBackOff");
-    }
-    c->pull_failed++;
-    return -ENOENT;
 }
 
 static int prepare_dirs(struct kl_ctr *c, char **ret_upper, char **ret_work, dd_err *e)
@@ -212,13 +184,8 @@ int kl_ctr_start(struct kl_ctr *c)
 {
     const char *image = kl_str(c->spec, "image", NULL);
     img_image *img = NULL;
-    if (find_image(c, image ? image : "", &img) < 0)
+    if (kl_image_ensure(c, image ? image : "", &img) < 0)
         return -ENOENT;
-    if (!c->pull_reported) {
-        kl_event(c->k, c->pod->obj, "Normal", "Pulled",
-                 "Container image \"%s\" already present on machine", image);
-        c->pull_reported = true;
-    }
     c->pull_failed = 0;
     free(c->image_id);
     c->image_id = image_id(img);

@@ -85,6 +85,7 @@ struct kubelet {
     void *mint_ud;
     char *ca_pem;
     img_store *images;
+    struct kl_pulls *pulls; /* pull.c's image manager */
     ev_timer *hb_timer, *sync_timer;
     kobj_watch *pod_watch;
     struct kl_pod *pods;
@@ -115,6 +116,15 @@ void kl_node_heartbeat(kubelet *k);
 /* ---- sandbox.c ---- */
 int kl_sandbox_create(struct kl_pod *p, dd_err *e);
 void kl_sandbox_destroy(struct kl_pod *p);
+
+/* ---- pull.c: imagePullPolicy, registry pulls on worker threads, pull secrets ---- */
+/* registries: k3s's registries.yaml as JSON (NULL = none). */
+int kl_pulls_start(kubelet *k, const json_t *registries, dd_err *e);
+void kl_pulls_stop(kubelet *k);
+/* The container's image per its pull policy: 0 with *ret, or -ENOENT with c->state set to
+ * waiting (ContainerCreating while a pull runs, ErrImagePull, ImagePullBackOff,
+ * ErrImageNeverPull) and the events emitted; a finished pull triggers a sync. */
+int kl_image_ensure(struct kl_ctr *c, const char *image, img_image **ret);
 
 /* ---- ctr.c ---- */
 int kl_ctr_start(struct kl_ctr *c);

@@ -230,6 +230,8 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
     k->api = api;
     k->start_ns = dd_now_ns();
     int r = prepare(k, cfg, e);
+    if (r >= 0)
+        r = kl_pulls_start(k, cfg->registries, e);
     if (r >= 0) {
         load_tarballs(k);
         r = kl_node_register(k, e);
@@ -269,6 +271,7 @@ void kubelet_stop(kubelet *k)
         if (umount2(pods, MNT_DETACH) < 0)
             dd_warn("kubelet: unmounting %s: %s", pods, strerror(errno));
     }
+    kl_pulls_stop(k);
     img_store_close(k->images);
     kl_events_free(k);
     kl_handler_tls_free(k);

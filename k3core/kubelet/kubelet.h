@@ -41,6 +41,8 @@ struct kubelet_config {
     const char *pod_cidr;       /* this node's pod CIDR on bridge k3c0; NULL = 10.42.0.0/24 */
     const char *cluster_dns;    /* pods' nameserver (dnsPolicy ClusterFirst); NULL = 10.43.0.10 */
     const char *cluster_domain; /* NULL = cluster.local */
+    /* k3s's registries.yaml (--private-registry) as JSON: mirrors and configs; NULL = none. */
+    const json_t *registries;
 };
 
 /* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */

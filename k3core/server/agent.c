@@ -26,10 +26,38 @@ static char *mint(void *ud, const char *ns, const char *sa, const char *pod, con
     return tok;
 }
 
+/* k3s's registries.yaml as JSON; a missing file (at the default path) is no configuration. */
+static int load_registries(const struct kcfg *cfg, json_t **ret, dd_err *e)
+{
+    const char *path = cfg->private_registry && *cfg->private_registry
+                           ? cfg->private_registry
+                           : "/etc/rancher/k3s/registries.yaml";
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+    *ret = NULL;
+    int r = dd_read_file(path, 1u << 20, &data, &len, e);
+    if (r == -ENOENT)
+        return 0;
+    if (r >= 0)
+        r = len ? ksrv_yaml_to_json(data, len, ret, e) : 0;
+    if (r >= 0 && *ret && !json_is_object(*ret))
+        r = dd_err_set(e, EINVAL, "not a mapping");
+    if (r < 0) {
+        json_decref(*ret);
+        *ret = NULL;
+        dd_err_wrap(e, "private registry configuration %s", path);
+    }
+    return r;
+}
+
 int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
 {
     if (s->cfg->disable_agent)
         return 0;
+    json_t *registries = NULL;
+    int rr = load_registries(s->cfg, &registries, e);
+    if (rr < 0)
+        return dd_err_wrap(e, "node agent");
     struct kubelet_config kc = {.data_dir = s->cfg->data_dir,
                                 .node_name = s->cfg->node_name,
                                 .node_ip = node_ip,
@@ -41,7 +69,9 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
                                 .mint_ud = s,
                                 .ca_pem = s->pki->server_ca_pem,
                                 .cluster_dns = s->cfg->cluster_dns,
-                                .cluster_domain = s->cfg->cluster_domain};
+                                .cluster_domain = s->cfg->cluster_domain,
+                                .registries = registries};
     int r = kubelet_start(s->loop, s->api, &kc, &s->kubelet, e);
+    json_decref(registries);
     return r < 0 ? dd_err_wrap(e, "node agent") : 0;
 }

@@ -45,6 +45,8 @@ static const struct opt opts[] = {
     {"node-label", NULL, NULL, OPT_STRV, F(node_labels), "node label k=v (repeatable)"},
     {"node-taint", NULL, NULL, OPT_STRV, F(node_taints), "node taint key[=value]:Effect"},
     {"kubelet-arg", NULL, NULL, OPT_STRV, F(kubelet_args), "kubelet flag name=value"},
+    {"private-registry", NULL, "K3S_PRIVATE_REGISTRY", OPT_STR, F(private_registry),
+     "registries.yaml (/etc/rancher/k3s/registries.yaml)"},
     {"disable", NULL, NULL, OPT_STRV, F(disable), "k3s components to skip (none are shipped)"},
     {"v", NULL, NULL, OPT_INT, F(verbosity), "log verbosity number"},
     {"log-level", NULL, NULL, OPT_LEVEL, F(log_level), "error|warn|info|debug (info)"},

@@ -25,14 +25,15 @@ struct kcfg {
     char *service_cidr; /* --service-cidr (10.43.0.0/16) */
     char *cluster_dns;  /* --cluster-dns (10.43.0.10) */
     char *cluster_domain;
-    bool disable_agent;  /* --disable-agent */
-    char *node_name;     /* --node-name, K3S_NODE_NAME (hostname) */
-    char **node_labels;  /* --node-label k=v (repeatable) */
-    char **node_taints;  /* --node-taint key[=value]:Effect (repeatable) */
-    char **kubelet_args; /* --kubelet-arg k=v (repeatable; unknown names are an error) */
-    char **disable;      /* --disable: k3s packaged components we do not ship anyway */
-    int verbosity;       /* -v N */
-    char *log_level;     /* --log-level (info); --debug = debug */
+    bool disable_agent;     /* --disable-agent */
+    char *node_name;        /* --node-name, K3S_NODE_NAME (hostname) */
+    char **node_labels;     /* --node-label k=v (repeatable) */
+    char **node_taints;     /* --node-taint key[=value]:Effect (repeatable) */
+    char **kubelet_args;    /* --kubelet-arg k=v (repeatable; unknown names are an error) */
+    char *private_registry; /* --private-registry (/etc/rancher/k3s/registries.yaml) */
+    char **disable;         /* --disable: k3s packaged components we do not ship anyway */
+    int verbosity;          /* -v N */
+    char *log_level;        /* --log-level (info); --debug = debug */
 };
 
 /* Parses argv (after the "server" word). On --help fills *ret_help and returns 1. */

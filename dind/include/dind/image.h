@@ -186,4 +186,99 @@ void img_save_close(img_save *s); /* NULL-safe */
 /* Convenience: the whole archive to a blocking fd. */
 int img_save_fd(img_store *st, char *const *names, int fd, dd_err *e);
 
+/* ---- registries (Docker Registry HTTP API v2) ----
+ *
+ * Docker's rules: docker.io is reached at registry-1.docker.io; registries on localhost and
+ * 127.0.0.0/8, and those listed as insecure, may be spoken to over plain HTTP (HTTPS without
+ * certificate checks is tried first, like dockerd); every other registry is HTTPS only. Mirrors
+ * of a registry are tried in order before the registry itself. Auth follows the registry's
+ * WWW-Authenticate challenge: Bearer tokens (anonymous, username/password or an identity token)
+ * or Basic. Calls block on the network: run them on a worker thread. */
+
+/* Credentials; every field may be NULL. */
+typedef struct img_auth {
+    char *username;
+    char *password;
+    char *identity_token; /* an OAuth refresh token (docker login with a token service) */
+    char *registry_token; /* a bearer token used as is */
+    char *server;         /* serveraddress, informational */
+} img_auth;
+
+void img_auth_release(img_auth *a);
+/* Decodes Docker's X-Registry-Auth header: base64url (or standard base64, padding optional) of
+ * a JSON object {username, password, auth ("user:pass" in base64), identitytoken,
+ * registrytoken, serveraddress}. NULL, "" and "{}" give empty credentials. -EINVAL on garbage. */
+int img_auth_decode(const char *header, img_auth *ret, dd_err *e);
+/* The same fields from an already parsed object (the body of POST /auth). */
+int img_auth_from_json(const json_t *o, img_auth *ret, dd_err *e);
+
+/* What one registry host gets: mirrors, transport security, default credentials. The settings
+ * of an endpoint (a mirror or the registry itself) come from the entry named by the endpoint's
+ * own host (as in k3s's registries.yaml `configs`), credentials falling back to the entry of the
+ * reference's registry (pull secrets are keyed by it). */
+typedef struct img_registry_host {
+    char *host;       /* as in references: "docker.io", "localhost:5000"; "*" = every host */
+    char **endpoints; /* mirror base URLs ("http://127.0.0.1:5001"), tried in order */
+    bool insecure;    /* plain HTTP allowed, TLS certificates not verified */
+    img_auth auth;    /* used when the caller passes no credentials */
+    char *ca_file;    /* PEM CA bundle for this host's TLS, or NULL (system CAs) */
+    char *cert_file;  /* client certificate + key (PEM) for TLS, or NULL */
+    char *key_file;
+} img_registry_host;
+
+typedef struct img_registries {
+    char **insecure; /* --insecure-registry values: "host[:port]" or a CIDR */
+    size_t n_hosts;
+    img_registry_host *hosts;
+} img_registries;
+
+void img_registries_release(img_registries *r);
+/* The entry for host, added (empty) when absent; borrowed from r. */
+img_registry_host *img_registries_host(img_registries *r, const char *host);
+/* Merges a kubernetes.io/dockerconfigjson document ({"auths": {server: {username, password,
+ * auth}}}) into r's per-host credentials. */
+int img_registries_add_dockerconfig(img_registries *r, const char *json, size_t len, dd_err *e);
+
+/* Progress of a pull or push, in dockerd's words: id is a layer's short digest (12 hex), the tag
+ * for "Pulling from ...", or NULL; detail says whether dockerd sends a progressDetail object;
+ * total is 0 when unknown; current/total are meaningful for "Downloading"/"Pushing". */
+typedef void (*img_progress_fn)(void *ud, const char *id, const char *status, bool detail,
+                                int64_t current, int64_t total);
+
+typedef struct img_pull_opts {
+    const img_registries *registries; /* may be NULL */
+    const img_auth *auth;             /* may be NULL: the registry entry's, else anonymous */
+    const char *platform;             /* "os/arch[/variant]"; NULL = linux/<this machine> */
+    img_progress_fn progress;         /* may be NULL */
+    void *ud;
+    const volatile bool *cancel; /* may be NULL; set (from another thread) to abort: -ECANCELED */
+    bool all_tags; /* a reference without tag or digest pulls every tag (docker pull -a) */
+} img_pull_opts;
+
+typedef struct img_pull_result {
+    char id[72];     /* the image ID */
+    char digest[72]; /* the manifest (or index) digest */
+    bool up_to_date; /* the reference already pointed at this image */
+} img_pull_result;
+
+/* Pulls ref (normalised like img_ref_parse) into the store and tags it (and records
+ * name@digest). Errors carry dockerd's texts: -ENOENT "manifest for x:y not found: manifest
+ * unknown: ...", "repository x not found: ...", "pull access denied for x, repository does not
+ * exist or may require 'docker login': ..."; -EIO for transport failures ("Get \"https://h/v2/\":
+ * ..."); -EINVAL for a bad reference or malformed content. Nothing is stored on failure. */
+int img_pull(img_store *st, const char *ref, const img_pull_opts *o, img_pull_result *ret,
+             dd_err *e);
+
+/* Pushes the local image ref (which must name a repository on a registry) with its tag;
+ * -ENOENT "An image does not exist locally with the tag: x" when absent. Progress as in
+ * dockerd ("The push refers to repository [h/x]", per layer "Preparing", "Pushing", "Pushed" or
+ * "Layer already exists", then "<tag>: digest: sha256:... size: N"). */
+int img_push(img_store *st, const char *ref, const img_pull_opts *o, dd_err *e);
+
+/* `docker login`: checks the credentials against server's /v2/ (and its token service). A
+ * token service that returns a refresh token fills *ret_identity_token (may be NULL). -EACCES
+ * with the registry's words when refused. */
+int img_registry_login(const img_registries *regs, const char *server, const img_auth *auth,
+                       char **ret_identity_token, dd_err *e);
+
 #endif

@@ -112,4 +112,108 @@ int img_config_check(const char *data, size_t len, size_t n_layers, dd_err *e);
 /* Moves staged blobs/layers into place and records images + tags in one transaction. Fills ret. */
 int img_commit(img_store *st, img_pending *imgs, size_t n, img_load_result *ret, dd_err *e);
 
+/* Whether the store has layer diff_id unpacked; *ret_size gets its size. */
+bool img_layer_known(img_store *st, const char *diff_id, int64_t *ret_size);
+
+/* ---- manifest.c: manifests and indexes (untrusted input) ---- */
+
+#define IMG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define IMG_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define IMG_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define IMG_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define IMG_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define IMG_MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define IMG_MAX_MANIFEST       (4u << 20)
+#define IMG_MAX_CONFIG         (8u << 20)
+
+typedef struct img_descriptor {
+    char *media_type;
+    char digest[72];
+    int64_t size;
+    char *os, *arch, *variant; /* index entries only; may be NULL */
+} img_descriptor;
+
+typedef struct img_manifest {
+    bool is_index;
+    char *media_type;
+    img_descriptor config; /* image manifests */
+    size_t n;
+    img_descriptor *items; /* layers (base first) or the index's manifests */
+} img_manifest;
+
+/* Parses a manifest or index. content_type (the response's, may be NULL) and the document's own
+ * mediaType must agree when both are present; schema 1 is refused. */
+int img_manifest_parse(const char *content_type, const char *data, size_t len, img_manifest *ret,
+                       dd_err *e);
+void img_manifest_release(img_manifest *m);
+/* Picks the index entry for platform "os/arch[/variant]" (NULL = linux/<this machine>); -ENOENT
+ * "no matching manifest for linux/amd64 in the manifest list entries" when none fits. */
+int img_manifest_choose(const img_manifest *idx, const char *platform, size_t *ret_index,
+                        dd_err *e);
+/* This machine's platform in OCI words ("linux/amd64", "linux/arm64/v8"). */
+const char *img_host_platform(void);
+
+/* ---- auth.c: challenges ---- */
+
+typedef struct img_challenge {
+    char scheme[16]; /* "bearer", "basic" (lowercased) or "" */
+    char *realm, *service, *scope, *error, *error_description;
+} img_challenge;
+
+/* Parses a WWW-Authenticate value; keeps the first Bearer or Basic challenge. */
+int img_challenge_parse(const char *value, img_challenge *ret, dd_err *e);
+void img_challenge_release(img_challenge *c);
+/* Decodes base64 or base64url, padding optional; NUL-terminates; NULL on bad input. */
+char *img_base64_decode(const char *s, size_t *ret_len);
+
+/* ---- registry.c: one repository on one registry, over libcurl ---- */
+
+typedef struct img_reg img_reg;
+
+/* A request; url is absolute or relative to the repository ("manifests/latest"). A 2xx body
+ * goes to out_fd (hashed into hash) when out_fd >= 0, else into the response's body. */
+typedef struct img_reg_req {
+    const char *method; /* NULL = GET */
+    const char *url;
+    const char *accept;
+    const char *content_type;
+    const void *body; /* in-memory upload */
+    size_t body_len;
+    int body_fd; /* file upload of body_fd_len bytes from offset 0 when >= 0 */
+    int64_t body_fd_len;
+    int out_fd;
+    img_hash *hash;
+    size_t max_body;
+    img_progress_fn progress; /* "Downloading"/"Pushing" for id */
+    void *ud;
+    const char *id;
+    int64_t total;
+} img_reg_req;
+
+typedef struct img_reg_resp {
+    long status;
+    char *content_type, *location, *digest; /* Content-Type, Location, Docker-Content-Digest */
+    char *www_auth;
+    dd_buf body;
+    int64_t received;
+} img_reg_resp;
+
+void img_reg_resp_release(img_reg_resp *r);
+/* Finds a working endpoint (mirrors first) and its auth scheme for ref's repository; actions
+ * is "pull" or "pull,push". */
+int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth *auth,
+                 const char *actions, const volatile bool *cancel, img_reg **ret, dd_err *e);
+void img_reg_close(img_reg *r);
+/* Performs q (retrying once with fresh credentials on a 401). Transport failures are errors
+ * ('Get "url": ...'); any HTTP status is returned in *resp for the caller to judge. */
+int img_reg_do(img_reg *r, const img_reg_req *q, img_reg_resp *resp, dd_err *e);
+/* The registry's error in the v2 client's words ("manifest unknown: manifest unknown",
+ * "denied: requested access to the resource is denied"); *ret_code gets the error code
+ * ("MANIFEST_UNKNOWN", "DENIED", "UNAUTHORIZED", "NAME_UNKNOWN", ...) or "". Caller frees. */
+char *img_reg_error_text(const img_reg_resp *resp, char ret_code[32]);
+/* "https://host" of the chosen endpoint (for messages). */
+const char *img_reg_base(const img_reg *r);
+/* Whether host ("h[:port]") may use plain HTTP under regs. */
+bool img_reg_insecure(const img_registries *regs, const char *host);
+
 #endif

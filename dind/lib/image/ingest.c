@@ -16,7 +16,7 @@ static bool path_exists(const char *p)
     return lstat(p, &st) == 0;
 }
 
-static int layer_known(img_store *st, const char *diff_id, int64_t *ret_size)
+bool img_layer_known(img_store *st, const char *diff_id, int64_t *ret_size)
 {
     _cleanup_stmt_ sqlite3_stmt *s =
         img_db_prepare(st, "SELECT size FROM layers WHERE diff_id=?", NULL);
@@ -24,12 +24,12 @@ static int layer_known(img_store *st, const char *diff_id, int64_t *ret_size)
         return 0;
     sqlite3_bind_text(s, 1, diff_id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_ROW)
-        return 0;
+        return false;
     _cleanup_free_ char *dir = img_layer_dir(st, diff_id);
     if (!path_exists(dir))
-        return 0;
+        return false;
     *ret_size = sqlite3_column_int64(s, 0);
-    return 1;
+    return true;
 }
 
 static int verify_blob(int fd, const char *want, dd_err *e)
@@ -104,7 +104,7 @@ int img_layer_ingest(img_store *st, const char *stage, int fd, const char *want_
         if (r < 0)
             return r;
     }
-    if (want_diff_id && layer_known(st, want_diff_id, &ret->size)) {
+    if (want_diff_id && img_layer_known(st, want_diff_id, &ret->size)) {
         snprintf(ret->diff_id, sizeof(ret->diff_id), "%s", want_diff_id);
         return 0;
     }
@@ -121,7 +121,7 @@ int img_layer_ingest(img_store *st, const char *stage, int fd, const char *want_
         return dd_err_set(e, EINVAL, "layer digest mismatch: the config says %s, the content is %s",
                           want_diff_id, ret->diff_id);
     _cleanup_free_ char *dir = dd_asprintf("%s/layer-%s", stage, ret->diff_id + 7);
-    if (layer_known(st, ret->diff_id, &ret->size) || path_exists(dir))
+    if (img_layer_known(st, ret->diff_id, &ret->size) || path_exists(dir))
         return unlink(blob), 0;
     r = unpack_file(blob, dir, &ret->size, e);
     if (r < 0) {

@@ -99,7 +99,7 @@ expect_contains "$out" "BackOff" "crash events"
 $K run noimg --image=nosuch.example/img:1 --image-pull-policy=IfNotPresent >/dev/null
 wait_for "noimg ImagePullBackOff" is noimg '{.status.containerStatuses[0].state.waiting.reason}' ImagePullBackOff
 out=$($K get events --field-selector involvedObject.name=noimg)
-expect_contains "$out" 'failed to pull image "nosuch.example/img:1"' "noimg events"
+expect_contains "$out" 'Failed to pull image "nosuch.example/img:1"' "noimg events"
 expect_contains "$out" "ErrImagePull" "noimg events"
 
 # an unschedulable pod
