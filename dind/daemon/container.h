@@ -100,6 +100,7 @@ struct container {
     char *log_path;  /* <dir>/<id>-json.log (rt json-file format) */
 
     struct ctr_state st;
+    json_t *health;  /* State.Health as inspect shows it (health.h), or NULL: no check ran */
     char **exec_ids; /* exec instances of this container (ExecIDs), never NULL */
 
     bool removed; /* no longer in the store; only references keep it allocated */

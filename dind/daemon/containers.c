@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "ctr-json.h"
 #include "dind/daemon/daemon.h"
 #include "dind/image.h"
@@ -350,11 +351,13 @@ static int area_init(dindd_ctx *d, dd_err *e)
     if ((r = ctr_store_open(&o, &s, e)) < 0)
         return dd_err_wrap(e, "opening the container store");
     d->containers = s;
+    health_resume(s);
     return 0;
 }
 
 static void area_fini(dindd_ctx *d)
 {
+    health_shutdown();
     ctr_store_free(d->containers);
     d->containers = NULL;
     if (owns_images) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "create.h"
 #include "ctr-json.h"
 #include "dind/json.h"
@@ -48,6 +49,8 @@ char *ctr_status_text(const struct container *c, int64_t now_ns)
     case CTR_RUNNING:
     case CTR_PAUSED:
         ctr_human_duration(now_ns - c->st.started_ns, d, sizeof(d));
+        if (c->st.status == CTR_RUNNING && c->health)
+            return dd_asprintf("Up %s (%s)", d, health_ps_text(c->health));
         return dd_asprintf("Up %s%s", d, c->st.status == CTR_PAUSED ? " (Paused)" : "");
     case CTR_RESTARTING:
         ctr_human_duration(now_ns - c->st.finished_ns, d, sizeof(d));
@@ -107,6 +110,8 @@ static json_t *state_json(const struct container *c)
     jx_set_str(o, "Error", c->st.error);
     jx_set_new(o, "StartedAt", time_json(c->st.started_ns));
     jx_set_new(o, "FinishedAt", time_json(c->st.finished_ns));
+    if (c->health)
+        jx_set_new(o, "Health", json_deep_copy(c->health));
     return o;
 }
 

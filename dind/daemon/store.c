@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "dind/json.h"
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
@@ -350,6 +351,7 @@ void ctr_unlisten(struct ctr_listener *l)
 void ctr_notify(struct container *c, enum ctr_change what)
 {
     ctr_ref(c);
+    health_on_change(c, what);
     c->priv->notifying++;
     for (struct ctr_listener *l = c->priv->listeners; l; l = l->next)
         if (!l->dead)
