@@ -109,6 +109,7 @@ static void ctr_free(struct container *c)
     free(c->log_path);
     free(c->st.error);
     json_decref(c->health);
+    json_decref(c->volumes);
     dd_strv_free(c->exec_ids);
     listeners_free(c->priv);
     free(c->priv);
@@ -280,6 +281,8 @@ char *ctr_record_dump(const struct container *c)
     if (c->health)
         jx_set_new(st, "Health", json_deep_copy(c->health));
     jx_set_new(o, "State", st);
+    if (c->volumes)
+        jx_set_new(o, "MountPoints", json_incref(c->volumes));
     char *s = jx_dump(o);
     json_decref(o);
     return s;
@@ -348,6 +351,8 @@ int ctr_record_load(const char *text, struct container **ret, dd_err *e)
         goto fail;
     json_t *health = st ? jx_get(st, "Health") : NULL;
     c->health = json_is_object(health) ? json_deep_copy(health) : NULL;
+    json_t *mps = jx_get(o, "MountPoints");
+    c->volumes = json_is_array(mps) ? json_incref(mps) : NULL;
     ctr_derive(c);
     json_decref(o);
     *ret = c;

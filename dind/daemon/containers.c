@@ -10,6 +10,7 @@
 #include "container-internal.h"
 #include "health.h"
 #include "ctr-json.h"
+#include "volume.h"
 #include "dind/daemon/daemon.h"
 #include "dind/image.h"
 #include "dind/json.h"
@@ -181,7 +182,8 @@ static void h_remove(http_req *req)
     struct container *c = req_container(req);
     if (!c)
         return;
-    if (ctr_remove(store_of(req), c, dindd_query_bool(req, "force", false), &e) < 0)
+    if (ctr_remove(store_of(req), c, dindd_query_bool(req, "force", false),
+                   dindd_query_bool(req, "v", false), &e) < 0)
         dindd_reply_err(req, &e);
     else
         http_reply(req, 204, NULL, NULL, 0);
@@ -251,7 +253,7 @@ static void h_prune(http_req *req)
             continue;
         char id[65];
         memcpy(id, v[i]->id, 65);
-        if (ctr_remove(s, v[i], false, NULL) == 0)
+        if (ctr_remove(s, v[i], false, false, NULL) == 0)
             json_array_append_new(deleted, json_string(id));
     }
     free(v);
@@ -342,9 +344,14 @@ static int area_init(dindd_ctx *d, dd_err *e)
         d->images = st;
         owns_images = true;
     }
+    struct vol_store *vs = NULL;
+    if ((r = vol_store_open(d->cfg.data_root, &vs, e)) < 0)
+        return r;
+    d->volumes = vs;
     struct ctr_store_opts o = {
         .loop = d->loop,
         .images = d->images,
+        .volumes = vs,
         .data_root = d->cfg.data_root,
         .exec_root = d->cfg.exec_root,
     };
@@ -360,6 +367,8 @@ static void area_fini(dindd_ctx *d)
     health_shutdown();
     ctr_store_free(d->containers);
     d->containers = NULL;
+    vol_store_free(d->volumes);
+    d->volumes = NULL;
     if (owns_images) {
         img_store_close(d->images);
         d->images = NULL;

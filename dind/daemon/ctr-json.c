@@ -11,6 +11,7 @@
 #include "health.h"
 #include "create.h"
 #include "ctr-json.h"
+#include "ctr-volumes.h"
 #include "dind/json.h"
 
 /* Go's units.HumanDuration, as docker ps prints it. */
@@ -127,8 +128,6 @@ json_t *ctr_mounts_json(const struct container *c)
             continue;
         json_t *o = json_object();
         jx_set_str(o, "Type", m[i].type);
-        if (dd_streq(m[i].type, "volume"))
-            jx_set_str(o, "Name", "");
         jx_set_str(o, "Source", m[i].source);
         jx_set_str(o, "Destination", m[i].dest);
         jx_set_str(o, "Mode", m[i].mode);
@@ -137,6 +136,7 @@ json_t *ctr_mounts_json(const struct container *c)
         json_array_append_new(a, o);
     }
     spec_mounts_free(m, n);
+    ctr_volumes_json(c, a);
     return a;
 }
 

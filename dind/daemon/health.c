@@ -140,8 +140,7 @@ static void record(struct health_mon *m, const struct health_result *r)
     if (!c->health)
         c->health = health_reset(NULL);
     if (health_apply(c->health, &m->cfg, r, c->st.started_ns)) {
-        _cleanup_free_ char *action =
-            dd_asprintf("health_status: %s", health_status(c->health));
+        _cleanup_free_ char *action = dd_asprintf("health_status: %s", health_status(c->health));
         events_emit_container(c, action, NULL);
     }
     dd_err e = {0};
@@ -157,8 +156,8 @@ static void probe_done(struct health_mon *m, int code)
     m->out.len--;
     if (m->timed_out) {
         health_go_duration(m->cfg.timeout_ns, tb, sizeof(tb));
-        out = m->out.len ? dd_asprintf("Health check exceeded timeout (%s): %s%s", tb,
-                                       m->out.data, m->truncated ? "..." : "")
+        out = m->out.len ? dd_asprintf("Health check exceeded timeout (%s): %s%s", tb, m->out.data,
+                                       m->truncated ? "..." : "")
                          : dd_asprintf("Health check exceeded timeout (%s)", tb);
     } else {
         out = dd_asprintf("%s%s", m->out.len ? m->out.data : "", m->truncated ? "..." : "");

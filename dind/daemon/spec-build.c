@@ -11,6 +11,7 @@
 
 #include "container-internal.h"
 #include "create.h"
+#include "ctr-volumes.h"
 #include "dind/image.h"
 #include "dind/json.h"
 #include "dind/lib/rt/security.h"
@@ -227,6 +228,14 @@ static int mounts(struct container *c, struct rt_spec *spec, dd_err *e)
                       TAKE_PTR(m[i].opts));
     }
     spec_mounts_free(m, n);
+    const char *dest = NULL, *src = NULL;
+    char **opts;
+    for (size_t i = 0; r == 0 && (opts = ctr_volumes_mounts(c, i, &dest, &src)); i++) {
+        if ((r = dd_mkdir_p(src, 0755, e)) < 0)
+            dd_strv_free(opts);
+        else
+            add_mount(spec, dest, "bind", src, opts);
+    }
     return r;
 }
 

@@ -89,6 +89,7 @@ int ctr_store_open(const struct ctr_store_opts *o, struct ctr_store **ret, dd_er
     struct ctr_store *s = dd_calloc(1, sizeof(*s));
     s->loop = o->loop;
     s->images = o->images;
+    s->volumes = o->volumes;
     s->data_root = dd_strdup(o->data_root);
     s->exec_root = dd_strdup(o->exec_root);
     _cleanup_free_ char *cdir = dd_path_join(o->data_root, "containers");

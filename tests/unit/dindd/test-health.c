@@ -88,8 +88,8 @@ TEST(health_merge_with_image)
                          "\"Retries\":4}}");
     json_t *c = cfg_of("{}");
     health_merge_image(c, img);
-    CHECK_EQ_STR(json_string_value(json_array_get(
-                     json_object_get(json_object_get(c, "Healthcheck"), "Test"), 1)),
+    CHECK_EQ_STR(json_string_value(
+                     json_array_get(json_object_get(json_object_get(c, "Healthcheck"), "Test"), 1)),
                  "img");
     json_decref(c);
     /* the user's fields win; zero ones come from the image */
@@ -105,8 +105,8 @@ TEST(health_merge_with_image)
 
 static bool apply(json_t *h, const struct health_config *cfg, int code, int64_t start)
 {
-    struct health_result r = {.start_ns = start, .end_ns = start + 1, .exit_code = code,
-                              .output = "out"};
+    struct health_result r = {
+        .start_ns = start, .end_ns = start + 1, .exit_code = code, .output = "out"};
     return health_apply(h, cfg, &r, 100 * S);
 }
 
@@ -150,13 +150,12 @@ TEST(health_state_machine)
 
 TEST(health_next_delay_rule)
 {
-    struct health_config cfg = {.interval_ns = 30 * S,
-                                .start_period_ns = 60 * S,
-                                .start_interval_ns = 5 * S};
+    struct health_config cfg = {
+        .interval_ns = 30 * S, .start_period_ns = 60 * S, .start_interval_ns = 5 * S};
     json_t *h = health_reset(NULL);
-    CHECK(health_next_delay(&cfg, h, 0) == 5 * S);        /* starting: StartInterval */
-    CHECK(health_next_delay(&cfg, h, 40 * S) == 20 * S);  /* cut to the end of StartPeriod */
-    CHECK(health_next_delay(&cfg, h, 60 * S) == 30 * S);  /* after it: Interval */
+    CHECK(health_next_delay(&cfg, h, 0) == 5 * S);       /* starting: StartInterval */
+    CHECK(health_next_delay(&cfg, h, 40 * S) == 20 * S); /* cut to the end of StartPeriod */
+    CHECK(health_next_delay(&cfg, h, 60 * S) == 30 * S); /* after it: Interval */
     jx_set_str(h, "Status", "healthy");
     CHECK(health_next_delay(&cfg, h, 0) == 30 * S);
     cfg.start_period_ns = 0;
