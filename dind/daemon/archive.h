@@ -26,7 +26,8 @@ struct arc_root {
     const char *rootfs;
 };
 
-enum arc_op { ARC_STAT, ARC_GET, ARC_PUT };
+/* ARC_EXPORT: `docker export`, a tar of the whole root with names relative to it ("bin/sh"). */
+enum arc_op { ARC_STAT, ARC_GET, ARC_PUT, ARC_EXPORT };
 
 struct arc_job {
     enum arc_op op;

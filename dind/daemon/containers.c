@@ -322,8 +322,7 @@ static const http_route routes[] = {
     {"POST", "/containers/{id}/pause", h_pause, .data = (void *)"pause"},
     {"POST", "/containers/{id}/unpause", h_pause},
     {"POST", "/containers/{id}/update", h_update},
-    {"GET", "/containers/{id}/changes", h_unsupported, .data = (void *)"docker diff"},
-    {"GET", "/containers/{id}/export", h_unsupported, .data = (void *)"docker export"},
+    {"GET", "/containers/{id}/changes", containers_h_changes},
     {"GET", "/containers/{id}/attach/ws", h_unsupported,
      .data = (void *)"attaching over a WebSocket"},
 };

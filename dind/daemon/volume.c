@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "dind/json.h"
 #include "events.h"
@@ -158,10 +159,11 @@ void vol_store_free(struct vol_store *s)
 int vol_name_validate(const char *name, dd_err *e)
 {
     if (strlen(name) == 1)
-        return dd_err_set(e, EINVAL, "volume name is too short, names should be at least two "
-                                     "alphanumeric characters");
-    bool ok = name[0] && strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-                                name[0]);
+        return dd_err_set(e, EINVAL,
+                          "volume name is too short, names should be at least two "
+                          "alphanumeric characters");
+    bool ok = name[0] &&
+              strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", name[0]);
     for (const char *p = name + 1; ok && *p; p++)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
              *p == '_' || *p == '.' || *p == '-';
@@ -244,8 +246,8 @@ static int db_put(struct vol_store *s, const struct vol *v, dd_err *e)
 {
     _cleanup_free_ char *rec = record_dump(v);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO volumes(name, record) VALUES(?1, ?2)",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO volumes(name, record) VALUES(?1, ?2)", -1,
+                           &st, NULL) != SQLITE_OK)
         return db_fail(s->db, e, "saving a volume");
     sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, rec, -1, SQLITE_STATIC);
@@ -261,9 +263,8 @@ static int check_create(const char *name, const char *driver, const json_t *labe
     if (name && *name && (r = vol_name_validate(name, e)) < 0)
         return r;
     if (driver && *driver && !dd_streq(driver, "local"))
-        return dd_err_set(e, ENOENT,
-                          "error looking up volume plugin %s: plugin \"%s\" not found", driver,
-                          driver);
+        return dd_err_set(e, ENOENT, "error looking up volume plugin %s: plugin \"%s\" not found",
+                          driver, driver);
     if (labels && !json_is_null(labels) && !json_is_object(labels))
         return dd_err_set(e, EINVAL, "Labels: expected an object");
     if (opts && !json_is_null(opts) && !json_is_object(opts))
@@ -348,7 +349,10 @@ json_t *vol_json(struct vol_store *s, const struct vol *v)
 {
     char t[64];
     json_t *o = json_object();
-    dd_format_rfc3339nano(v->created_ns / 1000000000 * 1000000000, t, sizeof(t));
+    time_t secs = (time_t)(v->created_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
     jx_set_str(o, "CreatedAt", t);
     jx_set_str(o, "Driver", v->driver);
     jx_set_new(o, "Labels", v->labels ? json_deep_copy(v->labels) : json_null());

@@ -25,11 +25,11 @@
 
 struct vol {
     char *name;
-    char *driver;     /* "local" */
-    json_t *labels;   /* object, never NULL */
-    json_t *options;  /* DriverOpts, object, never NULL */
+    char *driver;    /* "local" */
+    json_t *labels;  /* object, never NULL */
+    json_t *options; /* DriverOpts, object, never NULL */
     int64_t created_ns;
-    bool anonymous;   /* created for one container's unnamed mount: goes with `rm -v` */
+    bool anonymous; /* created for one container's unnamed mount: goes with `rm -v` */
 };
 
 struct vol_store;

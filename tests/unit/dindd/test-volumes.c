@@ -75,8 +75,8 @@ TEST(volume_store_round_trip)
 
 TEST(volume_mounts_are_not_binds)
 {
-    json_t *hc = json_pack("{s:[ss],s:[{s:s,s:s}]}", "Binds", "named:/data", "/tmp:/host",
-                           "Mounts", "Type", "volume", "Target", "/anon");
+    json_t *hc = json_pack("{s:[ss],s:[{s:s,s:s}]}", "Binds", "named:/data", "/tmp:/host", "Mounts",
+                           "Type", "volume", "Target", "/anon");
     struct spec_mount *m = NULL;
     size_t n = 0;
     dd_err e = {0};
