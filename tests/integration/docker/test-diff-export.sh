@@ -57,5 +57,38 @@ dk system df | grep -Eq '^Images +1 +1 ' || fail "docker system df: $(dk system 
 dk system df | grep -Eq '^Local Volumes +1 +1 ' || fail "docker system df volumes: $(dk system df)"
 ok "system df"
 
+# commit: the new image has the container's changes as one more layer, its config and the
+# changes; a running container is committed too (paused meanwhile)
+layers=$(dk image inspect --format '{{len .RootFS.Layers}}' busybox)
+id=$(dk commit -c 'ENV COMMITTED=yes' -c 'LABEL via=commit' -m 'a message' ch snap:v1)
+[ "$(dk image inspect --format '{{len .RootFS.Layers}}' snap:v1)" = $((layers + 1)) ] ||
+    fail "commit did not add one layer"
+[ "$(dk image inspect --format '{{.Comment}}|{{.Config.Labels.via}}' snap:v1)" = "a message|commit" ] ||
+    fail "commit config: $(dk image inspect --format '{{json .Config}}' snap:v1)"
+[ "$(dk image inspect --format '{{.Id}}' snap:v1)" = "$id" ] || fail "commit Id: $id"
+out=$(dk run --rm snap:v1 sh -c 'cat /added; echo $COMMITTED; test -e /etc/group || echo gone; test -d /d/e && echo dir')
+[ "$out" = "new
+yes
+gone
+dir" ] || fail "the committed image: $out"
+dk exec dfrun sh -c 'echo live > /live'
+dk commit dfrun snap:live >/dev/null
+[ "$(dk inspect --format '{{.State.Status}}' dfrun)" = running ] || fail "commit left dfrun paused"
+[ "$(dk run --rm snap:live cat /live)" = live ] || fail "commit of a running container"
+# the image's Cmd survives (the container's Cmd was sleep 300)
+[ "$(dk image inspect --format '{{json .Config.Cmd}}' snap:live)" = '["sleep","300"]' ] ||
+    fail "commit Cmd: $(dk image inspect --format '{{json .Config.Cmd}}' snap:live)"
+dk commit -c 'BOGUS x' ch snap:bad 2>&1 | grep -q 'BOGUS is not a valid change command' ||
+    fail "a bad change accepted"
+dk commit nosuch snap:x 2>&1 | grep -q 'No such container: nosuch' || fail "commit of nothing"
+python3 - "$SOCK" <<'PY' || fail "docker-py commit"
+import sys, docker
+cl = docker.DockerClient(base_url="unix://" + sys.argv[1])
+img = cl.containers.get("ch").commit(repository="snap", tag="py", changes=["CMD cat /added"])
+assert cl.containers.run(img.id, remove=True) == b"new\n"
+PY
+ok "docker commit round trip"
+
 remove_all_and_check_clean
+dk rmi snap:v1 snap:live snap:py >/dev/null
 ok "clean"
