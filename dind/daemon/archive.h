@@ -1,5 +1,5 @@
-/* archive: dindd's /containers/{id}/archive endpoints (HEAD stat, GET tar, PUT extract). Prefix:
- * arc_.
+/* archive: dindd's /containers/{id}/archive endpoints (HEAD stat, GET tar, PUT extract) and
+ * /containers/{id}/export (a tar of the container's own root, without its mounts). Prefix: arc_.
  *
  * All filesystem work on a container happens in a short-lived child process of the daemon that
  * first enters the container's root (see archive-child.c), so that paths, ".." and symlinks

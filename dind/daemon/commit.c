@@ -70,9 +70,9 @@ static int layer_entry(struct archive *disk, struct archive *w, struct archive_e
 {
     if (archive_entry_filetype(ent) == AE_IFCHR && archive_entry_rdev(ent) == makedev(0, 0)) {
         const char *slash = strrchr(rel, '/');
-        _cleanup_free_ char *wh = slash ? dd_asprintf("%.*s/.wh.%s", (int)(slash - rel), rel,
-                                                      slash + 1)
-                                        : dd_asprintf(".wh.%s", rel);
+        _cleanup_free_ char *wh =
+            slash ? dd_asprintf("%.*s/.wh.%s", (int)(slash - rel), rel, slash + 1)
+                  : dd_asprintf(".wh.%s", rel);
         return write_marker(w, wh, archive_entry_mtime(ent));
     }
     if (mount_placeholder(rel, ent))
@@ -144,8 +144,7 @@ static json_t *run_config(const struct container *c, const json_t *body)
     json_t *cfg = json_deep_copy(c->config), *v;
     const char *k;
     if (json_is_object(body))
-        json_object_foreach((json_t *)body, k, v) if (!json_is_null(v))
-            json_object_set(cfg, k, v);
+        json_object_foreach((json_t *)body, k, v) if (!json_is_null(v)) json_object_set(cfg, k, v);
     return cfg;
 }
 

@@ -1,7 +1,8 @@
 /* containers: the container endpoints of the Engine API that answer at once or after a stop
  * (create, list, inspect, start, stop, restart, kill, remove, rename, wait, resize, top, prune,
- * and the clear refusals for pause/unpause/update/changes/export). The streams (attach, logs,
- * stats) live in attach.c, logs.c and stats.c; the state machine in lifecycle.c. Handlers parse
+ * pause/unpause, update, and the clear refusals for what is missing). The streams (attach, logs,
+ * stats) live in attach.c, logs.c and stats.c, diff in changes.c, export in archive.c; the state
+ * machine in lifecycle.c. Handlers parse
  * the query, call the model, and map errors through dindd_reply_err() exactly once.
  */
 #include <signal.h>

@@ -186,6 +186,12 @@ static bool p_volume(const struct container *c, const char *v)
         if ((strlen(v) == n && strncmp(b, v, n) == 0) || strstr(b, v))
             return true;
     }
+    for (size_t i = 0; i < json_array_size(c->volumes); i++) { /* named and anonymous volumes */
+        json_t *m = json_array_get(c->volumes, i);
+        if (dd_streq(json_string_value(json_object_get(m, "Name")), v) ||
+            dd_streq(json_string_value(json_object_get(m, "Destination")), v))
+            return true;
+    }
     return false;
 }
 
