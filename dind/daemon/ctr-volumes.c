@@ -61,7 +61,7 @@ static int add_req(struct ctr_store *s, struct container *c, json_t *out, const 
     int r = vol_create(s->volumes, q->name, NULL, q->labels, q->opts, !q->name, &v, &created, e);
     if (r < 0)
         return r;
-    _cleanup_free_ char *src = vol_data_path(s->data_root, v->name);
+    _cleanup_free_ char *src = vol_mount_source(s->data_root, v);
     json_t *ent = entry_new(v->name, src, q->dest, q->rw, q->mode, !q->name, q->nocopy);
     jx_set_bool(ent, "Created", created);
     json_array_append_new(out, ent);

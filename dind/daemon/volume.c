@@ -226,20 +226,56 @@ char *vol_data_path(const char *data_root, const char *name)
     return dd_asprintf("%s/volumes/%s/_data", data_root, name);
 }
 
+static const char *opt(const json_t *opts, const char *key)
+{
+    const char *v = json_string_value(json_object_get(opts, key));
+    return v ? v : "";
+}
+
+/* True when o (comma-separated mount options) has "bind" or "rbind". */
+static bool has_bind(const char *o)
+{
+    _cleanup_free_ char *copy = dd_strdup(o);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (dd_streq(t, "bind") || dd_streq(t, "rbind"))
+            return true;
+    return false;
+}
+
+/* The local driver's options: none, or a bind of a host directory (type=none, o=bind,
+ * device=/path). Other mounts (tmpfs, nfs, block devices) are refused clearly. */
 static int check_options(const json_t *opts, dd_err *e)
 {
     const char *k;
     json_t *val;
     json_object_foreach((json_t *)opts, k, val)
     {
-        if (dd_streq(k, "type") || dd_streq(k, "device") || dd_streq(k, "o"))
-            return dd_err_set(e, EOPNOTSUPP,
-                              "the local volume option %s is not supported by dindd: its volumes "
-                              "are plain directories",
-                              k);
-        return dd_err_set(e, EINVAL, "invalid option: \"%s\"", k);
+        if (!dd_streq(k, "type") && !dd_streq(k, "device") && !dd_streq(k, "o"))
+            return dd_err_set(e, EINVAL, "invalid option: \"%s\"", k);
+        if (!json_is_string(val))
+            return dd_err_set(e, EINVAL, "invalid option %s: expected a string", k);
     }
+    if (!json_object_size(opts))
+        return 0;
+    const char *type = opt(opts, "type"), *dev = opt(opts, "device");
+    if (!has_bind(opt(opts, "o")) || (*type && !dd_streq(type, "none")))
+        return dd_err_set(e, EOPNOTSUPP,
+                          "local volume options type=%s o=%s are not supported by dindd: only "
+                          "binds of a host directory (type=none, o=bind, device=/path)",
+                          type, opt(opts, "o"));
+    if (dev[0] != '/')
+        return dd_err_set(e, EINVAL, "invalid volume option device=%s: an absolute path is needed",
+                          dev);
     return 0;
+}
+
+char *vol_mount_source(const char *data_root, const struct vol *v)
+{
+    const char *dev = opt(v->options, "device");
+    if (v->options && has_bind(opt(v->options, "o")) && dev[0] == '/')
+        return dd_strdup(dev);
+    return vol_data_path(data_root, v->name);
 }
 
 static int db_put(struct vol_store *s, const struct vol *v, dd_err *e)

@@ -4,8 +4,9 @@
  * in their mount namespace). Its record (name, driver, labels, options, creation time, whether it
  * was created anonymously for one container) lives in <data-root>/dindd.db (table volumes), so
  * volumes survive daemon restarts. Names follow dockerd's rule ([a-zA-Z0-9][a-zA-Z0-9_.-]+);
- * anonymous volumes get a random 64-hex name. The local driver's mount options (type, device, o)
- * are refused with a clear error: dindd's volumes are plain directories.
+ * anonymous volumes get a random 64-hex name. Of the local driver's mount options (type, device,
+ * o) only a bind of a host directory is supported (type=none, o=bind, device=/abs/path):
+ * containers then mount the device directly; other mounts are refused with a clear error.
  *
  * The store knows nothing of containers: whether a volume is in use is asked of the container
  * store by the API (volumes.c) and container removal (ctr-volumes.c). Everything runs on the
@@ -60,6 +61,8 @@ int vol_remove(struct vol_store *s, struct vol *v, dd_err *e);
 
 /* <data_root>/volumes/<name>/_data (caller frees). */
 char *vol_data_path(const char *data_root, const char *name);
+/* Where containers mount it from: the device of a bind volume (o=bind), else its _data. */
+char *vol_mount_source(const char *data_root, const struct vol *v);
 /* The volume as GET /volumes/{name} shows it. */
 json_t *vol_json(struct vol_store *s, const struct vol *v);
 /* Bytes used below the volume's _data (for system df). */

@@ -32,6 +32,19 @@ dk volume create 'bad name' 2>&1 |
     fail "bad volume name accepted"
 dk volume create -o type=tmpfs -o device=tmpfs x1 2>&1 | grep -q 'not supported by dindd' ||
     fail "local driver options not refused clearly"
+# a bind volume: containers mount the host directory itself
+mkdir "$TEST_TMP/hostdir"
+echo host > "$TEST_TMP/hostdir/h"
+dk volume create -o type=none -o o=bind -o device="$TEST_TMP/hostdir" bindvol >/dev/null
+[ "$(dk run --rm -v bindvol:/b busybox sh -c 'cat /b/h; echo c > /b/c')" = host ] ||
+    fail "bind volume content"
+[ "$(cat "$TEST_TMP/hostdir/c")" = c ] || fail "bind volume writes"
+dk volume create -o type=none -o o=bind -o device="$TEST_TMP/missing" badbind >/dev/null
+dk run --rm -v badbind:/b busybox true 2>&1 | grep -q 'no such file or directory' ||
+    fail "a missing bind device is not an error"
+[ ! -e "$TEST_TMP/missing" ] || fail "the missing device was created"
+dk volume rm bindvol badbind >/dev/null
+[ -f "$TEST_TMP/hostdir/h" ] || fail "removing a bind volume removed the host directory"
 dk volume inspect nosuch 2>&1 | grep -q 'no such volume' || fail "inspect of a missing volume"
 ok "volume create/ls/inspect, filters and errors"
 

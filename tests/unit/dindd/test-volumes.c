@@ -46,6 +46,18 @@ TEST(volume_store_round_trip)
     json_t *opts = json_pack("{s:s}", "type", "tmpfs");
     CHECK(vol_create(s, "x1", NULL, NULL, opts, false, &v, NULL, &e) == -EOPNOTSUPP);
     CHECK(vol_find(s, "x1") == NULL);
+    json_t *bind = json_pack("{s:s,s:s,s:s}", "type", "none", "o", "bind", "device", "/srv");
+    CHECK(vol_create(s, "b1", NULL, NULL, bind, false, &v, NULL, &e) == 0);
+    char *src = vol_mount_source(root, v);
+    CHECK_EQ_STR(src, "/srv");
+    free(src);
+    CHECK(vol_remove(s, v, &e) == 0);
+    json_object_set_new(bind, "device", json_string("relative"));
+    CHECK(vol_create(s, "b2", NULL, NULL, bind, false, &v, NULL, &e) == -EINVAL);
+    json_object_set_new(bind, "bogus", json_string("1"));
+    CHECK(vol_create(s, "b2", NULL, NULL, bind, false, &v, NULL, &e) == -EINVAL);
+    CHECK_EQ_STR(e.msg, "invalid option: \"bogus\"");
+    json_decref(bind);
     char *path = vol_data_path(root, "keep");
     CHECK(access(path, F_OK) == 0);
     vol_store_free(s);
