@@ -22,6 +22,7 @@
 #include "create.h"
 #include "ctr-volumes.h"
 #include "dind/json.h"
+#include "events.h"
 #include "volume.h"
 
 /* ---- create ---- */
@@ -238,6 +239,23 @@ void ctr_volumes_json(const struct container *c, json_t *mounts)
 }
 
 /* ---- runtime ---- */
+
+void ctr_volumes_events(const struct container *c, bool mount)
+{
+    for (size_t i = 0; i < json_array_size(c->volumes); i++) {
+        json_t *ent = json_array_get(c->volumes, i), *a = json_object();
+        jx_set_str(a, "container", c->id);
+        jx_set_str(a, "driver", "local");
+        if (mount) {
+            json_object_set(a, "destination", json_object_get(ent, "Destination"));
+            jx_set_str(a, "propagation", "");
+            jx_set_str(a, "read/write",
+                       json_is_true(json_object_get(ent, "RW")) ? "true" : "false");
+        }
+        events_emit("volume", mount ? "mount" : "unmount",
+                    json_string_value(json_object_get(ent, "Name")), a);
+    }
+}
 
 char **ctr_volumes_mounts(const struct container *c, size_t i, const char **ret_dest,
                           const char **ret_source)

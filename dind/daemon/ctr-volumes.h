@@ -29,6 +29,9 @@ void ctr_volumes_json(const struct container *c, json_t *mounts);
  * and source (borrowed). NULL past the end. */
 char **ctr_volumes_mounts(const struct container *c, size_t i, const char **ret_dest,
                           const char **ret_source);
+/* The volume events dockerd sends when a container starts (mount: container, destination,
+ * driver, propagation, read/write) and stops (unmount: container, driver). */
+void ctr_volumes_events(const struct container *c, bool mount);
 /* Before a start: copies the image's content at each mount path into the volumes that are still
  * empty (unless NoCopy), with ownership and modes, the volume root taking the path's owner and
  * mode. Reads c->rootfs, which must be mounted. */

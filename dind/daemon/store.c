@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "ctr-volumes.h"
 #include "health.h"
 #include "dind/json.h"
 
@@ -353,6 +354,8 @@ void ctr_notify(struct container *c, enum ctr_change what)
 {
     ctr_ref(c);
     health_on_change(c, what);
+    if (what != CTR_CHANGE_REMOVED)
+        ctr_volumes_events(c, what == CTR_CHANGE_STARTED);
     c->priv->notifying++;
     for (struct ctr_listener *l = c->priv->listeners; l; l = l->next)
         if (!l->dead)

@@ -49,13 +49,19 @@ dk volume inspect nosuch 2>&1 | grep -q 'no such volume' || fail "inspect of a m
 ok "volume create/ls/inspect, filters and errors"
 
 # data written by one container is read by the next; a second name is auto-created
+since=$(date +%s)
 dk run --rm -v data1:/data busybox sh -c 'echo persisted > /data/f' || fail "write to volume"
 [ "$(dk run --rm -v data1:/data:ro busybox cat /data/f)" = persisted ] || fail "read from volume"
 dk run --rm -v data1:/data:ro busybox sh -c 'echo x > /data/g' 2>/dev/null && fail "ro volume writable"
 dk run --rm --mount type=volume,source=auto1,target=/m busybox sh -c 'echo m > /m/f'
 dk volume inspect auto1 >/dev/null || fail "volume not auto-created by --mount"
 [ "$(cat "$DATA_ROOT/volumes/auto1/_data/f")" = m ] || fail "--mount volume content"
-ok "data persists across containers; --mount type=volume"
+ev=$(dk events --since "$since" --until "$(($(date +%s) + 1))" --filter type=volume \
+    --format '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.destination}}')
+echo "$ev" | grep -qx 'mount data1 /data' || fail "no mount event: $ev"
+echo "$ev" | grep -qx 'unmount data1 <no value>' || fail "no unmount event: $ev"
+echo "$ev" | grep -qx 'create auto1 <no value>' || fail "no create event: $ev"
+ok "data persists across containers; --mount type=volume; volume events"
 
 # copy-up: a new empty volume receives the image's content at its path; nocopy does not
 [ "$(dk run --rm -v fresh:/etc busybox cat /etc/passwd | head -n 1 | cut -d: -f1)" = root ] ||
