@@ -139,10 +139,10 @@ static void record(struct health_mon *m, const struct health_result *r)
     struct container *c = m->c;
     if (!c->health)
         c->health = health_reset(NULL);
-    if (health_apply(c->health, &m->cfg, r, c->st.started_ns)) {
-        _cleanup_free_ char *action = dd_asprintf("health_status: %s", health_status(c->health));
-        events_emit_container(c, action, NULL);
-    }
+    if (!health_apply(c->health, &m->cfg, r, c->st.started_ns))
+        return; /* like dockerd: the log alone is written with the record's next save */
+    _cleanup_free_ char *action = dd_asprintf("health_status: %s", health_status(c->health));
+    events_emit_container(c, action, NULL);
     dd_err e = {0};
     if (ctr_save(c->priv->store, c, &e) < 0)
         dd_warn("container %.12s: saving its health: %s", c->id, e.msg);

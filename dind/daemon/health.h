@@ -9,7 +9,9 @@
  * started with rt_exec in the container (as Config.User, in WorkingDir, with the container's Env),
  * its stdout and stderr collected together (the first 4096 bytes, "..." when cut), killed when it
  * outlives Timeout ("Health check exceeded timeout (<Go duration>)"). The result goes into
- * State.Health, which has inspect's shape and is persisted with the container's record:
+ * State.Health, which has inspect's shape and is persisted with the container's record (at
+ * each status change and with every other save of the record; a probe that changes only the
+ * log is not written at once, as in dockerd):
  *     {"Status": "starting"|"healthy"|"unhealthy", "FailingStreak": n,
  *      "Log": [{"Start": t, "End": t, "ExitCode": n, "Output": "..."}]}   (last 5, oldest first)
  * A success makes it healthy and resets the streak; a failure counts (except while starting within
