@@ -215,6 +215,13 @@ char *arc_stat_header(const json_t *stat)
 static void rebase(struct archive_entry *ent, const char *walk_root, const char *name)
 {
     const char *p = archive_entry_pathname(ent);
+    if (!*name) { /* export: relative to the root, without "./" */
+        if (dd_startswith(p, "./")) {
+            _cleanup_free_ char *np = dd_strdup(p + 2);
+            archive_entry_copy_pathname(ent, np);
+        }
+        return;
+    }
     size_t rl = strlen(walk_root);
     if (strcmp(walk_root, name) == 0 || strncmp(p, walk_root, rl) != 0)
         return;
@@ -258,6 +265,10 @@ static int write_tar(const char *walk_root, const char *name, int out)
             break;
         }
         archive_read_disk_descend(disk);
+        if (!*name && dd_streq(archive_entry_pathname(ent), ".")) {
+            archive_entry_free(ent); /* export has no entry for the root itself */
+            continue;
+        }
         rebase(ent, walk_root, name);
         r = archive_write_header(w, ent);
         bool data = r == ARCHIVE_OK && archive_entry_size(ent) > 0 &&
@@ -409,5 +420,10 @@ int arc_child_run(const struct arc_job *job, int out)
     }
     if (enter_root(&job->root, &e) < 0)
         return emit_error(out, 500, e.msg);
+    if (job->op == ARC_EXPORT) {
+        json_t *msg = json_object();
+        jx_set_int(msg, "status", 200);
+        return emit(out, msg) != 0 ? 1 : write_tar(".", "", out);
+    }
     return job->op == ARC_PUT ? do_put(job, out) : do_stat_get(job, out);
 }

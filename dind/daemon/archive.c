@@ -136,7 +136,7 @@ static bool on_head(struct arc_session *s, const char *line, size_t len)
         http_add_header(s->req, "X-Docker-Container-Path-Stat", hdr);
     }
     json_decref(msg);
-    if (s->op != ARC_GET) {
+    if (s->op != ARC_GET && s->op != ARC_EXPORT) {
         http_reply(s->req, 200, NULL, NULL, 0);
         return true;
     }
@@ -201,9 +201,10 @@ static void on_child(ev_io *w, int fd, unsigned events, void *data)
     relay(s, nl + 1, s->head.len - hl - 1);
 }
 
-static int job_root(struct container *c, struct arc_root *root, dd_err *e)
+static int job_root(struct container *c, enum arc_op op, struct arc_root *root, dd_err *e)
 {
-    root->pid = ctr_is_running(c) ? c->st.pid : 0;
+    /* export reads the container's own filesystem, without its volumes and bind mounts */
+    root->pid = ctr_is_running(c) && op != ARC_EXPORT ? c->st.pid : 0;
     root->rootfs = c->rootfs;
     if (root->pid <= 0 && !ctr_rootfs_ready(c))
         return dd_err_set(e, EBUSY, "container %s has no mounted root filesystem", c->id);
@@ -215,7 +216,7 @@ static void start(http_req *req, struct arc_job *job)
     dd_err e = {0};
     struct container *c = NULL;
     const char *ref = http_req_param(req, "id");
-    if (ctr_lookup(arc_store, ref, &c, &e) < 0 || job_root(c, &job->root, &e) < 0) {
+    if (ctr_lookup(arc_store, ref, &c, &e) < 0 || job_root(c, job->op, &job->root, &e) < 0) {
         dindd_reply_err(req, &e);
         return;
     }
@@ -252,6 +253,12 @@ static void arc_get(http_req *req)
     start(req, &job);
 }
 
+static void arc_export(http_req *req)
+{
+    struct arc_job job = {.op = ARC_EXPORT, .body = {.fd = -1}};
+    start(req, &job);
+}
+
 static void arc_put(http_req *req)
 {
     struct arc_job job = {.op = ARC_PUT, .body = {.fd = -1}};
@@ -276,6 +283,7 @@ static const http_route arc_routes[] = {
     {"HEAD", "/containers/{id}/archive", arc_head},
     {"GET", "/containers/{id}/archive", arc_get},
     {"PUT", "/containers/{id}/archive", arc_put, HTTP_ROUTE_SPOOL},
+    {"GET", "/containers/{id}/export", arc_export},
 };
 
 const dindd_area dindd_area_archive = {

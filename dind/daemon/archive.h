@@ -1,5 +1,5 @@
-/* archive: dindd's /containers/{id}/archive endpoints (HEAD stat, GET tar, PUT extract). Prefix:
- * arc_.
+/* archive: dindd's /containers/{id}/archive endpoints (HEAD stat, GET tar, PUT extract) and
+ * /containers/{id}/export (a tar of the container's own root, without its mounts). Prefix: arc_.
  *
  * All filesystem work on a container happens in a short-lived child process of the daemon that
  * first enters the container's root (see archive-child.c), so that paths, ".." and symlinks
@@ -26,7 +26,8 @@ struct arc_root {
     const char *rootfs;
 };
 
-enum arc_op { ARC_STAT, ARC_GET, ARC_PUT };
+/* ARC_EXPORT: `docker export`, a tar of the whole root with names relative to it ("bin/sh"). */
+enum arc_op { ARC_STAT, ARC_GET, ARC_PUT, ARC_EXPORT };
 
 struct arc_job {
     enum arc_op op;

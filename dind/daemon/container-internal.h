@@ -33,6 +33,7 @@ struct ctr_priv {
 struct ctr_store {
     struct ev_loop *loop;
     struct img_store *images;
+    struct vol_store *volumes;
     char *data_root;
     char *exec_root;
     sqlite3 *db;

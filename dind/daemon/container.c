@@ -108,6 +108,8 @@ static void ctr_free(struct container *c)
     free(c->rootfs);
     free(c->log_path);
     free(c->st.error);
+    json_decref(c->health);
+    json_decref(c->volumes);
     dd_strv_free(c->exec_ids);
     listeners_free(c->priv);
     free(c->priv);
@@ -275,7 +277,12 @@ char *ctr_record_dump(const struct container *c)
     jx_set_new(o, "Config", json_incref(c->config));
     jx_set_new(o, "HostConfig", json_incref(c->host_config));
     jx_set_new(o, "NetworkingConfig", c->net_config ? json_incref(c->net_config) : json_null());
-    jx_set_new(o, "State", state_to_json(&c->st));
+    json_t *st = state_to_json(&c->st);
+    if (c->health)
+        jx_set_new(st, "Health", json_deep_copy(c->health));
+    jx_set_new(o, "State", st);
+    if (c->volumes)
+        jx_set_new(o, "MountPoints", json_incref(c->volumes));
     char *s = jx_dump(o);
     json_decref(o);
     return s;
@@ -342,6 +349,10 @@ int ctr_record_load(const char *text, struct container **ret, dd_err *e)
     c->net_config = nc ? json_incref(nc) : NULL;
     if (st && (r = state_from_json(st, &c->st, e)) < 0)
         goto fail;
+    json_t *health = st ? jx_get(st, "Health") : NULL;
+    c->health = json_is_object(health) ? json_deep_copy(health) : NULL;
+    json_t *mps = jx_get(o, "MountPoints");
+    c->volumes = json_is_array(mps) ? json_incref(mps) : NULL;
     ctr_derive(c);
     json_decref(o);
     *ret = c;

@@ -43,6 +43,7 @@
 
 struct ev_loop;
 struct img_store;
+struct vol_store;
 
 /* Docker's State.Status values, in the order of ctr_status_name(). */
 enum ctr_status {
@@ -100,6 +101,8 @@ struct container {
     char *log_path;  /* <dir>/<id>-json.log (rt json-file format) */
 
     struct ctr_state st;
+    json_t *volumes; /* volume mounts (ctr-volumes.h), or NULL */
+    json_t *health;  /* State.Health as inspect shows it (health.h), or NULL: no check ran */
     char **exec_ids; /* exec instances of this container (ExecIDs), never NULL */
 
     bool removed; /* no longer in the store; only references keep it allocated */
@@ -111,10 +114,11 @@ struct container {
 /* ---- the store ---- */
 
 struct ctr_store_opts {
-    struct ev_loop *loop;     /* borrowed; exit watchers and timers run on it */
-    struct img_store *images; /* borrowed; create resolves images here */
-    const char *data_root;    /* dindd.db and containers/ live here */
-    const char *exec_root;    /* containers/<id> state directories live here */
+    struct ev_loop *loop;      /* borrowed; exit watchers and timers run on it */
+    struct img_store *images;  /* borrowed; create resolves images here */
+    const char *data_root;     /* dindd.db and containers/ live here */
+    const char *exec_root;     /* containers/<id> state directories live here */
+    struct vol_store *volumes; /* borrowed; volumes of create and removal */
 };
 
 struct ctr_store;

@@ -1,14 +1,17 @@
 /* containers: the container endpoints of the Engine API that answer at once or after a stop
  * (create, list, inspect, start, stop, restart, kill, remove, rename, wait, resize, top, prune,
- * and the clear refusals for pause/unpause/update/changes/export). The streams (attach, logs,
- * stats) live in attach.c, logs.c and stats.c; the state machine in lifecycle.c. Handlers parse
+ * pause/unpause, update, and the clear refusals for what is missing). The streams (attach, logs,
+ * stats) live in attach.c, logs.c and stats.c, diff in changes.c, export in archive.c; the state
+ * machine in lifecycle.c. Handlers parse
  * the query, call the model, and map errors through dindd_reply_err() exactly once.
  */
 #include <signal.h>
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "ctr-json.h"
+#include "volume.h"
 #include "dind/daemon/daemon.h"
 #include "dind/image.h"
 #include "dind/json.h"
@@ -180,7 +183,8 @@ static void h_remove(http_req *req)
     struct container *c = req_container(req);
     if (!c)
         return;
-    if (ctr_remove(store_of(req), c, dindd_query_bool(req, "force", false), &e) < 0)
+    if (ctr_remove(store_of(req), c, dindd_query_bool(req, "force", false),
+                   dindd_query_bool(req, "v", false), &e) < 0)
         dindd_reply_err(req, &e);
     else
         http_reply(req, 204, NULL, NULL, 0);
@@ -250,7 +254,7 @@ static void h_prune(http_req *req)
             continue;
         char id[65];
         memcpy(id, v[i]->id, 65);
-        if (ctr_remove(s, v[i], false, NULL) == 0)
+        if (ctr_remove(s, v[i], false, false, NULL) == 0)
             json_array_append_new(deleted, json_string(id));
     }
     free(v);
@@ -319,8 +323,7 @@ static const http_route routes[] = {
     {"POST", "/containers/{id}/pause", h_pause, .data = (void *)"pause"},
     {"POST", "/containers/{id}/unpause", h_pause},
     {"POST", "/containers/{id}/update", h_update},
-    {"GET", "/containers/{id}/changes", h_unsupported, .data = (void *)"docker diff"},
-    {"GET", "/containers/{id}/export", h_unsupported, .data = (void *)"docker export"},
+    {"GET", "/containers/{id}/changes", containers_h_changes},
     {"GET", "/containers/{id}/attach/ws", h_unsupported,
      .data = (void *)"attaching over a WebSocket"},
 };
@@ -341,22 +344,31 @@ static int area_init(dindd_ctx *d, dd_err *e)
         d->images = st;
         owns_images = true;
     }
+    struct vol_store *vs = NULL;
+    if ((r = vol_store_open(d->cfg.data_root, &vs, e)) < 0)
+        return r;
+    d->volumes = vs;
     struct ctr_store_opts o = {
         .loop = d->loop,
         .images = d->images,
+        .volumes = vs,
         .data_root = d->cfg.data_root,
         .exec_root = d->cfg.exec_root,
     };
     if ((r = ctr_store_open(&o, &s, e)) < 0)
         return dd_err_wrap(e, "opening the container store");
     d->containers = s;
+    health_resume(s);
     return 0;
 }
 
 static void area_fini(dindd_ctx *d)
 {
+    health_shutdown();
     ctr_store_free(d->containers);
     d->containers = NULL;
+    vol_store_free(d->volumes);
+    d->volumes = NULL;
     if (owns_images) {
         img_store_close(d->images);
         d->images = NULL;

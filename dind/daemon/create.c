@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "create.h"
 #include "dind/json.h"
 
@@ -270,8 +271,7 @@ void create_merge_image(json_t *cfg, const json_t *img)
     merge_obj(cfg, img, "Labels");
     merge_obj(cfg, img, "ExposedPorts");
     merge_obj(cfg, img, "Volumes");
-    if (!json_object_get(cfg, "Healthcheck") && json_is_object(json_object_get(img, "Healthcheck")))
-        json_object_set(cfg, "Healthcheck", json_object_get(img, "Healthcheck"));
+    health_merge_image(cfg, img);
 }
 
 int create_command(const json_t *cfg, char **ret_path, char ***ret_args, dd_err *e)
@@ -462,7 +462,7 @@ int create_parse(const char *body, size_t len, json_t **ret_config, json_t **ret
         r = dd_err_set(e, EINVAL, "Invalid signal: %s", sig);
         goto out;
     }
-    if ((r = check_host_config(hc, e)) < 0)
+    if ((r = health_check_config(cfg, e)) < 0 || (r = check_host_config(hc, e)) < 0)
         goto out;
     json_t *net = jx_get(root, "NetworkingConfig");
     json_t *eps = json_is_object(net) ? jx_get(net, "EndpointsConfig") : NULL;

@@ -24,7 +24,7 @@ int create_command(const json_t *cfg, char **ret_path, char ***ret_args, dd_err 
 
 /* One mount as parsed from Binds, Mounts and Tmpfs (in that order). */
 struct spec_mount {
-    char *type;        /* "bind", "tmpfs", "volume" (anonymous: a directory of the container) */
+    char *type;        /* "bind" or "tmpfs" (volumes are ctr-volumes.h's: spec_mounts skips them) */
     char *source;      /* host path ("" for tmpfs) */
     char *dest;        /* absolute path in the container */
     char *mode;        /* Binds' mode text as given ("ro", "z", ""), for inspect */

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "create.h"
 #include "ctr-json.h"
+#include "ctr-volumes.h"
 #include "dind/json.h"
 
 /* Go's units.HumanDuration, as docker ps prints it. */
@@ -48,6 +50,8 @@ char *ctr_status_text(const struct container *c, int64_t now_ns)
     case CTR_RUNNING:
     case CTR_PAUSED:
         ctr_human_duration(now_ns - c->st.started_ns, d, sizeof(d));
+        if (c->st.status == CTR_RUNNING && c->health)
+            return dd_asprintf("Up %s (%s)", d, health_ps_text(c->health));
         return dd_asprintf("Up %s%s", d, c->st.status == CTR_PAUSED ? " (Paused)" : "");
     case CTR_RESTARTING:
         ctr_human_duration(now_ns - c->st.finished_ns, d, sizeof(d));
@@ -107,6 +111,8 @@ static json_t *state_json(const struct container *c)
     jx_set_str(o, "Error", c->st.error);
     jx_set_new(o, "StartedAt", time_json(c->st.started_ns));
     jx_set_new(o, "FinishedAt", time_json(c->st.finished_ns));
+    if (c->health)
+        jx_set_new(o, "Health", json_deep_copy(c->health));
     return o;
 }
 
@@ -122,8 +128,6 @@ json_t *ctr_mounts_json(const struct container *c)
             continue;
         json_t *o = json_object();
         jx_set_str(o, "Type", m[i].type);
-        if (dd_streq(m[i].type, "volume"))
-            jx_set_str(o, "Name", "");
         jx_set_str(o, "Source", m[i].source);
         jx_set_str(o, "Destination", m[i].dest);
         jx_set_str(o, "Mode", m[i].mode);
@@ -132,6 +136,7 @@ json_t *ctr_mounts_json(const struct container *c)
         json_array_append_new(a, o);
     }
     spec_mounts_free(m, n);
+    ctr_volumes_json(c, a);
     return a;
 }
 

@@ -73,6 +73,10 @@ extern const dindd_area dindd_area_containers; /* containers.c; d->containers: s
 extern const dindd_area dindd_area_events;     /* events-api.c */
 extern const dindd_area dindd_area_exec;       /* exec.c; after containers */
 extern const dindd_area dindd_area_archive;    /* archive.c; after containers */
+extern const dindd_area dindd_area_commit;     /* commit.c: POST /commit */
+extern const dindd_area dindd_area_df;         /* df.c: GET /system/df */
+extern const dindd_area dindd_area_volumes;    /* volumes.c; d->volumes: struct vol_store (opened
+                                                  by the containers area) */
 extern const dindd_area dindd_area_unsupported;
 
 static inline dindd_ctx *dindd_from_req(http_req *req)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "health.h"
 #include "dind/image.h"
 #include "dind/json.h"
 #include "filters.h"
@@ -130,6 +131,10 @@ int flt_containers_check(struct ctr_store *s, const struct flt *f, dd_err *e)
             if (dd_parse_int64(v[i], &n) < 0)
                 return dd_err_set(e, EINVAL, "invalid filter 'exited=%s'", v[i]);
         }
+    if ((v = flt_get(f, "health")))
+        for (size_t i = 0; v[i]; i++)
+            if (!health_status_valid(v[i]))
+                return dd_err_set(e, EINVAL, "Unrecognised filter value for health: %s", v[i]);
     return 0;
 }
 
@@ -181,12 +186,18 @@ static bool p_volume(const struct container *c, const char *v)
         if ((strlen(v) == n && strncmp(b, v, n) == 0) || strstr(b, v))
             return true;
     }
+    for (size_t i = 0; i < json_array_size(c->volumes); i++) { /* named and anonymous volumes */
+        json_t *m = json_array_get(c->volumes, i);
+        if (dd_streq(json_string_value(json_object_get(m, "Name")), v) ||
+            dd_streq(json_string_value(json_object_get(m, "Destination")), v))
+            return true;
+    }
     return false;
 }
 
 static bool p_health(const struct container *c, const char *v)
 {
-    return dd_streq(v, "none");
+    return dd_streq(v, health_status(c->health));
 }
 
 static bool p_is_task(const struct container *c, const char *v)

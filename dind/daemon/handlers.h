@@ -10,6 +10,7 @@ void containers_h_logs(http_req *req);
 void containers_h_attach(http_req *req);
 void containers_h_top(http_req *req);
 void containers_h_stats(http_req *req);
+void containers_h_changes(http_req *req); /* changes.c */
 void events_h_events(http_req *req);
 
 #endif

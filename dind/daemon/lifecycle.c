@@ -24,6 +24,7 @@
 #include "dind/rt.h"
 #include "events.h"
 #include "lifecycle.h"
+#include "ctr-volumes.h"
 
 #define RESTART_DELAY_MIN_MS 100
 #define RESTART_DELAY_MAX_MS 60000
@@ -191,6 +192,8 @@ int ctr_create(struct ctr_store *s, const char *name, const char *body, size_t l
     if (r < 0)
         goto fail;
     made = true;
+    if ((r = ctr_volumes_prepare(s, c, e)) < 0)
+        goto fail;
     if ((r = dd_mkdir_p(c->dir, 0710, e)) < 0 || (r = spec_build(s, c, img, &spec, e)) < 0 ||
         (r = rt_create(&spec, c->state_dir, e)) < 0 || (r = ctr_store_add(s, c, e)) < 0)
         goto fail;
@@ -205,6 +208,7 @@ fail:
     if (made) {
         rt_delete(c->state_dir, NULL);
         dd_rm_rf(c->dir, NULL);
+        ctr_volumes_discard(s, c);
     }
     ctr_unref(c);
     return r;
@@ -263,6 +267,8 @@ static int do_start(struct ctr_store *s, struct container *c, dd_err *e)
     struct rt_state st = {0};
     int r = rt_reset(s, c, e);
     if (r < 0)
+        return r;
+    if ((r = ctr_volumes_populate(c, e)) < 0)
         return r;
     r = rt_start(c->state_dir, e);
     int sr = rt_state(c->state_dir, &st, NULL);
@@ -418,7 +424,7 @@ static void auto_remove(void *data)
 {
     struct container *c = data;
     dd_err e = {0};
-    if (!c->removed && ctr_remove(c->priv->store, c, true, &e) < 0)
+    if (!c->removed && ctr_remove(c->priv->store, c, true, true, &e) < 0)
         dd_warn("container %s: auto-remove: %s", c->id, e.msg);
     ctr_unref(c);
 }
@@ -595,7 +601,7 @@ int ctr_kill(struct ctr_store *s, struct container *c, const char *ref, int sig,
 
 /* ---- remove ---- */
 
-int ctr_remove(struct ctr_store *s, struct container *c, bool force, dd_err *e)
+int ctr_remove(struct ctr_store *s, struct container *c, bool force, bool volumes, dd_err *e)
 {
     if (ctr_is_running(c) && c->st.status != CTR_RESTARTING && !force)
         return dd_err_set(e, EBUSY,
@@ -630,6 +636,8 @@ int ctr_remove(struct ctr_store *s, struct container *c, bool force, dd_err *e)
         return r;
     }
     events_emit_container(c, "destroy", NULL);
+    if (volumes)
+        ctr_volumes_release(s, c);
     ctr_unref(c);
     return 0;
 }

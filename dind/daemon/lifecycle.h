@@ -30,8 +30,9 @@ int ctr_restart(struct ctr_store *s, struct container *c, int timeout, ctr_done_
                 dd_err *e);
 /* Sends sig (0 = SIGKILL). EBUSY "Cannot kill container: <ref>: Container <id> is not running". */
 int ctr_kill(struct ctr_store *s, struct container *c, const char *ref, int sig, dd_err *e);
-/* Removes c. A running container needs force (else EBUSY with Docker's text); force kills it. */
-int ctr_remove(struct ctr_store *s, struct container *c, bool force, dd_err *e);
+/* Removes c. A running container needs force (else EBUSY with Docker's text); force kills it.
+ * volumes: also remove its anonymous volumes (`rm -v`). */
+int ctr_remove(struct ctr_store *s, struct container *c, bool force, bool volumes, dd_err *e);
 /* Pauses (freezes) or unpauses c; EBUSY when it is not running / not paused, EOPNOTSUPP without
  * a freezer controller. */
 int ctr_pause(struct ctr_store *s, struct container *c, bool pause, dd_err *e);

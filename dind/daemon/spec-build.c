@@ -11,6 +11,7 @@
 
 #include "container-internal.h"
 #include "create.h"
+#include "ctr-volumes.h"
 #include "dind/image.h"
 #include "dind/json.h"
 #include "dind/lib/rt/security.h"
@@ -227,6 +228,19 @@ static int mounts(struct container *c, struct rt_spec *spec, dd_err *e)
                       TAKE_PTR(m[i].opts));
     }
     spec_mounts_free(m, n);
+    const char *dest = NULL, *src = NULL;
+    char **opts;
+    for (size_t i = 0; r == 0 && (opts = ctr_volumes_mounts(c, i, &dest, &src)); i++) {
+        if (access(src, F_OK) < 0) { /* a bind volume's device is never created for it */
+            dd_strv_free(opts);
+            r = dd_err_set(e, EIO, /* not ENOENT: the CLI reads a 404 as a missing image */
+                           "error while mounting volume with options: failed to mount local "
+                           "volume: mount %s, flags: 0x1000: no such file or directory",
+                           src);
+        } else {
+            add_mount(spec, dest, "bind", src, opts);
+        }
+    }
     return r;
 }
 

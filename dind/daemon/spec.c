@@ -14,6 +14,7 @@
 
 #include "container-internal.h"
 #include "create.h"
+#include "volume.h"
 #include "dind/json.h"
 #include "dind/lib/rt/security.h"
 #include "dind/rt.h"
@@ -41,6 +42,18 @@ static struct spec_mount *mount_push(struct spec_mount **v, size_t *n)
     return m;
 }
 
+/* Drops the last entry (a volume mount: not this file's). */
+static void mount_pop(struct spec_mount *v, size_t *n)
+{
+    struct spec_mount *m = &v[--*n];
+    free(m->type);
+    free(m->source);
+    free(m->dest);
+    free(m->mode);
+    free(m->propagation);
+    dd_strv_free(m->opts);
+}
+
 static bool is_propagation(const char *o)
 {
     static const char *const p[] = {"shared", "rshared", "slave", "rslave", "private", "rprivate"};
@@ -60,11 +73,8 @@ static int parse_bind(const char *bind, struct spec_mount *m, dd_err *e)
     size_t n = dd_strv_len(parts);
     if (n < 2 || n > 3 || parts[1][0] != '/')
         return dd_err_set(e, EINVAL, "invalid volume specification: '%s'", bind);
-    if (parts[0][0] != '/')
-        return dd_err_set(e, EINVAL,
-                          "invalid volume specification: '%s': named volumes are not supported "
-                          "yet; use an absolute host path",
-                          bind);
+    if (parts[0][0] != '/') /* a named volume: ctr-volumes.c mounts it */
+        return vol_name_validate(parts[0], e) < 0 ? dd_err_wrap(e, "create %s", parts[0]) : 1;
     m->type = dd_strdup("bind");
     m->source = dd_strdup(parts[0]);
     m->dest = dd_strdup(parts[1]);
@@ -170,16 +180,10 @@ static int parse_mount_obj(const json_t *o, size_t idx, const char *dir, struct 
             m->opts = dd_strv_consume(m->opts, dd_asprintf("mode=%llo", (long long)mode));
         return 0;
     }
-    if (dd_streq(type, "volume")) {
-        if (src && *src)
-            return dd_err_set(e, EINVAL, "named volumes are not supported yet (volume %s)", src);
-        /* An anonymous volume lives with the container and goes with it. */
-        m->type = dd_strdup("volume");
-        m->source = dd_asprintf("%s/volumes/%zu", dir ? dir : "", idx);
-        m->propagation = dd_strdup("");
-        m->opts = dd_strv_push(NULL, "rbind");
-        m->opts = dd_strv_push(m->opts, ro ? "ro" : "rw");
-        return 0;
+    if (dd_streq(type, "volume")) { /* named or anonymous: ctr-volumes.c mounts it */
+        if (src && *src && vol_name_validate(src, e) < 0)
+            return dd_err_wrap(e, "create %s", src);
+        return 1;
     }
     return dd_err_set(e, EINVAL, "invalid mount config: mount type \"%s\" is not supported",
                       type ? type : "");
@@ -194,14 +198,22 @@ int spec_mounts(const json_t *hc, const char *dir, struct spec_mount **ret, size
     json_t *binds = json_object_get(hc, "Binds"), *mounts = json_object_get(hc, "Mounts");
     json_t *tmpfs = json_object_get(hc, "Tmpfs"), *val;
     const char *key;
-    for (size_t i = 0; r == 0 && i < json_array_size(binds); i++)
-        r = parse_bind(json_string_value(json_array_get(binds, i)), mount_push(&v, &n), e);
-    for (size_t i = 0; r == 0 && i < json_array_size(mounts); i++) {
+    for (size_t i = 0; r >= 0 && i < json_array_size(binds); i++) {
+        const char *b = json_string_value(json_array_get(binds, i));
+        r = b ? parse_bind(b, mount_push(&v, &n), e)
+              : dd_err_set(e, EINVAL, "HostConfig.Binds[%zu]: expected a string", i);
+        if (r == 1)
+            mount_pop(v, &n);
+    }
+    for (size_t i = 0; r >= 0 && i < json_array_size(mounts); i++) {
         json_t *o = json_array_get(mounts, i);
         r = json_is_object(o)
                 ? parse_mount_obj(o, i, dir, mount_push(&v, &n), e)
                 : dd_err_set(e, EINVAL, "HostConfig.Mounts[%zu]: expected an object", i);
+        if (r == 1)
+            mount_pop(v, &n);
     }
+    r = r < 0 ? r : 0;
     if (r == 0 && json_is_object(tmpfs)) {
         json_object_foreach(tmpfs, key, val)
         {

@@ -11,6 +11,8 @@
 #include <stdio.h>
 
 #include "container-internal.h"
+#include "ctr-volumes.h"
+#include "health.h"
 #include "dind/json.h"
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
@@ -88,6 +90,7 @@ int ctr_store_open(const struct ctr_store_opts *o, struct ctr_store **ret, dd_er
     struct ctr_store *s = dd_calloc(1, sizeof(*s));
     s->loop = o->loop;
     s->images = o->images;
+    s->volumes = o->volumes;
     s->data_root = dd_strdup(o->data_root);
     s->exec_root = dd_strdup(o->exec_root);
     _cleanup_free_ char *cdir = dd_path_join(o->data_root, "containers");
@@ -350,6 +353,9 @@ void ctr_unlisten(struct ctr_listener *l)
 void ctr_notify(struct container *c, enum ctr_change what)
 {
     ctr_ref(c);
+    health_on_change(c, what);
+    if (what != CTR_CHANGE_REMOVED)
+        ctr_volumes_events(c, what == CTR_CHANGE_STARTED);
     c->priv->notifying++;
     for (struct ctr_listener *l = c->priv->listeners; l; l = l->next)
         if (!l->dead)

@@ -1,8 +1,9 @@
 /* libFuzzer harness for dindd's untrusted container inputs: the create body (parse, validate,
- * merge with an image config, Path/Args), the `filters` parameter in both encodings, and the
- * since/until time syntax. */
+ * merge with an image config, Path/Args, the health check read from it), the `filters` parameter in
+ * both encodings, and the since/until time syntax. */
 #include "dind/daemon/create.h"
 #include "dind/daemon/filters.h"
+#include "dind/daemon/health.h"
 #include "dind/daemon/streams.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,6 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *img = json_pack("{s:[s],s:[s],s:s}", "Env", "PATH=/bin", "Cmd", "sh", "User", "1");
         char *path = NULL, **args = NULL;
         create_merge_image(cfg, img);
+        struct health_config hcfg;
+        health_config_get(cfg, &hcfg);
+        health_config_release(&hcfg);
         if (create_command(cfg, &path, &args, &e) == 0) {
             free(path);
             dd_strv_free(args);

@@ -174,6 +174,20 @@ int img_load(img_store *st, int fd, img_load_result *ret, dd_err *e);
 int img_import(img_store *st, int fd, const char *ref, char *const *changes, const char *message,
                img_load_result *ret, dd_err *e);
 
+/* Docker's `commit`: a new image made of the parent image's layers plus one layer read from
+ * layer_fd (an uncompressed tar in the image layer format: deletions as ".wh.<name>" entries,
+ * opaque directories with ".wh..wh..opq"). Its config is the parent's with "config" replaced by
+ * run_config after the changes (Dockerfile instructions, as for import) are applied, and
+ * container, author, comment, created and a history entry set. ref may be NULL (untagged). */
+typedef struct img_commit_opts {
+    const char *parent_id;    /* "sha256:..." */
+    const json_t *run_config; /* the container's Config */
+    char *const *changes;
+    const char *ref, *author, *comment, *container_id, *created_by;
+} img_commit_opts;
+int img_commit_container(img_store *st, const img_commit_opts *o, int layer_fd,
+                         img_load_result *ret, dd_err *e);
+
 /* `docker save` as a pull-model stream (h2o generator style): img_save_read() fills buf with the
  * next bytes of a docker-archive tar (manifest.json, repositories, blobs/sha256/<config>,
  * blobs/sha256/<diffID> layer tars) and returns the count, 0 at the end, or -errno. names are

@@ -107,6 +107,8 @@ typedef struct img_pending {
 } img_pending;
 
 void img_pending_release(img_pending *p);
+/* import.c: applies one Dockerfile-style change ("ENV A=b", "CMD [\"x\"]", ...) to a run config. */
+int img_config_apply_change(json_t *cfg, const char *change, dd_err *e);
 /* Validates a config (JSON object, rootfs.diff_ids count = n_layers). */
 int img_config_check(const char *data, size_t len, size_t n_layers, dd_err *e);
 /* Moves staged blobs/layers into place and records images + tags in one transaction. Fills ret. */

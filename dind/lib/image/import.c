@@ -151,7 +151,7 @@ static int apply_set(json_t *cfg, const char *kw, const char *arg, dd_err *e)
     return parse_pairs(arg, add_label, member(cfg, "Labels", json_object), e);
 }
 
-static int apply_change(json_t *cfg, const char *change, dd_err *e)
+int img_config_apply_change(json_t *cfg, const char *change, dd_err *e)
 {
     while (isspace((unsigned char)*change))
         change++;
@@ -191,7 +191,7 @@ static int build_config(const char *diff_id, char *const *changes, const char *m
     dd_format_rfc3339nano(dd_now_ns(), now, sizeof(now));
     json_t *cfg = json_object();
     for (size_t i = 0; changes && changes[i]; i++) {
-        int r = apply_change(cfg, changes[i], e);
+        int r = img_config_apply_change(cfg, changes[i], e);
         if (r < 0) {
             json_decref(cfg);
             return r;

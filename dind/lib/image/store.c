@@ -236,7 +236,11 @@ int img_ref_set(img_store *st, const char *full_ref, const char *id, char **ret_
 static int load_layers(img_store *st, img_image *img, dd_err *e)
 {
     _cleanup_stmt_ sqlite3_stmt *s =
-        img_db_prepare(st, "SELECT diff_id FROM image_layers WHERE image_id=? ORDER BY idx", e);
+        img_db_prepare(st,
+                       "SELECT il.diff_id, COALESCE(l.size, 0) FROM image_layers il"
+                       " LEFT JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id=?"
+                       " ORDER BY il.idx",
+                       e);
     if (!s)
         return -EIO;
     sqlite3_bind_text(s, 1, img->id, -1, SQLITE_STATIC);

@@ -147,9 +147,9 @@ TEST(create_parse_rejects_bad_input)
     CHECK(parse("{\"Image\":\"b\",\"HostConfig\":{\"AutoRemove\":true,"
                 "\"RestartPolicy\":{\"Name\":\"always\"}}}",
                 &cfg, &hc, &e) == -EINVAL);
-    CHECK(parse("{\"Image\":\"b\",\"HostConfig\":{\"Binds\":[\"myvol:/data\"]}}", &cfg, &hc, &e) ==
+    CHECK(parse("{\"Image\":\"b\",\"HostConfig\":{\"Binds\":[\"my vol:/data\"]}}", &cfg, &hc, &e) ==
           -EINVAL);
-    CHECK(strstr(e.msg, "named volumes are not supported yet") != NULL);
+    CHECK(strstr(e.msg, "includes invalid characters for a local volume name") != NULL);
     CHECK(parse("{\"Image\":\"b\",\"HostConfig\":{\"Memory\":1024}}", &cfg, &hc, &e) == -EINVAL);
     CHECK_EQ_STR(e.msg, "Minimum memory limit allowed is 6MB");
     CHECK(parse("{\"Image\":\"b\",\"StopSignal\":\"NOPE\"}", &cfg, &hc, &e) == -EINVAL);
