@@ -62,10 +62,10 @@ static void report(struct kexs *x, int code, const char *failure)
         spdy_data(s, x->id[T_STDERR], NULL, 0, true);
     char *msg = NULL;
     if (x->version == 4) {
-        json_t *st = failure ? json_pack("{s:{}, s:s, s:s, s:s, s:i}", "metadata", "status",
-                                         "Failure", "message", failure, "reason", "InternalError",
-                                         "code", 500)
-                             : kexec_exit_status(code);
+        json_t *st = failure
+                         ? json_pack("{s:{}, s:s, s:s, s:s, s:i}", "metadata", "status", "Failure",
+                                     "message", failure, "reason", "InternalError", "code", 500)
+                         : kexec_exit_status(code);
         msg = json_dumps(st, JSON_COMPACT);
         json_decref(st);
     } else if (failure) {

@@ -1,8 +1,9 @@
 /* portforward.c: pods/portforward over WebSocket v4.channel.k8s.io, as python-kubernetes speaks
- * it: `?ports=80,443`, port i uses channel 2i for data and 2i+1 for errors, and right after the
- * upgrade the server sends the port number (2 bytes, little endian) on both channels of every
- * port. Each port's TCP connection to 127.0.0.1:<port> is opened inside the pod's network
- * namespace by a short-lived thread that setns()es and returns the connected socket, so the
+ * it (SPDY and SPDY tunnelled in WebSocket are in portforward-spdy.c; the request is routed at the
+ * bottom of this file): `?ports=80,443`, port i uses channel 2i for data and 2i+1 for errors, and
+ * right after the upgrade the server sends the port number (2 bytes, little endian) on both
+ * channels of every port. Each port's TCP connection to 127.0.0.1:<port> is opened inside the pod's
+ * network namespace by a short-lived thread that setns()es and returns the connected socket, so the
  * server's own threads never leave their namespace. The session ends when every connection
  * has closed or the client leaves.
  */
@@ -13,8 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dind/ws.h"
-#include "k3core/stream/stream.h"
+#include "k3core/stream/stream-internal.h"
 
 #define KPF_MAX_PORTS 16
 
@@ -65,8 +65,8 @@ static void *dial_thread(void *data)
     return NULL;
 }
 
-/* Connects to 127.0.0.1:port in netns; the thread exits after the connect. */
-static int dial(const char *netns, unsigned port)
+/* The thread exits after the connect. */
+int kstream_dial(const char *netns, unsigned port)
 {
     struct dial d = {.netns = netns, .port = port, .fd = -1};
     pthread_t t;
@@ -220,7 +220,7 @@ static void open_ports(struct kpf *pf, const char *netns)
         uint8_t le[2] = {(uint8_t)c->port, (uint8_t)(c->port >> 8)};
         send_ch(pf, (unsigned)i * 2, le, 2);
         send_ch(pf, (unsigned)i * 2 + 1, le, 2);
-        int fd = dial(netns, c->port);
+        int fd = kstream_dial(netns, c->port);
         if (fd < 0) {
             char msg[160];
             int k = snprintf(msg, sizeof(msg), "error forwarding port %u to pod: %s", c->port,
@@ -237,14 +237,24 @@ static void open_ports(struct kpf *pf, const char *netns)
         finish(pf);
 }
 
-int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, kobj_status *st)
+int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, const char *pod,
+                              kobj_status *st)
 {
-    static const char *const protos[] = {"v4.channel.k8s.io", NULL};
+    static const char *const spdy_protos[] = {"portforward.k8s.io", NULL};
+    static const char *const protos[] = {"v4.channel.k8s.io", "SPDY/3.1+portforward.k8s.io", NULL};
+    if (http_req_wants_upgrade(req, "SPDY/3.1")) {
+        if (!kspdy_negotiate(req, spdy_protos))
+            return kspdy_negotiate_fail(req, spdy_protos, st);
+        return kstream_portforward_spdy(loop, req, netns, pod, NULL, st);
+    }
     const char *proto = ws_pick_protocol(req, protos);
     if (!http_req_wants_upgrade(req, "websocket") || !proto)
         return kobj_fail(st, 400, "BadRequest",
-                         "upgrade request required: port-forward is served over WebSocket "
-                         "v4.channel.k8s.io only");
+                         "upgrade request required: port-forward is served over SPDY/3.1 "
+                         "(portforward.k8s.io, also tunnelled in WebSocket) and WebSocket "
+                         "v4.channel.k8s.io");
+    if (proto == protos[1])
+        return kstream_portforward_spdy(loop, req, netns, pod, proto, st);
     struct kpf *pf = calloc(1, sizeof(*pf));
     pf->loop = loop;
     ws_reader_init(&pf->rd, true);

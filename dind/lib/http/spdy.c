@@ -29,9 +29,9 @@ struct spdy_session {
     bool zin_ok, zout_ok, dead, peer_fc, goaway_sent;
     dd_buf in;
     uint32_t last_peer_id;
-    int64_t initial_window;     /* peer's SETTINGS_INITIAL_WINDOW_SIZE */
-    int64_t session_window;     /* SPDY/3.1 session-level send window */
-    uint32_t session_consumed;  /* received bytes not yet granted back at session level */
+    int64_t initial_window;    /* peer's SETTINGS_INITIAL_WINDOW_SIZE */
+    int64_t session_window;    /* SPDY/3.1 session-level send window */
+    uint32_t session_consumed; /* received bytes not yet granted back at session level */
     struct spdy_stream **st;
     size_t nst;
 };
@@ -158,8 +158,7 @@ static int inflate_block(spdy_session *s, const uint8_t *d, size_t len, dd_buf *
     return 0;
 }
 
-static int read_headers(spdy_session *s, const uint8_t *d, size_t len, spdy_headers *ret,
-                        dd_err *e)
+static int read_headers(spdy_session *s, const uint8_t *d, size_t len, spdy_headers *ret, dd_err *e)
 {
     dd_buf raw = DD_BUF_INIT;
     int r = inflate_block(s, d, len, &raw, e);
@@ -407,8 +406,7 @@ static int on_syn_stream(spdy_session *s, const struct spdy_frame *f, const uint
         return -EPROTO;
     if (!(id & 1) || id <= s->last_peer_id) {
         spdy_headers_release(&h);
-        return dd_err_set(e, EPROTO, "SYN_STREAM with stream id %u after %u", id,
-                          s->last_peer_id);
+        return dd_err_set(e, EPROTO, "SYN_STREAM with stream id %u after %u", id, s->last_peer_id);
     }
     s->last_peer_id = id;
     if (s->goaway_sent) {
