@@ -122,7 +122,8 @@ static void on_sock(ev_io *w, int fd, unsigned events, void *data)
     struct kpfs *pf = p->pf;
     if (events & EV_WRITE)
         flush_out(p);
-    if (!(events & (EV_READ | EV_HUP)) || pf->paused)
+    /* while paused only a hung-up socket is read: epoll keeps reporting it */
+    if (!(events & (EV_READ | EV_HUP)) || (pf->paused && !(events & EV_HUP)))
         return;
     char buf[32768];
     ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);

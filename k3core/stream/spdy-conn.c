@@ -119,7 +119,16 @@ static void s_goaway(spdy_session *s, uint32_t status, void *ud)
     lost(ud);
 }
 
-static const spdy_callbacks session_cb = {conn_write, s_stream, s_data, s_fin, s_reset, s_goaway};
+static void s_writable(spdy_session *s, void *ud)
+{
+    (void)s;
+    struct kspdy *c = ud;
+    if (!c->closed && !c->gone && c->ops.on_drain)
+        c->ops.on_drain(c, c->ud);
+}
+
+static const spdy_callbacks session_cb = {conn_write, s_stream, s_data,    s_fin,
+                                          s_reset,    s_goaway, s_writable};
 
 static void feed(struct kspdy *c, const void *d, size_t n)
 {

@@ -56,7 +56,8 @@ typedef struct kspdy_ops {
     void (*on_data)(struct kspdy *c, uint32_t id, const uint8_t *d, size_t n, void *ud);
     void (*on_fin)(struct kspdy *c, uint32_t id, void *ud);
     void (*on_reset)(struct kspdy *c, uint32_t id, void *ud);
-    /* The connection's output fell below the low-water mark after a write returned 1. */
+    /* The connection's output fell below the low-water mark after a write returned 1, or data
+     * held back for SPDY send window has gone out. */
     void (*on_drain)(struct kspdy *c, void *ud);
     /* The client left, sent GOAWAY or broke the protocol: the owner calls kspdy_close(). Once. */
     void (*on_close)(struct kspdy *c, void *ud);

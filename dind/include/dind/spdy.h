@@ -104,6 +104,9 @@ typedef struct spdy_callbacks {
     void (*on_reset)(spdy_session *s, uint32_t id, uint32_t status, void *ud);
     /* The peer sent GOAWAY: no new streams will come. */
     void (*on_goaway)(spdy_session *s, uint32_t status, void *ud);
+    /* Data queued for want of send window has all gone out after a WINDOW_UPDATE: a producer
+     * that stopped because spdy_data() returned 1 may continue. */
+    void (*on_writable)(spdy_session *s, void *ud);
 } spdy_callbacks;
 
 /* A server session. cb is copied; ud is passed to every callback. NULL callbacks (except write)

@@ -465,7 +465,18 @@ static void apply_settings(spdy_session *s, const uint8_t *p, uint32_t n)
     }
 }
 
+static int window_update(spdy_session *s, uint32_t id, uint32_t delta);
+
 static int on_window_update(spdy_session *s, uint32_t id, uint32_t delta)
+{
+    size_t queued = spdy_session_queued(s);
+    int r = window_update(s, id, delta);
+    if (r >= 0 && queued && !spdy_session_queued(s) && s->cb.on_writable)
+        s->cb.on_writable(s, s->ud);
+    return r;
+}
+
+static int window_update(spdy_session *s, uint32_t id, uint32_t delta)
 {
     s->peer_fc = true;
     if (id == 0) {

@@ -3,7 +3,7 @@
 # and 1.33 (SPDY tunnelled in WebSocket) to busybox httpd: a GET, two concurrent GETs, a 2 MiB
 # download checked by md5, and a port with nothing listening, whose error comes back on the error
 # stream in kubelet's words (kubectl since 1.23 then closes the forward itself: "lost connection
-# to pod"). kubectl 1.27 exec over SPDY: output, exit code 3, stdin (1 MB, checked by md5),
+# to pod"); a raw SPDY client (spdy-pf.py) shows the session itself survives. kubectl 1.27 exec over SPDY: output, exit code 3, stdin (1 MB, checked by md5),
 # a pty through script(1) with its size, attach and run --rm -i. A protocol kubectl does not
 # offer gets upstream's 403.
 . "$(dirname "$0")/lib.sh"
@@ -84,12 +84,18 @@ port_forward "$K127"
 kill $PF
 wait $PF 2>/dev/null || true
 
+# on one SPDY session (a raw client): a refused port, then a forward that works, kubelet's pairing
+# for clients without requestID, and a flow-controlled 2 MiB download
+k3core_curl_setup
+timeout 120 /usr/bin/python3 "$(dirname "$0")/spdy-pf.py" 127.0.0.1 "$K3CORE_PORT" web \
+    "$K3CORE_TMP/ca.crt" "$K3CORE_TMP/admin.crt" "$K3CORE_TMP/admin.key" || fail "spdy-pf.py"
+
 # exec and attach over SPDY with kubectl 1.27
 out=$($K127 exec web -- echo hi)
 [ "$out" = "hi" ] || fail "1.27 exec echo: $out"
 rc=0
 out=$($K127 exec web -- sh -c 'echo out; echo err >&2; exit 3' 2>&1) || rc=$?
-[ "$rc" = 3 ] || fail "1.27 exec exit code: $rc"
+[ "$rc" = 3 ] || fail "1.27 exec exit code: $rc: $out"
 expect_contains "$out" "out" "1.27 exec stdout"
 expect_contains "$out" "err" "1.27 exec stderr"
 expect_contains "$out" "command terminated with exit code 3" "1.27 exec exit message"
@@ -115,7 +121,6 @@ expect_contains "$out" "run-out" "1.27 run --rm -i"
 expect_not_contains "$out" "falling back to streaming logs" "1.27 run --rm -i"
 
 # a protocol version nobody speaks: 403 with upstream's message
-k3core_curl_setup
 out=$(kcurl -X POST -H "Connection: Upgrade" -H "Upgrade: SPDY/3.1" \
     -H "X-Stream-Protocol-Version: v9.channel.k8s.io" \
     "https://127.0.0.1:$K3CORE_PORT/api/v1/namespaces/default/pods/web/exec?command=true&stdout=true")

@@ -340,8 +340,8 @@ TEST(spdy_header_block_parse)
 {
     spdy_headers h;
     dd_err e = {0};
-    static const uint8_t ok[] = {0, 0, 0, 1, 0, 0, 0, 4, 'p', 'o', 'r', 't',
-                                 0, 0, 0, 5, '8', '0', 0,   '8', '1'};
+    static const uint8_t ok[] = {0,   0, 0, 1, 0, 0,   0,   4, 'p', 'o', 'r',
+                                 't', 0, 0, 0, 5, '8', '0', 0, '8', '1'};
     CHECK_EQ_INT(spdy_headers_parse(ok, sizeof(ok), &h, &e), 0);
     CHECK_EQ_INT(h.n, 1);
     CHECK_EQ_STR(spdy_headers_get(&h, "Port"), "80"); /* first value, NUL-separated */
