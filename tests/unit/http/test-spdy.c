@@ -15,7 +15,7 @@ struct tc {
     uint32_t stream_id, data_id, fin_id, reset_id;
     char streamtype[32], port[16];
     dd_buf data;
-    int streams, fins, goaways;
+    int streams, fins, goaways, writable;
 };
 
 static int t_write(void *ud, const void *d, size_t n)
@@ -58,7 +58,12 @@ static void t_goaway(spdy_session *s, uint32_t status, void *ud)
     ((struct tc *)ud)->goaways++;
 }
 
-static const spdy_callbacks cbs = {t_write, t_stream, t_data, t_fin, t_reset, t_goaway};
+static void t_writable(spdy_session *s, void *ud)
+{
+    ((struct tc *)ud)->writable++;
+}
+
+static const spdy_callbacks cbs = {t_write, t_stream, t_data, t_fin, t_reset, t_goaway, t_writable};
 
 static spdy_session *setup(struct tc *t)
 {
@@ -325,6 +330,7 @@ TEST(spdy_send_window_enforced_after_peer_flow_control)
     CHECK_EQ_INT(f.flags, 0);
     CHECK_EQ_INT(t.out.len, 0);
     CHECK_EQ_INT(spdy_session_queued(s), 5);
+    CHECK_EQ_INT(t.writable, 0);
     dd_buf_reset(&b);
     control(&b, SPDY_WINDOW_UPDATE, 0, &pl);
     feed(s, &b);
@@ -333,6 +339,7 @@ TEST(spdy_send_window_enforced_after_peer_flow_control)
     CHECK_EQ_INT(f.flags, SPDY_FLAG_FIN);
     CHECK(!memcmp(p.data, "fghij", 5));
     CHECK_EQ_INT(spdy_session_queued(s), 0);
+    CHECK_EQ_INT(t.writable, 1); /* the producer may continue */
     spdy_session_free(s);
 }
 
