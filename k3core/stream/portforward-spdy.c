@@ -7,14 +7,16 @@
  * namespace and bytes flow between it and the data stream, both ways, with backpressure. A dial
  * failure is written on the error stream in kubelet's words, then both streams are closed; the
  * session itself stays up for the next connection. When the pod side closes, the data stream gets
- * its FIN and the error stream its (empty) end.
+ * its FIN and the error stream its (empty) end. A pair still incomplete after 30 s is dropped
+ * with kubelet's "timed out waiting for streams".
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "k3core/stream/stream-internal.h"
+
+#define KPFS_STREAM_TIMEOUT_MS 30000
 
 struct kpfs_pair {
     struct kpfs *pf;
@@ -23,7 +25,8 @@ struct kpfs_pair {
     unsigned port;
     int fd;
     ev_io *w;
-    dd_buf out; /* toward the pod */
+    ev_timer *timer; /* until both streams of the pair exist */
+    dd_buf out;      /* toward the pod */
     bool peer_fin, shut;
 };
 
@@ -50,6 +53,8 @@ static void pair_end(struct kpfs_pair *p)
     struct kpfs *pf = p->pf;
     ev_io_del(p->w);
     p->w = NULL;
+    ev_timer_del(p->timer);
+    p->timer = NULL;
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
@@ -147,14 +152,9 @@ static void on_sock(ev_io *w, int fd, unsigned events, void *data)
 
 static void dial_failed(struct kpfs_pair *p, int err)
 {
-    char msg[512], reason[128];
-    snprintf(reason, sizeof(reason), "%s", strerror(err));
-    reason[0] = (char)tolower((unsigned char)reason[0]);
-    int k = snprintf(msg, sizeof(msg),
-                     "error forwarding port %u to pod %s, uid : failed to connect to "
-                     "localhost:%u inside namespace of pod %s: dial tcp4 127.0.0.1:%u: connect: %s",
-                     p->port, p->pf->pod, p->port, p->pf->pod, p->port, reason);
-    spdy_data(kspdy_session(p->pf->c), p->err_id, msg, (size_t)k, false);
+    char msg[512];
+    size_t k = kstream_dial_error(msg, sizeof(msg), p->port, p->pf->pod, err);
+    spdy_data(kspdy_session(p->pf->c), p->err_id, msg, k, false);
     pair_end(p);
 }
 
@@ -174,6 +174,18 @@ static void pair_connect(struct kpfs_pair *p)
         pair_end(p);
 }
 
+static void on_pair_timeout(ev_timer *t, void *data)
+{
+    (void)t;
+    struct kpfs_pair *p = data;
+    char msg[160];
+    int k = snprintf(msg, sizeof(msg), "(conn=%p, request=%s) timed out waiting for streams",
+                     (void *)p->pf, p->reqid);
+    if (p->err_id)
+        spdy_data(kspdy_session(p->pf->c), p->err_id, msg, (size_t)k, false);
+    pair_end(p);
+}
+
 static struct kpfs_pair *pair_get(struct kpfs *pf, const char *reqid, unsigned port)
 {
     for (size_t i = 0; i < pf->n; i++)
@@ -184,6 +196,7 @@ static struct kpfs_pair *pair_get(struct kpfs *pf, const char *reqid, unsigned p
     p->reqid = dd_strdup(reqid);
     p->port = port;
     p->fd = -1;
+    p->timer = ev_timer_add(pf->loop, KPFS_STREAM_TIMEOUT_MS, 0, on_pair_timeout, p);
     dd_buf_init(&p->out);
     pf->p = dd_realloc(pf->p, (pf->n + 1) * sizeof(*pf->p));
     pf->p[pf->n++] = p;
@@ -224,8 +237,11 @@ static void on_stream(struct kspdy *c, uint32_t id, const spdy_headers *h, void 
     }
     *(is_err ? &p->err_id : &p->data_id) = id;
     spdy_syn_reply(s, id, NULL, false);
-    if (p->err_id && p->data_id)
+    if (p->err_id && p->data_id) {
+        ev_timer_del(p->timer);
+        p->timer = NULL;
         pair_connect(p);
+    }
 }
 
 static void on_data(struct kspdy *c, uint32_t id, const uint8_t *d, size_t n, void *ud)

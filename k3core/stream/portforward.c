@@ -7,6 +7,7 @@
  * server's own threads never leave their namespace. The session ends when every connection
  * has closed or the client leaves.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -213,7 +214,19 @@ static int parse_ports(http_req *req, struct kpf *pf, kobj_status *st)
 }
 
 /* Dials every port; a refused one gets its error text on its error channel. */
-static void open_ports(struct kpf *pf, const char *netns)
+size_t kstream_dial_error(char *out, size_t size, unsigned port, const char *pod, int err)
+{
+    char reason[128];
+    snprintf(reason, sizeof(reason), "%s", strerror(err));
+    reason[0] = (char)tolower((unsigned char)reason[0]); /* Go's wording: "connection refused" */
+    int k = snprintf(out, size,
+                     "error forwarding port %u to pod %s, uid : failed to connect to localhost:%u "
+                     "inside namespace of pod %s: dial tcp4 127.0.0.1:%u: connect: %s",
+                     port, pod, port, pod, port, reason);
+    return k < 0 ? 0 : (size_t)k < size ? (size_t)k : size - 1;
+}
+
+static void open_ports(struct kpf *pf, const char *netns, const char *pod)
 {
     for (size_t i = 0; i < pf->n; i++) {
         struct kpf_conn *c = &pf->c[i];
@@ -222,10 +235,9 @@ static void open_ports(struct kpf *pf, const char *netns)
         send_ch(pf, (unsigned)i * 2 + 1, le, 2);
         int fd = kstream_dial(netns, c->port);
         if (fd < 0) {
-            char msg[160];
-            int k = snprintf(msg, sizeof(msg), "error forwarding port %u to pod: %s", c->port,
-                             strerror(-fd));
-            send_ch(pf, (unsigned)i * 2 + 1, msg, (size_t)k);
+            char msg[512];
+            size_t k = kstream_dial_error(msg, sizeof(msg), c->port, pod, -fd);
+            send_ch(pf, (unsigned)i * 2 + 1, msg, k);
             continue;
         }
         dd_set_nonblock(fd, true);
@@ -268,6 +280,6 @@ int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, c
         kpf_free(pf);
         return kobj_fail(st, 400, "BadRequest", "%s", e.msg);
     }
-    open_ports(pf, netns);
+    open_ports(pf, netns, pod);
     return 0;
 }

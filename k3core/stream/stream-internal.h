@@ -83,6 +83,9 @@ void kspdy_close(struct kspdy *c);
 /* Connects to 127.0.0.1:port inside the network namespace at netns (a short-lived thread
  * does the setns). The connected socket, or a negative errno. */
 int kstream_dial(const char *netns, unsigned port);
+/* The error text kubelet (with containerd) writes when that dial fails with errno err. Returns
+ * its length. */
+size_t kstream_dial_error(char *out, size_t size, unsigned port, const char *pod, int err);
 /* Port-forward over SPDY (portforward.k8s.io), raw or tunnelled (ws_protocol non-NULL). */
 int kstream_portforward_spdy(ev_loop *loop, http_req *req, const char *netns, const char *pod,
                              const char *ws_protocol, kobj_status *st);
