@@ -136,7 +136,7 @@ static int inflate_block(spdy_session *s, const uint8_t *d, size_t len, dd_buf *
 {
     s->zin.next_in = (Bytef *)d;
     s->zin.avail_in = (uInt)len;
-    while (s->zin.avail_in > 0) {
+    for (;;) {
         char tmp[4096];
         s->zin.next_out = (Bytef *)tmp;
         s->zin.avail_out = sizeof(tmp);
@@ -152,9 +152,12 @@ static int inflate_block(spdy_session *s, const uint8_t *d, size_t len, dd_buf *
         dd_buf_add(out, tmp, sizeof(tmp) - s->zin.avail_out);
         if (out->len > SPDY_MAX_HEADER_DATA)
             return dd_err_set(e, EPROTO, "SPDY header block over %u bytes", SPDY_MAX_HEADER_DATA);
-        if (r == Z_BUF_ERROR && s->zin.avail_out != 0)
+        /* a full output buffer may leave more output inside zlib: go round again */
+        if (s->zin.avail_out != 0 && (s->zin.avail_in == 0 || r == Z_BUF_ERROR))
             break;
     }
+    if (s->zin.avail_in != 0)
+        return dd_err_set(e, EPROTO, "SPDY header block does not inflate completely");
     return 0;
 }
 

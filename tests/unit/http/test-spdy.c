@@ -359,3 +359,17 @@ TEST(spdy_header_block_parse)
     static const uint8_t empty_name[] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(spdy_headers_parse(empty_name, sizeof(empty_name), &h, &e) < 0);
 }
+
+TEST(spdy_large_header_block)
+{
+    struct tc t;
+    spdy_session *s = setup(&t);
+    static char big[12289]; /* decompresses to several inflate buffers */
+    memset(big, 'a', sizeof(big) - 1);
+    dd_buf b = DD_BUF_INIT;
+    syn_stream(&t, &b, 1, 0, (const char *[]){"x-big", big, "streamtype", "data", NULL});
+    feed(s, &b);
+    CHECK_EQ_INT(t.streams, 1);
+    CHECK_EQ_STR(t.streamtype, "data");
+    spdy_session_free(s);
+}
