@@ -3,9 +3,10 @@
 # and 1.33 (SPDY tunnelled in WebSocket) to busybox httpd: a GET, two concurrent GETs, a 2 MiB
 # download checked by md5, and a port with nothing listening, whose error comes back on the error
 # stream in kubelet's words (kubectl since 1.23 then closes the forward itself: "lost connection
-# to pod"); a raw SPDY client (spdy-pf.py) shows the session itself survives. kubectl 1.27 exec over SPDY: output, exit code 3, stdin (1 MB, checked by md5),
-# a pty through script(1) with its size, attach and run --rm -i. A protocol kubectl does not
-# offer gets upstream's 403.
+# to pod"); a raw SPDY client (spdy-pf.py) shows the session itself survives. kubectl 1.27 exec
+# over SPDY: output, exit code 3, stdin (1 MB, checked by md5), a pty through script(1) with its
+# size, typed input and exit code, attach and run --rm -i. A protocol kubectl does not offer gets
+# upstream's 403.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 PF_PIDS=""
@@ -108,6 +109,11 @@ out=$(timeout 30 script -qc "stty rows 30 cols 100; $K127 exec -it web -- sh -c 
     /dev/null </dev/null | tr -d '\r')
 expect_contains "$out" "/dev/pts/" "1.27 exec -it tty"
 expect_contains "$out" "30 100" "1.27 exec -it terminal size"
+rc=0
+out=$(printf 'echo typed-$((6*7))\nexit 5\n' |
+    timeout 30 script -qec "$K127 exec -it web -- sh" /dev/null | tr -d '\r') || rc=$?
+expect_contains "$out" "typed-42" "1.27 exec -it stdin through the pty"
+expect_contains "$out" "command terminated with exit code 5" "1.27 exec -it exit"
 
 $K run att --image=busybox:latest --image-pull-policy=IfNotPresent -- \
     sh -c 'while sleep 0.2; do echo tick; done' >/dev/null
