@@ -100,6 +100,10 @@ out=$($K127 exec web -- sh -c 'echo out; echo err >&2; exit 3' 2>&1) || rc=$?
 expect_contains "$out" "out" "1.27 exec stdout"
 expect_contains "$out" "err" "1.27 exec stderr"
 expect_contains "$out" "command terminated with exit code 3" "1.27 exec exit message"
+# newer client-go over SPDY too (WebSocket disabled by kubectl's own switch)
+rc=0
+out=$(KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false $K133 exec web -- sh -c 'echo spdy133; exit 4') || rc=$?
+[ "$rc" = 4 ] && [ "$out" = "spdy133" ] || fail "1.33 exec over SPDY: $rc: $out"
 out=$(echo from-stdin | $K127 exec -i web -- cat)
 [ "$out" = "from-stdin" ] || fail "1.27 exec -i: $out"
 head -c 1000000 /dev/urandom >"$K3CORE_TMP/up"
