@@ -94,7 +94,12 @@ static void sink_done(void *ud, int code)
     report(ud, code, NULL);
 }
 
-static const kexec_sink sink = {sink_output, sink_done};
+static void sink_pause(void *ud, bool paused)
+{
+    kspdy_pause(((struct kexs *)ud)->c, paused);
+}
+
+static const kexec_sink sink = {sink_output, sink_done, sink_pause};
 
 static void start(struct kexs *x)
 {

@@ -63,7 +63,14 @@ static void sink_done(void *ud, int code)
     finish(x);
 }
 
-static const kexec_sink sink = {sink_output, sink_done};
+static void sink_pause(void *ud, bool paused)
+{
+    struct kexws *x = ud;
+    if (x->raw && !x->finished)
+        http_raw_pause(x->raw, paused);
+}
+
+static const kexec_sink sink = {sink_output, sink_done, sink_pause};
 
 static void on_channel(struct kexws *x, const uint8_t *d, size_t n)
 {

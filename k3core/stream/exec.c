@@ -4,7 +4,8 @@
  * messages toward it; stdout/stderr frames from it). Output goes to the transport's sink with
  * backpressure; when the process has exited and every output fd reached EOF the sink hears
  * `done` with the exit code. The WebSocket (exec-ws.c) and SPDY (exec-spdy.c) transports map
- * their channels or streams onto this; neither knows how a process is run.
+ * their channels or streams onto this; neither knows how a process is run. Stdin is written
+ * without blocking the loop: a process that does not read makes the transport pause the client.
  */
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -16,6 +17,9 @@
 #include "dind/rt.h"
 #include "k3core/stream/stream-internal.h"
 
+#define KEXEC_STDIN_HIGH (256u * 1024)
+#define KEXEC_STDIN_LOW  (64u * 1024)
+
 struct kexec {
     ev_loop *loop;
     kexec_sink sink;
@@ -24,7 +28,9 @@ struct kexec {
     ev_io *out_w, *err_w;
     ev_child *child;
     dd_buf att; /* attach: bytes of the shim's framing not yet parsed */
-    bool attach, tty, exited, done, stopped;
+    dd_buf in;  /* exec: stdin not yet accepted by the process */
+    ev_io *in_w;
+    bool attach, tty, exited, done, stopped, in_close, in_paused;
     int code; /* exit code (128 + signal), -1 unknown */
 };
 
@@ -42,6 +48,7 @@ static void free_kexec(void *data)
 {
     struct kexec *k = data;
     dd_buf_release(&k->att);
+    dd_buf_release(&k->in);
     rt_exec_result_close(&k->x);
     free(k);
 }
@@ -53,7 +60,8 @@ void kexec_stop(struct kexec *k)
     k->stopped = true;
     ev_io_del(k->out_w);
     ev_io_del(k->err_w);
-    k->out_w = k->err_w = NULL;
+    ev_io_del(k->in_w);
+    k->out_w = k->err_w = k->in_w = NULL;
     if (k->child && !k->exited) { /* the client left first: do not leave the process behind */
         kill(k->x.pid, SIGKILL);
         waitpid(k->x.pid, NULL, 0);
@@ -166,19 +174,59 @@ void kexec_resize_json(struct kexec *k, const void *d, size_t n)
     }
 }
 
+static void on_stdin_writable(ev_io *w, int fd, unsigned events, void *data);
+
+/* Writes what stdin accepts without blocking; the rest waits for EV_WRITE. Above the high-water
+ * mark the transport stops reading from the client until the process catches up. */
+static void stdin_flush(struct kexec *k)
+{
+    while (k->in.len && k->x.stdin_fd >= 0) {
+        ssize_t n = write(k->x.stdin_fd, k->in.data, k->in.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) { /* the process closed its stdin: drop what it will never read */
+            dd_buf_reset(&k->in);
+            break;
+        }
+        dd_buf_consume(&k->in, (size_t)n);
+    }
+    if (!k->in.len && k->in_close && k->x.stdin_fd >= 0) {
+        close(k->x.stdin_fd);
+        k->x.stdin_fd = -1;
+    }
+    if (k->in.len && !k->in_w && k->x.stdin_fd >= 0)
+        k->in_w = ev_io_add(k->loop, k->x.stdin_fd, EV_WRITE, on_stdin_writable, k, NULL);
+    if ((!k->in.len || k->x.stdin_fd < 0) && k->in_w) {
+        ev_io_del(k->in_w);
+        k->in_w = NULL;
+    }
+    bool pause = k->in.len > KEXEC_STDIN_HIGH || (k->in_paused && k->in.len > KEXEC_STDIN_LOW);
+    if (pause != k->in_paused && k->sink.pause_input) {
+        k->in_paused = pause;
+        k->sink.pause_input(k->ud, pause);
+    }
+}
+
+static void on_stdin_writable(ev_io *w, int fd, unsigned events, void *data)
+{
+    (void)w, (void)fd, (void)events;
+    stdin_flush(data);
+}
+
 void kexec_input_close(struct kexec *k)
 {
     if (k->stopped)
         return;
     if (k->attach) {
         to_shim(k, 3, NULL, 0);
-    } else if (k->x.stdin_fd >= 0) {
-        if (k->tty)
-            dd_write_all(k->x.stdin_fd, "\x04", 1);
-        else {
-            close(k->x.stdin_fd);
-            k->x.stdin_fd = -1;
-        }
+    } else if (k->tty) {
+        dd_buf_addc(&k->in, '\x04'); /* end of input for the line discipline */
+        stdin_flush(k);
+    } else {
+        k->in_close = true;
+        stdin_flush(k);
     }
 }
 
@@ -186,10 +234,12 @@ void kexec_input(struct kexec *k, const void *d, size_t n)
 {
     if (k->stopped || !n)
         return;
-    if (k->attach)
+    if (k->attach) {
         to_shim(k, 0, d, n);
-    else if (k->x.stdin_fd >= 0)
-        dd_write_all(k->x.stdin_fd, d, n);
+    } else if (k->x.stdin_fd >= 0 && !k->in_close) {
+        dd_buf_add(&k->in, d, n);
+        stdin_flush(k);
+    }
 }
 
 void kexec_resume(struct kexec *k)
@@ -220,6 +270,8 @@ static int start_process(struct kexec *k, const char *dir, const struct kstream_
 
 static int watch_output(struct kexec *k, dd_err *e)
 {
+    if (!k->attach && k->x.stdin_fd >= 0)
+        dd_set_nonblock(k->x.stdin_fd, true);
     dd_set_nonblock(k->x.stdout_fd, true);
     k->out_w = ev_io_add(k->loop, k->x.stdout_fd, EV_READ, on_output, k, e);
     if (k->x.stderr_fd >= 0) {
@@ -241,6 +293,7 @@ struct kexec *kexec_start(ev_loop *loop, const char *dir, const struct kstream_e
     k->x = (struct rt_exec_result){
         .pid = -1, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
     dd_buf_init(&k->att);
+    dd_buf_init(&k->in);
     if (start_process(k, dir, o, e) < 0 || watch_output(k, e) < 0) {
         kexec_stop(k);
         return NULL;

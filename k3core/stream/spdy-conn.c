@@ -222,6 +222,12 @@ spdy_session *kspdy_session(struct kspdy *c)
     return c->s;
 }
 
+void kspdy_pause(struct kspdy *c, bool paused)
+{
+    if (!c->closed)
+        http_raw_pause(c->raw, paused);
+}
+
 static void kspdy_free(void *data)
 {
     struct kspdy *c = data;

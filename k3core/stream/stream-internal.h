@@ -23,6 +23,8 @@ typedef struct kexec_sink {
      * exit code (128 + signal), -1 unknown. Called once; the transport then ends the session and
      * calls kexec_stop() (it may do so inside this callback). */
     void (*done)(void *ud, int code);
+    /* Stop (true) or resume (false) reading the client: the process is not taking its stdin. */
+    void (*pause_input)(void *ud, bool paused);
 } kexec_sink;
 
 /* Starts the command of o (or attaches when o->argv is NULL) in the container whose rt state
@@ -75,6 +77,8 @@ int kspdy_negotiate_fail(const http_req *req, const char *const *supported, kobj
 struct kspdy *kspdy_upgrade(ev_loop *loop, http_req *req, const char *protocol,
                             const char *ws_protocol, const kspdy_ops *ops, void *ud, dd_err *e);
 spdy_session *kspdy_session(struct kspdy *c);
+/* Stops (true) or resumes (false) reading from the client (backpressure for the whole session). */
+void kspdy_pause(struct kspdy *c, bool paused);
 /* Sends GOAWAY, flushes queued output, closes the connection and frees c later. */
 void kspdy_close(struct kspdy *c);
 

@@ -109,6 +109,17 @@ out=$(echo from-stdin | $K127 exec -i web -- cat)
 head -c 1000000 /dev/urandom >"$K3CORE_TMP/up"
 out=$($K127 exec -i web -- md5sum <"$K3CORE_TMP/up" | cut -d' ' -f1)
 [ "$out" = "$(md5sum <"$K3CORE_TMP/up" | cut -d' ' -f1)" ] || fail "1.27 exec -i 1 MB: $out"
+# stdin for a process that does not read yet must not block the server: another exec (which
+# lets it go on) still gets through, and nothing is lost
+$K127 exec -i web -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.1; done; md5sum' \
+    <"$K3CORE_TMP/up" >"$K3CORE_TMP/slow.out" 2>&1 &
+slow=$!
+PF_PIDS="$PF_PIDS $slow"
+sleep 1
+timeout 30 $K exec web -- touch /tmp/go || fail "exec while another exec's stdin is pending"
+wait $slow || fail "slow stdin exec: $(cat "$K3CORE_TMP/slow.out")"
+[ "$(cut -d' ' -f1 "$K3CORE_TMP/slow.out")" = "$(md5sum <"$K3CORE_TMP/up" | cut -d' ' -f1)" ] ||
+    fail "slow stdin exec lost data: $(cat "$K3CORE_TMP/slow.out")"
 out=$(timeout 30 script -qc "stty rows 30 cols 100; $K127 exec -it web -- sh -c 'tty; stty size'" \
     /dev/null </dev/null | tr -d '\r')
 expect_contains "$out" "/dev/pts/" "1.27 exec -it tty"
