@@ -24,6 +24,7 @@ struct kpf_conn {
     int fd;
     ev_io *w;
     unsigned port;
+    dd_buf out; /* toward the pod, not yet accepted by its socket */
 };
 
 struct kpf {
@@ -32,8 +33,11 @@ struct kpf {
     ws_reader rd;
     struct kpf_conn c[KPF_MAX_PORTS];
     size_t n, open;
-    bool finished;
+    bool finished, out_full, in_paused; /* toward the client / from the client */
 };
+
+#define KPF_PENDING_HIGH (1u << 20)
+#define KPF_PENDING_LOW  (256u * 1024)
 
 struct dial {
     const char *netns;
@@ -81,10 +85,12 @@ static void send_ch(struct kpf *pf, unsigned ch, const void *d, size_t n)
 {
     dd_buf b = DD_BUF_INIT;
     ws_frame_add_prefixed(&b, WS_BINARY, (uint8_t)ch, d, n);
-    if (http_raw_write(pf->raw, b.data, b.len) == 1)
+    if (http_raw_write(pf->raw, b.data, b.len) == 1) {
+        pf->out_full = true;
         for (size_t i = 0; i < pf->n; i++)
             if (pf->c[i].w)
-                ev_io_set(pf->c[i].w, 0);
+                ev_io_set(pf->c[i].w, pf->c[i].out.len ? EV_WRITE : 0);
+    }
     dd_buf_release(&b);
 }
 
@@ -92,6 +98,8 @@ static void kpf_free(void *data)
 {
     struct kpf *pf = data;
     ws_reader_release(&pf->rd);
+    for (size_t i = 0; i < pf->n; i++)
+        dd_buf_release(&pf->c[i].out);
     free(pf);
 }
 
@@ -122,10 +130,42 @@ static void finish(struct kpf *pf)
     ev_defer(pf->loop, kpf_free, pf);
 }
 
+/* Writes what the pod's socket accepts; the client is paused while too much is pending. */
+static void conn_flush(struct kpf_conn *c)
+{
+    struct kpf *pf = c->pf;
+    while (c->out.len && c->fd >= 0) {
+        ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            dd_buf_reset(&c->out);
+            break;
+        }
+        dd_buf_consume(&c->out, (size_t)n);
+    }
+    if (c->w)
+        ev_io_set(c->w, (pf->out_full ? 0 : EV_READ) | (c->out.len ? EV_WRITE : 0));
+    size_t pending = 0;
+    for (size_t i = 0; i < pf->n; i++)
+        pending += pf->c[i].out.len;
+    bool pause = pending > KPF_PENDING_HIGH || (pf->in_paused && pending > KPF_PENDING_LOW);
+    if (pause != pf->in_paused && pf->raw) {
+        pf->in_paused = pause;
+        http_raw_pause(pf->raw, pause);
+    }
+}
+
 static void on_sock(ev_io *w, int fd, unsigned events, void *data)
 {
-    (void)w, (void)events;
+    (void)w;
     struct kpf_conn *c = data;
+    if (events & EV_WRITE)
+        conn_flush(c);
+    if (!(events & (EV_READ | EV_HUP)) || c->fd < 0)
+        return;
     char buf[32768];
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EAGAIN)
@@ -144,8 +184,10 @@ static void on_msg(struct kpf *pf, const uint8_t *d, size_t n)
     if (n < 1 || d[0] % 2 || d[0] / 2 >= pf->n)
         return;
     struct kpf_conn *c = &pf->c[d[0] / 2];
-    if (c->fd >= 0 && n > 1)
-        dd_write_all(c->fd, d + 1, n - 1);
+    if (c->fd >= 0 && n > 1) {
+        dd_buf_add(&c->out, d + 1, n - 1);
+        conn_flush(c);
+    }
 }
 
 static void on_data(http_raw *raw, const char *data, size_t len, void *ud)
@@ -182,9 +224,10 @@ static void on_drain(http_raw *raw, void *ud)
 {
     (void)raw;
     struct kpf *pf = ud;
+    pf->out_full = false;
     for (size_t i = 0; i < pf->n; i++)
         if (pf->c[i].w)
-            ev_io_set(pf->c[i].w, EV_READ);
+            ev_io_set(pf->c[i].w, EV_READ | (pf->c[i].out.len ? EV_WRITE : 0));
 }
 
 static void on_close(http_raw *raw, void *ud)

@@ -3,10 +3,11 @@
 # and 1.33 (SPDY tunnelled in WebSocket) to busybox httpd: a GET, two concurrent GETs, a 2 MiB
 # download checked by md5, and a port with nothing listening, whose error comes back on the error
 # stream in kubelet's words (kubectl since 1.23 then closes the forward itself: "lost connection
-# to pod"); a raw SPDY client (spdy-pf.py) shows the session itself survives. kubectl 1.27 exec
-# over SPDY: output, exit code 3, stdin (1 MB, checked by md5), a pty through script(1) with its
-# size, typed input and exit code, attach and run --rm -i. A protocol kubectl does not offer gets
-# upstream's 403.
+# to pod"); a raw SPDY client (spdy-pf.py) shows the session itself survives; python-kubernetes
+# uploads 3 MiB through its WebSocket port-forward. kubectl 1.27 exec over SPDY: output, exit
+# code 3, stdin (1 MB, checked by md5, also while the process is not reading), a pty through
+# script(1) with its size, typed input and exit code, attach and run --rm -i. A protocol kubectl
+# does not offer gets upstream's 403.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 PF_PIDS=""
@@ -26,7 +27,8 @@ k3core_start
 $K run web --image=busybox:latest --image-pull-policy=IfNotPresent -- \
     sh -c 'mkdir -p /tmp/www; echo hello-pf > /tmp/www/index.html;
            dd if=/dev/urandom of=/tmp/www/big bs=1024 count=2048 2>/dev/null;
-           exec httpd -f -p 80 -h /tmp/www' >/dev/null
+           printf "#!/bin/sh\nhead -c 3145728 | md5sum\n" > /tmp/sum.sh; chmod +x /tmp/sum.sh;
+           nc -l -p 9000 -e /tmp/sum.sh & exec httpd -f -p 80 -h /tmp/www' >/dev/null
 $K wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web did not become Ready"
 i=0
 until $K exec web -- test -s /tmp/www/big 2>/dev/null; do
@@ -90,6 +92,29 @@ wait $PF 2>/dev/null || true
 k3core_curl_setup
 timeout 120 /usr/bin/python3 "$(dirname "$0")/spdy-pf.py" 127.0.0.1 "$K3CORE_PORT" web \
     "$K3CORE_TMP/ca.crt" "$K3CORE_TMP/admin.crt" "$K3CORE_TMP/admin.key" || fail "spdy-pf.py"
+
+# python-kubernetes (WebSocket v4) uploads 3 MiB faster than the pod reads it: nothing is lost
+/usr/bin/python3 - "$KUBECONFIG" <<'PY' || fail "python port-forward upload"
+import hashlib, os, sys
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(sys.argv[1])
+api = client.CoreV1Api()
+data = os.urandom(3 * 1024 * 1024)
+pf = portforward(api.connect_get_namespaced_pod_portforward, "web", "default", ports="9000")
+s = pf.socket(9000)
+s.setblocking(True)
+s.sendall(data)
+reply = b""
+while b"\n" not in reply:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+s.close()
+pf.close()
+assert reply.split()[:1] == [hashlib.md5(data).hexdigest().encode()], reply
+PY
 
 # exec and attach over SPDY with kubectl 1.27
 out=$($K127 exec web -- echo hi)
