@@ -17,6 +17,8 @@
 #include "k3core/stream/stream-internal.h"
 
 #define KPFS_STREAM_TIMEOUT_MS 30000
+#define KPFS_PENDING_HIGH      (1u << 20)
+#define KPFS_PENDING_LOW       (256u * 1024)
 
 struct kpfs_pair {
     struct kpfs *pf;
@@ -36,7 +38,8 @@ struct kpfs {
     char *netns, *pod;
     struct kpfs_pair **p;
     size_t n;
-    bool paused, finished;
+    bool paused, finished; /* paused: toward the client */
+    bool in_paused;        /* from the client */
 };
 
 static void pair_free(void *data)
@@ -46,6 +49,8 @@ static void pair_free(void *data)
     free(p->reqid);
     free(p);
 }
+
+static void pause_client(struct kpfs *pf);
 
 /* Closes the pod connection, ends both streams and forgets the pair. */
 static void pair_end(struct kpfs_pair *p)
@@ -71,6 +76,7 @@ static void pair_end(struct kpfs_pair *p)
             break;
         }
     ev_defer(pf->loop, pair_free, p);
+    pause_client(pf); /* its pending bytes are gone */
 }
 
 static void kpfs_free(void *data)
@@ -99,6 +105,19 @@ static void update_interest(struct kpfs_pair *p)
         ev_io_set(p->w, (p->pf->paused ? 0 : EV_READ) | (p->out.len ? EV_WRITE : 0));
 }
 
+/* Stops reading the client while the pods are slow to take what it sends. */
+static void pause_client(struct kpfs *pf)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < pf->n; i++)
+        pending += pf->p[i]->out.len;
+    bool pause = pending > KPFS_PENDING_HIGH || (pf->in_paused && pending > KPFS_PENDING_LOW);
+    if (pause != pf->in_paused && !pf->finished) {
+        pf->in_paused = pause;
+        kspdy_pause(pf->c, pause);
+    }
+}
+
 static void flush_out(struct kpfs_pair *p)
 {
     while (p->out.len) {
@@ -118,6 +137,7 @@ static void flush_out(struct kpfs_pair *p)
         p->shut = true;
     }
     update_interest(p);
+    pause_client(p->pf);
 }
 
 static void on_sock(ev_io *w, int fd, unsigned events, void *data)

@@ -111,6 +111,7 @@ static void conn_close(struct kpf_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    dd_buf_reset(&c->out);
 }
 
 static void finish(struct kpf *pf)
@@ -130,6 +131,8 @@ static void finish(struct kpf *pf)
     ev_defer(pf->loop, kpf_free, pf);
 }
 
+static void pause_check(struct kpf *pf);
+
 /* Writes what the pod's socket accepts; the client is paused while too much is pending. */
 static void conn_flush(struct kpf_conn *c)
 {
@@ -148,11 +151,16 @@ static void conn_flush(struct kpf_conn *c)
     }
     if (c->w)
         ev_io_set(c->w, (pf->out_full ? 0 : EV_READ) | (c->out.len ? EV_WRITE : 0));
+    pause_check(pf);
+}
+
+static void pause_check(struct kpf *pf)
+{
     size_t pending = 0;
     for (size_t i = 0; i < pf->n; i++)
         pending += pf->c[i].out.len;
     bool pause = pending > KPF_PENDING_HIGH || (pf->in_paused && pending > KPF_PENDING_LOW);
-    if (pause != pf->in_paused && pf->raw) {
+    if (pause != pf->in_paused && pf->raw && !pf->finished) {
         pf->in_paused = pause;
         http_raw_pause(pf->raw, pause);
     }
@@ -175,6 +183,7 @@ static void on_sock(ev_io *w, int fd, unsigned events, void *data)
         return;
     }
     conn_close(c);
+    pause_check(c->pf);
     if (--c->pf->open == 0)
         finish(c->pf);
 }
