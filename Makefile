@@ -16,7 +16,7 @@ V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
 PKGS := jansson sqlite3 libcurl libarchive libssl libcrypto libseccomp libcap yaml-0.1 libmnl \
-        libprotobuf-c
+        libprotobuf-c zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lpthread -lutil -lm
 

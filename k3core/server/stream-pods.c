@@ -101,5 +101,5 @@ int ksrv_handle_pod_stream(struct ksrv *s, http_req *req, const kobj_req *kr, ko
     if (!s->kubelet || kubelet_pod_netns(s->kubelet, kr->ns, kr->name, &netns, &e) < 0)
         return kobj_fail(st, 400, "BadRequest", "%s",
                          s->kubelet ? e.msg : "pod is not running on a node of this server");
-    return kstream_portforward_serve(s->loop, req, netns, st);
+    return kstream_portforward_serve(s->loop, req, netns, kr->name, st);
 }

@@ -1,11 +1,11 @@
-/* exec.c: exec and attach over WebSocket with Kubernetes' channel protocols (v5.channel.k8s.io,
- * v4.channel.k8s.io). After the 101, every message carries a channel byte: 0 stdin, 1 stdout,
- * 2 stderr, 3 the final Status, 4 resize JSON, 255 close (v5: [255, 0] ends stdin). exec runs the
- * command with rt_exec (pipes, or a pty with tty) and reports its exit code as a Status on
- * channel 3 (NonZeroExitCode with an ExitCode cause, which kubectl turns into its own exit
- * code); attach talks to the container's shim attach socket in Docker's multiplexed framing.
- * The session ends after the process has exited and its output has been sent: Status, then a
- * close frame. Pings are answered so client-go's read deadline never fires.
+/* exec.c: the wire-independent core of exec and attach. exec runs the command with rt_exec
+ * (pipes, or a pty with tty) and watches its exit through a pidfd; attach talks to the
+ * container's shim attach socket in Docker's multiplexed framing (stdin, close-stdin and resize
+ * messages toward it; stdout/stderr frames from it). Output goes to the transport's sink with
+ * backpressure; when the process has exited and every output fd reached EOF the sink hears
+ * `done` with the exit code. The WebSocket (exec-ws.c) and SPDY (exec-spdy.c) transports map
+ * their channels or streams onto this; neither knows how a process is run. Stdin is written
+ * without blocking the loop: a process that does not read makes the transport pause the client.
  */
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -15,53 +15,53 @@
 
 #include "dind/json.h"
 #include "dind/rt.h"
-#include "dind/ws.h"
-#include "k3core/stream/stream.h"
+#include "k3core/stream/stream-internal.h"
+
+#define KEXEC_STDIN_HIGH (256u * 1024)
+#define KEXEC_STDIN_LOW  (64u * 1024)
 
 struct kexec {
     ev_loop *loop;
-    http_raw *raw;
-    ws_reader rd;
+    kexec_sink sink;
+    void *ud;
     struct rt_exec_result x; /* exec; for attach only stdout_fd (the attach socket) is set */
     ev_io *out_w, *err_w;
     ev_child *child;
     dd_buf att; /* attach: bytes of the shim's framing not yet parsed */
-    bool attach, tty, exited, finished;
+    dd_buf in;  /* exec: stdin not yet accepted by the process */
+    ev_io *in_w;
+    bool attach, tty, exited, done, stopped, in_close, in_paused;
     int code; /* exit code (128 + signal), -1 unknown */
 };
 
-static void send_frame(struct kexec *k, unsigned ch, const void *d, size_t n)
+static void output(struct kexec *k, unsigned ch, const void *d, size_t n)
 {
-    dd_buf b = DD_BUF_INIT;
-    ws_frame_add_prefixed(&b, WS_BINARY, (uint8_t)ch, d, n);
-    if (http_raw_write(k->raw, b.data, b.len) == 1) {
+    if (k->sink.output(k->ud, ch, d, n) == 1) {
         if (k->out_w)
             ev_io_set(k->out_w, 0);
         if (k->err_w)
             ev_io_set(k->err_w, 0);
     }
-    dd_buf_release(&b);
 }
 
 static void free_kexec(void *data)
 {
     struct kexec *k = data;
-    ws_reader_release(&k->rd);
     dd_buf_release(&k->att);
+    dd_buf_release(&k->in);
     rt_exec_result_close(&k->x);
     free(k);
 }
 
-static void finish(struct kexec *k)
+void kexec_stop(struct kexec *k)
 {
-    if (k->finished)
+    if (!k || k->stopped)
         return;
-    k->finished = true;
-    if (k->out_w)
-        ev_io_del(k->out_w);
-    if (k->err_w)
-        ev_io_del(k->err_w);
-    k->out_w = k->err_w = NULL;
+    k->stopped = true;
+    ev_io_del(k->out_w);
+    ev_io_del(k->err_w);
+    ev_io_del(k->in_w);
+    k->out_w = k->err_w = k->in_w = NULL;
     if (k->child && !k->exited) { /* the client left first: do not leave the process behind */
         kill(k->x.pid, SIGKILL);
         waitpid(k->x.pid, NULL, 0);
@@ -70,12 +70,10 @@ static void finish(struct kexec *k)
         ev_child_del(k->child);
     k->child = NULL;
     k->x.pidfd = -1; /* owned by the ev_child */
-    if (k->raw)
-        http_raw_close(k->raw);
     ev_defer(k->loop, free_kexec, k);
 }
 
-static json_t *exit_status(int code)
+json_t *kexec_exit_status(int code)
 {
     if (code == 0)
         return json_pack("{s:{}, s:s}", "metadata", "status", "Success");
@@ -86,26 +84,17 @@ static json_t *exit_status(int code)
     char num[16];
     snprintf(num, sizeof(num), "%d", code);
     return json_pack("{s:{}, s:s, s:s, s:s, s:{s:[{s:s, s:s}]}}", "metadata", "status", "Failure",
-                     "message", code == 0 ? "" : "command terminated with non-zero exit code",
-                     "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode",
-                     "message", num);
+                     "message", "command terminated with non-zero exit code", "reason",
+                     "NonZeroExitCode", "details", "causes", "reason", "ExitCode", "message", num);
 }
 
-/* Ends the session once the process has exited and every output fd reached EOF. */
+/* Tells the sink once the process has exited and every output fd reached EOF. */
 static void maybe_done(struct kexec *k)
 {
-    if (k->finished || !k->exited || k->out_w || k->err_w)
+    if (k->done || k->stopped || !k->exited || k->out_w || k->err_w)
         return;
-    json_t *st = exit_status(k->code);
-    char *s = json_dumps(st, JSON_COMPACT);
-    send_frame(k, 3, s, strlen(s));
-    free(s);
-    json_decref(st);
-    dd_buf b = DD_BUF_INIT;
-    ws_close_add(&b, 1000, "");
-    http_raw_write(k->raw, b.data, b.len);
-    dd_buf_release(&b);
-    finish(k);
+    k->done = true;
+    k->sink.done(k->ud, k->code);
 }
 
 static void attach_parse(struct kexec *k)
@@ -115,7 +104,7 @@ static void attach_parse(struct kexec *k)
         size_t n = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
         if (k->att.len < 8 + n)
             return;
-        send_frame(k, h[0] == 2 ? 2 : 1, k->att.data + 8, n);
+        output(k, h[0] == 2 ? 2 : 1, k->att.data + 8, n);
         dd_buf_consume(&k->att, 8 + n);
     }
 }
@@ -134,8 +123,10 @@ static void on_output(ev_io *w, int fd, unsigned events, void *data)
             k->out_w = NULL;
         else
             k->err_w = NULL;
-        if (k->attach)
+        if (k->attach) { /* the attach stream ended: kubelet reports Success for attach */
             k->exited = true;
+            k->code = 0;
+        }
         maybe_done(k);
         return;
     }
@@ -144,7 +135,7 @@ static void on_output(ev_io *w, int fd, unsigned events, void *data)
         attach_parse(k);
         return;
     }
-    send_frame(k, w == k->out_w ? 1 : 2, buf, (size_t)n);
+    output(k, w == k->out_w ? 1 : 2, buf, (size_t)n);
 }
 
 static void on_child(ev_child *c, pid_t pid, const siginfo_t *info, void *data)
@@ -165,14 +156,14 @@ static void to_shim(struct kexec *k, uint8_t type, const void *d, size_t n)
         dd_write_all(k->x.stdout_fd, d, n);
 }
 
-static void do_resize(struct kexec *k, const uint8_t *d, size_t n)
+void kexec_resize_json(struct kexec *k, const void *d, size_t n)
 {
     json_error_t je;
     json_t *j = json_loadb((const char *)d, n, 0, &je);
     json_int_t w = json_integer_value(json_object_get(j, "Width"));
     json_int_t h = json_integer_value(json_object_get(j, "Height"));
     json_decref(j);
-    if (w <= 0 || h <= 0 || w > 65535 || h > 65535)
+    if (k->stopped || w <= 0 || h <= 0 || w > 65535 || h > 65535)
         return;
     if (k->attach) {
         uint8_t p[4] = {(uint8_t)(h >> 8), (uint8_t)h, (uint8_t)(w >> 8), (uint8_t)w};
@@ -183,83 +174,81 @@ static void do_resize(struct kexec *k, const uint8_t *d, size_t n)
     }
 }
 
-static void close_stdin(struct kexec *k)
+static void on_stdin_writable(ev_io *w, int fd, unsigned events, void *data);
+
+/* Writes what stdin accepts without blocking; the rest waits for EV_WRITE. Above the high-water
+ * mark the transport stops reading from the client until the process catches up. */
+static void stdin_flush(struct kexec *k)
 {
+    while (k->in.len && k->x.stdin_fd >= 0) {
+        ssize_t n = write(k->x.stdin_fd, k->in.data, k->in.len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) { /* the process closed its stdin: drop what it will never read */
+            dd_buf_reset(&k->in);
+            break;
+        }
+        dd_buf_consume(&k->in, (size_t)n);
+    }
+    if (!k->in.len && k->in_close && k->x.stdin_fd >= 0) {
+        close(k->x.stdin_fd);
+        k->x.stdin_fd = -1;
+    }
+    if (k->in.len && !k->in_w && k->x.stdin_fd >= 0)
+        k->in_w = ev_io_add(k->loop, k->x.stdin_fd, EV_WRITE, on_stdin_writable, k, NULL);
+    if ((!k->in.len || k->x.stdin_fd < 0) && k->in_w) {
+        ev_io_del(k->in_w);
+        k->in_w = NULL;
+    }
+    bool pause = k->in.len > KEXEC_STDIN_HIGH || (k->in_paused && k->in.len > KEXEC_STDIN_LOW);
+    if (pause != k->in_paused && k->sink.pause_input) {
+        k->in_paused = pause;
+        k->sink.pause_input(k->ud, pause);
+    }
+}
+
+static void on_stdin_writable(ev_io *w, int fd, unsigned events, void *data)
+{
+    (void)w, (void)fd, (void)events;
+    stdin_flush(data);
+}
+
+void kexec_input_close(struct kexec *k)
+{
+    if (k->stopped)
+        return;
     if (k->attach) {
         to_shim(k, 3, NULL, 0);
-    } else if (k->x.stdin_fd >= 0) {
-        if (k->tty)
-            dd_write_all(k->x.stdin_fd, "\x04", 1);
-        else {
-            close(k->x.stdin_fd);
-            k->x.stdin_fd = -1;
-        }
+    } else if (k->tty) {
+        dd_buf_addc(&k->in, '\x04'); /* end of input for the line discipline */
+        stdin_flush(k);
+    } else {
+        k->in_close = true;
+        stdin_flush(k);
     }
 }
 
-static void on_channel(struct kexec *k, const uint8_t *d, size_t n)
+void kexec_input(struct kexec *k, const void *d, size_t n)
 {
-    if (n < 1)
+    if (k->stopped || !n)
         return;
-    if (d[0] == 0 && n > 1) {
-        if (k->attach)
-            to_shim(k, 0, d + 1, n - 1);
-        else if (k->x.stdin_fd >= 0)
-            dd_write_all(k->x.stdin_fd, d + 1, n - 1);
-    } else if (d[0] == 4) {
-        do_resize(k, d + 1, n - 1);
-    } else if (d[0] == 255 && n >= 2 && d[1] == 0) {
-        close_stdin(k);
+    if (k->attach) {
+        to_shim(k, 0, d, n);
+    } else if (k->x.stdin_fd >= 0 && !k->in_close) {
+        dd_buf_add(&k->in, d, n);
+        stdin_flush(k);
     }
 }
 
-static void on_data(http_raw *raw, const char *data, size_t len, void *ud)
+void kexec_resume(struct kexec *k)
 {
-    (void)raw;
-    struct kexec *k = ud;
-    ws_reader_feed(&k->rd, data, len);
-    struct ws_msg m;
-    dd_err e = {0};
-    int r;
-    while (!k->finished && (r = ws_reader_next(&k->rd, &m, &e)) == 1) {
-        if (m.opcode == WS_PING) {
-            dd_buf b = DD_BUF_INIT;
-            ws_frame_add(&b, WS_PONG, m.data, m.len);
-            http_raw_write(k->raw, b.data, b.len);
-            dd_buf_release(&b);
-        } else if (m.opcode == WS_CLOSE) {
-            finish(k);
-        } else if (m.opcode == WS_BINARY || m.opcode == WS_TEXT) {
-            on_channel(k, m.data, m.len);
-        }
-    }
-    if (!k->finished && r < 0)
-        finish(k);
-}
-
-static void on_eof(http_raw *raw, void *ud)
-{
-    (void)raw;
-    close_stdin(ud);
-}
-
-static void on_drain(http_raw *raw, void *ud)
-{
-    (void)raw;
-    struct kexec *k = ud;
     if (k->out_w)
         ev_io_set(k->out_w, EV_READ);
     if (k->err_w)
         ev_io_set(k->err_w, EV_READ);
 }
-
-static void on_close(http_raw *raw, void *ud)
-{
-    (void)raw;
-    finish(ud);
-}
-
-static const http_raw_ops ops = {on_data, on_eof, on_drain, on_close};
 
 static int start_process(struct kexec *k, const char *dir, const struct kstream_exec_opts *o,
                          dd_err *e)
@@ -281,6 +270,8 @@ static int start_process(struct kexec *k, const char *dir, const struct kstream_
 
 static int watch_output(struct kexec *k, dd_err *e)
 {
+    if (!k->attach && k->x.stdin_fd >= 0)
+        dd_set_nonblock(k->x.stdin_fd, true);
     dd_set_nonblock(k->x.stdout_fd, true);
     k->out_w = ev_io_add(k->loop, k->x.stdout_fd, EV_READ, on_output, k, e);
     if (k->x.stderr_fd >= 0) {
@@ -290,35 +281,22 @@ static int watch_output(struct kexec *k, dd_err *e)
     return k->out_w ? 0 : -EIO;
 }
 
-int kstream_exec_serve(ev_loop *loop, http_req *req, const char *state_dir,
-                       const struct kstream_exec_opts *o, kobj_status *st)
+struct kexec *kexec_start(ev_loop *loop, const char *dir, const struct kstream_exec_opts *o,
+                          const kexec_sink *sink, void *ud, dd_err *e)
 {
-    static const char *const protos[] = {"v5.channel.k8s.io", "v4.channel.k8s.io", NULL};
-    const char *proto = ws_pick_protocol(req, protos);
-    const char *ver = http_req_header(req, "Sec-WebSocket-Version");
-    char acc[32];
-    if (!http_req_wants_upgrade(req, "websocket") || !proto ||
-        strcmp(http_req_method(req), "GET") || !ver || strcmp(ver, "13") ||
-        ws_accept_key(http_req_header(req, "Sec-WebSocket-Key"), acc) < 0)
-        return kobj_fail(st, 400, "BadRequest",
-                         "upgrade request required: this server speaks WebSocket with "
-                         "v5.channel.k8s.io or v4.channel.k8s.io");
-    struct kexec *k = calloc(1, sizeof(*k));
+    struct kexec *k = dd_calloc(1, sizeof(*k));
     k->loop = loop;
+    k->sink = *sink;
+    k->ud = ud;
     k->tty = o->tty;
-    ws_reader_init(&k->rd, true);
+    k->code = -1;
+    k->x = (struct rt_exec_result){
+        .pid = -1, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
     dd_buf_init(&k->att);
-    dd_err e = {0};
-    if (start_process(k, state_dir, o, &e) < 0 || watch_output(k, &e) < 0) {
-        if (k->child)
-            ev_child_del(k->child), k->x.pidfd = -1;
-        free_kexec(k);
-        return kobj_fail(st, 500, "InternalError", "%s", e.msg);
+    dd_buf_init(&k->in);
+    if (start_process(k, dir, o, e) < 0 || watch_output(k, e) < 0) {
+        kexec_stop(k);
+        return NULL;
     }
-    k->raw = ws_upgrade(req, proto, &ops, k, &e);
-    if (!k->raw) {
-        finish(k);
-        return kobj_fail(st, 400, "BadRequest", "%s", e.msg);
-    }
-    return 0;
+    return k;
 }

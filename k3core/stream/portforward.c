@@ -1,11 +1,13 @@
 /* portforward.c: pods/portforward over WebSocket v4.channel.k8s.io, as python-kubernetes speaks
- * it: `?ports=80,443`, port i uses channel 2i for data and 2i+1 for errors, and right after the
- * upgrade the server sends the port number (2 bytes, little endian) on both channels of every
- * port. Each port's TCP connection to 127.0.0.1:<port> is opened inside the pod's network
- * namespace by a short-lived thread that setns()es and returns the connected socket, so the
+ * it (SPDY and SPDY tunnelled in WebSocket are in portforward-spdy.c; the request is routed at the
+ * bottom of this file): `?ports=80,443`, port i uses channel 2i for data and 2i+1 for errors, and
+ * right after the upgrade the server sends the port number (2 bytes, little endian) on both
+ * channels of every port. Each port's TCP connection to 127.0.0.1:<port> is opened inside the pod's
+ * network namespace by a short-lived thread that setns()es and returns the connected socket, so the
  * server's own threads never leave their namespace. The session ends when every connection
  * has closed or the client leaves.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,8 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dind/ws.h"
-#include "k3core/stream/stream.h"
+#include "k3core/stream/stream-internal.h"
 
 #define KPF_MAX_PORTS 16
 
@@ -23,6 +24,7 @@ struct kpf_conn {
     int fd;
     ev_io *w;
     unsigned port;
+    dd_buf out; /* toward the pod, not yet accepted by its socket */
 };
 
 struct kpf {
@@ -31,8 +33,11 @@ struct kpf {
     ws_reader rd;
     struct kpf_conn c[KPF_MAX_PORTS];
     size_t n, open;
-    bool finished;
+    bool finished, out_full, in_paused; /* toward the client / from the client */
 };
+
+#define KPF_PENDING_HIGH (1u << 20)
+#define KPF_PENDING_LOW  (256u * 1024)
 
 struct dial {
     const char *netns;
@@ -65,8 +70,8 @@ static void *dial_thread(void *data)
     return NULL;
 }
 
-/* Connects to 127.0.0.1:port in netns; the thread exits after the connect. */
-static int dial(const char *netns, unsigned port)
+/* The thread exits after the connect. */
+int kstream_dial(const char *netns, unsigned port)
 {
     struct dial d = {.netns = netns, .port = port, .fd = -1};
     pthread_t t;
@@ -80,10 +85,12 @@ static void send_ch(struct kpf *pf, unsigned ch, const void *d, size_t n)
 {
     dd_buf b = DD_BUF_INIT;
     ws_frame_add_prefixed(&b, WS_BINARY, (uint8_t)ch, d, n);
-    if (http_raw_write(pf->raw, b.data, b.len) == 1)
+    if (http_raw_write(pf->raw, b.data, b.len) == 1) {
+        pf->out_full = true;
         for (size_t i = 0; i < pf->n; i++)
             if (pf->c[i].w)
-                ev_io_set(pf->c[i].w, 0);
+                ev_io_set(pf->c[i].w, pf->c[i].out.len ? EV_WRITE : 0);
+    }
     dd_buf_release(&b);
 }
 
@@ -91,6 +98,8 @@ static void kpf_free(void *data)
 {
     struct kpf *pf = data;
     ws_reader_release(&pf->rd);
+    for (size_t i = 0; i < pf->n; i++)
+        dd_buf_release(&pf->c[i].out);
     free(pf);
 }
 
@@ -102,6 +111,7 @@ static void conn_close(struct kpf_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    dd_buf_reset(&c->out);
 }
 
 static void finish(struct kpf *pf)
@@ -121,10 +131,49 @@ static void finish(struct kpf *pf)
     ev_defer(pf->loop, kpf_free, pf);
 }
 
+static void pause_check(struct kpf *pf);
+
+/* Writes what the pod's socket accepts; the client is paused while too much is pending. */
+static void conn_flush(struct kpf_conn *c)
+{
+    struct kpf *pf = c->pf;
+    while (c->out.len && c->fd >= 0) {
+        ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            dd_buf_reset(&c->out);
+            break;
+        }
+        dd_buf_consume(&c->out, (size_t)n);
+    }
+    if (c->w)
+        ev_io_set(c->w, (pf->out_full ? 0 : EV_READ) | (c->out.len ? EV_WRITE : 0));
+    pause_check(pf);
+}
+
+static void pause_check(struct kpf *pf)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < pf->n; i++)
+        pending += pf->c[i].out.len;
+    bool pause = pending > KPF_PENDING_HIGH || (pf->in_paused && pending > KPF_PENDING_LOW);
+    if (pause != pf->in_paused && pf->raw && !pf->finished) {
+        pf->in_paused = pause;
+        http_raw_pause(pf->raw, pause);
+    }
+}
+
 static void on_sock(ev_io *w, int fd, unsigned events, void *data)
 {
-    (void)w, (void)events;
+    (void)w;
     struct kpf_conn *c = data;
+    if (events & EV_WRITE)
+        conn_flush(c);
+    if (!(events & (EV_READ | EV_HUP)) || c->fd < 0)
+        return;
     char buf[32768];
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EAGAIN)
@@ -134,6 +183,7 @@ static void on_sock(ev_io *w, int fd, unsigned events, void *data)
         return;
     }
     conn_close(c);
+    pause_check(c->pf);
     if (--c->pf->open == 0)
         finish(c->pf);
 }
@@ -143,8 +193,10 @@ static void on_msg(struct kpf *pf, const uint8_t *d, size_t n)
     if (n < 1 || d[0] % 2 || d[0] / 2 >= pf->n)
         return;
     struct kpf_conn *c = &pf->c[d[0] / 2];
-    if (c->fd >= 0 && n > 1)
-        dd_write_all(c->fd, d + 1, n - 1);
+    if (c->fd >= 0 && n > 1) {
+        dd_buf_add(&c->out, d + 1, n - 1);
+        conn_flush(c);
+    }
 }
 
 static void on_data(http_raw *raw, const char *data, size_t len, void *ud)
@@ -181,9 +233,10 @@ static void on_drain(http_raw *raw, void *ud)
 {
     (void)raw;
     struct kpf *pf = ud;
+    pf->out_full = false;
     for (size_t i = 0; i < pf->n; i++)
         if (pf->c[i].w)
-            ev_io_set(pf->c[i].w, EV_READ);
+            ev_io_set(pf->c[i].w, EV_READ | (pf->c[i].out.len ? EV_WRITE : 0));
 }
 
 static void on_close(http_raw *raw, void *ud)
@@ -213,19 +266,30 @@ static int parse_ports(http_req *req, struct kpf *pf, kobj_status *st)
 }
 
 /* Dials every port; a refused one gets its error text on its error channel. */
-static void open_ports(struct kpf *pf, const char *netns)
+size_t kstream_dial_error(char *out, size_t size, unsigned port, const char *pod, int err)
+{
+    char reason[128];
+    snprintf(reason, sizeof(reason), "%s", strerror(err));
+    reason[0] = (char)tolower((unsigned char)reason[0]); /* Go's wording: "connection refused" */
+    int k = snprintf(out, size,
+                     "error forwarding port %u to pod %s, uid : failed to connect to localhost:%u "
+                     "inside namespace of pod %s: dial tcp4 127.0.0.1:%u: connect: %s",
+                     port, pod, port, pod, port, reason);
+    return k < 0 ? 0 : (size_t)k < size ? (size_t)k : size - 1;
+}
+
+static void open_ports(struct kpf *pf, const char *netns, const char *pod)
 {
     for (size_t i = 0; i < pf->n; i++) {
         struct kpf_conn *c = &pf->c[i];
         uint8_t le[2] = {(uint8_t)c->port, (uint8_t)(c->port >> 8)};
         send_ch(pf, (unsigned)i * 2, le, 2);
         send_ch(pf, (unsigned)i * 2 + 1, le, 2);
-        int fd = dial(netns, c->port);
+        int fd = kstream_dial(netns, c->port);
         if (fd < 0) {
-            char msg[160];
-            int k = snprintf(msg, sizeof(msg), "error forwarding port %u to pod: %s", c->port,
-                             strerror(-fd));
-            send_ch(pf, (unsigned)i * 2 + 1, msg, (size_t)k);
+            char msg[512];
+            size_t k = kstream_dial_error(msg, sizeof(msg), c->port, pod, -fd);
+            send_ch(pf, (unsigned)i * 2 + 1, msg, k);
             continue;
         }
         dd_set_nonblock(fd, true);
@@ -237,14 +301,24 @@ static void open_ports(struct kpf *pf, const char *netns)
         finish(pf);
 }
 
-int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, kobj_status *st)
+int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, const char *pod,
+                              kobj_status *st)
 {
-    static const char *const protos[] = {"v4.channel.k8s.io", NULL};
+    static const char *const spdy_protos[] = {"portforward.k8s.io", NULL};
+    static const char *const protos[] = {"v4.channel.k8s.io", "SPDY/3.1+portforward.k8s.io", NULL};
+    if (http_req_wants_upgrade(req, "SPDY/3.1")) {
+        if (!kspdy_negotiate(req, spdy_protos))
+            return kspdy_negotiate_fail(req, spdy_protos, st);
+        return kstream_portforward_spdy(loop, req, netns, pod, NULL, st);
+    }
     const char *proto = ws_pick_protocol(req, protos);
     if (!http_req_wants_upgrade(req, "websocket") || !proto)
         return kobj_fail(st, 400, "BadRequest",
-                         "upgrade request required: port-forward is served over WebSocket "
-                         "v4.channel.k8s.io only");
+                         "upgrade request required: port-forward is served over SPDY/3.1 "
+                         "(portforward.k8s.io, also tunnelled in WebSocket) and WebSocket "
+                         "v4.channel.k8s.io");
+    if (proto == protos[1])
+        return kstream_portforward_spdy(loop, req, netns, pod, proto, st);
     struct kpf *pf = calloc(1, sizeof(*pf));
     pf->loop = loop;
     ws_reader_init(&pf->rd, true);
@@ -258,6 +332,6 @@ int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, k
         kpf_free(pf);
         return kobj_fail(st, 400, "BadRequest", "%s", e.msg);
     }
-    open_ports(pf, netns);
+    open_ports(pf, netns, pod);
     return 0;
 }

@@ -31,10 +31,9 @@ void kstream_log_opts_release(struct kstream_log_opts *o);
 int kstream_log_serve(ev_loop *loop, http_req *req, const char *path, const char *state_dir,
                       const struct kstream_log_opts *o, kobj_status *st);
 
-/* ---- exec and attach over WebSocket (v5/v4.channel.k8s.io) ----
+/* ---- exec and attach over WebSocket (v5/v4.channel.k8s.io) or SPDY/3.1 (v4 ... v1) ----
  * exec: argv from the repeated `command` query; attach (argv NULL): the container's shim attach
- * socket. Answers a non-WebSocket request with 400 (kubectl 1.31+ then retries with SPDY).
- * Finishes req. */
+ * socket. Answers a request that upgrades to neither with 400. Finishes req. */
 struct kstream_exec_opts {
     char **argv; /* NULL = attach */
     bool in, out, err, tty;
@@ -42,8 +41,12 @@ struct kstream_exec_opts {
 int kstream_exec_serve(ev_loop *loop, http_req *req, const char *state_dir,
                        const struct kstream_exec_opts *o, kobj_status *st);
 
-/* ---- port-forward over WebSocket v4.channel.k8s.io (python-kubernetes) ----
- * netns: the pod's network namespace path. Finishes req. */
-int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, kobj_status *st);
+/* ---- port-forward ----
+ * Over SPDY/3.1 (portforward.k8s.io: kubectl <= 1.30), SPDY tunnelled in WebSocket
+ * (SPDY/3.1+portforward.k8s.io: kubectl 1.31+) and WebSocket v4.channel.k8s.io
+ * (python-kubernetes). netns: the pod's network namespace path; pod: its name, for error
+ * messages. Finishes req. */
+int kstream_portforward_serve(ev_loop *loop, http_req *req, const char *netns, const char *pod,
+                              kobj_status *st);
 
 #endif
