@@ -52,7 +52,7 @@ static json_t *list_my_pods(kubelet *k)
     kobj_list_opts o = {.field_selector = fs};
     kobj_status st = {0};
     json_t *list = NULL;
-    if (kobj_list(k->api, &req, &o, &list, &st) < 0)
+    if (kl_api_list(k, &req, &o, &list, &st) < 0)
         dd_warn("listing pods: %s", st.message);
     kobj_status_release(&st);
     return list;
@@ -106,9 +106,11 @@ static void sync_all(kubelet *k)
 static void on_sync(ev_timer *t, void *data)
 {
     kubelet *k = data;
-    ksched_run(k->api, k);
-    sync_all(k);
-    ev_timer_reset(t, 1000);
+    if (!k->remote)
+        ksched_run(k->api, k);
+    if (kl_net_sync(k, false))
+        sync_all(k); /* pods wait for the pod bridge, i.e. for the Node's podCIDR */
+    ev_timer_reset(t, k->net_up ? 1000 : 200);
 }
 
 void kl_sync_soon(kubelet *k)
@@ -131,6 +133,8 @@ static void on_pod_event(void *ud, const char *type, json_t *obj)
 
 static int start_watch(kubelet *k, dd_err *e)
 {
+    if (k->remote)
+        return 0; /* `k3core agent` finds its pods by the 1 s list in on_sync */
     kobj_req req = {.res = kl_res("", "pods")};
     kobj_watch_opts o = {0};
     char rv[32];
@@ -168,10 +172,8 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->mint_token = cfg->mint_token;
     k->mint_ud = cfg->mint_ud;
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
-    k->pod_cidr = dd_strdup(cfg->pod_cidr && *cfg->pod_cidr ? cfg->pod_cidr : "10.42.0.0/24");
     k->ipam_dir = dd_path_join(k->agent_dir, "ipam");
-    k->net =
-        (struct net_bridge_cfg){.bridge = "k3c0", .cidr = k->pod_cidr, .state_dir = k->ipam_dir};
+    k->net = (struct net_bridge_cfg){.bridge = "k3c0", .state_dir = k->ipam_dir};
     _cleanup_free_ char *store = dd_path_join(k->images_dir, "store");
     _cleanup_free_ char *ctrs = dd_path_join(k->agent_dir, "containers");
     _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
@@ -182,8 +184,6 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
         r = dd_mkdir_p(pods, 0755, e);
     if (r >= 0)
         r = dd_mkdir_p(store, 0700, e);
-    if (r >= 0 && (r = net_bridge_setup(&k->net, e)) >= 0)
-        k->net_up = true;
     if (r >= 0 && (r = img_store_open(store, 0, &k->images, e)) < 0)
         dd_err_wrap(e, "image store %s", store);
     return r;
@@ -195,6 +195,7 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
     kubelet *k = dd_calloc(1, sizeof(*k));
     k->loop = loop;
     k->api = api;
+    k->remote = cfg->remote;
     k->start_ns = dd_now_ns();
     int r = prepare(k, cfg, e);
     if (r >= 0) {
@@ -228,6 +229,7 @@ void kubelet_stop(kubelet *k)
         k->pods = p->next;
         kl_pod_teardown(p);
     }
+    kl_routes_clear(k);
     dd_err ne = {0};
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);

@@ -6,6 +6,8 @@
  * HTTP round trip. The server creates one kubelet at start unless --disable-agent and keeps it in
  * struct ksrv's `kubelet` field (NULL without an agent).
  *
+ * `k3core agent` runs the same kubelet against a remote server (struct kubelet_remote).
+ *
  * On-disk layout under <data-dir>/agent:
  *     images/                 docker-archive tarballs loaded at start (k3s's airgap contract)
  *     images/store/           the libdind image store (img_)
@@ -25,6 +27,22 @@
 
 typedef struct kubelet kubelet;
 
+/* The API calls of a kubelet that runs apart from the server (`k3core agent`): the same contract
+ * as the kobj_ functions of the same name, answered by a remote API server over HTTPS
+ * (k3core/agent/client.c). Without it the kubelet calls the in-process object layer. */
+struct kubelet_remote {
+    void *ud;
+    int (*get)(void *ud, const kobj_req *req, json_t **ret, kobj_status *st);
+    int (*list)(void *ud, const kobj_req *req, const kobj_list_opts *o, json_t **ret,
+                kobj_status *st);
+    int (*create)(void *ud, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st);
+    int (*update)(void *ud, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st);
+    int (*del)(void *ud, const kobj_req *req, const json_t *opts, kobj_result *ret,
+               kobj_status *st);
+};
+
 struct kubelet_config {
     const char *data_dir;      /* --data-dir; the agent uses <data_dir>/agent */
     const char *node_name;     /* --node-name (hostname when NULL) */
@@ -37,15 +55,19 @@ struct kubelet_config {
     char *(*mint_token)(void *ud, const char *ns, const char *sa, const char *pod,
                         const char *pod_uid, int64_t expiry_seconds, int64_t *ret_exp);
     void *mint_ud;
-    const char *ca_pem;   /* ca.crt of projected token volumes */
-    const char *pod_cidr; /* this node's pod CIDR on bridge k3c0; NULL = 10.42.0.0/24 */
+    const char *ca_pem; /* ca.crt of projected token volumes */
+    /* Set for `k3core agent`: API calls go to a remote server, pods are found by polling (no
+     * in-process watch) and the scheduler is not run here (the server's agent runs it). */
+    const struct kubelet_remote *remote;
 };
 
 /* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */
 int kubelet_config_check(const struct kubelet_config *cfg, dd_err *e);
 
 /* Registers the Node, loads image tarballs, starts the pod watch, the scheduler and the
- * heartbeat timers on loop. */
+ * heartbeat timers on loop. api is NULL when cfg->remote is set. The pod bridge k3c0 is set up
+ * once the server has assigned the Node's spec.podCIDR (pods wait until then), and routes to
+ * every other Node's podCIDR via its InternalIP are kept in step with the Nodes (routes.c). */
 int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg, kubelet **ret,
                   dd_err *e);
 /* Stops every pod's containers and removes their netns mounts, cgroups and rootfs mounts (the

@@ -170,7 +170,8 @@ static char **wanted_sans(const struct kcfg *c, const char *advertise)
     kcfg_first_service_ip(c, svc_ip, sizeof(svc_ip));
     const char *fixed[] = {"localhost",  "127.0.0.1",          "::1",
                            "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                           svc_ip,       c->node_name,         advertise};
+                           svc_ip,       c->node_name,         advertise,
+                           c->advertise_addr};
     char **sans = NULL;
     for (size_t i = 0; i < DD_ARRAY_SIZE(fixed); i++)
         if (fixed[i] && *fixed[i] && !dd_strv_contains(sans, fixed[i]))
@@ -207,7 +208,9 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
 {
     _cleanup_free_ char *tls_dir = dd_path_join(server_dir, "tls");
     _cleanup_free_ char *db_dir = dd_path_join(server_dir, "db");
-    s->node_ip = s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr) : default_advertise();
+    s->node_ip = s->cfg->node_ip          ? dd_strdup(s->cfg->node_ip)
+                 : s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr)
+                                          : default_advertise();
     const char *advertise = s->node_ip;
     _cleanup_strv_free_ char **sans = wanted_sans(s->cfg, advertise);
     struct pki_params pp = {.sans = sans};
@@ -223,6 +226,8 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
     if ((r = kobj_open(s->store, &oc, &s->api, e)) < 0)
         return dd_err_wrap(e, "opening the object layer");
     ksrv_table_set_api(s->api);
+    if ((r = ksrv_token_init(s, server_dir, e)) < 0)
+        return dd_err_wrap(e, "cluster token");
     return ksrv_rbac_bootstrap(s, e);
 }
 
@@ -236,6 +241,7 @@ static int start_listening(struct ksrv *s, dd_err *e)
                           .body_mem_max = KSRV_MAX_BODY,
                           .idle_ms = 600000};
     s->http = http_server_new(s->loop, &o);
+    ksrv_join_routes(s);
     http_server_add_routes(s->http, routes, DD_ARRAY_SIZE(routes));
     const char *bind = s->cfg->bind_address;
     _cleanup_free_ char *addr = strchr(bind, ':')
@@ -259,7 +265,8 @@ static int write_kubeconfig(struct ksrv *s, dd_err *e)
 static void ksrv_release(struct ksrv *s)
 {
     kubelet_stop(s->kubelet);
-    free(s->node_ip);
+    ksrv_ipam_stop(s);
+    free(s->node_ip), free(s->ca_hash), free(s->token_password);
     http_server_free(s->http);
     ev_timer_del(s->ctrl_timer);
     kobj_close(s->api);
@@ -289,6 +296,8 @@ int ksrv_run(const struct kcfg *cfg)
         r = start_listening(&s, &e);
     if (r >= 0)
         r = write_kubeconfig(&s, &e);
+    if (r >= 0)
+        r = ksrv_ipam_start(&s, &e);
     if (r >= 0)
         r = ksrv_agent_start(&s, s.node_ip, &e);
     if (r >= 0 && (!ev_signal_add(s.loop, SIGTERM, on_signal, s.loop, &e) ||

@@ -97,6 +97,8 @@ int net_route_add_default(net_nl *nl, uint32_t gw, dd_err *e);
 /* Adds (or replaces) a route to dst/prefix via gw (gw 0: on-link through dev). dev may be NULL
  * when gw is set. */
 int net_route_add(net_nl *nl, uint32_t dst, int prefix, uint32_t gw, const char *dev, dd_err *e);
+/* Deletes the route to dst/prefix in the main table (any gateway); 0 when it was not there. */
+int net_route_del(net_nl *nl, uint32_t dst, int prefix, dd_err *e);
 
 /* ---- IPAM ---- */
 

@@ -1,0 +1,202 @@
+/* join.c: the agent's side of k3s's join contract (k3s pkg/clientaccess, pkg/agent/config).
+ *  1. The token: "K10<sha256 of the CA bundle>::<user>:<password>" or a bare password.
+ *  2. GET /cacerts without verifying the server; with a full token the bundle's sha256 must
+ *     equal the token's hash, else the join stops (someone else's server, or a wrong token).
+ *  3. From then on the server is verified against that CA. GET /v1-k3s/client-kubelet.crt with
+ *     basic auth <user>:<password> and headers k3s-Node-Name / k3s-Node-Password: the answer is
+ *     the certificate chain and key of system:node:<name> (group system:nodes).
+ * The node password is random at first join and kept in <data-dir>/agent/node-password (k3s
+ * keeps it in /etc/rancher/node/password; here the data dir keeps several agents on one machine
+ * apart). Files written: <agent>/server-ca.crt, client-kubelet.crt, client-kubelet.key.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "k3core/agent/agent.h"
+
+int kag_token_parse(const char *s, struct kag_token *ret, dd_err *e)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (!s || !*s)
+        return dd_err_set(e, EINVAL, "the token is empty");
+    const char *creds = s;
+    if (dd_startswith(s, "K10")) {
+        const char *sep = strstr(s, "::");
+        if (!sep || sep == s + 3)
+            return dd_err_set(e, EINVAL, "invalid token format: want K10<hash>::<user>:<password>");
+        ret->ca_hash = dd_strndup(s + 3, (size_t)(sep - s - 3));
+        creds = sep + 2;
+    }
+    const char *colon = strchr(creds, ':');
+    ret->user = colon ? dd_strndup(creds, (size_t)(colon - creds)) : dd_strdup("node");
+    ret->password = dd_strdup(colon ? colon + 1 : creds);
+    if (!*ret->user || !*ret->password) {
+        kag_token_release(ret);
+        return dd_err_set(e, EINVAL, "invalid token format: empty user or password");
+    }
+    return 0;
+}
+
+void kag_token_release(struct kag_token *t)
+{
+    free(t->ca_hash), free(t->user), free(t->password);
+    memset(t, 0, sizeof(*t));
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int node_password(const char *agent_dir, char **ret, dd_err *e)
+{
+    _cleanup_free_ char *path = dd_path_join(agent_dir, "node-password");
+    char *pw = NULL;
+    if (dd_read_file(path, 4096, &pw, NULL, NULL) >= 0 && pw) {
+        pw[strcspn(pw, "\r\n")] = 0;
+        if (*pw)
+            return *ret = pw, 0;
+        free(pw);
+    }
+    char hex[33];
+    dd_random_hex(hex, 16);
+    if (dd_write_file_atomic(path, hex, strlen(hex), 0600, e) < 0)
+        return dd_err_wrap(e, "node password");
+    *ret = dd_strdup(hex);
+    return 0;
+}
+
+static int fetch_cacerts(const struct kcfg *cfg, const struct kag_token *t, char **ret,
+                         dd_err *e)
+{
+    kag_http *h = NULL;
+    struct kag_http_opts o = {0};
+    int r = kag_http_new(cfg->server_url, &o, &h, e);
+    long code = 0;
+    size_t len = 0;
+    char *body = NULL;
+    if (r >= 0)
+        r = kag_http_do(h, "GET", "/cacerts", NULL, NULL, &code, &body, &len, e);
+    kag_http_free(h);
+    if (r < 0)
+        return dd_err_wrap(e, "fetching the cluster CA");
+    if (code != 200 || !strstr(body, "-----BEGIN CERTIFICATE-----")) {
+        free(body);
+        return dd_err_set(e, EPROTO, "%s/cacerts answered %ld without a CA bundle",
+                          cfg->server_url, code);
+    }
+    char hash[65] = "";
+    sha256_hex(body, len, hash);
+    if (t->ca_hash && strcasecmp(hash, t->ca_hash)) {
+        free(body);
+        return dd_err_set(e, EACCES,
+                          "token CA hash does not match the Cluster CA certificate hash: %s != %s",
+                          t->ca_hash, hash);
+    }
+    *ret = body;
+    return 0;
+}
+
+/* Splits the PEM answer into the certificate blocks and the key block. */
+static int split_pem(const char *pem, char **ret_certs, char **ret_key, dd_err *e)
+{
+    const char *k = strstr(pem, "-----BEGIN ");
+    dd_buf certs = DD_BUF_INIT;
+    *ret_key = NULL;
+    while (k) {
+        const char *end = strstr(k, "-----END ");
+        const char *stop = end ? strstr(end + 9, "-----") : NULL;
+        if (!stop)
+            break;
+        stop += 5;
+        size_t n = (size_t)(stop - k);
+        if (dd_startswith(k, "-----BEGIN CERTIFICATE-----")) {
+            dd_buf_add(&certs, k, n);
+            dd_buf_adds(&certs, "\n");
+        } else if (strstr(k, "PRIVATE KEY-----") && !*ret_key) {
+            *ret_key = dd_asprintf("%.*s\n", (int)n, k);
+        }
+        k = strstr(stop, "-----BEGIN ");
+    }
+    *ret_certs = dd_buf_detach(&certs, NULL);
+    if (!*ret_certs || !*ret_key) {
+        free(*ret_certs), free(*ret_key);
+        return dd_err_set(e, EPROTO, "the kubelet certificate answer has no certificate and key");
+    }
+    return 0;
+}
+
+static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t,
+                              const char *node, const char *pw, struct kag_join *j, dd_err *e)
+{
+    kag_http *h = NULL;
+    struct kag_http_opts o = {.ca_file = j->ca_file, .user = t->user, .password = t->password};
+    _cleanup_free_ char *hn = dd_asprintf("k3s-Node-Name: %s", node);
+    _cleanup_free_ char *hp = dd_asprintf("k3s-Node-Password: %s", pw);
+    char *hdrs[] = {hn, hp, NULL};
+    long code = 0;
+    _cleanup_free_ char *body = NULL;
+    int r = kag_http_new(cfg->server_url, &o, &h, e);
+    if (r >= 0)
+        r = kag_http_do(h, "GET", "/v1-k3s/client-kubelet.crt", NULL, hdrs, &code, &body, NULL,
+                        e);
+    kag_http_free(h);
+    if (r < 0)
+        return dd_err_wrap(e, "requesting the kubelet certificate");
+    if (code == 401)
+        return dd_err_set(e, EACCES,
+                          "token is not valid: %s refused it (401 Unauthorized); check --token",
+                          cfg->server_url);
+    if (code == 403)
+        return dd_err_set(e, EPERM, "node %s: %s", node, body);
+    if (code != 200)
+        return dd_err_set(e, EPROTO, "requesting the kubelet certificate: HTTP %ld: %s", code,
+                          body);
+    _cleanup_free_ char *certs = NULL, *key = NULL;
+    if ((r = split_pem(body, &certs, &key, e)) < 0)
+        return r;
+    if ((r = dd_write_file_atomic(j->cert_file, certs, strlen(certs), 0644, e)) < 0 ||
+        (r = dd_write_file_atomic(j->key_file, key, strlen(key), 0600, e)) < 0)
+        return r;
+    return 0;
+}
+
+int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret, dd_err *e)
+{
+    memset(ret, 0, sizeof(*ret));
+    _cleanup_free_ char *tok = NULL, *pw = NULL;
+    _cleanup_free_ char *agent_dir = dd_path_join(cfg->data_dir, "agent");
+    struct kag_token t = {0};
+    int r = kcfg_token(cfg, &tok, e);
+    if (r >= 0 && (r = kag_token_parse(tok, &t, e)) < 0)
+        dd_err_wrap(e, "--token");
+    if (r >= 0)
+        r = dd_mkdir_p(agent_dir, 0700, e);
+    if (r >= 0)
+        r = node_password(agent_dir, &pw, e);
+    if (r >= 0)
+        r = fetch_cacerts(cfg, &t, &ret->ca_pem, e);
+    if (r >= 0) {
+        ret->ca_file = dd_path_join(agent_dir, "server-ca.crt");
+        ret->cert_file = dd_path_join(agent_dir, "client-kubelet.crt");
+        ret->key_file = dd_path_join(agent_dir, "client-kubelet.key");
+        r = dd_write_file_atomic(ret->ca_file, ret->ca_pem, strlen(ret->ca_pem), 0644, e);
+    }
+    if (r >= 0)
+        r = fetch_kubelet_cert(cfg, &t, node_name, pw, ret, e);
+    kag_token_release(&t);
+    if (r < 0)
+        kag_join_release(ret);
+    return r;
+}
+
+void kag_join_release(struct kag_join *j)
+{
+    free(j->ca_file), free(j->cert_file), free(j->key_file), free(j->ca_pem);
+    memset(j, 0, sizeof(*j));
+}
