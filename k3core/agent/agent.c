@@ -54,9 +54,8 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
     if (r < 0)
         return dd_err_wrap(e, "joining %s", cfg->server_url);
     dd_info("joined %s as system:node:%s", cfg->server_url, cfg->node_name);
-    struct kag_http_opts o = {.ca_file = a->join.ca_file,
-                              .cert_file = a->join.cert_file,
-                              .key_file = a->join.key_file};
+    struct kag_http_opts o = {
+        .ca_file = a->join.ca_file, .cert_file = a->join.cert_file, .key_file = a->join.key_file};
     if ((r = kag_http_new(cfg->server_url, &o, &a->http, e)) < 0)
         return r;
     kag_client_init(&a->ops, a->http);
@@ -98,6 +97,13 @@ int kag_run(const struct kcfg *cfg)
     if (dd_log_parse_level(cfg->log_level, &lvl) == 0)
         dd_log_threshold = lvl;
     signal(SIGPIPE, SIG_IGN);
+    /* Blocked before libcurl may start resolver threads, so that every thread leaves SIGTERM and
+     * SIGINT to the loop's signalfd instead of dying by the default action. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     if (agent_start(&a, cfg, &e) < 0) {
         dd_error("k3core agent: %s", e.msg);
         agent_release(&a);

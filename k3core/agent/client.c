@@ -8,10 +8,21 @@
 
 #include "k3core/agent/agent.h"
 
-static const char *const reasons[] = {
-    "NotFound", "AlreadyExists", "Conflict", "Invalid", "BadRequest", "Forbidden", "Unauthorized",
-    "Expired", "MethodNotAllowed", "UnsupportedMediaType", "RequestEntityTooLarge", "Gone",
-    "Timeout", "TooManyRequests", "ServiceUnavailable"};
+static const char *const reasons[] = {"NotFound",
+                                      "AlreadyExists",
+                                      "Conflict",
+                                      "Invalid",
+                                      "BadRequest",
+                                      "Forbidden",
+                                      "Unauthorized",
+                                      "Expired",
+                                      "MethodNotAllowed",
+                                      "UnsupportedMediaType",
+                                      "RequestEntityTooLarge",
+                                      "Gone",
+                                      "Timeout",
+                                      "TooManyRequests",
+                                      "ServiceUnavailable"};
 
 /* The static reason string equal to r (kobj_status keeps static reasons only). */
 static const char *static_reason(const char *r)
@@ -138,11 +149,11 @@ char *kag_client_mint(void *ud, const char *ns, const char *sa, const char *pod,
                     .ns = ns,
                     .name = sa,
                     .subresource = "token"};
-    json_t *body = json_pack("{s:s,s:s,s:{s:[],s:I,s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
-                             "authentication.k8s.io/v1", "kind", "TokenRequest", "spec",
-                             "audiences", "expirationSeconds", (json_int_t)(ttl ? ttl : 3607),
-                             "boundObjectRef", "kind", "Pod", "apiVersion", "v1", "name", pod,
-                             "uid", pod_uid);
+    json_t *body =
+        json_pack("{s:s,s:s,s:{s:[],s:I,s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
+                  "authentication.k8s.io/v1", "kind", "TokenRequest", "spec", "audiences",
+                  "expirationSeconds", (json_int_t)(ttl ? ttl : 3607), "boundObjectRef", "kind",
+                  "Pod", "apiVersion", "v1", "name", pod, "uid", pod_uid);
     json_t *out = NULL;
     kobj_status st = {0};
     int r = call(ud, "POST", &req, NULL, body, &out, NULL, &st);

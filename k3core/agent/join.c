@@ -71,8 +71,7 @@ static int node_password(const char *agent_dir, char **ret, dd_err *e)
     return 0;
 }
 
-static int fetch_cacerts(const struct kcfg *cfg, const struct kag_token *t, char **ret,
-                         dd_err *e)
+static int fetch_cacerts(const struct kcfg *cfg, const struct kag_token *t, char **ret, dd_err *e)
 {
     kag_http *h = NULL;
     struct kag_http_opts o = {0};
@@ -87,8 +86,8 @@ static int fetch_cacerts(const struct kcfg *cfg, const struct kag_token *t, char
         return dd_err_wrap(e, "fetching the cluster CA");
     if (code != 200 || !strstr(body, "-----BEGIN CERTIFICATE-----")) {
         free(body);
-        return dd_err_set(e, EPROTO, "%s/cacerts answered %ld without a CA bundle",
-                          cfg->server_url, code);
+        return dd_err_set(e, EPROTO, "%s/cacerts answered %ld without a CA bundle", cfg->server_url,
+                          code);
     }
     char hash[65] = "";
     sha256_hex(body, len, hash);
@@ -131,8 +130,8 @@ static int split_pem(const char *pem, char **ret_certs, char **ret_key, dd_err *
     return 0;
 }
 
-static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t,
-                              const char *node, const char *pw, struct kag_join *j, dd_err *e)
+static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t, const char *node,
+                              const char *pw, struct kag_join *j, dd_err *e)
 {
     kag_http *h = NULL;
     struct kag_http_opts o = {.ca_file = j->ca_file, .user = t->user, .password = t->password};
@@ -143,8 +142,7 @@ static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t,
     _cleanup_free_ char *body = NULL;
     int r = kag_http_new(cfg->server_url, &o, &h, e);
     if (r >= 0)
-        r = kag_http_do(h, "GET", "/v1-k3s/client-kubelet.crt", NULL, hdrs, &code, &body, NULL,
-                        e);
+        r = kag_http_do(h, "GET", "/v1-k3s/client-kubelet.crt", NULL, hdrs, &code, &body, NULL, e);
     kag_http_free(h);
     if (r < 0)
         return dd_err_wrap(e, "requesting the kubelet certificate");

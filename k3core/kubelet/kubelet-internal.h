@@ -57,7 +57,7 @@ struct kl_pod {
 
 struct kubelet {
     ev_loop *loop;
-    kobj_api *api;                      /* in-process object layer, or NULL with remote */
+    kobj_api *api;                       /* in-process object layer, or NULL with remote */
     const struct kubelet_remote *remote; /* `k3core agent`: the API server over HTTPS */
     char *node_name, *node_ip, *agent_dir, *images_dir;
     char *pod_cidr, *ipam_dir;

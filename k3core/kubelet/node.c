@@ -184,8 +184,8 @@ static int write_node(kubelet *k, json_t *node, bool create, dd_err *e)
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
-    int r = create ? kl_api_create(k, &req, node, &res, &st)
-                   : kl_api_update(k, &req, node, &res, &st);
+    int r =
+        create ? kl_api_create(k, &req, node, &res, &st) : kl_api_update(k, &req, node, &res, &st);
     if (r < 0)
         dd_err_set(e, -r, "node %s: %s", k->node_name, st.message);
     kobj_result_release(&res);
@@ -262,8 +262,8 @@ static void renew_lease(kubelet *k)
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
-    int r = cur ? kl_api_update(k, &req, lease, &res, &st)
-                : kl_api_create(k, &req, lease, &res, &st);
+    int r =
+        cur ? kl_api_update(k, &req, lease, &res, &st) : kl_api_create(k, &req, lease, &res, &st);
     if (r < 0)
         dd_warn("node lease: %s", st.message);
     kobj_result_release(&res);

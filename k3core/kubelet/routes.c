@@ -84,8 +84,8 @@ static char **wanted_routes(kubelet *k, const json_t *items, char **ret_own)
             *ret_own = dd_strdup(cidr);
             continue;
         }
-        if (!ip || dd_streq(ip, k->node_ip) || json_object_get(json_object_get(n, "metadata"),
-                                                               "deletionTimestamp"))
+        if (!ip || dd_streq(ip, k->node_ip) ||
+            json_object_get(json_object_get(n, "metadata"), "deletionTimestamp"))
             continue;
         want = dd_strv_consume(want, dd_asprintf("%s via %s", cidr, ip));
     }

@@ -33,7 +33,8 @@ static const struct opt opts[] = {
     {"data-dir", "d", "K3S_DATA_DIR", OPT_STR, F(data_dir), "folder to hold state"},
     {"https-listen-port", NULL, NULL, OPT_INT, F(https_port), "HTTPS listen port (6443)", SRV},
     {"bind-address", NULL, NULL, OPT_STR, F(bind_address), "address to listen on (0.0.0.0)", SRV},
-    {"advertise-address", NULL, NULL, OPT_STR, F(advertise_addr), "address advertised to clients", SRV},
+    {"advertise-address", NULL, NULL, OPT_STR, F(advertise_addr), "address advertised to clients",
+     SRV},
     {"tls-san", NULL, NULL, OPT_STRV, F(tls_sans), "extra hostname or IP in the serving cert", SRV},
     {"token", "t", "K3S_TOKEN", OPT_STR, F(token), "shared secret for joining nodes"},
     {"write-kubeconfig", "o", "K3S_KUBECONFIG_OUTPUT", OPT_STR, F(kubeconfig_out),
@@ -42,8 +43,10 @@ static const struct opt opts[] = {
      "kubeconfig file mode (octal, 600)", SRV},
     {"cluster-cidr", NULL, NULL, OPT_STR, F(cluster_cidr), "pod network (10.42.0.0/16)", SRV},
     {"service-cidr", NULL, NULL, OPT_STR, F(service_cidr), "service network (10.43.0.0/16)", SRV},
-    {"cluster-dns", NULL, NULL, OPT_STR, F(cluster_dns), "cluster DNS service IP (10.43.0.10)", SRV},
-    {"cluster-domain", NULL, NULL, OPT_STR, F(cluster_domain), "cluster domain (cluster.local)", SRV},
+    {"cluster-dns", NULL, NULL, OPT_STR, F(cluster_dns), "cluster DNS service IP (10.43.0.10)",
+     SRV},
+    {"cluster-domain", NULL, NULL, OPT_STR, F(cluster_domain), "cluster domain (cluster.local)",
+     SRV},
     {"disable-agent", NULL, NULL, OPT_BOOL, F(disable_agent), "do not run a local agent", SRV},
     {"node-name", NULL, "K3S_NODE_NAME", OPT_STR, F(node_name), "node name (hostname)"},
     {"node-label", NULL, NULL, OPT_STRV, F(node_labels), "node label k=v (repeatable)"},
@@ -200,8 +203,9 @@ static int validate_agent(struct kcfg *c, dd_err *e)
     if (!dd_startswith(c->server_url, "https://"))
         return dd_err_set(e, EINVAL, "--server \"%s\": want https://host:port", c->server_url);
     if ((!c->token || !*c->token) && (!c->token_file || !*c->token_file))
-        return dd_err_set(e, EINVAL, "--token, --token-file, K3S_TOKEN or K3S_TOKEN_FILE is "
-                                     "required to join a server");
+        return dd_err_set(e, EINVAL,
+                          "--token, --token-file, K3S_TOKEN or K3S_TOKEN_FILE is "
+                          "required to join a server");
     return 0;
 }
 

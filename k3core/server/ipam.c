@@ -33,10 +33,10 @@ static int assign(struct ksrv *s, json_t *node, const char *cidr)
         json_object_set_new(node, "spec", spec = json_object());
     jx_set_str(spec, "podCIDR", cidr);
     json_object_set_new(spec, "podCIDRs", json_pack("[s]", cidr));
-    kobj_req req = {.res = kres_lookup("", "v1", "nodes"),
-                    .name = json_string_value(
-                        json_object_get(json_object_get(node, "metadata"), "name")),
-                    .field_manager = "k3core-node-ipam"};
+    kobj_req req = {
+        .res = kres_lookup("", "v1", "nodes"),
+        .name = json_string_value(json_object_get(json_object_get(node, "metadata"), "name")),
+        .field_manager = "k3core-node-ipam"};
     kobj_result res = {0};
     kobj_status st = {0};
     int r = kobj_update(s->api, &req, node, &res, &st);
@@ -76,8 +76,8 @@ static void ipam_pass(struct ksrv *s)
     }
     json_array_foreach(items, i, node)
     {
-        if (node_cidr(node) || json_object_get(json_object_get(node, "metadata"),
-                                               "deletionTimestamp"))
+        if (node_cidr(node) ||
+            json_object_get(json_object_get(node, "metadata"), "deletionTimestamp"))
             continue;
         while (next < n && used[next])
             next++;

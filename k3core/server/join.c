@@ -144,9 +144,9 @@ static void h_config(http_req *req)
     if (!s)
         return;
     json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "ClusterIPRange", s->cfg->cluster_cidr,
-                          "ServiceIPRange", s->cfg->service_cidr, "ClusterDNS",
-                          s->cfg->cluster_dns, "ClusterDomain", s->cfg->cluster_domain,
-                          "FlannelBackend", "host-gw", "HTTPSPort", s->cfg->https_port);
+                          "ServiceIPRange", s->cfg->service_cidr, "ClusterDNS", s->cfg->cluster_dns,
+                          "ClusterDomain", s->cfg->cluster_domain, "FlannelBackend", "host-gw",
+                          "HTTPSPort", s->cfg->https_port);
     http_reply_json(req, 200, c);
     json_decref(c);
 }

@@ -41,19 +41,19 @@
 /* What kubelets need (upstream's system:node role; the Node authorizer's per-node narrowing is
  * not done: the binding below grants it to the whole system:nodes group, as k3s permits). */
 #define NODE_ROLE                                                                                  \
-    "{\"name\":\"system:node\",\"rules\":["                                                      \
-    "{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[" READ                           \
+    "{\"name\":\"system:node\",\"rules\":["                                                        \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[" READ                             \
     ",\"create\",\"update\",\"patch\",\"delete\"]},"                                               \
     "{\"apiGroups\":[\"\"],\"resources\":[\"nodes/status\",\"pods/status\"],"                      \
     "\"verbs\":[\"patch\",\"update\"]},"                                                           \
-    "{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[" READ ",\"create\",\"delete\"]},"   \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[" READ ",\"create\",\"delete\"]},"  \
     "{\"apiGroups\":[\"\"],\"resources\":[\"pods/eviction\",\"serviceaccounts/token\"],"           \
     "\"verbs\":[\"create\"]},"                                                                     \
     "{\"apiGroups\":[\"\",\"events.k8s.io\"],\"resources\":[\"events\"],"                          \
-    "\"verbs\":[\"create\",\"patch\",\"update\"]},"                                                  \
-    "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\",\"services\",\"endpoints\","   \
-    "\"persistentvolumeclaims\",\"persistentvolumes\",\"namespaces\"],\"verbs\":[" READ "]},"    \
-    "{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" READ       \
+    "\"verbs\":[\"create\",\"patch\",\"update\"]},"                                                \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\",\"services\",\"endpoints\","  \
+    "\"persistentvolumeclaims\",\"persistentvolumes\",\"namespaces\"],\"verbs\":[" READ "]},"      \
+    "{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" READ         \
     ",\"create\",\"update\",\"patch\",\"delete\"]},"                                               \
     "{\"apiGroups\":[\"authentication.k8s.io\"],\"resources\":[\"tokenreviews\"],"                 \
     "\"verbs\":[\"create\"]},"                                                                     \
@@ -84,8 +84,8 @@ static const char bootstrap_roles[] =
               "\"resources\":[\"selfsubjectreviews\"],\"verbs\":[\"create\"]}]},"
               "{\"name\":\"system:public-info-viewer\",\"rules\":[{\"nonResourceURLs\":[\"/"
               "healthz\","
-              "\"/livez\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]},"
-              NODE_ROLE "]";
+              "\"/livez\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]}," NODE_ROLE
+              "]";
 
 /* binding name → role, subject group(s) */
 static const char bootstrap_bindings[] =

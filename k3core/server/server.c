@@ -168,9 +168,9 @@ static char **wanted_sans(const struct kcfg *c, const char *advertise)
 {
     char svc_ip[64] = "10.43.0.1";
     kcfg_first_service_ip(c, svc_ip, sizeof(svc_ip));
-    const char *fixed[] = {"localhost",  "127.0.0.1",          "::1",
-                           "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                           svc_ip,       c->node_name,         advertise,
+    const char *fixed[] = {"localhost",      "127.0.0.1",          "::1",
+                           "kubernetes",     "kubernetes.default", "kubernetes.default.svc",
+                           svc_ip,           c->node_name,         advertise,
                            c->advertise_addr};
     char **sans = NULL;
     for (size_t i = 0; i < DD_ARRAY_SIZE(fixed); i++)
