@@ -55,6 +55,9 @@ struct kag_join {
  * (e->msg says so), -EPERM for a node password it refuses. */
 int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret, dd_err *e);
 void kag_join_release(struct kag_join *j);
+/* Splits a PEM text into its CERTIFICATE blocks (concatenated) and its first private key block
+ * (caller frees both); -EPROTO when either is missing. */
+int kag_pem_split(const char *pem, char **ret_certs, char **ret_key, dd_err *e);
 
 /* Token forms (k3s pkg/clientaccess): "K10<ca sha256 hex>::<user>:<password>",
  * "K10<hash>::<password>" and the short form "<password>" (no CA pin). user defaults to

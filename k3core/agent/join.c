@@ -101,8 +101,7 @@ static int fetch_cacerts(const struct kcfg *cfg, const struct kag_token *t, char
     return 0;
 }
 
-/* Splits the PEM answer into the certificate blocks and the key block. */
-static int split_pem(const char *pem, char **ret_certs, char **ret_key, dd_err *e)
+int kag_pem_split(const char *pem, char **ret_certs, char **ret_key, dd_err *e)
 {
     const char *k = strstr(pem, "-----BEGIN ");
     dd_buf certs = DD_BUF_INIT;
@@ -156,7 +155,7 @@ static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t,
         return dd_err_set(e, EPROTO, "requesting the kubelet certificate: HTTP %ld: %s", code,
                           body);
     _cleanup_free_ char *certs = NULL, *key = NULL;
-    if ((r = split_pem(body, &certs, &key, e)) < 0)
+    if ((r = kag_pem_split(body, &certs, &key, e)) < 0)
         return r;
     if ((r = dd_write_file_atomic(j->cert_file, certs, strlen(certs), 0644, e)) < 0 ||
         (r = dd_write_file_atomic(j->key_file, key, strlen(key), 0600, e)) < 0)

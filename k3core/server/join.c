@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "k3core/pki/b64.h"
@@ -87,25 +88,33 @@ int ksrv_token_init(struct ksrv *s, const char *server_dir, dd_err *e)
     return r;
 }
 
+int ksrv_basic_auth_parse(const char *header, char **ret_user, char **ret_password)
+{
+    *ret_user = *ret_password = NULL;
+    if (!header || strncasecmp(header, "Basic ", 6))
+        return -EINVAL;
+    _cleanup_free_ char *dec = NULL;
+    size_t n = 0;
+    if (b64_decode(header + 6, strlen(header + 6), &dec, &n) < 0)
+        return -EINVAL;
+    char *colon = memchr(dec, ':', n);
+    if (!colon || memchr(dec, 0, n))
+        return -EINVAL;
+    *ret_user = dd_strndup(dec, (size_t)(colon - dec));
+    *ret_password = dd_strndup(colon + 1, n - (size_t)(colon + 1 - dec));
+    return 0;
+}
+
 /* Basic "node:<password>" or "server:<password>" equal to the cluster token's password. */
 static bool basic_ok(struct ksrv *s, http_req *req)
 {
-    const char *h = http_req_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Basic ", 6))
+    _cleanup_free_ char *user = NULL, *pw = NULL;
+    if (ksrv_basic_auth_parse(http_req_header(req, "Authorization"), &user, &pw) < 0)
         return false;
-    _cleanup_free_ char *dec = NULL;
-    size_t n = 0;
-    if (b64_decode(h + 6, strlen(h + 6), &dec, &n) < 0)
+    size_t want = strlen(s->token_password);
+    if (strcmp(user, "node") && strcmp(user, "server"))
         return false;
-    char *colon = memchr(dec, ':', n);
-    if (!colon)
-        return false;
-    *colon = 0;
-    const char *pw = colon + 1;
-    size_t pl = n - (size_t)(pw - dec), want = strlen(s->token_password);
-    if (strcmp(dec, "node") && strcmp(dec, "server"))
-        return false;
-    return pl == want && CRYPTO_memcmp(pw, s->token_password, want) == 0;
+    return strlen(pw) == want && CRYPTO_memcmp(pw, s->token_password, want) == 0;
 }
 
 static void reply_text(http_req *req, int code, const char *text)

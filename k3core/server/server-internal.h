@@ -41,6 +41,8 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e);
  * /v1-k3s/ routes to s->http. */
 int ksrv_token_init(struct ksrv *s, const char *server_dir, dd_err *e);
 void ksrv_join_routes(struct ksrv *s);
+/* "Basic base64(user:password)" → its parts (caller frees); -EINVAL when malformed. */
+int ksrv_basic_auth_parse(const char *header, char **ret_user, char **ret_password);
 
 /* ipam.c: per-Node pod CIDRs (/24s of --cluster-cidr) through a watch on Nodes. */
 int ksrv_ipam_start(struct ksrv *s, dd_err *e);
