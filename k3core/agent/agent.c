@@ -71,6 +71,7 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
                                 .mint_token = kag_client_mint,
                                 .mint_ud = a->http,
                                 .ca_pem = a->join.ca_pem,
+                                .cluster_cidr = a->join.cluster_cidr,
                                 .remote = &a->ops};
     if ((r = kubelet_start(a->loop, NULL, &kc, &a->kubelet, e)) < 0)
         return dd_err_wrap(e, "node agent");

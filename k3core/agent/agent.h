@@ -49,10 +49,11 @@ char *kag_client_mint(void *ud, const char *ns, const char *sa, const char *pod,
 struct kag_join {
     char *ca_file, *cert_file, *key_file; /* under <data-dir>/agent, written by the join */
     char *ca_pem;                         /* the server CA bundle */
+    char *cluster_cidr;                   /* from /v1-k3s/config (ClusterIPRange) */
 };
 /* Parses the token, fetches and pins the CA (/cacerts), proves the token and the node
- * password, and stores the kubelet client certificate. -EACCES for a token the server refuses
- * (e->msg says so), -EPERM for a node password it refuses. */
+ * password, stores the kubelet client certificate and reads the cluster CIDR. -EACCES for a token
+ * the server refuses (e->msg says so), -EPERM for a node password it refuses. */
 int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret, dd_err *e);
 void kag_join_release(struct kag_join *j);
 /* Splits a PEM text into its CERTIFICATE blocks (concatenated) and its first private key block

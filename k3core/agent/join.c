@@ -7,7 +7,8 @@
  *     the certificate chain and key of system:node:<name> (group system:nodes).
  * The node password is random at first join and kept in <data-dir>/agent/node-password (k3s
  * keeps it in /etc/rancher/node/password; here the data dir keeps several agents on one machine
- * apart). Files written: <agent>/server-ca.crt, client-kubelet.crt, client-kubelet.key.
+ * apart). GET /v1-k3s/config then gives the cluster CIDR (pod-to-pod traffic is not
+ * masqueraded). Files written: <agent>/server-ca.crt, client-kubelet.crt, client-kubelet.key.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -129,6 +130,25 @@ int kag_pem_split(const char *pem, char **ret_certs, char **ret_key, dd_err *e)
     return 0;
 }
 
+/* The cluster CIDR from /v1-k3s/config (basic auth already set on h). */
+static int fetch_config(kag_http *h, struct kag_join *j, dd_err *e)
+{
+    long code = 0;
+    size_t len = 0;
+    _cleanup_free_ char *body = NULL;
+    int r = kag_http_do(h, "GET", "/v1-k3s/config", NULL, NULL, &code, &body, &len, e);
+    if (r < 0)
+        return r;
+    json_t *c = code == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *cidr = json_string_value(json_object_get(c, "ClusterIPRange"));
+    if (cidr)
+        j->cluster_cidr = dd_strdup(cidr);
+    json_decref(c);
+    if (!cidr)
+        return dd_err_set(e, EPROTO, "/v1-k3s/config answered %ld without ClusterIPRange", code);
+    return 0;
+}
+
 static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t, const char *node,
                               const char *pw, struct kag_join *j, dd_err *e)
 {
@@ -142,6 +162,8 @@ static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t,
     int r = kag_http_new(cfg->server_url, &o, &h, e);
     if (r >= 0)
         r = kag_http_do(h, "GET", "/v1-k3s/client-kubelet.crt", NULL, hdrs, &code, &body, NULL, e);
+    if (r >= 0 && code == 200)
+        r = fetch_config(h, j, e);
     kag_http_free(h);
     if (r < 0)
         return dd_err_wrap(e, "requesting the kubelet certificate");
@@ -195,5 +217,6 @@ int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret
 void kag_join_release(struct kag_join *j)
 {
     free(j->ca_file), free(j->cert_file), free(j->key_file), free(j->ca_pem);
+    free(j->cluster_cidr);
     memset(j, 0, sizeof(*j));
 }

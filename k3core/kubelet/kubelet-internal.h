@@ -60,7 +60,7 @@ struct kubelet {
     kobj_api *api;                       /* in-process object layer, or NULL with remote */
     const struct kubelet_remote *remote; /* `k3core agent`: the API server over HTTPS */
     char *node_name, *node_ip, *agent_dir, *images_dir;
-    char *pod_cidr, *ipam_dir;
+    char *pod_cidr, *ipam_dir, *cluster_cidr;
     struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
     bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
     char **routes;             /* "<podCIDR> via <InternalIP>" routes this kubelet installed */

@@ -173,7 +173,9 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->mint_ud = cfg->mint_ud;
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
     k->ipam_dir = dd_path_join(k->agent_dir, "ipam");
-    k->net = (struct net_bridge_cfg){.bridge = "k3c0", .state_dir = k->ipam_dir};
+    k->cluster_cidr = cfg->cluster_cidr ? dd_strdup(cfg->cluster_cidr) : NULL;
+    k->net = (struct net_bridge_cfg){
+        .bridge = "k3c0", .state_dir = k->ipam_dir, .masq_exclude = k->cluster_cidr};
     _cleanup_free_ char *store = dd_path_join(k->images_dir, "store");
     _cleanup_free_ char *ctrs = dd_path_join(k->agent_dir, "containers");
     _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
@@ -236,7 +238,7 @@ void kubelet_stop(kubelet *k)
     img_store_close(k->images);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
-    free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir);
+    free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir), free(k->cluster_cidr);
     free(k);
 }
 

@@ -55,7 +55,8 @@ struct kubelet_config {
     char *(*mint_token)(void *ud, const char *ns, const char *sa, const char *pod,
                         const char *pod_uid, int64_t expiry_seconds, int64_t *ret_exp);
     void *mint_ud;
-    const char *ca_pem; /* ca.crt of projected token volumes */
+    const char *ca_pem;       /* ca.crt of projected token volumes */
+    const char *cluster_cidr; /* --cluster-cidr: pod-to-pod traffic is not masqueraded */
     /* Set for `k3core agent`: API calls go to a remote server, pods are found by polling (no
      * in-process watch) and the scheduler is not run here (the server's agent runs it). */
     const struct kubelet_remote *remote;

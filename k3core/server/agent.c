@@ -39,7 +39,8 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
                                 .control_plane = true,
                                 .mint_token = mint,
                                 .mint_ud = s,
-                                .ca_pem = s->pki->server_ca_pem};
+                                .ca_pem = s->pki->server_ca_pem,
+                                .cluster_cidr = s->cfg->cluster_cidr};
     int r = kubelet_start(s->loop, s->api, &kc, &s->kubelet, e);
     return r < 0 ? dd_err_wrap(e, "node agent") : 0;
 }

@@ -262,7 +262,7 @@ static void h_client_kubelet(http_req *req)
 
 #define JOIN_ROUTE(p, fn)                                                                          \
     {                                                                                              \
-        "GET", p, fn, HTTP_ROUTE_NO_BODY, 0, NULL                                                  \
+        "GET", p, fn, 0, 0, NULL                                                                   \
     }
 static const http_route join_routes[] = {
     JOIN_ROUTE("/cacerts", h_cacerts),

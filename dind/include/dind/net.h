@@ -132,6 +132,9 @@ struct net_bridge_cfg {
     const char *state_dir; /* IPAM directory, e.g. "<data-dir>/agent/ipam/k3c0" */
     int mtu;               /* 0 = 1500 */
     bool no_masquerade;    /* skip the nat POSTROUTING rule */
+    /* Destinations that keep the pod's source address (not masqueraded): the cluster's whole pod
+     * network, e.g. "10.42.0.0/16", so pods on other nodes see the real pod IP. NULL = none. */
+    const char *masq_exclude;
 };
 
 /* Ensures, in the caller's namespace: the bridge with the gateway address, up; ip_forward=1;

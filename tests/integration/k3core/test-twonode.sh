@@ -3,7 +3,8 @@
 # `k3core agent` (node-b) in another, joined over a veth link with the token the server wrote
 # to <data-dir>/server/token (k3s's K10<ca hash>::server:<password> form). Both nodes are Ready
 # with distinct podCIDRs from 10.42.0.0/16; a pod pinned to each node runs; the pod on node-a
-# fetches HTTP from the busybox httpd pod on node-b by pod IP (host-gw routes); a wrong token and
+# fetches HTTP from the busybox httpd pod on node-b by pod IP (host-gw routes, no NAT between
+# pods), and a deleted Node's route goes away; a wrong token and
 # a token with another CA's hash are refused with no Node created. Everything (namespaces,
 # bridges, routes, rules, mounts, processes) is gone afterwards.
 . "$(dirname "$0")/lib.sh"
@@ -136,7 +137,7 @@ expect_contains "$(inb ip route)" "$ca via $IPA" "node-b routes"
 
 pin() { printf '{"spec":{"nodeSelector":{"kubernetes.io/hostname":"%s"}}}' "$1"; }
 $K run web --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-b)" -- \
-    sh -c 'mkdir -p /w && echo two-node-ok > /w/index.html && exec httpd -f -p 8080 -h /w' >/dev/null
+    sh -c 'mkdir -p /w/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho two-node-ok from \$REMOTE_ADDR\n" >/w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && exec httpd -f -p 8080 -h /w' >/dev/null
 $K wait --for=condition=Ready pod/web --timeout=90s >/dev/null || fail "web on node-b not Ready"
 [ "$($K get pod web -o jsonpath='{.spec.nodeName}')" = node-b ] || fail "web not on node-b"
 wip=$($K get pod web -o jsonpath='{.status.podIP}')
@@ -144,7 +145,7 @@ case "$wip" in "${cb%.0/24}".*) ;; *) fail "web podIP '$wip' not in node-b's $cb
 
 $K run cli --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never \
     --overrides="$(pin node-a)" -- \
-    sh -c "for i in \$(seq 50); do wget -q -O - http://$wip:8080/ && exit 0; sleep 0.2; done; exit 1" >/dev/null
+    sh -c "ip -4 addr show eth0; for i in \$(seq 50); do wget -q -O - http://$wip:8080/cgi-bin/ip && exit 0; sleep 0.2; done; exit 1" >/dev/null
 i=0
 until ph=$($K get pod cli -o jsonpath='{.status.phase}' 2>/dev/null) &&
     { [ "$ph" = Succeeded ] || [ "$ph" = Failed ]; }; do
@@ -156,6 +157,13 @@ done
 log=$(cat "$DA"/agent/pods/default_cli_*/cli/0.log 2>/dev/null || true)
 [ "$ph" = Succeeded ] || fail "cli on node-a could not fetch http://$wip:8080/ on node-b: $log"
 expect_contains "$log" "two-node-ok" "cli's wget from node-a to node-b"
+# no NAT between pods: node-b's pod sees the client pod's own address
+cip=$(printf '%s\n' "$log" | sed -n 's/.*inet \(10\.42\.[0-9]*\.[0-9]*\)\/24.*/\1/p' | head -n 1)
+case "$cip" in "${ca%.0/24}".*) ;; *) fail "cli has no address in node-a's $ca: $log" ;; esac
+from=$(printf '%s\n' "$log" | grep -o 'two-node-ok from .*')
+case "$from" in *"from $cip" | *"from [::ffff:$cip]") ;; *)
+    fail "web saw '$from', not the client pod's $cip (pod-to-pod traffic must not be NATed)" ;;
+esac
 
 $K delete pod web cli --grace-period=1 >/dev/null
 
@@ -163,6 +171,14 @@ $K delete pod web cli --grace-period=1 >/dev/null
 kill "$AGENT_PID"
 wait "$AGENT_PID" || fail "k3core agent did not exit cleanly on SIGTERM"
 AGENT_PID=""
+# a Node that goes away takes its route with it
+$K delete node node-b >/dev/null
+i=0
+while ina ip route | grep -q "^$cb via"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "node-a kept the route to deleted node-b's $cb"
+    sleep 0.2
+done
 kill "$SERVER_PID"
 wait "$SERVER_PID" || fail "k3core server did not exit cleanly on SIGTERM"
 SERVER_PID=""

@@ -36,8 +36,8 @@ TEST(agent_flags)
     dd_err e = {0};
     unsetenv("K3S_TOKEN");
     setenv("K3S_URL", "https://10.0.0.1:6443", 1);
-    char *argv[] = {(char *)"--token-file", (char *)"/tmp/t", (char *)"--node-ip",
-                    (char *)"192.168.1.5", (char *)"--node-label=a=b", NULL};
+    char *argv[] = {(char *)"--token-file", (char *)"/tmp/t",           (char *)"--node-ip",
+                    (char *)"192.168.1.5",  (char *)"--node-label=a=b", NULL};
     CHECK_EQ_INT(kcfg_parse(5, argv, true, &c, &help, &e), 0);
     CHECK_EQ_STR(c.server_url, "https://10.0.0.1:6443");
     CHECK_EQ_STR(c.token_file, "/tmp/t");
@@ -58,16 +58,17 @@ TEST(agent_flags)
     CHECK(kcfg_parse(4, http, true, &c, &help, &e) < 0);
     kcfg_release(&c);
     /* server-only flags are not agent flags, and --server is not a server flag */
-    char *srvflag[] = {(char *)"-s", (char *)"https://h:6443", (char *)"-t", (char *)"x",
-                       (char *)"--cluster-cidr", (char *)"10.0.0.0/16", NULL};
+    char *srvflag[] = {(char *)"-s", (char *)"https://h:6443", (char *)"-t",
+                       (char *)"x",  (char *)"--cluster-cidr", (char *)"10.0.0.0/16",
+                       NULL};
     CHECK(kcfg_parse(6, srvflag, true, &c, &help, &e) < 0);
     CHECK(strstr(e.msg, "cluster-cidr") != NULL);
     kcfg_release(&c);
     char *agflag[] = {(char *)"--server", (char *)"https://h:6443", NULL};
     CHECK(kcfg_parse(2, agflag, false, &c, &help, &e) < 0);
     kcfg_release(&c);
-    char *badip[] = {(char *)"-s", (char *)"https://h:6443", (char *)"-t", (char *)"x",
-                     (char *)"--node-ip", (char *)"nope", NULL};
+    char *badip[] = {(char *)"-s",        (char *)"https://h:6443", (char *)"-t", (char *)"x",
+                     (char *)"--node-ip", (char *)"nope",           NULL};
     CHECK(kcfg_parse(6, badip, true, &c, &help, &e) < 0);
     CHECK(strstr(e.msg, "--node-ip") != NULL);
     kcfg_release(&c);
@@ -84,8 +85,8 @@ TEST(pem_split)
     CHECK(strstr(certs, "AAAA") && strstr(certs, "BBBB") && !strstr(certs, "KKKK"));
     CHECK(strstr(key, "KKKK") && strstr(key, "BEGIN EC PRIVATE KEY") && !strstr(key, "AAAA"));
     free(certs), free(key);
-    CHECK(kag_pem_split("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n", &certs,
-                        &key, &e) < 0);
+    CHECK(kag_pem_split("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n", &certs, &key,
+                        &e) < 0);
     CHECK(kag_pem_split("garbage", &certs, &key, &e) < 0);
     CHECK(kag_pem_split("-----BEGIN PRIVATE KEY-----\nA\n-----END", &certs, &key, &e) < 0);
 }
