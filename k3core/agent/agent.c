@@ -44,6 +44,7 @@ struct agent {
     kag_http *http;
     struct kag_join join;
     struct kubelet_remote ops;
+    struct kag_client client;
     kubelet *kubelet;
     char *node_ip;
 };
@@ -58,9 +59,11 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
         .ca_file = a->join.ca_file, .cert_file = a->join.cert_file, .key_file = a->join.key_file};
     if ((r = kag_http_new(cfg->server_url, &o, &a->http, e)) < 0)
         return r;
-    kag_client_init(&a->ops, a->http);
     if (!(a->loop = ev_loop_new(e)))
         return -EIO;
+    a->client = (struct kag_client){
+        .http = a->http, .loop = a->loop, .base_url = cfg->server_url, .tls = o};
+    kag_client_init(&a->ops, &a->client);
     a->node_ip = cfg->node_ip ? dd_strdup(cfg->node_ip) : first_ipv4();
     struct kubelet_config kc = {.data_dir = cfg->data_dir,
                                 .node_name = cfg->node_name,
@@ -69,7 +72,7 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
                                 .node_taints = cfg->node_taints,
                                 .kubelet_args = cfg->kubelet_args,
                                 .mint_token = kag_client_mint,
-                                .mint_ud = a->http,
+                                .mint_ud = &a->client,
                                 .ca_pem = a->join.ca_pem,
                                 .cluster_cidr = a->join.cluster_cidr,
                                 .remote = &a->ops};

@@ -11,6 +11,7 @@
 #define K3CORE_AGENT_H
 
 #include "dind/base.h"
+#include "dind/ev.h"
 #include "dind/json.h"
 #include "k3core/kubelet/kubelet.h"
 #include "k3core/server/config.h"
@@ -38,10 +39,25 @@ int kag_http_do(kag_http *h, const char *method, const char *path, const char *b
 /* Percent-encodes a query value (caller frees). */
 char *kag_http_escape(kag_http *h, const char *s);
 
+/* ---- watch.c: change notifications ---- */
+typedef struct kag_watch kag_watch;
+/* Streams url (a list URL with watch=true) in a thread and calls fn(ud) on loop after events
+ * arrive or the stream reconnects. o gives the CA and client certificate (copied). */
+int kag_watch_start(ev_loop *loop, const char *url, const struct kag_http_opts *o,
+                    void (*fn)(void *), void *ud, kag_watch **ret, dd_err *e);
+void kag_watch_stop(kag_watch *w); /* joins the thread; NULL-safe */
+
 /* ---- client.c: struct kubelet_remote over kag_http ---- */
-/* The kubelet's API calls against the server behind h (borrowed; must outlive the result). */
-void kag_client_init(struct kubelet_remote *ops, kag_http *h);
-/* Mints a projected ServiceAccount token through TokenRequest (mint_token of kubelet_config). */
+struct kag_client {
+    kag_http *http;           /* requests (borrowed) */
+    ev_loop *loop;            /* where watch notifications arrive */
+    const char *base_url;     /* https://host:port */
+    struct kag_http_opts tls; /* CA and client certificate, for watch streams */
+};
+/* The kubelet's API calls against the server behind c (borrowed; must outlive the result). */
+void kag_client_init(struct kubelet_remote *ops, struct kag_client *c);
+/* Mints a projected ServiceAccount token through TokenRequest (mint_token of kubelet_config;
+ * ud is the struct kag_client). */
 char *kag_client_mint(void *ud, const char *ns, const char *sa, const char *pod,
                       const char *pod_uid, int64_t ttl, int64_t *ret_exp);
 

@@ -2,7 +2,7 @@
  * kobj_req → /api/v1[/namespaces/NS]/RESOURCE[/NAME][/SUB] or /apis/GROUP/VERSION/..., JSON
  * bodies, and a Status answer mapped back into kobj_status (code, reason, message) so the
  * kubelet sees the same errors as in-process. Also TokenRequest for projected token volumes.
- * Does not watch: the kubelet of `k3core agent` lists on its own tick.
+ * Watches are change notifications (watch.c) that make the kubelet list sooner.
  */
 #include <stdio.h>
 
@@ -94,22 +94,27 @@ static int call(kag_http *h, const char *method, const kobj_req *req, const kobj
     return r;
 }
 
+static kag_http *http_of(void *ud)
+{
+    return ((struct kag_client *)ud)->http;
+}
+
 static int r_get(void *ud, const kobj_req *req, json_t **ret, kobj_status *st)
 {
-    return call(ud, "GET", req, NULL, NULL, ret, NULL, st);
+    return call(http_of(ud), "GET", req, NULL, NULL, ret, NULL, st);
 }
 
 static int r_list(void *ud, const kobj_req *req, const kobj_list_opts *o, json_t **ret,
                   kobj_status *st)
 {
-    return call(ud, "GET", req, o, NULL, ret, NULL, st);
+    return call(http_of(ud), "GET", req, o, NULL, ret, NULL, st);
 }
 
 static int write_call(void *ud, const char *method, const kobj_req *req, const json_t *body,
                       kobj_result *ret, kobj_status *st)
 {
     int code = 0;
-    int r = call(ud, method, req, NULL, body, &ret->object, &code, st);
+    int r = call(http_of(ud), method, req, NULL, body, &ret->object, &code, st);
     ret->code = code;
     return r;
 }
@@ -132,14 +137,34 @@ static int r_delete(void *ud, const kobj_req *req, const json_t *opts, kobj_resu
     return write_call(ud, "DELETE", req, opts, ret, st);
 }
 
-void kag_client_init(struct kubelet_remote *ops, kag_http *h)
+static int r_watch(void *ud, const char *resource, const char *field_selector,
+                   void (*changed)(void *), void *cb_ud, void **ret, dd_err *e)
 {
-    *ops = (struct kubelet_remote){.ud = h,
+    struct kag_client *c = ud;
+    _cleanup_free_ char *fs = field_selector ? kag_http_escape(c->http, field_selector) : NULL;
+    _cleanup_free_ char *url = dd_asprintf("%s/api/v1/%s?watch=true%s%s", c->base_url, resource,
+                                           fs ? "&fieldSelector=" : "", fs ? fs : "");
+    kag_watch *w = NULL;
+    int r = kag_watch_start(c->loop, url, &c->tls, changed, cb_ud, &w, e);
+    *ret = w;
+    return r < 0 ? dd_err_wrap(e, "watching %s", resource) : 0;
+}
+
+static void r_unwatch(void *handle)
+{
+    kag_watch_stop(handle);
+}
+
+void kag_client_init(struct kubelet_remote *ops, struct kag_client *c)
+{
+    *ops = (struct kubelet_remote){.ud = c,
                                    .get = r_get,
                                    .list = r_list,
                                    .create = r_create,
                                    .update = r_update,
-                                   .del = r_delete};
+                                   .del = r_delete,
+                                   .watch = r_watch,
+                                   .unwatch = r_unwatch};
 }
 
 char *kag_client_mint(void *ud, const char *ns, const char *sa, const char *pod,
@@ -156,7 +181,7 @@ char *kag_client_mint(void *ud, const char *ns, const char *sa, const char *pod,
                   "Pod", "apiVersion", "v1", "name", pod, "uid", pod_uid);
     json_t *out = NULL;
     kobj_status st = {0};
-    int r = call(ud, "POST", &req, NULL, body, &out, NULL, &st);
+    int r = call(http_of(ud), "POST", &req, NULL, body, &out, NULL, &st);
     json_decref(body);
     if (r < 0) {
         dd_warn("token for %s/%s: %s", ns, sa, st.message);

@@ -74,7 +74,8 @@ struct kubelet {
     char *ca_pem;
     img_store *images;
     ev_timer *hb_timer, *sync_timer;
-    kobj_watch *pod_watch;
+    kobj_watch *pod_watch, *node_watch; /* in-process */
+    void *rpod_watch, *rnode_watch;     /* remote (kubelet_remote.watch) */
     struct kl_pod *pods;
     int64_t start_ns;
     bool stopping;

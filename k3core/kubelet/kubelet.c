@@ -131,10 +131,41 @@ static void on_pod_event(void *ud, const char *type, json_t *obj)
     kl_sync_soon(ud);
 }
 
+static void on_pods_changed(void *ud)
+{
+    kl_sync_soon(ud);
+}
+
+/* A Node changed: re-check the pod bridge and the routes on the next tick. */
+static void on_nodes_changed(void *ud)
+{
+    kubelet *k = ud;
+    k->routes_synced_ns = 0;
+    kl_sync_soon(k);
+}
+
+static void on_node_event(void *ud, const char *type, json_t *obj)
+{
+    (void)type, (void)obj;
+    on_nodes_changed(ud);
+}
+
+static int start_remote_watches(kubelet *k, dd_err *e)
+{
+    const struct kubelet_remote *rm = k->remote;
+    if (!rm->watch)
+        return 0; /* the 1 s list in on_sync and the 2 s node list still find every change */
+    _cleanup_free_ char *fs = dd_asprintf("spec.nodeName=%s", k->node_name);
+    int r = rm->watch(rm->ud, "pods", fs, on_pods_changed, k, &k->rpod_watch, e);
+    if (r >= 0)
+        r = rm->watch(rm->ud, "nodes", NULL, on_nodes_changed, k, &k->rnode_watch, e);
+    return r < 0 ? dd_err_wrap(e, "watching the server") : 0;
+}
+
 static int start_watch(kubelet *k, dd_err *e)
 {
     if (k->remote)
-        return 0; /* `k3core agent` finds its pods by the 1 s list in on_sync */
+        return start_remote_watches(k, e);
     kobj_req req = {.res = kl_res("", "pods")};
     kobj_watch_opts o = {0};
     char rv[32];
@@ -142,8 +173,11 @@ static int start_watch(kubelet *k, dd_err *e)
     o.resource_version = rv;
     kobj_status st = {0};
     int r = kobj_watch_start(k->api, &req, &o, on_pod_event, k, &k->pod_watch, &st);
+    kobj_req nreq = {.res = kl_res("", "nodes")};
+    if (r >= 0)
+        r = kobj_watch_start(k->api, &nreq, &o, on_node_event, k, &k->node_watch, &st);
     if (r < 0)
-        dd_err_set(e, -r, "watching pods: %s", st.message);
+        dd_err_set(e, -r, "watching pods and nodes: %s", st.message);
     kobj_status_release(&st);
     return r;
 }
@@ -224,6 +258,11 @@ void kubelet_stop(kubelet *k)
         return;
     k->stopping = true;
     kobj_watch_stop(k->pod_watch);
+    kobj_watch_stop(k->node_watch);
+    if (k->remote && k->remote->unwatch) {
+        k->remote->unwatch(k->rpod_watch);
+        k->remote->unwatch(k->rnode_watch);
+    }
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
     while (k->pods) {

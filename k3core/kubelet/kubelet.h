@@ -41,6 +41,11 @@ struct kubelet_remote {
                   kobj_status *st);
     int (*del)(void *ud, const kobj_req *req, const json_t *opts, kobj_result *ret,
                kobj_status *st);
+    /* Calls changed(cb_ud) on the loop whenever core/v1 `resource` objects matching
+     * field_selector (NULL = all) may have changed; *ret is the handle for unwatch. */
+    int (*watch)(void *ud, const char *resource, const char *field_selector,
+                 void (*changed)(void *), void *cb_ud, void **ret, dd_err *e);
+    void (*unwatch)(void *handle);
 };
 
 struct kubelet_config {

@@ -202,6 +202,8 @@ static int validate_agent(struct kcfg *c, dd_err *e)
         return dd_err_set(e, EINVAL, "--server (K3S_URL) is required");
     if (!dd_startswith(c->server_url, "https://"))
         return dd_err_set(e, EINVAL, "--server \"%s\": want https://host:port", c->server_url);
+    for (size_t n = strlen(c->server_url); n > 8 && c->server_url[n - 1] == '/'; n--)
+        c->server_url[n - 1] = 0;
     if ((!c->token || !*c->token) && (!c->token_file || !*c->token_file))
         return dd_err_set(e, EINVAL,
                           "--token, --token-file, K3S_TOKEN or K3S_TOKEN_FILE is "
