@@ -51,7 +51,8 @@ struct agent {
 
 static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
 {
-    int r = kag_join(cfg, cfg->node_name, &a->join, e);
+    a->node_ip = cfg->node_ip ? dd_strdup(cfg->node_ip) : first_ipv4();
+    int r = kag_join(cfg, cfg->node_name, a->node_ip, &a->join, e);
     if (r < 0)
         return dd_err_wrap(e, "joining %s", cfg->server_url);
     dd_info("joined %s as system:node:%s", cfg->server_url, cfg->node_name);
@@ -64,7 +65,6 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
     a->client = (struct kag_client){
         .http = a->http, .loop = a->loop, .base_url = cfg->server_url, .tls = o};
     kag_client_init(&a->ops, &a->client);
-    a->node_ip = cfg->node_ip ? dd_strdup(cfg->node_ip) : first_ipv4();
     struct kubelet_config kc = {.data_dir = cfg->data_dir,
                                 .node_name = cfg->node_name,
                                 .node_ip = a->node_ip,

@@ -70,7 +70,8 @@ struct kag_join {
 /* Parses the token, fetches and pins the CA (/cacerts), proves the token and the node
  * password, stores the kubelet client certificate and reads the cluster CIDR. -EACCES for a token
  * the server refuses (e->msg says so), -EPERM for a node password it refuses. */
-int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret, dd_err *e);
+int kag_join(const struct kcfg *cfg, const char *node_name, const char *node_ip,
+             struct kag_join *ret, dd_err *e);
 void kag_join_release(struct kag_join *j);
 /* Splits a PEM text into its CERTIFICATE blocks (concatenated) and its first private key block
  * (caller frees both); -EPROTO when either is missing. */

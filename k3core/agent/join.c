@@ -4,11 +4,13 @@
  *     equal the token's hash, else the join stops (someone else's server, or a wrong token).
  *  3. From then on the server is verified against that CA. GET /v1-k3s/client-kubelet.crt with
  *     basic auth <user>:<password> and headers k3s-Node-Name / k3s-Node-Password: the answer is
- *     the certificate chain and key of system:node:<name> (group system:nodes).
+ *     the certificate chain and key of system:node:<name> (group system:nodes); likewise
+ *     /v1-k3s/serving-kubelet.crt (header k3s-Node-IP) for the kubelet's serving certificate.
  * The node password is random at first join and kept in <data-dir>/agent/node-password (k3s
  * keeps it in /etc/rancher/node/password; here the data dir keeps several agents on one machine
  * apart). GET /v1-k3s/config then gives the cluster CIDR (pod-to-pod traffic is not
- * masqueraded). Files written: <agent>/server-ca.crt, client-kubelet.crt, client-kubelet.key.
+ * masqueraded). Files written: <agent>/server-ca.crt, client-kubelet.{crt,key},
+ * serving-kubelet.{crt,key}.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -149,24 +151,15 @@ static int fetch_config(kag_http *h, struct kag_join *j, dd_err *e)
     return 0;
 }
 
-static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t, const char *node,
-                              const char *pw, struct kag_join *j, dd_err *e)
+/* GET path (a certificate chain + key answer) and store it in <agent>/<name>.crt and .key. */
+static int fetch_pair(kag_http *h, const struct kcfg *cfg, const char *path, char *const *hdrs,
+                      const char *node, const char *name, dd_err *e)
 {
-    kag_http *h = NULL;
-    struct kag_http_opts o = {.ca_file = j->ca_file, .user = t->user, .password = t->password};
-    _cleanup_free_ char *hn = dd_asprintf("k3s-Node-Name: %s", node);
-    _cleanup_free_ char *hp = dd_asprintf("k3s-Node-Password: %s", pw);
-    char *hdrs[] = {hn, hp, NULL};
     long code = 0;
     _cleanup_free_ char *body = NULL;
-    int r = kag_http_new(cfg->server_url, &o, &h, e);
-    if (r >= 0)
-        r = kag_http_do(h, "GET", "/v1-k3s/client-kubelet.crt", NULL, hdrs, &code, &body, NULL, e);
-    if (r >= 0 && code == 200)
-        r = fetch_config(h, j, e);
-    kag_http_free(h);
+    int r = kag_http_do(h, "GET", path, NULL, hdrs, &code, &body, NULL, e);
     if (r < 0)
-        return dd_err_wrap(e, "requesting the kubelet certificate");
+        return dd_err_wrap(e, "requesting %s", path);
     if (code == 401)
         return dd_err_set(e, EACCES,
                           "token is not valid: %s refused it (401 Unauthorized); check --token",
@@ -174,18 +167,41 @@ static int fetch_kubelet_cert(const struct kcfg *cfg, const struct kag_token *t,
     if (code == 403)
         return dd_err_set(e, EPERM, "node %s: %s", node, body);
     if (code != 200)
-        return dd_err_set(e, EPROTO, "requesting the kubelet certificate: HTTP %ld: %s", code,
-                          body);
+        return dd_err_set(e, EPROTO, "requesting %s: HTTP %ld: %s", path, code, body);
     _cleanup_free_ char *certs = NULL, *key = NULL;
-    if ((r = kag_pem_split(body, &certs, &key, e)) < 0)
-        return r;
-    if ((r = dd_write_file_atomic(j->cert_file, certs, strlen(certs), 0644, e)) < 0 ||
-        (r = dd_write_file_atomic(j->key_file, key, strlen(key), 0600, e)) < 0)
-        return r;
+    _cleanup_free_ char *dir = dd_path_join(cfg->data_dir, "agent");
+    _cleanup_free_ char *crt = dd_asprintf("%s/%s.crt", dir, name);
+    _cleanup_free_ char *kf = dd_asprintf("%s/%s.key", dir, name);
+    if ((r = kag_pem_split(body, &certs, &key, e)) < 0 ||
+        (r = dd_write_file_atomic(crt, certs, strlen(certs), 0644, e)) < 0 ||
+        (r = dd_write_file_atomic(kf, key, strlen(key), 0600, e)) < 0)
+        return dd_err_wrap(e, "%s", path);
     return 0;
 }
 
-int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret, dd_err *e)
+/* The kubelet's client and serving certificates, then the cluster config. */
+static int fetch_node_files(const struct kcfg *cfg, const struct kag_token *t, const char *node,
+                            const char *node_ip, const char *pw, struct kag_join *j, dd_err *e)
+{
+    kag_http *h = NULL;
+    struct kag_http_opts o = {.ca_file = j->ca_file, .user = t->user, .password = t->password};
+    _cleanup_free_ char *hn = dd_asprintf("k3s-Node-Name: %s", node);
+    _cleanup_free_ char *hp = dd_asprintf("k3s-Node-Password: %s", pw);
+    _cleanup_free_ char *hi = dd_asprintf("k3s-Node-IP: %s", node_ip);
+    char *hdrs[] = {hn, hp, hi, NULL};
+    int r = kag_http_new(cfg->server_url, &o, &h, e);
+    if (r >= 0)
+        r = fetch_pair(h, cfg, "/v1-k3s/client-kubelet.crt", hdrs, node, "client-kubelet", e);
+    if (r >= 0)
+        r = fetch_pair(h, cfg, "/v1-k3s/serving-kubelet.crt", hdrs, node, "serving-kubelet", e);
+    if (r >= 0)
+        r = fetch_config(h, j, e);
+    kag_http_free(h);
+    return r;
+}
+
+int kag_join(const struct kcfg *cfg, const char *node_name, const char *node_ip,
+             struct kag_join *ret, dd_err *e)
 {
     memset(ret, 0, sizeof(*ret));
     _cleanup_free_ char *tok = NULL, *pw = NULL;
@@ -207,7 +223,7 @@ int kag_join(const struct kcfg *cfg, const char *node_name, struct kag_join *ret
         r = dd_write_file_atomic(ret->ca_file, ret->ca_pem, strlen(ret->ca_pem), 0644, e);
     }
     if (r >= 0)
-        r = fetch_kubelet_cert(cfg, &t, node_name, pw, ret, e);
+        r = fetch_node_files(cfg, &t, node_name, node_ip, pw, ret, e);
     kag_token_release(&t);
     if (r < 0)
         kag_join_release(ret);

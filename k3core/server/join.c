@@ -7,12 +7,14 @@
  *   GET /v1-k3s/config             a subset of the control config (CIDRs, DNS, domain)
  *   GET /v1-k3s/client-kubelet.crt the kubelet's client certificate + key, CN=system:node:<name>
  *                                  O=system:nodes, for headers k3s-Node-Name/k3s-Node-Password
+ *   GET /v1-k3s/serving-kubelet.crt the kubelet's serving certificate + key (server CA; SANs the
+ *                                  node name, localhost and header k3s-Node-IP)
  * All but /cacerts want HTTP basic auth "node:<password>" (or "server:<password>"). The node
  * password is remembered as Secret kube-system/<node>.node-password.k3s (a salted SHA-256): a
  * second agent claiming the same name with another password is refused (403), as in k3s.
- * Not served: /v1-k3s/serving-kubelet.crt (k3core's agents serve no kubelet port).
  */
 #include <openssl/crypto.h>
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <strings.h>
@@ -218,16 +220,14 @@ static int node_password_check(struct ksrv *s, const char *node, const char *pw)
     return r < 0 ? -EIO : 0;
 }
 
-static void h_client_kubelet(http_req *req)
+/* The node named by the headers, once its password checks out; NULL after answering. */
+static const char *node_of(struct ksrv *s, http_req *req)
 {
-    struct ksrv *s = authed(req);
-    if (!s)
-        return;
     const char *node = http_req_header(req, "k3s-Node-Name");
     const char *pw = http_req_header(req, "k3s-Node-Password");
     if (!node || !*node || !pw || !*pw) {
         reply_text(req, 400, "missing k3s-Node-Name or k3s-Node-Password header\n");
-        return;
+        return NULL;
     }
     int r = node_password_check(s, node, pw);
     if (r == -EPERM) {
@@ -235,12 +235,33 @@ static void h_client_kubelet(http_req *req)
         reply_text(req, 403,
                    "Node password rejected, duplicate hostname or contents of the node password "
                    "file may not match server node-passwd entry\n");
-        return;
+        return NULL;
     }
     if (r < 0) {
         reply_text(req, 500, "cannot record the node password\n");
-        return;
+        return NULL;
     }
+    return node;
+}
+
+/* Answers the certificate chain (cert, then its CA) followed by the key, as k3s does. */
+static void reply_cert(http_req *req, X509 *cert, EVP_PKEY *key, X509 *ca)
+{
+    _cleanup_free_ char *cpem = pki_cert_pem(cert);
+    _cleanup_free_ char *capem = pki_cert_pem(ca);
+    _cleanup_free_ char *kpem = pki_key_pem(key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    _cleanup_free_ char *body = dd_asprintf("%s%s%s", cpem, capem, kpem);
+    reply_text(req, 200, body);
+}
+
+static void h_client_kubelet(http_req *req)
+{
+    struct ksrv *s = authed(req);
+    const char *node = s ? node_of(s, req) : NULL;
+    if (!node)
+        return;
     _cleanup_free_ char *cn = dd_asprintf("system:node:%s", node);
     char *orgs[] = {(char *)"system:nodes", NULL};
     X509 *cert = NULL;
@@ -250,14 +271,40 @@ static void h_client_kubelet(http_req *req)
         reply_text(req, 500, e.msg);
         return;
     }
-    _cleanup_free_ char *cpem = pki_cert_pem(cert);
-    _cleanup_free_ char *capem = pki_cert_pem(s->pki->client_ca);
-    _cleanup_free_ char *kpem = pki_key_pem(key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    _cleanup_free_ char *body = dd_asprintf("%s%s%s", cpem, capem, kpem);
     dd_info("node %s joined: issued kubelet client certificate %s", node, cn);
-    reply_text(req, 200, body);
+    reply_cert(req, cert, key, s->pki->client_ca);
+}
+
+/* SANs: the node name, localhost, 127.0.0.1 and the IPs of header k3s-Node-IP (comma list). */
+static void h_serving_kubelet(http_req *req)
+{
+    struct ksrv *s = authed(req);
+    const char *node = s ? node_of(s, req) : NULL;
+    if (!node)
+        return;
+    _cleanup_strv_free_ char **sans = NULL;
+    sans = dd_strv_push(sans, node);
+    sans = dd_strv_push(sans, "localhost");
+    sans = dd_strv_push(sans, "127.0.0.1");
+    _cleanup_free_ char *ips = dd_strdup(http_req_header(req, "k3s-Node-IP") ?: "");
+    char *save = NULL;
+    for (char *ip = strtok_r(ips, ",", &save); ip; ip = strtok_r(NULL, ",", &save)) {
+        unsigned char a[16];
+        if (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) {
+            reply_text(req, 400, "invalid k3s-Node-IP header\n");
+            return;
+        }
+        if (!dd_strv_contains(sans, ip))
+            sans = dd_strv_push(sans, ip);
+    }
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    dd_err e = {0};
+    if (pki_issue_serving(s->pki, node, sans, &cert, &key, &e) < 0) {
+        reply_text(req, 500, e.msg);
+        return;
+    }
+    reply_cert(req, cert, key, s->pki->server_ca);
 }
 
 #define JOIN_ROUTE(p, fn)                                                                          \
@@ -269,6 +316,7 @@ static const http_route join_routes[] = {
     JOIN_ROUTE("/v1-k3s/client-ca.crt", h_client_ca),
     JOIN_ROUTE("/v1-k3s/config", h_config),
     JOIN_ROUTE("/v1-k3s/client-kubelet.crt", h_client_kubelet),
+    JOIN_ROUTE("/v1-k3s/serving-kubelet.crt", h_serving_kubelet),
 };
 
 void ksrv_join_routes(struct ksrv *s)

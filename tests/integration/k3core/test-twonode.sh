@@ -130,6 +130,16 @@ $K get lease -n kube-node-lease node-b >/dev/null || fail "no Lease for node-b"
 user=$(openssl x509 -in "$DB/agent/client-kubelet.crt" -noout -subject)
 expect_contains "$user" "system:node:node-b" "kubelet client certificate"
 expect_contains "$user" "system:nodes" "kubelet client certificate"
+openssl verify -CAfile "$DB/agent/server-ca.crt" "$DB/agent/serving-kubelet.crt" >/dev/null ||
+    fail "serving-kubelet.crt is not signed by the server CA"
+expect_contains "$(openssl x509 -in "$DB/agent/serving-kubelet.crt" -noout -ext subjectAltName)" \
+    "IP Address:$IPB" "serving-kubelet.crt SANs"
+# another machine claiming node-b (its own node password) is refused
+if out=$(inb "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "$TOKEN" --node-name node-b \
+    --data-dir "$K3CORE_TMP/dup" 2>&1); then
+    fail "a second node-b with another node password joined: $out"
+fi
+expect_contains "$out" "Node password rejected" "duplicate node-b's stderr"
 
 # host-gw routes: each node routes the other's podCIDR via its InternalIP
 expect_contains "$(ina ip route)" "$cb via $IPB" "node-a routes"
