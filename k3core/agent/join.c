@@ -104,29 +104,50 @@ static int fetch_cacerts(const struct kcfg *cfg, const struct kag_token *t, char
     return 0;
 }
 
+/* One "-----BEGIN <label>-----" ... "-----END <label>-----" block at k: its label (caller
+ * frees) and the end of the block, or NULL when k starts no complete block. */
+static const char *pem_block(const char *k, char **ret_label)
+{
+    const char *lab = k + strlen("-----BEGIN ");
+    const char *le = strstr(lab, "-----");
+    if (!le || memchr(lab, '\n', (size_t)(le - lab)))
+        return NULL;
+    _cleanup_free_ char *label = dd_strndup(lab, (size_t)(le - lab));
+    _cleanup_free_ char *endm = dd_asprintf("-----END %s-----", label);
+    const char *end = strstr(le + 5, endm);
+    const char *next = strstr(le + 5, "-----BEGIN ");
+    if (!end || (next && next < end)) /* no nesting: a block ends before the next begins */
+        return NULL;
+    *ret_label = TAKE_PTR(label);
+    return end + strlen(endm);
+}
+
 int kag_pem_split(const char *pem, char **ret_certs, char **ret_key, dd_err *e)
 {
     const char *k = strstr(pem, "-----BEGIN ");
     dd_buf certs = DD_BUF_INIT;
     *ret_key = NULL;
     while (k) {
-        const char *end = strstr(k, "-----END ");
-        const char *stop = end ? strstr(end + 9, "-----") : NULL;
-        if (!stop)
-            break;
-        stop += 5;
+        _cleanup_free_ char *label = NULL;
+        const char *stop = pem_block(k, &label);
+        if (!stop) {
+            k = strstr(k + 1, "-----BEGIN ");
+            continue;
+        }
         size_t n = (size_t)(stop - k);
-        if (dd_startswith(k, "-----BEGIN CERTIFICATE-----")) {
+        if (!strcmp(label, "CERTIFICATE")) {
             dd_buf_add(&certs, k, n);
             dd_buf_adds(&certs, "\n");
-        } else if (strstr(k, "PRIVATE KEY-----") && !*ret_key) {
+        } else if (dd_endswith(label, "PRIVATE KEY") && !*ret_key) {
             *ret_key = dd_asprintf("%.*s\n", (int)n, k);
         }
         k = strstr(stop, "-----BEGIN ");
     }
+    bool have_certs = certs.len > 0;
     *ret_certs = dd_buf_detach(&certs, NULL);
-    if (!*ret_certs || !*ret_key) {
+    if (!have_certs || !*ret_key) {
         free(*ret_certs), free(*ret_key);
+        *ret_certs = *ret_key = NULL;
         return dd_err_set(e, EPROTO, "the kubelet certificate answer has no certificate and key");
     }
     return 0;

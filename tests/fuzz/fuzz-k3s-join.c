@@ -1,7 +1,8 @@
 /* libFuzzer harness for the parsers of the node-join contract: the cluster token
  * (kag_token_parse), the PEM answer of /v1-k3s/client-kubelet.crt (kag_pem_split) and the
  * server's basic-auth header (ksrv_basic_auth_parse). Any input must parse or fail cleanly; a
- * parsed token has a non-empty user and password, split PEM keeps certificates out of the key. */
+ * parsed token has a non-empty user and password; split PEM gives exactly one key block and
+ * certificate blocks only. */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *certs = NULL, *key = NULL;
     if (kag_pem_split(s, &certs, &key, &e) == 0) {
-        if (!key || !certs || strstr(key, "BEGIN CERTIFICATE"))
+        if (!key || !certs || !dd_startswith(key, "-----BEGIN ") ||
+            strstr(key + 1, "-----BEGIN ") || !dd_startswith(certs, "-----BEGIN CERTIFICATE-----"))
             __builtin_trap();
         free(certs), free(key);
     }

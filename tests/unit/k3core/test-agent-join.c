@@ -88,6 +88,8 @@ TEST(pem_split)
     CHECK(kag_pem_split("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n", &certs, &key,
                         &e) < 0);
     CHECK(kag_pem_split("garbage", &certs, &key, &e) < 0);
+    CHECK(kag_pem_split("-----BEGIN EC PRIVATE KEY-----\nK\n-----END EC PRIVATE KEY-----\n", &certs,
+                        &key, &e) < 0);
     CHECK(kag_pem_split("-----BEGIN PRIVATE KEY-----\nA\n-----END", &certs, &key, &e) < 0);
 }
 
