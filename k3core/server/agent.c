@@ -1,8 +1,11 @@
 /* agent.c: starts the in-process node agent (k3core/kubelet) for `k3core server` unless
  * --disable-agent, with the server's node flags, and gives it the server's ServiceAccount token
- * signer for projected token volumes (tokens bound to the pod, audience the API server).
+ * signer for projected token volumes (tokens bound to the pod, audience the API server). With
+ * --disable-agent the scheduler runs on a 1 s timer of its own instead (without events), so pods
+ * still land on joined agents.
  */
 #include "k3core/kubelet/kubelet.h"
+#include "k3core/scheduler/scheduler.h"
 #include "k3core/server/server-internal.h"
 
 static char *mint(void *ud, const char *ns, const char *sa, const char *pod, const char *pod_uid,
@@ -26,10 +29,20 @@ static char *mint(void *ud, const char *ns, const char *sa, const char *pod, con
     return tok;
 }
 
+static void on_schedule(ev_timer *t, void *data)
+{
+    (void)t;
+    struct ksrv *s = data;
+    ksched_run(s->api, NULL);
+}
+
 int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
 {
-    if (s->cfg->disable_agent)
+    if (s->cfg->disable_agent) {
+        /* No local kubelet to drive the scheduler: joined agents still need their pods bound. */
+        s->sched_timer = ev_timer_add(s->loop, 1000, 1000, on_schedule, s);
         return 0;
+    }
     struct kubelet_config kc = {.data_dir = s->cfg->data_dir,
                                 .node_name = s->cfg->node_name,
                                 .node_ip = node_ip,

@@ -31,6 +31,7 @@ struct ksrv {
     char *ca_hash;           /* sha256 hex of the CA bundle served at /cacerts */
     char *token_password;    /* the join token's password (basic auth of agents) */
     ev_timer *ipam_timer;    /* ipam.c: assigns Node podCIDRs */
+    ev_timer *sched_timer;   /* agent.c: the scheduler with --disable-agent */
     kobj_watch *ipam_watch;
 };
 

@@ -265,6 +265,7 @@ static int write_kubeconfig(struct ksrv *s, dd_err *e)
 static void ksrv_release(struct ksrv *s)
 {
     kubelet_stop(s->kubelet);
+    ev_timer_del(s->sched_timer);
     ksrv_ipam_stop(s);
     free(s->node_ip), free(s->ca_hash), free(s->token_password);
     http_server_free(s->http);

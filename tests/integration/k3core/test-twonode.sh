@@ -200,4 +200,6 @@ for ns in "$NSA" "$NSB"; do
     if nsenter --net="/run/netns/$ns" iptables -w -S | grep -q k3d-dind-net; then fail "rules left in $ns"; fi
 done
 if grep -q " $K3CORE_TMP/" /proc/self/mountinfo; then fail "mounts left under $K3CORE_TMP"; fi
+left=$(pgrep -af "$K3CORE_TMP" || true)
+[ -z "$left" ] || fail "processes left behind: $left"
 echo "ok twonode"
