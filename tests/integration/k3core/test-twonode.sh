@@ -142,8 +142,12 @@ fi
 expect_contains "$out" "Node password rejected" "duplicate node-b's stderr"
 
 # host-gw routes: each node routes the other's podCIDR via its InternalIP
-expect_contains "$(ina ip route)" "$cb via $IPB" "node-a routes"
-expect_contains "$(inb ip route)" "$ca via $IPA" "node-b routes"
+i=0
+until ina ip route | grep -q "^$cb via $IPB" && inb ip route | grep -q "^$ca via $IPA"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "missing pod routes: node-a: $(ina ip route); node-b: $(inb ip route)"
+    sleep 0.2
+done
 
 pin() { printf '{"spec":{"nodeSelector":{"kubernetes.io/hostname":"%s"}}}' "$1"; }
 $K run web --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-b)" -- \
