@@ -179,6 +179,9 @@ case "$from" in *"from $cip" | *"from [::ffff:$cip]") ;; *)
     fail "web saw '$from', not the client pod's $cip (pod-to-pod traffic must not be NATed)" ;;
 esac
 
+# streams of pods on the agent's node are not served yet: a clear error, not a hang
+out=$($K logs web 2>&1) && fail "logs of a pod on node-b pretended to work: $out"
+expect_contains "$out" "runs on node node-b" "kubectl logs of a pod on node-b"
 $K delete pod web cli --grace-period=1 >/dev/null
 
 # the agent's shutdown removes its bridge, rules and routes; then the server's
