@@ -38,8 +38,8 @@
     "\"pods/proxy\",\"pods/eviction\",\"services/proxy\",\"serviceaccounts/token\"],"              \
     "\"verbs\":[\"create\",\"get\"]}," OTHER_GROUPS(READ "," WRITE)
 
-/* What kubelets need (upstream's system:node role; the Node authorizer's per-node narrowing is
- * not done: the binding below grants it to the whole system:nodes group, as k3s permits). */
+/* What kubelets need (upstream's system:node role), granted to the whole system:nodes group as
+ * k3s permits; rbac.c keeps each node to its own Node and Lease (NodeRestriction's core). */
 #define NODE_ROLE                                                                                  \
     "{\"name\":\"system:node\",\"rules\":["                                                        \
     "{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[" READ                             \

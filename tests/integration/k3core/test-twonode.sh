@@ -134,6 +134,15 @@ openssl verify -CAfile "$DB/agent/server-ca.crt" "$DB/agent/serving-kubelet.crt"
     fail "serving-kubelet.crt is not signed by the server CA"
 expect_contains "$(openssl x509 -in "$DB/agent/serving-kubelet.crt" -noout -ext subjectAltName)" \
     "IP Address:$IPB" "serving-kubelet.crt SANs"
+# node-b's identity may change its own Node but not node-a's (NodeRestriction)
+ncurl() {
+    inb curl -sS -o /dev/null -w '%{http_code}' --cacert "$DB/agent/server-ca.crt" \
+        --cert "$DB/agent/client-kubelet.crt" --key "$DB/agent/client-kubelet.key" -X PATCH \
+        -H 'Content-Type: application/merge-patch+json' -d '{"metadata":{"labels":{"t":"x"}}}' \
+        "https://$IPA:6443/api/v1/nodes/$1"
+}
+[ "$(ncurl node-b)" = 200 ] || fail "node-b cannot patch its own Node"
+[ "$(ncurl node-a)" = 403 ] || fail "node-b may patch node-a"
 # another machine claiming node-b (its own node password) is refused
 if out=$(inb "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "$TOKEN" --node-name node-b \
     --data-dir "$K3CORE_TMP/dup" 2>&1); then
