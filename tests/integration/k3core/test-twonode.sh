@@ -197,6 +197,22 @@ $K delete pod web cli --grace-period=1 >/dev/null
 kill "$AGENT_PID"
 wait "$AGENT_PID" || fail "k3core agent did not exit cleanly on SIGTERM"
 AGENT_PID=""
+if inb ip link show k3c0 >/dev/null 2>&1; then fail "the stopped agent left k3c0"; fi
+# a restarted agent rejoins with its stored node password and keeps its podCIDR
+nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "$TOKEN" \
+    --node-name node-b --node-ip "$IPB" --data-dir "$DB" >>"$K3CORE_TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+i=0
+until inb ip route | grep -q "^$ca via $IPA"; do
+    kill -0 "$AGENT_PID" 2>/dev/null || fail "the restarted agent exited"
+    i=$((i + 1))
+    [ $i -lt 150 ] || fail "the restarted agent did not set up its routes"
+    sleep 0.2
+done
+[ "$($K get node node-b -o jsonpath='{.spec.podCIDR}')" = "$cb" ] || fail "node-b's podCIDR changed"
+kill "$AGENT_PID"
+wait "$AGENT_PID" || fail "the restarted k3core agent did not exit cleanly on SIGTERM"
+AGENT_PID=""
 # a Node that goes away takes its route with it
 $K delete node node-b >/dev/null
 i=0
