@@ -7,7 +7,7 @@
 #   make SANITIZE=address,undefined test
 #   make format / format-check
 #   make fuzz-smoke           build every libFuzzer harness and run each briefly on its corpus
-#   make bench                benchmarks, results as a table in build/bench/results.md
+#   make bench                benchmarks, tables in build/bench/{results,k3core,pods}.md
 
 CC      ?= cc
 SANITIZE ?=
@@ -105,6 +105,7 @@ fuzz:
 bench: all
 	$(Q)ci/bench.sh
 	$(Q)ci/bench-k3core.sh
+	$(Q)ci/bench-pods.sh
 
 clean:
 	rm -rf $(BUILD)

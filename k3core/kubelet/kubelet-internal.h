@@ -65,6 +65,7 @@ struct kubelet {
     bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
     char **routes;             /* "<podCIDR> via <InternalIP>" routes this kubelet installed */
     int64_t routes_synced_ns;
+    bool pods_tmpfs; /* <agent>/pods is our tmpfs (data dir on overlayfs): stop unmounts it */
     char **labels, **taints;
     bool control_plane;
     int max_pods;

@@ -7,7 +7,10 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "k3core/kubelet/kubelet-internal.h"
@@ -191,6 +194,30 @@ static int max_pods(const struct kubelet_config *cfg)
     return (int)n;
 }
 
+/* A container's writable layer cannot be an overlay upper dir on overlayfs, which is where the
+ * data dir lands in a container started without a volume for it (`docker run --privileged` of a
+ * node image). Rather than failing every pod, the pods' writable layers and emptyDirs then go to
+ * a tmpfs of our own (memory), with a warning that says how to keep them on disk. */
+static int pods_dir_usable(kubelet *k, const char *pods, dd_err *e)
+{
+    struct statfs sf;
+    if (statfs(pods, &sf) < 0)
+        return dd_err_sys(e, "statfs %s", pods);
+    if (sf.f_type != OVERLAYFS_SUPER_MAGIC)
+        return 0;
+    if (mount("k3core-pods", pods, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        return dd_err_set(e, errno,
+                          "%s is on overlayfs, which cannot hold container layers, and mounting a "
+                          "tmpfs there failed: %s; put --data-dir on a volume",
+                          pods, strerror(errno));
+    k->pods_tmpfs = true;
+    dd_warn("kubelet: %s is on overlayfs (no volume for the data dir?): pod writable layers and "
+            "emptyDirs are kept in memory (tmpfs); mount a volume at the data dir to keep them on "
+            "disk",
+            pods);
+    return 0;
+}
+
 static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
 {
     char host[256] = "localhost";
@@ -218,6 +245,8 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
         r = dd_mkdir_p(ctrs, 0700, e);
     if (r >= 0)
         r = dd_mkdir_p(pods, 0755, e);
+    if (r >= 0)
+        r = pods_dir_usable(k, pods, e);
     if (r >= 0)
         r = dd_mkdir_p(store, 0700, e);
     if (r >= 0 && (r = img_store_open(store, 0, &k->images, e)) < 0)
@@ -274,6 +303,11 @@ void kubelet_stop(kubelet *k)
     dd_err ne = {0};
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);
+    if (k->pods_tmpfs) {
+        _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
+        if (umount2(pods, MNT_DETACH) < 0)
+            dd_warn("kubelet: unmounting %s: %s", pods, strerror(errno));
+    }
     img_store_close(k->images);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "dind/net.h"
 #include "net-internal.h"
@@ -68,10 +69,41 @@ static int bridge_setup_locked(const struct net_bridge_cfg *cfg, const struct ne
     return r;
 }
 
-static int bridge_setup(const struct net_bridge_cfg *cfg, const struct net_cidr *c, dd_err *e)
+/* Every attach re-checks the bridge so a deleted bridge or a flushed rule heals itself, but the
+ * check runs iptables three times (tens of milliseconds): within RECHECK_NS of a successful setup
+ * of the same bridge and CIDR in the same network namespace, attach trusts it. */
+#define RECHECK_NS (30LL * 1000000000)
+static struct {
+    char bridge[16];
+    struct net_cidr cidr;
+    ino_t netns;
+    int64_t at;
+} last_setup;
+
+static ino_t current_netns(void)
+{
+    struct stat st;
+    return stat("/proc/thread-self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
+
+static int bridge_setup(const struct net_bridge_cfg *cfg, const struct net_cidr *c, bool may_skip,
+                        dd_err *e)
 {
     pthread_mutex_lock(&setup_lock);
-    int r = bridge_setup_locked(cfg, c, e);
+    ino_t ns = current_netns();
+    int64_t now = dd_mono_ns();
+    int r = 0;
+    if (!may_skip || !ns || ns != last_setup.netns || strcmp(last_setup.bridge, cfg->bridge) ||
+        memcmp(&last_setup.cidr, c, sizeof(*c)) || now - last_setup.at > RECHECK_NS) {
+        last_setup.at = 0;
+        r = bridge_setup_locked(cfg, c, e);
+        if (r >= 0) {
+            snprintf(last_setup.bridge, sizeof(last_setup.bridge), "%s", cfg->bridge);
+            last_setup.cidr = *c;
+            last_setup.netns = ns;
+            last_setup.at = now;
+        }
+    }
     pthread_mutex_unlock(&setup_lock);
     return r;
 }
@@ -81,13 +113,16 @@ int net_bridge_setup(const struct net_bridge_cfg *cfg, dd_err *e)
     struct net_cidr c;
     int r = cfg_parse(cfg, &c, e);
     if (r >= 0)
-        r = bridge_setup(cfg, &c, e);
+        r = bridge_setup(cfg, &c, false, e);
     return r < 0 ? dd_err_wrap(e, "setting up bridge %s", cfg->bridge ? cfg->bridge : "") : 0;
 }
 
 int net_bridge_teardown(const struct net_bridge_cfg *cfg, dd_err *e)
 {
     _cleanup_net_nl_ net_nl *nl = NULL;
+    pthread_mutex_lock(&setup_lock);
+    last_setup.at = 0;
+    pthread_mutex_unlock(&setup_lock);
     int r = net_rules_remove(cfg->bridge, e);
     if (r >= 0)
         r = net_nl_open(-1, &nl, e);
@@ -174,7 +209,7 @@ int net_pod_attach(const struct net_bridge_cfg *cfg, const char *netns_path, con
     struct net_ipam ipam = {0};
     int r = cfg_parse(cfg, &c, e);
     if (r >= 0)
-        r = bridge_setup(cfg, &c, e);
+        r = bridge_setup(cfg, &c, true, e);
     if (r >= 0)
         r = net_ipam_init(&ipam, cfg->state_dir, cfg->cidr, e);
     if (r >= 0)

@@ -169,6 +169,35 @@ TEST(pod_reattach_same_owner_keeps_ip)
     net_isolated(reattach_body);
 }
 
+/* attach skips the iptables check for a bridge it set up moments ago, but a teardown in between
+ * must not leave the next attach without bridge or rules */
+static void heal_body(const char *dir)
+{
+    char state[256];
+    struct net_bridge_cfg cfg = cfg_in(dir, state);
+    struct pod a, b;
+    struct net_pod_ip ia, ib;
+    dd_err e;
+    pod_start(&a);
+    pod_start(&b);
+    CHECK_EQ_INT(net_pod_attach(&cfg, a.netns, "uid-a", &ia, &e), 0);
+    CHECK_EQ_INT(net_pod_detach(&cfg, "uid-a", &e), 0);
+    CHECK_EQ_INT(net_bridge_teardown(&cfg, &e), 0);
+    _cleanup_free_ char *gone = command_output("iptables -S FORWARD | grep -c k3d-dind-net");
+    CHECK_EQ_STR(gone, "0\n");
+    CHECK_EQ_INT(net_pod_attach(&cfg, b.netns, "uid-b", &ib, &e), 0);
+    _cleanup_free_ char *back = command_output("iptables -S FORWARD | grep -c k3d-dind-net");
+    CHECK_EQ_STR(back, "2\n");
+    CHECK_EQ_INT(tcp_between(b.netns, "/proc/self/ns/net", ib.ip), 0);
+    pod_stop(&a);
+    pod_stop(&b);
+}
+
+TEST(pod_attach_after_teardown_restores_bridge_and_rules)
+{
+    net_isolated(heal_body);
+}
+
 static void failure_body(const char *dir)
 {
     char state[256];
