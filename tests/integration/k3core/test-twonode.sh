@@ -198,8 +198,9 @@ kill "$AGENT_PID"
 wait "$AGENT_PID" || fail "k3core agent did not exit cleanly on SIGTERM"
 AGENT_PID=""
 if inb ip link show k3c0 >/dev/null 2>&1; then fail "the stopped agent left k3c0"; fi
-# a restarted agent rejoins with its stored node password and keeps its podCIDR
-nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "$TOKEN" \
+# a restarted agent rejoins with its stored node password and keeps its podCIDR (this time
+# through K3S_URL and K3S_TOKEN, with the short token form: the bare password)
+K3S_URL="https://$IPA:6443" K3S_TOKEN="$pw" nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent \
     --node-name node-b --node-ip "$IPB" --data-dir "$DB" >>"$K3CORE_TMP/agent.log" 2>&1 &
 AGENT_PID=$!
 i=0
