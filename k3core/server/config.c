@@ -7,9 +7,11 @@
  */
 #include "k3core/server/config.h"
 
+#include "k3core/api/selector.h"
 #include "k3core/kubelet/kubelet.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -148,6 +150,8 @@ static void set_defaults(struct kcfg *c)
     c->log_level = dd_strdup("info");
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
+    for (char *p = host; *p; p++) /* k3s lower-cases the hostname for the node name */
+        *p = (char)tolower((unsigned char)*p);
     c->node_name = dd_strdup(host[0] ? host : "localhost");
 }
 
@@ -222,6 +226,10 @@ static int validate(struct kcfg *c, dd_err *e)
     unsigned char a4[4];
     if (c->node_ip && inet_pton(AF_INET, c->node_ip, a4) != 1)
         return dd_err_set(e, EINVAL, "invalid --node-ip \"%s\": want an IPv4 address", c->node_ip);
+    const char *why = ksel_check_dns1123_subdomain(c->node_name);
+    if (why)
+        return dd_err_set(e, EINVAL, "invalid node name \"%s\": %s (set --node-name)", c->node_name,
+                          why);
     if (c->agent)
         return validate_agent(c, e);
     if (c->https_port <= 0)

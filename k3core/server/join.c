@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "k3core/api/selector.h"
 #include "k3core/pki/b64.h"
 #include "k3core/server/server-internal.h"
 
@@ -227,6 +228,12 @@ static const char *node_of(struct ksrv *s, http_req *req)
     const char *pw = http_req_header(req, "k3s-Node-Password");
     if (!node || !*node || !pw || !*pw) {
         reply_text(req, 400, "missing k3s-Node-Name or k3s-Node-Password header\n");
+        return NULL;
+    }
+    const char *why = ksel_check_dns1123_subdomain(node);
+    if (why) {
+        _cleanup_free_ char *msg = dd_asprintf("invalid node name \"%s\": %s\n", node, why);
+        reply_text(req, 400, msg);
         return NULL;
     }
     int r = node_password_check(s, node, pw);

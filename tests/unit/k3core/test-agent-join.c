@@ -72,6 +72,11 @@ TEST(agent_flags)
     CHECK(kcfg_parse(6, badip, true, &c, &help, &e) < 0);
     CHECK(strstr(e.msg, "--node-ip") != NULL);
     kcfg_release(&c);
+    char *badname[] = {(char *)"-s",          (char *)"https://h:6443", (char *)"-t", (char *)"x",
+                       (char *)"--node-name", (char *)"Bad_Node",       NULL};
+    CHECK(kcfg_parse(6, badname, true, &c, &help, &e) < 0);
+    CHECK(strstr(e.msg, "invalid node name") != NULL);
+    kcfg_release(&c);
 }
 
 TEST(pem_split)
