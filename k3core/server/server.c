@@ -164,6 +164,14 @@ static void on_controllers(ev_timer *t, void *data)
     ev_timer_reset(t, n > 0 ? 50 : 1000);
 }
 
+#define NODE_GRACE_NS (50 * 1000000000LL) /* upstream's node-monitor-grace-period */
+
+static void on_nodelife(ev_timer *t, void *data)
+{
+    (void)t;
+    ksrv_nodelife_pass(data, dd_now_ns(), NODE_GRACE_NS);
+}
+
 static char **wanted_sans(const struct kcfg *c, const char *advertise)
 {
     char svc_ip[64] = "10.43.0.1";
@@ -266,6 +274,7 @@ static void ksrv_release(struct ksrv *s)
 {
     kubelet_stop(s->kubelet);
     ev_timer_del(s->sched_timer);
+    ev_timer_del(s->nodelife_timer);
     ksrv_ipam_stop(s);
     free(s->node_ip), free(s->ca_hash), free(s->token_password);
     http_server_free(s->http);
@@ -310,6 +319,7 @@ int ksrv_run(const struct kcfg *cfg)
         return 1;
     }
     s.ctrl_timer = ev_timer_add(s.loop, 200, 0, on_controllers, &s);
+    s.nodelife_timer = ev_timer_add(s.loop, 5000, 5000, on_nodelife, &s);
     dd_info("Running kube-apiserver on https://%s:%d", cfg->bind_address, cfg->https_port);
     dd_info("k3s is up and running");
     ev_run(s.loop);
