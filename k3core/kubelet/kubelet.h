@@ -1,12 +1,14 @@
-/* kubelet: the in-process node agent of `k3core server` — registers the Node (capacity, labels,
- * taints, conditions, heartbeat Lease), runs the pods bound to it through libdind's rt and
- * reports their status. Prefix: kubelet_.
+/* kubelet: the node agent of `k3core server` (in-process) and of `k3core agent` — registers the
+ * Node (capacity, labels, taints, conditions, heartbeat Lease), runs the pods bound to it through
+ * libdind's rt, reports their status, and keeps the node's pod network (bridge k3c0 on the
+ * Node's podCIDR, routes to the other Nodes' podCIDRs). Prefix: kubelet_.
  *
  * Everything runs on the server's ev loop and talks to the object layer (kobj_) directly: no
  * HTTP round trip. The server creates one kubelet at start unless --disable-agent and keeps it in
  * struct ksrv's `kubelet` field (NULL without an agent).
  *
- * `k3core agent` runs the same kubelet against a remote server (struct kubelet_remote).
+ * `k3core agent` runs the same kubelet against a remote server (struct kubelet_remote): every
+ * call is a blocking HTTPS request on the agent's own loop.
  *
  * On-disk layout under <data-dir>/agent:
  *     images/                 docker-archive tarballs loaded at start (k3s's airgap contract)
@@ -14,6 +16,9 @@
  *     pods/<ns>_<pod>_<uid>/  per pod: netns (bind-mounted network namespace), volumes/,
  *                             <container>/<restart>.log (CRI-format logs)
  *     containers/<rt id>/     rt state directories (one per running container instance)
+ *     ipam/                   pod IP allocations on the bridge
+ *     (k3core agent only) server-ca.crt, client-kubelet.{crt,key}, serving-kubelet.{crt,key},
+ *     node-password           written by the join (k3core/agent/join.c)
  * A container's rt id is "<pod uid>-<container name>-<restart count>".
  */
 #ifndef K3CORE_KUBELET_H

@@ -33,11 +33,11 @@ static bool lease_fresh(struct ksrv *s, const char *node, int64_t now_ns, int64_
 
 static int put(struct ksrv *s, json_t *node, const char *sub)
 {
-    kobj_req req = {.res = kres_lookup("", "v1", "nodes"),
-                    .name = json_string_value(
-                        json_object_get(json_object_get(node, "metadata"), "name")),
-                    .subresource = sub,
-                    .field_manager = "k3core-node-lifecycle"};
+    kobj_req req = {
+        .res = kres_lookup("", "v1", "nodes"),
+        .name = json_string_value(json_object_get(json_object_get(node, "metadata"), "name")),
+        .subresource = sub,
+        .field_manager = "k3core-node-lifecycle"};
     kobj_result res = {0};
     kobj_status st = {0};
     int r = kobj_update(s->api, &req, node, &res, &st);
@@ -84,7 +84,8 @@ static void mark_unknown(struct ksrv *s, json_t *node, const char *now)
         jx_set_str(c, "message", "Kubelet stopped posting node status.");
         jx_set_str(c, "lastTransitionTime", now);
     }
-    const char *name = json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
+    const char *name =
+        json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
     dd_warn("node-lifecycle: node %s stopped posting status: marked Unknown and %s", name,
             UNREACHABLE);
     if (put(s, node, "status") < 0)
@@ -106,7 +107,8 @@ static void mark_unknown(struct ksrv *s, json_t *node, const char *now)
 
 static void node_check(struct ksrv *s, json_t *node, int64_t now_ns, int64_t grace_ns)
 {
-    const char *name = json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
+    const char *name =
+        json_string_value(json_object_get(json_object_get(node, "metadata"), "name"));
     json_t *ready = ready_condition(node);
     bool unknown = dd_streq(json_string_value(json_object_get(ready, "status")), "Unknown");
     long ti = taint_index(node);
