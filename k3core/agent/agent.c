@@ -1,13 +1,15 @@
 /* agent.c: `k3core agent` start-up and shutdown. Joins the server (join.c), then starts the
  * kubelet with the remote API (client.c) — registering the Node and Lease as
  * system:node:<name> — and runs the loop until SIGTERM/SIGINT, when the kubelet stops its pods
- * and removes its bridge, rules and pod routes. A refused join exits 1 before anything is set
- * up on the node.
+ * and removes its bridge, rules and pod routes. While the server cannot be reached the join is
+ * retried every 2 s; a refused one (token, CA hash, node password) exits 1 before anything is
+ * set up on the node.
  */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "dind/ev.h"
 #include "k3core/agent/agent.h"
@@ -49,12 +51,37 @@ struct agent {
     char *node_ip;
 };
 
+/* Joins, retrying every 2 s while the server cannot be reached or is not ready (as k3s agents
+ * wait for their server); a refused token or node password ends it at once. Returns 1 when
+ * SIGTERM/SIGINT arrived while waiting (they are blocked, so they stay pending until here). */
+static int join_with_retry(struct agent *a, const struct kcfg *cfg, dd_err *e)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    for (;;) {
+        int r = kag_join(cfg, cfg->node_name, a->node_ip, &a->join, e);
+        if (r >= 0 || (r != -EHOSTUNREACH && r != -EPROTO))
+            return r < 0 ? dd_err_wrap(e, "joining %s", cfg->server_url) : 0;
+        dd_warn("waiting to join %s: %s", cfg->server_url, e->msg);
+        dd_err_clear(e);
+        struct timespec ts = {.tv_sec = 2};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            dd_info("received %s while waiting to join, exiting",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return 1;
+        }
+    }
+}
+
 static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
 {
     a->node_ip = cfg->node_ip ? dd_strdup(cfg->node_ip) : first_ipv4();
-    int r = kag_join(cfg, cfg->node_name, a->node_ip, &a->join, e);
-    if (r < 0)
-        return dd_err_wrap(e, "joining %s", cfg->server_url);
+    int r = join_with_retry(a, cfg, e);
+    if (r != 0)
+        return r;
     dd_info("joined %s as system:node:%s", cfg->server_url, cfg->node_name);
     struct kag_http_opts o = {
         .ca_file = a->join.ca_file, .cert_file = a->join.cert_file, .key_file = a->join.key_file};
@@ -108,10 +135,12 @@ int kag_run(const struct kcfg *cfg)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    if (agent_start(&a, cfg, &e) < 0) {
-        dd_error("k3core agent: %s", e.msg);
+    int r = agent_start(&a, cfg, &e);
+    if (r != 0) {
+        if (r < 0)
+            dd_error("k3core agent: %s", e.msg);
         agent_release(&a);
-        return 1;
+        return r < 0 ? 1 : 0;
     }
     dd_info("k3s agent is up and running");
     ev_run(a.loop);

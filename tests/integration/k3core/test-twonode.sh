@@ -18,11 +18,12 @@ IPB=192.168.231.2
 DA=$K3CORE_TMP/a
 DB=$K3CORE_TMP/b
 AGENT_PID=""
+WAIT_PID=""
 SERVER_PID=""
 
 cleanup() {
     rc=$?
-    for p in $AGENT_PID $SERVER_PID; do
+    for p in $AGENT_PID $WAIT_PID $SERVER_PID; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -97,6 +98,20 @@ if out=$(inb "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "K10$other
 fi
 expect_contains "$out" "CA certificate hash" "wrong-hash agent's stderr"
 out=$($K get node node-bad 2>&1) && fail "a refused agent registered a Node: $out"
+# a server that does not answer yet is waited for (k3s agents start before their server)
+nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent --server "https://$IPA:6444" --token "$TOKEN" \
+    --node-name node-wait --data-dir "$K3CORE_TMP/wait" >"$K3CORE_TMP/wait.log" 2>&1 &
+WAIT_PID=$!
+i=0
+until grep -q "waiting to join" "$K3CORE_TMP/wait.log"; do
+    kill -0 "$WAIT_PID" 2>/dev/null || fail "agent gave up on an unreachable server: $(cat "$K3CORE_TMP/wait.log")"
+    i=$((i + 1))
+    [ $i -lt 150 ] || fail "agent did not report waiting for its server"
+    sleep 0.2
+done
+kill "$WAIT_PID"
+wait "$WAIT_PID" || fail "a waiting agent did not exit cleanly on SIGTERM"
+WAIT_PID=""
 
 nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent --server "https://$IPA:6443" --token-file "$DA/server/token" \
     --node-name node-b --node-ip "$IPB" --data-dir "$DB" >"$K3CORE_TMP/agent.log" 2>&1 &
