@@ -164,7 +164,7 @@ static char **service_env(struct kl_pod *p, char **env)
     kobj_list_opts o = {0};
     kobj_status st = {0};
     json_t *list = NULL;
-    if (kobj_list(p->k->api, &req, &o, &list, &st) < 0)
+    if (kl_api_list(p->k, &req, &o, &list, &st) < 0)
         dd_warn("listing services of %s: %s", p->ns, st.message);
     kobj_status_release(&st);
     json_t *master = kl_get(p->k, "", "services", "default", "kubernetes");

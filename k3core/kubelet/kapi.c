@@ -5,12 +5,47 @@
  * reason and message) bumps that Event's count and lastTimestamp instead of creating another,
  * as upstream's EventCorrelator does, so a probe failing every second does not flood the
  * store. Failures are logged and do not stop the caller.
+ * Every call goes through kl_api_*: the in-process object layer, or the remote server of
+ * `k3core agent`.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "k3core/kubelet/kubelet-internal.h"
+
+int kl_api_get(kubelet *k, const kobj_req *req, json_t **ret, kobj_status *st)
+{
+    return k->remote ? k->remote->get(k->remote->ud, req, ret, st) : kobj_get(k->api, req, ret, st);
+}
+
+int kl_api_list(kubelet *k, const kobj_req *req, const kobj_list_opts *o, json_t **ret,
+                kobj_status *st)
+{
+    return k->remote ? k->remote->list(k->remote->ud, req, o, ret, st)
+                     : kobj_list(k->api, req, o, ret, st);
+}
+
+int kl_api_create(kubelet *k, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st)
+{
+    return k->remote ? k->remote->create(k->remote->ud, req, body, ret, st)
+                     : kobj_create(k->api, req, body, ret, st);
+}
+
+int kl_api_update(kubelet *k, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st)
+{
+    return k->remote ? k->remote->update(k->remote->ud, req, body, ret, st)
+                     : kobj_update(k->api, req, body, ret, st);
+}
+
+int kl_api_delete(kubelet *k, const kobj_req *req, const json_t *opts, kobj_result *ret,
+                  kobj_status *st)
+{
+    return k->remote ? k->remote->del(k->remote->ud, req, opts, ret, st)
+                     : kobj_delete(k->api, req, opts, ret, st);
+}
 
 const kres_resource *kl_res(const char *group, const char *resource)
 {
@@ -45,7 +80,7 @@ json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, c
     kobj_req req = {.res = kl_res(group, res), .ns = ns, .name = name};
     kobj_status st = {0};
     json_t *obj = NULL;
-    if (!req.res || kobj_get(k->api, &req, &obj, &st) < 0)
+    if (!req.res || kl_api_get(k, &req, &obj, &st) < 0)
         obj = NULL;
     kobj_status_release(&st);
     return obj;
@@ -67,7 +102,7 @@ int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status)
                         .field_manager = "k3core-kubelet"};
         kobj_result res = {0};
         kobj_status st = {0};
-        r = kobj_update(k->api, &req, cur, &res, &st);
+        r = kl_api_update(k, &req, cur, &res, &st);
         if (r < 0)
             dd_debug("pod %s/%s status: %s", ns, name, st.message);
         kobj_result_release(&res);
@@ -188,7 +223,7 @@ void kl_event(kubelet *k, const json_t *obj, const char *type, const char *reaso
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
-    if (kobj_create(k->api, &req, ev, &res, &st) < 0)
+    if (kl_api_create(k, &req, ev, &res, &st) < 0)
         dd_debug("event %s: %s", reason, st.message);
     else if (s) { /* the old Event is gone (deleted or expired): follow the new one */
         free(s->name);

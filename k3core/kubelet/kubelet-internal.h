@@ -70,12 +70,15 @@ struct kl_pod {
 
 struct kubelet {
     ev_loop *loop;
-    kobj_api *api;
+    kobj_api *api;                       /* in-process object layer, or NULL with remote */
+    const struct kubelet_remote *remote; /* `k3core agent`: the API server over HTTPS */
     char *node_name, *node_ip, *agent_dir, *images_dir;
-    char *pod_cidr, *ipam_dir;
+    char *pod_cidr, *ipam_dir, *cluster_cidr;
     char *cluster_dns, *cluster_domain;
     struct net_bridge_cfg net; /* the node's pod bridge (strings point into k) */
     bool net_up;               /* net_bridge_setup succeeded: stop tears it down */
+    char **routes;             /* "<podCIDR> via <InternalIP>" routes this kubelet installed */
+    int64_t routes_synced_ns;
     bool pods_tmpfs; /* <agent>/pods is our tmpfs (data dir on overlayfs): stop unmounts it */
     char **labels, **taints;
     bool control_plane;
@@ -87,7 +90,8 @@ struct kubelet {
     img_store *images;
     struct kl_pulls *pulls; /* pull.c's image manager */
     ev_timer *hb_timer, *sync_timer;
-    kobj_watch *pod_watch;
+    kobj_watch *pod_watch, *node_watch; /* in-process */
+    void *rpod_watch, *rnode_watch;     /* remote (kubelet_remote.watch) */
     struct kl_pod *pods;
     int64_t start_ns;
     bool stopping;
@@ -97,6 +101,16 @@ struct kubelet {
 };
 
 /* ---- kapi.c: object-layer helpers (errors logged, not fatal) ---- */
+/* The kobj_ calls, sent to the remote server when k->remote is set. */
+int kl_api_get(kubelet *k, const kobj_req *req, json_t **ret, kobj_status *st);
+int kl_api_list(kubelet *k, const kobj_req *req, const kobj_list_opts *o, json_t **ret,
+                kobj_status *st);
+int kl_api_create(kubelet *k, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st);
+int kl_api_update(kubelet *k, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st);
+int kl_api_delete(kubelet *k, const kobj_req *req, const json_t *opts, kobj_result *ret,
+                  kobj_status *st);
 const kres_resource *kl_res(const char *group, const char *resource);
 json_t *kl_get(kubelet *k, const char *group, const char *res, const char *ns, const char *name);
 int kl_put_status(kubelet *k, const char *ns, const char *name, json_t *status);
@@ -112,6 +126,13 @@ const char *kl_str(const json_t *obj, const char *k1, const char *k2);
 /* ---- node.c ---- */
 int kl_node_register(kubelet *k, dd_err *e);
 void kl_node_heartbeat(kubelet *k);
+
+/* ---- routes.c: the pod network between nodes ---- */
+/* Sets the bridge up once the Node has a podCIDR and syncs the routes to the other Nodes'
+ * podCIDRs (at most every 2 s unless force). Returns true when the bridge is up. */
+bool kl_net_sync(kubelet *k, bool force);
+/* Removes every route this kubelet installed. */
+void kl_routes_clear(kubelet *k);
 
 /* ---- sandbox.c ---- */
 int kl_sandbox_create(struct kl_pod *p, dd_err *e);

@@ -55,7 +55,7 @@ static json_t *list_my_pods(kubelet *k)
     kobj_list_opts o = {.field_selector = fs};
     kobj_status st = {0};
     json_t *list = NULL;
-    if (kobj_list(k->api, &req, &o, &list, &st) < 0)
+    if (kl_api_list(k, &req, &o, &list, &st) < 0)
         dd_warn("listing pods: %s", st.message);
     kobj_status_release(&st);
     return list;
@@ -109,9 +109,11 @@ static void sync_all(kubelet *k)
 static void on_sync(ev_timer *t, void *data)
 {
     kubelet *k = data;
-    ksched_run(k->api, k);
-    sync_all(k);
-    ev_timer_reset(t, 1000);
+    if (!k->remote)
+        ksched_run(k->api, k);
+    if (kl_net_sync(k, false))
+        sync_all(k); /* pods wait for the pod bridge, i.e. for the Node's podCIDR */
+    ev_timer_reset(t, k->net_up ? 1000 : 200);
 }
 
 void kl_sync_soon(kubelet *k)
@@ -132,8 +134,41 @@ static void on_pod_event(void *ud, const char *type, json_t *obj)
     kl_sync_soon(ud);
 }
 
+static void on_pods_changed(void *ud)
+{
+    kl_sync_soon(ud);
+}
+
+/* A Node changed: re-check the pod bridge and the routes on the next tick. */
+static void on_nodes_changed(void *ud)
+{
+    kubelet *k = ud;
+    k->routes_synced_ns = 0;
+    kl_sync_soon(k);
+}
+
+static void on_node_event(void *ud, const char *type, json_t *obj)
+{
+    (void)type, (void)obj;
+    on_nodes_changed(ud);
+}
+
+static int start_remote_watches(kubelet *k, dd_err *e)
+{
+    const struct kubelet_remote *rm = k->remote;
+    if (!rm->watch)
+        return 0; /* the 1 s list in on_sync and the 2 s node list still find every change */
+    _cleanup_free_ char *fs = dd_asprintf("spec.nodeName=%s", k->node_name);
+    int r = rm->watch(rm->ud, "pods", fs, on_pods_changed, k, &k->rpod_watch, e);
+    if (r >= 0)
+        r = rm->watch(rm->ud, "nodes", NULL, on_nodes_changed, k, &k->rnode_watch, e);
+    return r < 0 ? dd_err_wrap(e, "watching the server") : 0;
+}
+
 static int start_watch(kubelet *k, dd_err *e)
 {
+    if (k->remote)
+        return start_remote_watches(k, e);
     kobj_req req = {.res = kl_res("", "pods")};
     kobj_watch_opts o = {0};
     char rv[32];
@@ -141,8 +176,11 @@ static int start_watch(kubelet *k, dd_err *e)
     o.resource_version = rv;
     kobj_status st = {0};
     int r = kobj_watch_start(k->api, &req, &o, on_pod_event, k, &k->pod_watch, &st);
+    kobj_req nreq = {.res = kl_res("", "nodes")};
+    if (r >= 0)
+        r = kobj_watch_start(k->api, &nreq, &o, on_node_event, k, &k->node_watch, &st);
     if (r < 0)
-        dd_err_set(e, -r, "watching pods: %s", st.message);
+        dd_err_set(e, -r, "watching pods and nodes: %s", st.message);
     kobj_status_release(&st);
     return r;
 }
@@ -195,14 +233,14 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->mint_token = cfg->mint_token;
     k->mint_ud = cfg->mint_ud;
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;
-    k->pod_cidr = dd_strdup(cfg->pod_cidr && *cfg->pod_cidr ? cfg->pod_cidr : "10.42.0.0/24");
     k->ipam_dir = dd_path_join(k->agent_dir, "ipam");
+    k->cluster_cidr = cfg->cluster_cidr ? dd_strdup(cfg->cluster_cidr) : NULL;
+    k->net = (struct net_bridge_cfg){
+        .bridge = "k3c0", .state_dir = k->ipam_dir, .masq_exclude = k->cluster_cidr};
     k->cluster_dns =
         dd_strdup(cfg->cluster_dns && *cfg->cluster_dns ? cfg->cluster_dns : "10.43.0.10");
     k->cluster_domain = dd_strdup(cfg->cluster_domain && *cfg->cluster_domain ? cfg->cluster_domain
                                                                               : "cluster.local");
-    k->net =
-        (struct net_bridge_cfg){.bridge = "k3c0", .cidr = k->pod_cidr, .state_dir = k->ipam_dir};
     _cleanup_free_ char *store = dd_path_join(k->images_dir, "store");
     _cleanup_free_ char *ctrs = dd_path_join(k->agent_dir, "containers");
     _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
@@ -215,8 +253,6 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
         r = pods_dir_usable(k, pods, e);
     if (r >= 0)
         r = dd_mkdir_p(store, 0700, e);
-    if (r >= 0 && (r = net_bridge_setup(&k->net, e)) >= 0)
-        k->net_up = true;
     if (r >= 0 && (r = img_store_open(store, 0, &k->images, e)) < 0)
         dd_err_wrap(e, "image store %s", store);
     return r;
@@ -228,6 +264,7 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
     kubelet *k = dd_calloc(1, sizeof(*k));
     k->loop = loop;
     k->api = api;
+    k->remote = cfg->remote;
     k->start_ns = dd_now_ns();
     int r = prepare(k, cfg, e);
     if (r >= 0)
@@ -256,6 +293,11 @@ void kubelet_stop(kubelet *k)
         return;
     k->stopping = true;
     kobj_watch_stop(k->pod_watch);
+    kobj_watch_stop(k->node_watch);
+    if (k->remote && k->remote->unwatch) {
+        k->remote->unwatch(k->rpod_watch);
+        k->remote->unwatch(k->rnode_watch);
+    }
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
     while (k->pods) {
@@ -263,6 +305,7 @@ void kubelet_stop(kubelet *k)
         k->pods = p->next;
         kl_pod_teardown(p);
     }
+    kl_routes_clear(k);
     dd_err ne = {0};
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);
@@ -277,7 +320,7 @@ void kubelet_stop(kubelet *k)
     kl_handler_tls_free(k);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);
     dd_strv_free(k->labels), dd_strv_free(k->taints);
-    free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir);
+    free(k->ca_pem), free(k->pod_cidr), free(k->ipam_dir), free(k->cluster_cidr);
     free(k->cluster_dns), free(k->cluster_domain);
     free(k);
 }

@@ -1,10 +1,14 @@
-/* kubelet: the in-process node agent of `k3core server` — registers the Node (capacity, labels,
- * taints, conditions, heartbeat Lease), runs the pods bound to it through libdind's rt and
- * reports their status. Prefix: kubelet_.
+/* kubelet: the node agent of `k3core server` (in-process) and of `k3core agent` — registers the
+ * Node (capacity, labels, taints, conditions, heartbeat Lease), runs the pods bound to it through
+ * libdind's rt, reports their status, and keeps the node's pod network (bridge k3c0 on the
+ * Node's podCIDR, routes to the other Nodes' podCIDRs). Prefix: kubelet_.
  *
  * Everything runs on the server's ev loop and talks to the object layer (kobj_) directly: no
  * HTTP round trip. The server creates one kubelet at start unless --disable-agent and keeps it in
  * struct ksrv's `kubelet` field (NULL without an agent).
+ *
+ * `k3core agent` runs the same kubelet against a remote server (struct kubelet_remote): every
+ * call is a blocking HTTPS request on the agent's own loop.
  *
  * On-disk layout under <data-dir>/agent:
  *     images/                 docker-archive tarballs loaded at start (k3s's airgap contract)
@@ -12,6 +16,9 @@
  *     pods/<ns>_<pod>_<uid>/  per pod: netns (bind-mounted network namespace), volumes/,
  *                             <container>/<restart>.log (CRI-format logs)
  *     containers/<rt id>/     rt state directories (one per running container instance)
+ *     ipam/                   pod IP allocations on the bridge
+ *     (k3core agent only) server-ca.crt, client-kubelet.{crt,key}, serving-kubelet.{crt,key},
+ *     node-password           written by the join (k3core/agent/join.c)
  * A container's rt id is "<pod uid>-<container name>-<restart count>".
  */
 #ifndef K3CORE_KUBELET_H
@@ -24,6 +31,27 @@
 #include "k3core/api/objects.h"
 
 typedef struct kubelet kubelet;
+
+/* The API calls of a kubelet that runs apart from the server (`k3core agent`): the same contract
+ * as the kobj_ functions of the same name, answered by a remote API server over HTTPS
+ * (k3core/agent/client.c). Without it the kubelet calls the in-process object layer. */
+struct kubelet_remote {
+    void *ud;
+    int (*get)(void *ud, const kobj_req *req, json_t **ret, kobj_status *st);
+    int (*list)(void *ud, const kobj_req *req, const kobj_list_opts *o, json_t **ret,
+                kobj_status *st);
+    int (*create)(void *ud, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st);
+    int (*update)(void *ud, const kobj_req *req, const json_t *body, kobj_result *ret,
+                  kobj_status *st);
+    int (*del)(void *ud, const kobj_req *req, const json_t *opts, kobj_result *ret,
+               kobj_status *st);
+    /* Calls changed(cb_ud) on the loop whenever core/v1 `resource` objects matching
+     * field_selector (NULL = all) may have changed; *ret is the handle for unwatch. */
+    int (*watch)(void *ud, const char *resource, const char *field_selector,
+                 void (*changed)(void *), void *cb_ud, void **ret, dd_err *e);
+    void (*unwatch)(void *handle);
+};
 
 struct kubelet_config {
     const char *data_dir;      /* --data-dir; the agent uses <data_dir>/agent */
@@ -38,18 +66,23 @@ struct kubelet_config {
                         const char *pod_uid, int64_t expiry_seconds, int64_t *ret_exp);
     void *mint_ud;
     const char *ca_pem;         /* ca.crt of projected token volumes */
-    const char *pod_cidr;       /* this node's pod CIDR on bridge k3c0; NULL = 10.42.0.0/24 */
+    const char *cluster_cidr;   /* --cluster-cidr: pod-to-pod traffic is not masqueraded */
     const char *cluster_dns;    /* pods' nameserver (dnsPolicy ClusterFirst); NULL = 10.43.0.10 */
     const char *cluster_domain; /* NULL = cluster.local */
     /* k3s's registries.yaml (--private-registry) as JSON: mirrors and configs; NULL = none. */
     const json_t *registries;
+    /* Set for `k3core agent`: API calls go to a remote server, pods are found by polling (no
+     * in-process watch) and the scheduler is not run here (the server's agent runs it). */
+    const struct kubelet_remote *remote;
 };
 
 /* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */
 int kubelet_config_check(const struct kubelet_config *cfg, dd_err *e);
 
 /* Registers the Node, loads image tarballs, starts the pod watch, the scheduler and the
- * heartbeat timers on loop. */
+ * heartbeat timers on loop. api is NULL when cfg->remote is set. The pod bridge k3c0 is set up
+ * once the server has assigned the Node's spec.podCIDR (pods wait until then), and routes to
+ * every other Node's podCIDR via its InternalIP are kept in step with the Nodes (routes.c). */
 int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg, kubelet **ret,
                   dd_err *e);
 /* Stops every pod's containers and removes their netns mounts, cgroups and rootfs mounts (the

@@ -184,8 +184,8 @@ static int write_node(kubelet *k, json_t *node, bool create, dd_err *e)
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
-    int r = create ? kobj_create(k->api, &req, node, &res, &st)
-                   : kobj_update(k->api, &req, node, &res, &st);
+    int r =
+        create ? kl_api_create(k, &req, node, &res, &st) : kl_api_update(k, &req, node, &res, &st);
     if (r < 0)
         dd_err_set(e, -r, "node %s: %s", k->node_name, st.message);
     kobj_result_release(&res);
@@ -209,7 +209,7 @@ static int update_status(kubelet *k, dd_err *e)
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
-    int r = kobj_update(k->api, &req, cur, &res, &st);
+    int r = kl_api_update(k, &req, cur, &res, &st);
     if (r < 0)
         dd_err_set(e, -r, "node %s status: %s", k->node_name, st.message);
     kobj_result_release(&res);
@@ -232,8 +232,6 @@ int kl_node_register(kubelet *k, dd_err *e)
     json_object_update(l, want);
     json_decref(want);
     json_object_set_new(json_object_get(node, "spec"), "taints", taints(k));
-    jx_set_str(json_object_get(node, "spec"), "podCIDR", k->pod_cidr);
-    json_object_set_new(json_object_get(node, "spec"), "podCIDRs", json_pack("[s]", k->pod_cidr));
     if (!json_array_size(json_object_get(json_object_get(node, "spec"), "taints")))
         json_object_del(json_object_get(node, "spec"), "taints");
     json_object_del(meta, "resourceVersion");
@@ -264,8 +262,8 @@ static void renew_lease(kubelet *k)
                     .field_manager = "k3core-kubelet"};
     kobj_result res = {0};
     kobj_status st = {0};
-    int r = cur ? kobj_update(k->api, &req, lease, &res, &st)
-                : kobj_create(k->api, &req, lease, &res, &st);
+    int r =
+        cur ? kl_api_update(k, &req, lease, &res, &st) : kl_api_create(k, &req, lease, &res, &st);
     if (r < 0)
         dd_warn("node lease: %s", st.message);
     kobj_result_release(&res);

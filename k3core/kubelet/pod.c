@@ -190,7 +190,7 @@ static void delete_object(struct kl_pod *p)
         json_pack("{s:i,s:{s:s}}", "gracePeriodSeconds", 0, "preconditions", "uid", p->uid);
     kobj_result res = {0};
     kobj_status st = {0};
-    if (kobj_delete(p->k->api, &req, opts, &res, &st) < 0 && st.code != 404)
+    if (kl_api_delete(p->k, &req, opts, &res, &st) < 0 && st.code != 404)
         dd_warn("deleting pod %s/%s: %s", p->ns, p->name, st.message);
     kobj_result_release(&res);
     kobj_status_release(&st);

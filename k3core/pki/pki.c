@@ -295,6 +295,22 @@ int pki_issue_client(const struct pki *pki, const char *cn, char *const *orgs, X
     return 0;
 }
 
+int pki_issue_serving(const struct pki *pki, const char *cn, char *const *sans, X509 **ret_cert,
+                      EVP_PKEY **ret_key, dd_err *e)
+{
+    EVP_PKEY *key = gen_key();
+    if (!key)
+        return ssl_err(e, "generating key");
+    X509 *c = make_cert(cn, NULL, key, pki->server_ca, pki->server_ca_key, 1, sans);
+    if (!c) {
+        EVP_PKEY_free(key);
+        return ssl_err(e, "issuing serving certificate");
+    }
+    *ret_cert = c;
+    *ret_key = key;
+    return 0;
+}
+
 SSL_CTX *pki_server_ctx(const struct pki *pki, dd_err *e)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());

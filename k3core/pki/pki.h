@@ -47,6 +47,11 @@ SSL_CTX *pki_server_ctx(const struct pki *pki, dd_err *e);
 int pki_issue_client(const struct pki *pki, const char *cn, char *const *orgs, X509 **ret_cert,
                      EVP_PKEY **ret_key, dd_err *e);
 
+/* Issues a serving certificate (CN=cn, SANs: DNS names and IP literals) signed by the server CA,
+ * e.g. a kubelet's. */
+int pki_issue_serving(const struct pki *pki, const char *cn, char *const *sans, X509 **ret_cert,
+                      EVP_PKEY **ret_key, dd_err *e);
+
 /* The user (CN) and groups (O entries) of a verified client certificate. */
 int pki_cert_identity(X509 *cert, char **ret_user, char ***ret_groups);
 

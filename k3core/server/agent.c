@@ -1,8 +1,11 @@
 /* agent.c: starts the in-process node agent (k3core/kubelet) for `k3core server` unless
  * --disable-agent, with the server's node flags, and gives it the server's ServiceAccount token
- * signer for projected token volumes (tokens bound to the pod, audience the API server).
+ * signer for projected token volumes (tokens bound to the pod, audience the API server). With
+ * --disable-agent the scheduler runs on a 1 s timer of its own instead (without events), so pods
+ * still land on joined agents.
  */
 #include "k3core/kubelet/kubelet.h"
+#include "k3core/scheduler/scheduler.h"
 #include "k3core/server/server-internal.h"
 
 static char *mint(void *ud, const char *ns, const char *sa, const char *pod, const char *pod_uid,
@@ -26,36 +29,22 @@ static char *mint(void *ud, const char *ns, const char *sa, const char *pod, con
     return tok;
 }
 
-/* k3s's registries.yaml as JSON; a missing file (at the default path) is no configuration. */
-static int load_registries(const struct kcfg *cfg, json_t **ret, dd_err *e)
+static void on_schedule(ev_timer *t, void *data)
 {
-    const char *path = cfg->private_registry && *cfg->private_registry
-                           ? cfg->private_registry
-                           : "/etc/rancher/k3s/registries.yaml";
-    _cleanup_free_ char *data = NULL;
-    size_t len = 0;
-    *ret = NULL;
-    int r = dd_read_file(path, 1u << 20, &data, &len, e);
-    if (r == -ENOENT)
-        return 0;
-    if (r >= 0)
-        r = len ? ksrv_yaml_to_json(data, len, ret, e) : 0;
-    if (r >= 0 && *ret && !json_is_object(*ret))
-        r = dd_err_set(e, EINVAL, "not a mapping");
-    if (r < 0) {
-        json_decref(*ret);
-        *ret = NULL;
-        dd_err_wrap(e, "private registry configuration %s", path);
-    }
-    return r;
+    (void)t;
+    struct ksrv *s = data;
+    ksched_run(s->api, NULL);
 }
 
 int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
 {
-    if (s->cfg->disable_agent)
+    if (s->cfg->disable_agent) {
+        /* No local kubelet to drive the scheduler: joined agents still need their pods bound. */
+        s->sched_timer = ev_timer_add(s->loop, 1000, 1000, on_schedule, s);
         return 0;
+    }
     json_t *registries = NULL;
-    int rr = load_registries(s->cfg, &registries, e);
+    int rr = kcfg_load_registries(s->cfg, &registries, e);
     if (rr < 0)
         return dd_err_wrap(e, "node agent");
     struct kubelet_config kc = {.data_dir = s->cfg->data_dir,
@@ -70,6 +59,7 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
                                 .ca_pem = s->pki->server_ca_pem,
                                 .cluster_dns = s->cfg->cluster_dns,
                                 .cluster_domain = s->cfg->cluster_domain,
+                                .cluster_cidr = s->cfg->cluster_cidr,
                                 .registries = registries};
     int r = kubelet_start(s->loop, s->api, &kc, &s->kubelet, e);
     json_decref(registries);

@@ -6,10 +6,13 @@
  * CIDRs, file mode) but does not touch the filesystem.
  */
 #include "k3core/server/config.h"
+#include "k3core/server/server-internal.h"
 
+#include "k3core/api/selector.h"
 #include "k3core/kubelet/kubelet.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,41 +25,54 @@ struct opt {
     enum opt_type type;
     size_t off;
     const char *help;
+    unsigned cmds; /* KCFG_SERVER | KCFG_AGENT; 0 = both */
 };
+#define KCFG_SERVER 1u
+#define KCFG_AGENT  2u
+#define SRV         KCFG_SERVER
 
 #define F(field) offsetof(struct kcfg, field)
 static const struct opt opts[] = {
     {"data-dir", "d", "K3S_DATA_DIR", OPT_STR, F(data_dir), "folder to hold state"},
-    {"https-listen-port", NULL, NULL, OPT_INT, F(https_port), "HTTPS listen port (6443)"},
-    {"bind-address", NULL, NULL, OPT_STR, F(bind_address), "address to listen on (0.0.0.0)"},
-    {"advertise-address", NULL, NULL, OPT_STR, F(advertise_addr), "address advertised to clients"},
-    {"tls-san", NULL, NULL, OPT_STRV, F(tls_sans), "extra hostname or IP in the serving cert"},
+    {"https-listen-port", NULL, NULL, OPT_INT, F(https_port), "HTTPS listen port (6443)", SRV},
+    {"bind-address", NULL, NULL, OPT_STR, F(bind_address), "address to listen on (0.0.0.0)", SRV},
+    {"advertise-address", NULL, NULL, OPT_STR, F(advertise_addr), "address advertised to clients",
+     SRV},
+    {"tls-san", NULL, NULL, OPT_STRV, F(tls_sans), "extra hostname or IP in the serving cert", SRV},
     {"token", "t", "K3S_TOKEN", OPT_STR, F(token), "shared secret for joining nodes"},
     {"write-kubeconfig", "o", "K3S_KUBECONFIG_OUTPUT", OPT_STR, F(kubeconfig_out),
-     "write the admin kubeconfig to this file"},
+     "write the admin kubeconfig to this file", SRV},
     {"write-kubeconfig-mode", NULL, "K3S_KUBECONFIG_MODE", OPT_MODE, F(kubeconfig_mode),
-     "kubeconfig file mode (octal, 600)"},
-    {"cluster-cidr", NULL, NULL, OPT_STR, F(cluster_cidr), "pod network (10.42.0.0/16)"},
-    {"service-cidr", NULL, NULL, OPT_STR, F(service_cidr), "service network (10.43.0.0/16)"},
-    {"cluster-dns", NULL, NULL, OPT_STR, F(cluster_dns), "cluster DNS service IP (10.43.0.10)"},
-    {"cluster-domain", NULL, NULL, OPT_STR, F(cluster_domain), "cluster domain (cluster.local)"},
-    {"disable-agent", NULL, NULL, OPT_BOOL, F(disable_agent), "do not run a local agent"},
+     "kubeconfig file mode (octal, 600)", SRV},
+    {"cluster-cidr", NULL, NULL, OPT_STR, F(cluster_cidr), "pod network (10.42.0.0/16)", SRV},
+    {"service-cidr", NULL, NULL, OPT_STR, F(service_cidr), "service network (10.43.0.0/16)", SRV},
+    {"cluster-dns", NULL, NULL, OPT_STR, F(cluster_dns), "cluster DNS service IP (10.43.0.10)",
+     SRV},
+    {"cluster-domain", NULL, NULL, OPT_STR, F(cluster_domain), "cluster domain (cluster.local)",
+     SRV},
+    {"disable-agent", NULL, NULL, OPT_BOOL, F(disable_agent), "do not run a local agent", SRV},
     {"node-name", NULL, "K3S_NODE_NAME", OPT_STR, F(node_name), "node name (hostname)"},
     {"node-label", NULL, NULL, OPT_STRV, F(node_labels), "node label k=v (repeatable)"},
     {"node-taint", NULL, NULL, OPT_STRV, F(node_taints), "node taint key[=value]:Effect"},
     {"kubelet-arg", NULL, NULL, OPT_STRV, F(kubelet_args), "kubelet flag name=value"},
     {"private-registry", NULL, "K3S_PRIVATE_REGISTRY", OPT_STR, F(private_registry),
      "registries.yaml (/etc/rancher/k3s/registries.yaml)"},
-    {"disable", NULL, NULL, OPT_STRV, F(disable), "k3s components to skip (none are shipped)"},
+    {"disable", NULL, NULL, OPT_STRV, F(disable), "k3s components to skip (none are shipped)", SRV},
+    {"server", "s", "K3S_URL", OPT_STR, F(server_url), "server to join (https://host:6443)",
+     KCFG_AGENT},
+    {"token-file", NULL, "K3S_TOKEN_FILE", OPT_STR, F(token_file), "file holding the token"},
+    {"node-ip", "i", NULL, OPT_STR, F(node_ip), "IPv4 address advertised for the node"},
     {"v", NULL, NULL, OPT_INT, F(verbosity), "log verbosity number"},
     {"log-level", NULL, NULL, OPT_LEVEL, F(log_level), "error|warn|info|debug (info)"},
     {"debug", NULL, "K3S_DEBUG", OPT_BOOL, 0, "debug logging"},
 };
 
-static const struct opt *find_opt(const char *name, size_t len)
+static const struct opt *find_opt(const char *name, size_t len, unsigned cmd)
 {
     for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
         const struct opt *o = &opts[i];
+        if (o->cmds && !(o->cmds & cmd))
+            continue;
         if ((strlen(o->name) == len && !strncmp(o->name, name, len)) ||
             (o->alias && strlen(o->alias) == len && !strncmp(o->alias, name, len)))
             return o;
@@ -137,12 +153,16 @@ static void set_defaults(struct kcfg *c)
     c->log_level = dd_strdup("info");
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
+    for (char *p = host; *p; p++) /* k3s lower-cases the hostname for the node name */
+        *p = (char)tolower((unsigned char)*p);
     c->node_name = dd_strdup(host[0] ? host : "localhost");
 }
 
-static int apply_env(struct kcfg *c, dd_err *e)
+static int apply_env(struct kcfg *c, unsigned cmd, dd_err *e)
 {
     for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
+        if (opts[i].cmds && !(opts[i].cmds & cmd))
+            continue;
         const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
         if (v && *v) {
             int r = set_value(c, &opts[i], v, e);
@@ -153,18 +173,20 @@ static int apply_env(struct kcfg *c, dd_err *e)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_err *e)
+static int parse_args(int argc, char **argv, struct kcfg *c, unsigned cmd, bool *ret_help,
+                      dd_err *e)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return *ret_help = true, 1;
         if (a[0] != '-' || !a[1])
-            return dd_err_set(e, EINVAL, "unexpected argument \"%s\" (server takes only flags)", a);
+            return dd_err_set(e, EINVAL, "unexpected argument \"%s\" (%s takes only flags)", a,
+                              cmd == KCFG_AGENT ? "agent" : "server");
         const char *name = a + (a[1] == '-' ? 2 : 1);
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const struct opt *o = find_opt(name, len);
+        const struct opt *o = find_opt(name, len, cmd);
         if (!o)
             return dd_err_set(e, EINVAL, "flag provided but not defined: -%.*s", (int)len, name);
         const char *v = eq ? eq + 1 : NULL;
@@ -181,6 +203,21 @@ static int parse_args(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_
     return 0;
 }
 
+static int validate_agent(struct kcfg *c, dd_err *e)
+{
+    if (!c->server_url || !*c->server_url)
+        return dd_err_set(e, EINVAL, "--server (K3S_URL) is required");
+    if (!dd_startswith(c->server_url, "https://"))
+        return dd_err_set(e, EINVAL, "--server \"%s\": want https://host:port", c->server_url);
+    for (size_t n = strlen(c->server_url); n > 8 && c->server_url[n - 1] == '/'; n--)
+        c->server_url[n - 1] = 0;
+    if ((!c->token || !*c->token) && (!c->token_file || !*c->token_file))
+        return dd_err_set(e, EINVAL,
+                          "--token, --token-file, K3S_TOKEN or K3S_TOKEN_FILE is "
+                          "required to join a server");
+    return 0;
+}
+
 static int validate(struct kcfg *c, dd_err *e)
 {
     char ip[64];
@@ -189,6 +226,15 @@ static int validate(struct kcfg *c, dd_err *e)
                                 .kubelet_args = c->kubelet_args};
     if (kubelet_config_check(&kc, e) < 0)
         return -EINVAL;
+    unsigned char a4[4];
+    if (c->node_ip && inet_pton(AF_INET, c->node_ip, a4) != 1)
+        return dd_err_set(e, EINVAL, "invalid --node-ip \"%s\": want an IPv4 address", c->node_ip);
+    const char *why = ksel_check_dns1123_subdomain(c->node_name);
+    if (why)
+        return dd_err_set(e, EINVAL, "invalid node name \"%s\": %s (set --node-name)", c->node_name,
+                          why);
+    if (c->agent)
+        return validate_agent(c, e);
     if (c->https_port <= 0)
         return dd_err_set(e, EINVAL, "invalid --https-listen-port %d", c->https_port);
     if (kcfg_first_service_ip(c, ip, sizeof(ip)) < 0)
@@ -205,15 +251,17 @@ static int validate(struct kcfg *c, dd_err *e)
     return 0;
 }
 
-int kcfg_parse(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_err *e)
+int kcfg_parse(int argc, char **argv, bool agent, struct kcfg *c, bool *ret_help, dd_err *e)
 {
     memset(c, 0, sizeof(*c));
     *ret_help = false;
     set_defaults(c);
-    int r = apply_env(c, e);
+    c->agent = agent;
+    unsigned cmd = agent ? KCFG_AGENT : KCFG_SERVER;
+    int r = apply_env(c, cmd, e);
     if (r < 0)
         return r;
-    r = parse_args(argc, argv, c, ret_help, e);
+    r = parse_args(argc, argv, c, cmd, ret_help, e);
     if (r != 0)
         return r;
     return validate(c, e);
@@ -230,18 +278,42 @@ void kcfg_release(struct kcfg *c)
     }
 }
 
-void kcfg_usage(FILE *out)
+void kcfg_usage(FILE *out, bool agent)
 {
-    fprintf(out, "Usage: k3core server [flags]\n\nRun the Kubernetes API server "
-                 "(k3s-compatible flags).\n\nFlags:\n");
+    if (agent)
+        fprintf(out, "Usage: k3core agent [flags]\n\nRun a node agent that joins a server "
+                     "(k3s-compatible flags).\n\nFlags:\n");
+    else
+        fprintf(out, "Usage: k3core server [flags]\n\nRun the Kubernetes API server "
+                     "(k3s-compatible flags).\n\nFlags:\n");
     for (size_t i = 0; i < DD_ARRAY_SIZE(opts); i++) {
         const struct opt *o = &opts[i];
+        if (o->cmds && !(o->cmds & (agent ? KCFG_AGENT : KCFG_SERVER)))
+            continue;
         char name[64];
         snprintf(name, sizeof(name), "--%s%s%s", o->name, o->alias ? ", -" : "",
                  o->alias ? o->alias : "");
         fprintf(out, "  %-28s %s%s%s%s\n", name, o->help, o->env ? " [$" : "", o->env ? o->env : "",
                 o->env ? "]" : "");
     }
+}
+
+int kcfg_token(const struct kcfg *c, char **ret, dd_err *e)
+{
+    *ret = NULL;
+    if (c->token && *c->token)
+        return *ret = dd_strdup(c->token), 0;
+    if (!c->token_file || !*c->token_file)
+        return 0;
+    char *t = NULL;
+    if (dd_read_file(c->token_file, 65536, &t, NULL, e) < 0)
+        return dd_err_wrap(e, "--token-file");
+    t[strcspn(t, "\r\n")] = 0;
+    if (!*t) {
+        free(t);
+        return dd_err_set(e, EINVAL, "--token-file %s is empty", c->token_file);
+    }
+    return *ret = t, 0;
 }
 
 char *kcfg_server_dir(const struct kcfg *c)
@@ -263,4 +335,28 @@ int kcfg_first_service_ip(const struct kcfg *c, char *out, size_t outlen)
     uint32_t mask = bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits);
     a.s_addr = htonl((ntohl(a.s_addr) & mask) + 1);
     return inet_ntop(AF_INET, &a, out, (socklen_t)outlen) ? 0 : -EINVAL;
+}
+
+/* k3s's registries.yaml as JSON; a missing file (at the default path) is no configuration. */
+int kcfg_load_registries(const struct kcfg *cfg, json_t **ret, dd_err *e)
+{
+    const char *path = cfg->private_registry && *cfg->private_registry
+                           ? cfg->private_registry
+                           : "/etc/rancher/k3s/registries.yaml";
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+    *ret = NULL;
+    int r = dd_read_file(path, 1u << 20, &data, &len, e);
+    if (r == -ENOENT)
+        return 0;
+    if (r >= 0)
+        r = len ? ksrv_yaml_to_json(data, len, ret, e) : 0;
+    if (r >= 0 && *ret && !json_is_object(*ret))
+        r = dd_err_set(e, EINVAL, "not a mapping");
+    if (r < 0) {
+        json_decref(*ret);
+        *ret = NULL;
+        dd_err_wrap(e, "private registry configuration %s", path);
+    }
+    return r;
 }

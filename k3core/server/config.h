@@ -1,6 +1,8 @@
 /* config: `k3core server` command line, with k3s's flag names and K3S_* environment variables.
  * Prefix: kcfg_.
  *
+ * `k3core agent` uses the same table (rows are marked server-only, agent-only or both).
+ *
  * Precedence like k3s (urfave/cli): flag > environment > default. Slice flags (--tls-san,
  * --disable) repeat and also split on commas. Unknown flags are an error naming the flag.
  */
@@ -11,6 +13,7 @@
 #include <sys/types.h>
 
 #include "dind/base.h"
+#include "dind/json.h"
 
 struct kcfg {
     char *data_dir;       /* --data-dir, -d, K3S_DATA_DIR (/var/lib/rancher/k3s) */
@@ -34,12 +37,23 @@ struct kcfg {
     char **disable;         /* --disable: k3s packaged components we do not ship anyway */
     int verbosity;          /* -v N */
     char *log_level;        /* --log-level (info); --debug = debug */
+    char *token_file;       /* --token-file, K3S_TOKEN_FILE */
+    char *node_ip;          /* --node-ip, -i (server: advertise address; agent: first IPv4) */
+    char *server_url;       /* agent: --server, -s, K3S_URL */
+    bool agent;             /* parsed for `k3core agent` */
 };
 
-/* Parses argv (after the "server" word). On --help fills *ret_help and returns 1. */
-int kcfg_parse(int argc, char **argv, struct kcfg *c, bool *ret_help, dd_err *e);
+/* Parses argv (after the "server" or "agent" word): each command accepts its own flags (the
+ * agent's are k3s agent's: --server, --token, --token-file, node flags, --data-dir...). On
+ * --help fills *ret_help and returns 1. */
+int kcfg_parse(int argc, char **argv, bool agent, struct kcfg *c, bool *ret_help, dd_err *e);
 void kcfg_release(struct kcfg *c);
-void kcfg_usage(FILE *out);
+/* k3s's registries.yaml (--private-registry, default /etc/rancher/k3s/registries.yaml) as JSON;
+ * a missing file at the default path is no configuration (*ret NULL). */
+int kcfg_load_registries(const struct kcfg *cfg, json_t **ret, dd_err *e);
+void kcfg_usage(FILE *out, bool agent);
+/* The join token: --token, else the first line of --token-file; *ret NULL when neither. */
+int kcfg_token(const struct kcfg *c, char **ret, dd_err *e);
 
 /* Server state dir <data-dir>/server (caller frees). */
 char *kcfg_server_dir(const struct kcfg *c);

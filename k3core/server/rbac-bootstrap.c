@@ -38,6 +38,28 @@
     "\"pods/proxy\",\"pods/eviction\",\"services/proxy\",\"serviceaccounts/token\"],"              \
     "\"verbs\":[\"create\",\"get\"]}," OTHER_GROUPS(READ "," WRITE)
 
+/* What kubelets need (upstream's system:node role), granted to the whole system:nodes group as
+ * k3s permits; rbac.c keeps each node to its own Node and Lease (NodeRestriction's core). */
+#define NODE_ROLE                                                                                  \
+    "{\"name\":\"system:node\",\"rules\":["                                                        \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[" READ                             \
+    ",\"create\",\"update\",\"patch\",\"delete\"]},"                                               \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"nodes/status\",\"pods/status\"],"                      \
+    "\"verbs\":[\"patch\",\"update\"]},"                                                           \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[" READ ",\"create\",\"delete\"]},"  \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"pods/eviction\",\"serviceaccounts/token\"],"           \
+    "\"verbs\":[\"create\"]},"                                                                     \
+    "{\"apiGroups\":[\"\",\"events.k8s.io\"],\"resources\":[\"events\"],"                          \
+    "\"verbs\":[\"create\",\"patch\",\"update\"]},"                                                \
+    "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\",\"services\",\"endpoints\","  \
+    "\"persistentvolumeclaims\",\"persistentvolumes\",\"namespaces\"],\"verbs\":[" READ "]},"      \
+    "{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" READ         \
+    ",\"create\",\"update\",\"patch\",\"delete\"]},"                                               \
+    "{\"apiGroups\":[\"authentication.k8s.io\"],\"resources\":[\"tokenreviews\"],"                 \
+    "\"verbs\":[\"create\"]},"                                                                     \
+    "{\"apiGroups\":[\"authorization.k8s.io\"],\"resources\":[\"subjectaccessreviews\"],"          \
+    "\"verbs\":[\"create\"]}]}"
+
 static const char bootstrap_roles[] =
     "["
     "{\"name\":\"cluster-admin\",\"rules\":[{\"apiGroups\":[\"*\"],\"resources\":[\"*\"],"
@@ -62,7 +84,7 @@ static const char bootstrap_roles[] =
               "\"resources\":[\"selfsubjectreviews\"],\"verbs\":[\"create\"]}]},"
               "{\"name\":\"system:public-info-viewer\",\"rules\":[{\"nonResourceURLs\":[\"/"
               "healthz\","
-              "\"/livez\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]}"
+              "\"/livez\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]}," NODE_ROLE
               "]";
 
 /* binding name → role, subject group(s) */
@@ -72,7 +94,8 @@ static const char bootstrap_bindings[] =
     "{\"name\":\"system:discovery\",\"groups\":[\"system:authenticated\"]},"
     "{\"name\":\"system:basic-user\",\"groups\":[\"system:authenticated\"]},"
     "{\"name\":\"system:public-info-viewer\",\"groups\":[\"system:authenticated\","
-    "\"system:unauthenticated\"]}"
+    "\"system:unauthenticated\"]},"
+    "{\"name\":\"system:node\",\"groups\":[\"system:nodes\"]}"
     "]";
 
 static int create_if_missing(struct ksrv *s, const char *resource, json_t *obj, dd_err *e)

@@ -3,7 +3,8 @@
  * RoleBindings of the request's namespace and the ClusterRoleBindings grant them, read from the
  * store on each request (the store is local sqlite; no cache to invalidate). At start it creates
  * the default ClusterRoles and ClusterRoleBindings that are missing (upstream's rules, compacted:
- * the aggregated roles admin/edit/view are written out rather than aggregated).
+ * the aggregated roles admin/edit/view are written out rather than aggregated). A kubelet
+ * (system:node:<name>) is denied writes to any Node or node Lease but its own, before RBAC.
  */
 #include <stdio.h>
 
@@ -139,10 +140,32 @@ static bool allows_cb(const json_t *rule, void *d)
     return rule_allows(rule, d);
 }
 
+/* NodeRestriction's core: a kubelet (system:node:<name> in system:nodes) may change only its own
+ * Node and its own Lease in kube-node-lease. */
+static bool node_restricted(const struct kuser *u, const struct kattr *a)
+{
+    if (!u->name || !dd_startswith(u->name, "system:node:") || !kuser_in_group(u, "system:nodes"))
+        return false;
+    if (!a->name || !a->verb || !a->resource || !strcmp(a->verb, "get") ||
+        !strcmp(a->verb, "list") || !strcmp(a->verb, "watch"))
+        return false;
+    const char *self = u->name + strlen("system:node:");
+    const char *g = a->group ? a->group : "";
+    bool node = !g[0] && !strcmp(a->resource, "nodes");
+    bool lease = !strcmp(g, "coordination.k8s.io") && !strcmp(a->resource, "leases") &&
+                 dd_streq(a->ns, "kube-node-lease");
+    return (node || lease) && strcmp(a->name, self);
+}
+
 bool ksrv_authorize(struct ksrv *s, const struct kuser *u, const struct kattr *a, char **ret_why)
 {
     if (kuser_in_group(u, "system:masters"))
         return true;
+    if (node_restricted(u, a)) {
+        if (ret_why)
+            *ret_why = dd_asprintf("node %s may only modify its own %s", u->name + 12, a->resource);
+        return false;
+    }
     if (for_each_rule(s, u, a->ns, allows_cb, (void *)a))
         return true;
     if (ret_why)

@@ -25,13 +25,34 @@ struct ksrv {
     kobj_api *api;
     ev_timer *ctrl_timer;
     int64_t start_ns;
-    char *issuer;            /* ServiceAccount token issuer */
-    struct kubelet *kubelet; /* the in-process node agent; NULL with --disable-agent */
-    char *node_ip;           /* advertise address = the node's InternalIP */
+    char *issuer;             /* ServiceAccount token issuer */
+    struct kubelet *kubelet;  /* the in-process node agent; NULL with --disable-agent */
+    char *node_ip;            /* advertise address = the node's InternalIP */
+    char *ca_hash;            /* sha256 hex of the CA bundle served at /cacerts */
+    char *token_password;     /* the join token's password (basic auth of agents) */
+    ev_timer *ipam_timer;     /* ipam.c: assigns Node podCIDRs */
+    ev_timer *sched_timer;    /* agent.c: the scheduler with --disable-agent */
+    ev_timer *nodelife_timer; /* nodelife.c every 5 s */
+    kobj_watch *ipam_watch;
 };
 
 /* agent.c: starts the node agent unless --disable-agent. */
 int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e);
+
+/* join.c: k3s's join contract. Writes <server_dir>/token and node-token; adds the /cacerts and
+ * /v1-k3s/ routes to s->http. */
+int ksrv_token_init(struct ksrv *s, const char *server_dir, dd_err *e);
+void ksrv_join_routes(struct ksrv *s);
+/* "Basic base64(user:password)" → its parts (caller frees); -EINVAL when malformed. */
+int ksrv_basic_auth_parse(const char *header, char **ret_user, char **ret_password);
+
+/* nodelife.c: one pass of the node lifecycle controller: Nodes whose Lease is older than
+ * grace_ns become Unknown and tainted unreachable:NoSchedule; the taint goes when they are back. */
+void ksrv_nodelife_pass(struct ksrv *s, int64_t now_ns, int64_t grace_ns);
+
+/* ipam.c: per-Node pod CIDRs (/24s of --cluster-cidr) through a watch on Nodes. */
+int ksrv_ipam_start(struct ksrv *s, dd_err *e);
+void ksrv_ipam_stop(struct ksrv *s);
 
 struct kuser {
     char *name;

@@ -164,13 +164,22 @@ static void on_controllers(ev_timer *t, void *data)
     ev_timer_reset(t, n > 0 ? 50 : 1000);
 }
 
+#define NODE_GRACE_NS (50 * 1000000000LL) /* upstream's node-monitor-grace-period */
+
+static void on_nodelife(ev_timer *t, void *data)
+{
+    (void)t;
+    ksrv_nodelife_pass(data, dd_now_ns(), NODE_GRACE_NS);
+}
+
 static char **wanted_sans(const struct kcfg *c, const char *advertise)
 {
     char svc_ip[64] = "10.43.0.1";
     kcfg_first_service_ip(c, svc_ip, sizeof(svc_ip));
-    const char *fixed[] = {"localhost",  "127.0.0.1",          "::1",
-                           "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                           svc_ip,       c->node_name,         advertise};
+    const char *fixed[] = {"localhost",      "127.0.0.1",          "::1",
+                           "kubernetes",     "kubernetes.default", "kubernetes.default.svc",
+                           svc_ip,           c->node_name,         advertise,
+                           c->advertise_addr};
     char **sans = NULL;
     for (size_t i = 0; i < DD_ARRAY_SIZE(fixed); i++)
         if (fixed[i] && *fixed[i] && !dd_strv_contains(sans, fixed[i]))
@@ -207,7 +216,9 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
 {
     _cleanup_free_ char *tls_dir = dd_path_join(server_dir, "tls");
     _cleanup_free_ char *db_dir = dd_path_join(server_dir, "db");
-    s->node_ip = s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr) : default_advertise();
+    s->node_ip = s->cfg->node_ip          ? dd_strdup(s->cfg->node_ip)
+                 : s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr)
+                                          : default_advertise();
     const char *advertise = s->node_ip;
     _cleanup_strv_free_ char **sans = wanted_sans(s->cfg, advertise);
     struct pki_params pp = {.sans = sans};
@@ -223,6 +234,8 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
     if ((r = kobj_open(s->store, &oc, &s->api, e)) < 0)
         return dd_err_wrap(e, "opening the object layer");
     ksrv_table_set_api(s->api);
+    if ((r = ksrv_token_init(s, server_dir, e)) < 0)
+        return dd_err_wrap(e, "cluster token");
     return ksrv_rbac_bootstrap(s, e);
 }
 
@@ -236,6 +249,7 @@ static int start_listening(struct ksrv *s, dd_err *e)
                           .body_mem_max = KSRV_MAX_BODY,
                           .idle_ms = 600000};
     s->http = http_server_new(s->loop, &o);
+    ksrv_join_routes(s);
     http_server_add_routes(s->http, routes, DD_ARRAY_SIZE(routes));
     const char *bind = s->cfg->bind_address;
     _cleanup_free_ char *addr = strchr(bind, ':')
@@ -259,7 +273,10 @@ static int write_kubeconfig(struct ksrv *s, dd_err *e)
 static void ksrv_release(struct ksrv *s)
 {
     kubelet_stop(s->kubelet);
-    free(s->node_ip);
+    ev_timer_del(s->sched_timer);
+    ev_timer_del(s->nodelife_timer);
+    ksrv_ipam_stop(s);
+    free(s->node_ip), free(s->ca_hash), free(s->token_password);
     http_server_free(s->http);
     /* closed connections (watches among them) are freed by deferred callbacks that still reach
      * into the object layer and the store: run them before those go */
@@ -293,6 +310,8 @@ int ksrv_run(const struct kcfg *cfg)
     if (r >= 0)
         r = write_kubeconfig(&s, &e);
     if (r >= 0)
+        r = ksrv_ipam_start(&s, &e);
+    if (r >= 0)
         r = ksrv_agent_start(&s, s.node_ip, &e);
     if (r >= 0 && (!ev_signal_add(s.loop, SIGTERM, on_signal, s.loop, &e) ||
                    !ev_signal_add(s.loop, SIGINT, on_signal, s.loop, &e)))
@@ -303,6 +322,7 @@ int ksrv_run(const struct kcfg *cfg)
         return 1;
     }
     s.ctrl_timer = ev_timer_add(s.loop, 200, 0, on_controllers, &s);
+    s.nodelife_timer = ev_timer_add(s.loop, 5000, 5000, on_nodelife, &s);
     dd_info("Running kube-apiserver on https://%s:%d", cfg->bind_address, cfg->https_port);
     dd_info("k3s is up and running");
     ev_run(s.loop);

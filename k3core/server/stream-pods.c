@@ -8,13 +8,29 @@
 #include "k3core/server/server-internal.h"
 #include "k3core/stream/stream.h"
 
-static int resolve(struct ksrv *s, const kobj_req *kr, const char *container, char **ret_dir,
-                   char **ret_log, kobj_status *st)
+/* Gets the pod; fails clearly when it runs on another node (a joined `k3core agent`), whose
+ * kubelet this server does not reach for streams. */
+static int local_pod(struct ksrv *s, const kobj_req *kr, kobj_status *st)
 {
     json_t *pod = NULL;
     if (kobj_get(s->api, kr, &pod, st) < 0)
         return -1;
+    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+    int r = 0;
+    if (node && !dd_streq(node, s->cfg->node_name))
+        r = kobj_fail(st, 400, "BadRequest",
+                      "pod %s runs on node %s: logs, exec, attach and port-forward reach only "
+                      "pods on the server's own node in this version",
+                      kr->name, node);
     json_decref(pod);
+    return r;
+}
+
+static int resolve(struct ksrv *s, const kobj_req *kr, const char *container, char **ret_dir,
+                   char **ret_log, kobj_status *st)
+{
+    if (local_pod(s, kr, st) < 0)
+        return -1;
     if (!s->kubelet)
         return kobj_fail(st, 400, "BadRequest", "pod %s is not running on a node of this server",
                          kr->name);
@@ -92,10 +108,8 @@ int ksrv_handle_pod_stream(struct ksrv *s, http_req *req, const kobj_req *kr, ko
         return serve_log(s, req, kr, st);
     if (!strcmp(sub, "exec") || !strcmp(sub, "attach"))
         return serve_exec(s, req, kr, !strcmp(sub, "attach"), st);
-    json_t *pod = NULL;
-    if (kobj_get(s->api, kr, &pod, st) < 0)
+    if (local_pod(s, kr, st) < 0)
         return -1;
-    json_decref(pod);
     _cleanup_free_ char *netns = NULL;
     dd_err e = {0};
     if (!s->kubelet || kubelet_pod_netns(s->kubelet, kr->ns, kr->name, &netns, &e) < 0)

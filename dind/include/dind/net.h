@@ -97,6 +97,8 @@ int net_route_add_default(net_nl *nl, uint32_t gw, dd_err *e);
 /* Adds (or replaces) a route to dst/prefix via gw (gw 0: on-link through dev). dev may be NULL
  * when gw is set. */
 int net_route_add(net_nl *nl, uint32_t dst, int prefix, uint32_t gw, const char *dev, dd_err *e);
+/* Deletes the route to dst/prefix in the main table (any gateway); 0 when it was not there. */
+int net_route_del(net_nl *nl, uint32_t dst, int prefix, dd_err *e);
 
 /* ---- IPAM ---- */
 
@@ -130,6 +132,9 @@ struct net_bridge_cfg {
     const char *state_dir; /* IPAM directory, e.g. "<data-dir>/agent/ipam/k3c0" */
     int mtu;               /* 0 = 1500 */
     bool no_masquerade;    /* skip the nat POSTROUTING rule */
+    /* Destinations that keep the pod's source address (not masqueraded): the cluster's whole pod
+     * network, e.g. "10.42.0.0/16", so pods on other nodes see the real pod IP. NULL = none. */
+    const char *masq_exclude;
 };
 
 /* Ensures, in the caller's namespace: the bridge with the gateway address, up; ip_forward=1;

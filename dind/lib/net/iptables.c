@@ -106,20 +106,26 @@ static int rule_ensure(const char *table, const char *chain, const char *op,
     return r;
 }
 
-int net_rules_ensure(const char *bridge, const struct net_cidr *cidr, bool masquerade, dd_err *e)
+int net_rules_ensure(const char *bridge, const struct net_cidr *cidr, bool masquerade,
+                     const struct net_cidr *masq_exclude, dd_err *e)
 {
-    char tag[64], net[NET_IP_STRLEN + 4], ip[NET_IP_STRLEN];
+    char tag[64], net[NET_IP_STRLEN + 4], ip[NET_IP_STRLEN], excl[NET_IP_STRLEN + 4];
     snprintf(tag, sizeof(tag), NET_RULE_TAG "%s", bridge);
     snprintf(net, sizeof(net), "%s/%d", net_ip_format(net_cidr_network(cidr), ip), cidr->prefix);
     const char *in[] = {"-i", bridge, "-m", "comment", "--comment", tag, "-j", "ACCEPT", NULL};
     const char *out[] = {"-o", bridge, "-m", "comment", "--comment", tag, "-j", "ACCEPT", NULL};
     const char *masq[] = {"-s",      net,         "!", "-o", bridge,       "-m",
                           "comment", "--comment", tag, "-j", "MASQUERADE", NULL};
+    const char *masq_ex[] = {"-s", net,       "!",         "-d", excl, "!",          "-o", bridge,
+                             "-m", "comment", "--comment", tag,  "-j", "MASQUERADE", NULL};
+    if (masq_exclude)
+        snprintf(excl, sizeof(excl), "%s/%d", net_ip_format(net_cidr_network(masq_exclude), ip),
+                 masq_exclude->prefix);
     int r = rule_ensure("filter", "FORWARD", "-I", in, e);
     if (r >= 0)
         r = rule_ensure("filter", "FORWARD", "-I", out, e);
     if (r >= 0 && masquerade)
-        r = rule_ensure("nat", "POSTROUTING", "-A", masq, e);
+        r = rule_ensure("nat", "POSTROUTING", "-A", masq_exclude ? masq_ex : masq, e);
     return r < 0 ? dd_err_wrap(e, "installing iptables rules for %s", bridge) : 0;
 }
 

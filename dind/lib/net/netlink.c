@@ -389,6 +389,28 @@ int net_route_add(net_nl *nl, uint32_t dst, int prefix, uint32_t gw, const char 
     return 0;
 }
 
+int net_route_del(net_nl *nl, uint32_t dst, int prefix, dd_err *e)
+{
+    char buf[NL_BUFSZ], s[NET_IP_STRLEN];
+    if (prefix < 0 || prefix > 32)
+        return dd_err_set(e, EINVAL, "deleting route: prefix %d", prefix);
+    struct nlmsghdr *nlh = msg_start(buf, RTM_DELROUTE, 0);
+    struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_dst_len = (uint8_t)prefix;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_scope = RT_SCOPE_NOWHERE;
+    if (prefix > 0)
+        mnl_attr_put_u32(nlh, RTA_DST, htonl(dst & net_cidr_mask(prefix)));
+    int r = nl_talk(nl, nlh, NULL, NULL);
+    if (r == -ESRCH || r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return dd_err_set(e, -r, "deleting route %s/%d: %s", net_ip_format(dst, s), prefix,
+                          strerror(-r));
+    return 0;
+}
+
 int net_route_add_default(net_nl *nl, uint32_t gw, dd_err *e)
 {
     return net_route_add(nl, 0, 0, gw, NULL, e);

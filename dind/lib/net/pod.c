@@ -60,8 +60,12 @@ static int bridge_setup_locked(const struct net_bridge_cfg *cfg, const struct ne
         r = net_link_set_up(nl, cfg->bridge, true, e);
     if (r >= 0)
         r = enable_ip_forward(e);
+    struct net_cidr excl;
+    if (r >= 0 && cfg->masq_exclude && (r = net_cidr_parse(cfg->masq_exclude, false, &excl, e)) < 0)
+        dd_err_wrap(e, "masquerade exclusion");
     if (r >= 0)
-        r = net_rules_ensure(cfg->bridge, c, !cfg->no_masquerade, e);
+        r = net_rules_ensure(cfg->bridge, c, !cfg->no_masquerade, cfg->masq_exclude ? &excl : NULL,
+                             e);
     return r;
 }
 

@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 out=$("$K3CORE_BIN" server --no-such-flag 2>&1) && fail "unknown flag accepted"
 expect_contains "$out" "no-such-flag"
-out=$("$K3CORE_BIN" agent 2>&1) && fail "agent pretended to run"
-expect_contains "$out" "no node agent"
+out=$(env -u K3S_URL "$K3CORE_BIN" agent 2>&1) && fail "agent ran without --server"
+expect_contains "$out" "--server (K3S_URL) is required"
 
 k3core_start
 K=$K133

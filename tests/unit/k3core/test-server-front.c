@@ -23,7 +23,7 @@ TEST(config_defaults_flags_env)
                     (char *)"--write-kubeconfig-mode",
                     (char *)"644",
                     NULL};
-    CHECK_EQ_INT(kcfg_parse(11, argv, &c, &help, &e), 0);
+    CHECK_EQ_INT(kcfg_parse(11, argv, false, &c, &help, &e), 0);
     CHECK_EQ_INT(c.https_port, 7443);
     CHECK_EQ_STR(c.token, "from-env");
     CHECK_EQ_STR(c.tls_sans[1], "b.example");
@@ -38,11 +38,11 @@ TEST(config_defaults_flags_env)
     kcfg_release(&c);
 
     char *bad[] = {(char *)"--no-such-flag", NULL};
-    CHECK(kcfg_parse(1, bad, &c, &help, &e) < 0);
+    CHECK(kcfg_parse(1, bad, false, &c, &help, &e) < 0);
     CHECK(strstr(e.msg, "no-such-flag") != NULL);
     kcfg_release(&c);
     char *badport[] = {(char *)"--https-listen-port", (char *)"x", NULL};
-    CHECK(kcfg_parse(2, badport, &c, &help, &e) < 0);
+    CHECK(kcfg_parse(2, badport, false, &c, &help, &e) < 0);
     kcfg_release(&c);
 }
 

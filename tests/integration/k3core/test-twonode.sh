@@ -1,0 +1,253 @@
+#!/bin/sh
+# Two nodes: `k3core server` (with its in-process agent, node-a) in one network namespace and
+# `k3core agent` (node-b) in another, joined over a veth link with the token the server wrote
+# to <data-dir>/server/token (k3s's K10<ca hash>::server:<password> form). Both nodes are Ready
+# with distinct podCIDRs from 10.42.0.0/16; a pod pinned to each node runs; the pod on node-a
+# fetches HTTP from the busybox httpd pod on node-b by pod IP (host-gw routes, no NAT between
+# pods), and a deleted Node's route goes away; a wrong token and
+# a token with another CA's hash are refused with no Node created. Everything (namespaces,
+# bridges, routes, rules, mounts, processes) is gone afterwards.
+. "$(dirname "$0")/lib.sh"
+RUN=$$
+NSA=k3c-a-$RUN
+NSB=k3c-b-$RUN
+VA=k3va$RUN
+VB=k3vb$RUN
+IPA=192.168.231.1
+IPB=192.168.231.2
+DA=$K3CORE_TMP/a
+DB=$K3CORE_TMP/b
+AGENT_PID=""
+WAIT_PID=""
+SERVER_PID=""
+
+cleanup() {
+    rc=$?
+    for p in $AGENT_PID $WAIT_PID $SERVER_PID; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    ip netns del "$NSA" 2>/dev/null || true
+    ip netns del "$NSB" 2>/dev/null || true
+    grep -o " $K3CORE_TMP/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
+    k3core_cleanup
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in server agent; do
+        [ -f "$K3CORE_TMP/$f.log" ] && { echo "--- $f.log" >&2; tail -n 25 "$K3CORE_TMP/$f.log" >&2; }
+    done
+    exit 1
+}
+
+ina() { nsenter --net="/run/netns/$NSA" "$@"; }
+inb() { nsenter --net="/run/netns/$NSB" "$@"; }
+
+ip netns add "$NSA"
+ip netns add "$NSB"
+ip link add "$VA" type veth peer name "$VB"
+ip link set "$VA" netns "$NSA"
+ip link set "$VB" netns "$NSB"
+ina ip link set lo up
+inb ip link set lo up
+ina ip addr add "$IPA/24" dev "$VA"
+inb ip addr add "$IPB/24" dev "$VB"
+ina ip link set "$VA" up
+inb ip link set "$VB" up
+
+for d in "$DA" "$DB"; do
+    mkdir -p "$d/agent/images"
+    sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$d/agent/images/busybox.tar" >/dev/null
+done
+
+nsenter --net="/run/netns/$NSA" "$K3CORE_BIN" server --data-dir "$DA" --node-name node-a --node-ip "$IPA" \
+    --write-kubeconfig "$KUBECONFIG" --disable traefik >"$K3CORE_TMP/server.log" 2>&1 &
+SERVER_PID=$!
+K="ina $K133"
+i=0
+until ina curl -sfk "https://127.0.0.1:6443/readyz" >/dev/null 2>&1 && [ -s "$DA/server/token" ]; do
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "k3core server exited during start"
+    i=$((i + 1))
+    [ $i -lt 300 ] || fail "k3core server did not become ready"
+    sleep 0.1
+done
+TOKEN=$(cat "$DA/server/token")
+case "$TOKEN" in K10[0-9a-f]*::server:?*) ;; *) fail "token not in k3s's form: $TOKEN" ;; esac
+cmp -s "$DA/server/token" "$DA/server/node-token" || fail "node-token differs from token"
+
+# the CA hash in the token is the sha256 of what /cacerts serves
+hash=$(inb curl -sfk "https://$IPA:6443/cacerts" | sha256sum | cut -d' ' -f1)
+expect_contains "$TOKEN" "K10$hash::" "token"
+
+# a wrong password and a token pinned to another CA are refused; no Node appears
+pw=${TOKEN##*:}
+if out=$(inb "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "K10$hash::server:wrong$pw" \
+    --node-name node-bad --data-dir "$K3CORE_TMP/bad" 2>&1); then
+    fail "agent with a wrong token joined: $out"
+fi
+expect_contains "$out" "token is not valid" "wrong-token agent's stderr"
+other=$(printf '%064d' 0)
+if out=$(inb "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "K10$other::server:$pw" \
+    --node-name node-bad --data-dir "$K3CORE_TMP/bad" 2>&1); then
+    fail "agent with another CA's hash joined: $out"
+fi
+expect_contains "$out" "CA certificate hash" "wrong-hash agent's stderr"
+out=$($K get node node-bad 2>&1) && fail "a refused agent registered a Node: $out"
+# a server that does not answer yet is waited for (k3s agents start before their server)
+nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent --server "https://$IPA:6444" --token "$TOKEN" \
+    --node-name node-wait --data-dir "$K3CORE_TMP/wait" >"$K3CORE_TMP/wait.log" 2>&1 &
+WAIT_PID=$!
+i=0
+until grep -q "waiting to join" "$K3CORE_TMP/wait.log"; do
+    kill -0 "$WAIT_PID" 2>/dev/null || fail "agent gave up on an unreachable server: $(cat "$K3CORE_TMP/wait.log")"
+    i=$((i + 1))
+    [ $i -lt 150 ] || fail "agent did not report waiting for its server"
+    sleep 0.2
+done
+kill "$WAIT_PID"
+wait "$WAIT_PID" || fail "a waiting agent did not exit cleanly on SIGTERM"
+WAIT_PID=""
+
+nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent --server "https://$IPA:6443" --token-file "$DA/server/token" \
+    --node-name node-b --node-ip "$IPB" --data-dir "$DB" >"$K3CORE_TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+
+ready() {
+    [ "$($K get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] &&
+        [ -n "$($K get node "$1" -o jsonpath='{.spec.podCIDR}' 2>/dev/null)" ]
+}
+i=0
+until ready node-a && ready node-b; do
+    kill -0 "$AGENT_PID" 2>/dev/null || fail "k3core agent exited"
+    i=$((i + 1))
+    [ $i -lt 300 ] || fail "two Ready nodes with podCIDRs did not appear"
+    sleep 0.2
+done
+for kc in $K133 $K127; do
+    out=$(ina "$kc" get nodes --no-headers)
+    [ "$(printf '%s\n' "$out" | grep -c ' Ready ')" = 2 ] || fail "$kc get nodes: $out"
+done
+ca=$($K get node node-a -o jsonpath='{.spec.podCIDR}')
+cb=$($K get node node-b -o jsonpath='{.spec.podCIDR}')
+[ "$ca" != "$cb" ] || fail "both nodes have podCIDR $ca"
+for c in "$ca" "$cb"; do
+    case "$c" in 10.42.*.0/24) ;; *) fail "podCIDR $c is not a /24 of 10.42.0.0/16" ;; esac
+done
+expect_contains "$($K get node node-b -o jsonpath='{.spec.podCIDRs}')" "$cb" "node-b podCIDRs"
+ina "$K3CORE_BIN" --version >/dev/null
+$K get secret -n kube-system node-b.node-password.k3s >/dev/null || fail "no node password Secret"
+$K get lease -n kube-node-lease node-b >/dev/null || fail "no Lease for node-b"
+user=$(openssl x509 -in "$DB/agent/client-kubelet.crt" -noout -subject)
+expect_contains "$user" "system:node:node-b" "kubelet client certificate"
+expect_contains "$user" "system:nodes" "kubelet client certificate"
+openssl verify -CAfile "$DB/agent/server-ca.crt" "$DB/agent/serving-kubelet.crt" >/dev/null ||
+    fail "serving-kubelet.crt is not signed by the server CA"
+expect_contains "$(openssl x509 -in "$DB/agent/serving-kubelet.crt" -noout -ext subjectAltName)" \
+    "IP Address:$IPB" "serving-kubelet.crt SANs"
+# node-b's identity may change its own Node but not node-a's (NodeRestriction)
+ncurl() {
+    inb curl -sS -o /dev/null -w '%{http_code}' --cacert "$DB/agent/server-ca.crt" \
+        --cert "$DB/agent/client-kubelet.crt" --key "$DB/agent/client-kubelet.key" -X PATCH \
+        -H 'Content-Type: application/merge-patch+json' -d '{"metadata":{"labels":{"t":"x"}}}' \
+        "https://$IPA:6443/api/v1/nodes/$1"
+}
+[ "$(ncurl node-b)" = 200 ] || fail "node-b cannot patch its own Node"
+[ "$(ncurl node-a)" = 403 ] || fail "node-b may patch node-a"
+# another machine claiming node-b (its own node password) is refused
+if out=$(inb "$K3CORE_BIN" agent --server "https://$IPA:6443" --token "$TOKEN" --node-name node-b \
+    --data-dir "$K3CORE_TMP/dup" 2>&1); then
+    fail "a second node-b with another node password joined: $out"
+fi
+expect_contains "$out" "Node password rejected" "duplicate node-b's stderr"
+
+# host-gw routes: each node routes the other's podCIDR via its InternalIP
+i=0
+until ina ip route | grep -q "^$cb via $IPB" && inb ip route | grep -q "^$ca via $IPA"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "missing pod routes: node-a: $(ina ip route); node-b: $(inb ip route)"
+    sleep 0.2
+done
+
+pin() { printf '{"spec":{"nodeSelector":{"kubernetes.io/hostname":"%s"}}}' "$1"; }
+$K run web --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-b)" -- \
+    sh -c 'mkdir -p /w/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho two-node-ok from \$REMOTE_ADDR\n" >/w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && exec httpd -f -p 8080 -h /w' >/dev/null
+$K wait --for=condition=Ready pod/web --timeout=90s >/dev/null || fail "web on node-b not Ready"
+[ "$($K get pod web -o jsonpath='{.spec.nodeName}')" = node-b ] || fail "web not on node-b"
+wip=$($K get pod web -o jsonpath='{.status.podIP}')
+case "$wip" in "${cb%.0/24}".*) ;; *) fail "web podIP '$wip' not in node-b's $cb" ;; esac
+
+$K run cli --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never \
+    --overrides="$(pin node-a)" -- \
+    sh -c "ip -4 addr show eth0; for i in \$(seq 50); do wget -q -O - http://$wip:8080/cgi-bin/ip && exit 0; sleep 0.2; done; exit 1" >/dev/null
+i=0
+until ph=$($K get pod cli -o jsonpath='{.status.phase}' 2>/dev/null) &&
+    { [ "$ph" = Succeeded ] || [ "$ph" = Failed ]; }; do
+    i=$((i + 1))
+    [ $i -lt 450 ] || fail "cli did not finish (phase '$ph')"
+    sleep 0.2
+done
+[ "$($K get pod cli -o jsonpath='{.spec.nodeName}')" = node-a ] || fail "cli not on node-a"
+log=$(cat "$DA"/agent/pods/default_cli_*/cli/0.log 2>/dev/null || true)
+[ "$ph" = Succeeded ] || fail "cli on node-a could not fetch http://$wip:8080/ on node-b: $log"
+expect_contains "$log" "two-node-ok" "cli's wget from node-a to node-b"
+# no NAT between pods: node-b's pod sees the client pod's own address
+cip=$(printf '%s\n' "$log" | sed -n 's/.*inet \(10\.42\.[0-9]*\.[0-9]*\)\/24.*/\1/p' | head -n 1)
+case "$cip" in "${ca%.0/24}".*) ;; *) fail "cli has no address in node-a's $ca: $log" ;; esac
+from=$(printf '%s\n' "$log" | grep -o 'two-node-ok from .*')
+case "$from" in *"from $cip" | *"from [::ffff:$cip]") ;; *)
+    fail "web saw '$from', not the client pod's $cip (pod-to-pod traffic must not be NATed)" ;;
+esac
+
+# streams of pods on the agent's node are not served yet: a clear error, not a hang
+out=$($K logs web 2>&1) && fail "logs of a pod on node-b pretended to work: $out"
+expect_contains "$out" "runs on node node-b" "kubectl logs of a pod on node-b"
+$K delete pod web cli --grace-period=1 >/dev/null
+
+# the agent's shutdown removes its bridge, rules and routes; then the server's
+kill "$AGENT_PID"
+wait "$AGENT_PID" || fail "k3core agent did not exit cleanly on SIGTERM"
+AGENT_PID=""
+if inb ip link show k3c0 >/dev/null 2>&1; then fail "the stopped agent left k3c0"; fi
+# a restarted agent rejoins with its stored node password and keeps its podCIDR (this time
+# through K3S_URL and K3S_TOKEN, with the short token form: the bare password)
+K3S_URL="https://$IPA:6443" K3S_TOKEN="$pw" nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent \
+    --node-name node-b --node-ip "$IPB" --data-dir "$DB" >>"$K3CORE_TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+i=0
+until inb ip route | grep -q "^$ca via $IPA"; do
+    kill -0 "$AGENT_PID" 2>/dev/null || fail "the restarted agent exited"
+    i=$((i + 1))
+    [ $i -lt 150 ] || fail "the restarted agent did not set up its routes"
+    sleep 0.2
+done
+[ "$($K get node node-b -o jsonpath='{.spec.podCIDR}')" = "$cb" ] || fail "node-b's podCIDR changed"
+kill "$AGENT_PID"
+wait "$AGENT_PID" || fail "the restarted k3core agent did not exit cleanly on SIGTERM"
+AGENT_PID=""
+# a Node that goes away takes its route with it
+$K delete node node-b >/dev/null
+i=0
+while ina ip route | grep -q "^$cb via"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "node-a kept the route to deleted node-b's $cb"
+    sleep 0.2
+done
+kill "$SERVER_PID"
+wait "$SERVER_PID" || fail "k3core server did not exit cleanly on SIGTERM"
+SERVER_PID=""
+for ns in "$NSA" "$NSB"; do
+    if nsenter --net="/run/netns/$ns" ip link show k3c0 >/dev/null 2>&1; then fail "k3c0 left in $ns"; fi
+    if nsenter --net="/run/netns/$ns" ip route | grep -q '^10\.42\.'; then
+        fail "pod routes left in $ns: $(nsenter --net="/run/netns/$ns" ip route)"
+    fi
+    if nsenter --net="/run/netns/$ns" iptables -w -S | grep -q k3d-dind-net; then fail "rules left in $ns"; fi
+done
+if grep -q " $K3CORE_TMP/" /proc/self/mountinfo; then fail "mounts left under $K3CORE_TMP"; fi
+left=$(pgrep -af "$K3CORE_TMP" || true)
+[ -z "$left" ] || fail "processes left behind: $left"
+echo "ok twonode"
