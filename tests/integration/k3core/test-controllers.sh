@@ -1,0 +1,153 @@
+#!/bin/sh
+# Workload controllers against `k3core server` with its in-process agent: a Deployment of busybox
+# pods rolls out (kubectl rollout status), rolls to a new ReplicaSet on `set env`/`set image`,
+# rolls back with `rollout undo`, scales, and takes its ReplicaSets and pods along when deleted;
+# a Job runs to completion with parallelism (kubectl wait --for=condition=complete) and a failing
+# one stops at BackoffLimitExceeded; a Service gets Endpoints and an EndpointSlice with the pod
+# IPs.
+. "$(dirname "$0")/lib.sh"
+K=$K133
+mkdir -p "$K3CORE_DATA/agent/images"
+sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
+k3core_start
+
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 450 ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+count() { $K get "$@" -o name 2>/dev/null | wc -l; }
+is_count() { n=$1; shift; [ "$(count "$@")" -eq "$n" ]; }
+jpath() { $K get "$1" -o jsonpath="$2" 2>/dev/null; }
+
+wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
+
+# ---- Deployment: rollout, new ReplicaSet, undo, scale, delete ----
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: "50%"}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, "3600"],
+         ports: [{name: http, containerPort: 8080}]}
+YAML
+$K rollout status deployment/web --timeout=90s >/dev/null || fail "rollout of web did not finish"
+out=$($K get deployment web)
+expect_contains "$out" "2/2" "kubectl get deployment"
+rs1=$($K get rs -l app=web -o jsonpath='{.items[0].metadata.name}')
+hash=$($K get rs "$rs1" -o jsonpath='{.metadata.labels.pod-template-hash}')
+[ "$rs1" = "web-$hash" ] || fail "ReplicaSet $rs1 is not web-<pod-template-hash> ($hash)"
+[ "$(jpath rs/$rs1 '{.metadata.annotations.deployment\.kubernetes\.io/revision}')" = 1 ] ||
+    fail "revision annotation of $rs1"
+[ "$(jpath rs/$rs1 '{.status.readyReplicas}')" = 2 ] || fail "readyReplicas of $rs1"
+pods=$($K get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.ownerReferences[0].name}{"\n"}{end}')
+expect_contains "$pods" "$rs1-" "pod names"
+expect_contains "$pods" " $rs1" "pod owners"
+ev=$($K get events --field-selector involvedObject.name=$rs1 -o jsonpath='{.items[*].message}')
+expect_contains "$ev" "Created pod: $rs1-" "ReplicaSet events"
+ev=$($K get events --field-selector involvedObject.name=web,involvedObject.kind=Deployment -o jsonpath='{.items[*].message}')
+expect_contains "$ev" "Scaled up replica set $rs1 from 0 to 2" "Deployment events"
+out=$($K get deployment web -o jsonpath='{.status.conditions[?(@.type=="Progressing")].reason}')
+[ "$out" = NewReplicaSetAvailable ] || fail "Progressing reason $out"
+
+$K set env deployment/web GREETING=hi >/dev/null
+$K rollout status deployment/web --timeout=90s >/dev/null || fail "rollout after set env"
+wait_for "old pods of $rs1 gone" is_count 0 pods -l pod-template-hash=$hash
+[ "$(jpath rs/$rs1 '{.spec.replicas}')" = 0 ] || fail "old ReplicaSet not scaled to 0"
+is_count 2 rs -l app=web || fail "expected 2 ReplicaSets after set env"
+[ "$(jpath deployment/web '{.metadata.annotations.deployment\.kubernetes\.io/revision}')" = 2 ] ||
+    fail "deployment revision after set env"
+$K set image deployment/web c=docker.io/library/busybox:latest >/dev/null
+$K rollout status deployment/web --timeout=90s >/dev/null || fail "rollout after set image"
+out=$($K rollout history deployment/web)
+expect_contains "$out" "3 " "rollout history"
+$K rollout undo deployment/web --to-revision=1 >/dev/null || fail "rollout undo"
+$K rollout status deployment/web --timeout=90s >/dev/null || fail "rollout after undo"
+[ "$(jpath rs/$rs1 '{.spec.replicas}')" = 2 ] || fail "undo did not bring back $rs1"
+[ "$(jpath rs/$rs1 '{.metadata.annotations.deployment\.kubernetes\.io/revision}')" = 4 ] ||
+    fail "undo did not bump the revision of $rs1"
+wait_for "only $rs1 pods" sh -c "[ \$($K get pods -l app=web -o name | wc -l) -eq 2 ] && [ \$($K get pods -l pod-template-hash=$hash -o name | wc -l) -eq 2 ]"
+
+$K scale deployment/web --replicas=3 >/dev/null
+$K rollout status deployment/web --timeout=90s >/dev/null || fail "scale up to 3"
+[ "$(jpath deployment/web '{.status.availableReplicas}')" = 3 ] || fail "3 available"
+$K127 scale deployment/web --replicas=1 >/dev/null || fail "kubectl 1.27 scale"
+wait_for "scale down to 1" sh -c "[ \$($K get pods -l app=web --field-selector=status.phase=Running -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}x{{end}}{{end}}') = x ]"
+$K127 rollout status deployment/web --timeout=60s >/dev/null || fail "kubectl 1.27 rollout status"
+
+# ---- Service endpoints ----
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+YAML
+ip=$($K get pods -l app=web -o jsonpath='{.items[0].status.podIP}')
+wait_for "endpoints of web" sh -c "$K get endpoints web -o jsonpath='{.subsets[0].addresses[*].ip}' | grep -qx '$ip'"
+out=$($K get endpoints web)
+expect_contains "$out" "$ip:8080" "kubectl get endpoints"
+out=$($K get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{.items[0].endpoints[0].addresses[0]} {.items[0].ports[0].port}')
+[ "$out" = "$ip 8080" ] || fail "EndpointSlice of web: $out"
+[ "$(jpath endpoints/web '{.metadata.labels.endpoints\.kubernetes\.io/managed-by}')" = endpoint-controller ] ||
+    fail "managed-by label on Endpoints"
+
+$K delete deployment web --wait=false >/dev/null
+wait_for "ReplicaSets of web gone" is_count 0 rs -l app=web
+wait_for "pods of web gone" is_count 0 pods -l app=web
+wait_for "endpoints of web emptied" sh -c "[ -z \"\$($K get endpoints web -o jsonpath='{.subsets}')\" ]"
+$K delete service web >/dev/null
+wait_for "endpoints of web deleted" sh -c "! $K get endpoints web"
+
+# ---- Jobs ----
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: batch/v1
+kind: Job
+metadata: {name: three}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "sleep 1"]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: bad}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
+YAML
+$K wait --for=condition=complete job/three --timeout=90s >/dev/null || fail "job three did not complete"
+[ "$(jpath job/three '{.status.succeeded}')" = 3 ] || fail "succeeded of job three"
+[ -n "$(jpath job/three '{.status.completionTime}')" ] || fail "completionTime of job three"
+is_count 3 pods -l batch.kubernetes.io/job-name=three || fail "job three should have 3 pods"
+out=$($K get job three)
+expect_contains "$out" "3/3" "kubectl get job"
+$K wait --for=condition=failed job/bad --timeout=90s >/dev/null || fail "job bad did not fail"
+out=$(jpath job/bad '{.status.conditions[?(@.type=="Failed")].reason}')
+[ "$out" = BackoffLimitExceeded ] || fail "job bad failed with $out"
+[ "$(jpath job/bad '{.status.failed}')" = 1 ] || fail "failed count of job bad"
+$K delete job three bad >/dev/null
+wait_for "job pods gone" is_count 0 pods -l batch.kubernetes.io/job-name
+
+k3core_stop
+echo "ok"
