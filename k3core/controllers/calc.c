@@ -19,11 +19,32 @@ static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
     return h;
 }
 
+void kctl_strip_nulls(json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, x)
+        {
+            if (json_is_null(x))
+                json_object_del(v, k);
+            else
+                kctl_strip_nulls(x);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) kctl_strip_nulls(x);
+    }
+}
+
 void kctl_template_hash(const json_t *tmpl, int64_t collisions, char out[16])
 {
     json_t *copy = json_deep_copy(tmpl);
     json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
     json_object_del(labels, HASH_LABEL);
+    kctl_strip_nulls(copy);
     char *text = json_dumps(copy ? copy : json_null(), JSON_COMPACT | JSON_SORT_KEYS);
     uint32_t h = fnv1a(2166136261u, text ? text : "", text ? strlen(text) : 0);
     free(text);
@@ -155,8 +176,8 @@ static int64_t restarts(const json_t *pod)
 static int64_t created(const json_t *pod)
 {
     int64_t t = 0;
-    const char *s = json_string_value(
-        json_object_get(json_object_get(pod, "metadata"), "creationTimestamp"));
+    const char *s =
+        json_string_value(json_object_get(json_object_get(pod, "metadata"), "creationTimestamp"));
     if (s)
         dd_parse_rfc3339(s, &t);
     return t;

@@ -33,6 +33,10 @@ void kctl_stop(kctl *c); /* NULL-safe */
  * the "bcdfghjklmnpqrstvwxz2456789" alphabet. out needs 16 bytes. */
 void kctl_template_hash(const json_t *tmpl, int64_t collisions, char out[16]);
 
+/* Removes null members of objects, recursively ("creationTimestamp": null in a template
+ * means the same as no creationTimestamp, as Go's decoding makes it). */
+void kctl_strip_nulls(json_t *v);
+
 /* maxSurge/maxUnavailable: an int or "N%" of total (surge rounds up, unavailable down). When
  * both come out 0, unavailable is 1 as upstream. -EINVAL for a malformed value. */
 int kctl_resolve_fenceposts(const json_t *surge, const json_t *unavailable, int total,

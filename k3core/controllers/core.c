@@ -9,7 +9,7 @@
 #include "k3core/controllers/ctl-internal.h"
 
 #define RESYNC_MS 5000
-#define QUIET_MS 1000
+#define QUIET_MS  1000
 
 static const struct {
     const char *group, *version, *resource;
@@ -105,8 +105,7 @@ const json_t *kctl_controller_ref(const json_t *obj)
 {
     size_t i;
     json_t *ref;
-    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i,
-                       ref)
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
     {
         if (json_is_true(json_object_get(ref, "controller")))
             return ref;
@@ -253,11 +252,10 @@ void kctl_event(kctl *c, const json_t *obj, const char *type, const char *reason
         "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s}",
         "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
         "involvedObject", "kind", kctl_str(obj, "kind", NULL) ?: "", "apiVersion",
-        kctl_str(obj, "apiVersion", NULL) ?: "", "namespace", ns, "name", kctl_name(obj),
-        "uid", kctl_uid(obj) ?: "", "resourceVersion",
-        kctl_str(obj, "metadata", "resourceVersion") ?: "", "type", type, "reason", reason,
-        "message", msg, "source", "component", component, "firstTimestamp", now,
-        "lastTimestamp", now, "count", 1, "reportingComponent", component);
+        kctl_str(obj, "apiVersion", NULL) ?: "", "namespace", ns, "name", kctl_name(obj), "uid",
+        kctl_uid(obj) ?: "", "resourceVersion", kctl_str(obj, "metadata", "resourceVersion") ?: "",
+        "type", type, "reason", reason, "message", msg, "source", "component", component,
+        "firstTimestamp", now, "lastTimestamp", now, "count", 1, "reportingComponent", component);
     if (!ev)
         return;
     kobj_req req = {.res = kres_lookup("", "v1", "events"), .ns = ns};
@@ -304,7 +302,6 @@ void kctl_set_condition(json_t *conds, const char *type, const char *status, con
 
 /* ---- watches ---- */
 
-
 static void owner_changed(kctl *c, const json_t *obj)
 {
     const json_t *ref = kctl_controller_ref(obj);
@@ -337,8 +334,8 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
 {
     struct kctl_watch_ud *ud = userdata;
     kctl *c = ud->c;
-    if (!kctl_name(obj) || !(dd_streq(type, "ADDED") || dd_streq(type, "MODIFIED") ||
-                             dd_streq(type, "DELETED")))
+    if (!kctl_name(obj) ||
+        !(dd_streq(type, "ADDED") || dd_streq(type, "MODIFIED") || dd_streq(type, "DELETED")))
         return;
     _cleanup_free_ char *key = dd_asprintf("%s/%s", kctl_ns(obj) ?: "", kctl_name(obj));
     json_t *old = json_incref(json_object_get(c->cache[ud->kind], key));

@@ -12,11 +12,11 @@
 
 #include "k3core/controllers/ctl-internal.h"
 
-#define COMPONENT "deployment-controller"
-#define HASH_LABEL "pod-template-hash"
-#define REV_ANN "deployment.kubernetes.io/revision"
+#define COMPONENT   "deployment-controller"
+#define HASH_LABEL  "pod-template-hash"
+#define REV_ANN     "deployment.kubernetes.io/revision"
 #define DESIRED_ANN "deployment.kubernetes.io/desired-replicas"
-#define MAX_ANN "deployment.kubernetes.io/max-replicas"
+#define MAX_ANN     "deployment.kubernetes.io/max-replicas"
 
 typedef struct dstate {
     json_t *d;      /* the deployment (reference) */
@@ -40,8 +40,7 @@ static int64_t status_int(const json_t *rs, const char *k)
 static int64_t revision(const json_t *rs)
 {
     const char *s = json_string_value(
-        json_object_get(json_object_get(json_object_get(rs, "metadata"), "annotations"),
-                        REV_ANN));
+        json_object_get(json_object_get(json_object_get(rs, "metadata"), "annotations"), REV_ANN));
     return s ? strtoll(s, NULL, 10) : 0;
 }
 
@@ -50,6 +49,8 @@ static bool same_template(const json_t *rs_tmpl, const json_t *d_tmpl)
     json_t *a = json_deep_copy(rs_tmpl), *b = json_deep_copy(d_tmpl);
     json_object_del(json_object_get(json_object_get(a, "metadata"), "labels"), HASH_LABEL);
     json_object_del(json_object_get(json_object_get(b, "metadata"), "labels"), HASH_LABEL);
+    kctl_strip_nulls(a);
+    kctl_strip_nulls(b);
     bool eq = json_equal(a, b);
     json_decref(a);
     json_decref(b);
@@ -173,8 +174,8 @@ static json_t *new_rs_object(dstate *s, const char *hash, int64_t replicas)
         kctl_ns(s->d), "labels", labels, "annotations", ann, "ownerReferences", "apiVersion",
         "apps/v1", "kind", "Deployment", "name", kctl_name(s->d), "uid", kctl_uid(s->d),
         "controller", 1, "blockOwnerDeletion", 1, "spec", "replicas", (json_int_t)replicas,
-        "minReadySeconds", (json_int_t)kctl_int(spec, "minReadySeconds", NULL, 0), "selector",
-        sel, "template", tmpl);
+        "minReadySeconds", (json_int_t)kctl_int(spec, "minReadySeconds", NULL, 0), "selector", sel,
+        "template", tmpl);
     set_ann_int(rs, REV_ANN, s->max_old_rev + 1);
     set_ann_int(rs, DESIRED_ANN, s->want);
     set_ann_int(rs, MAX_ANN, s->want + s->surge);
@@ -466,8 +467,8 @@ int kctl_sync_deploy(kctl *c, const char *ns, const char *name)
     json_t *rs;
     json_array_foreach(s.rss, i, rs)
     {
-        if (!s.new_rs && same_template(json_object_get(json_object_get(rs, "spec"), "template"),
-                                       tmpl))
+        if (!s.new_rs &&
+            same_template(json_object_get(json_object_get(rs, "spec"), "template"), tmpl))
             s.new_rs = rs;
     }
     json_array_foreach(s.rss, i, rs) if (rs != s.new_rs && revision(rs) > s.max_old_rev)

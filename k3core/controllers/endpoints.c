@@ -11,10 +11,10 @@
 
 #include "k3core/controllers/ctl-internal.h"
 
-#define EP_MANAGED "endpoints.kubernetes.io/managed-by"
-#define EP_MANAGER "endpoint-controller"
-#define SLICE_MANAGED "endpointslice.kubernetes.io/managed-by"
-#define SLICE_MANAGER "endpointslice-controller.k8s.io"
+#define EP_MANAGED     "endpoints.kubernetes.io/managed-by"
+#define EP_MANAGER     "endpoint-controller"
+#define SLICE_MANAGED  "endpointslice.kubernetes.io/managed-by"
+#define SLICE_MANAGER  "endpointslice-controller.k8s.io"
 #define SVC_NAME_LABEL "kubernetes.io/service-name"
 
 static const kres_resource *res(const char *group, const char *resource)
@@ -145,8 +145,8 @@ static void sort_by_ip(json_t *arr)
 /* Groups: ports JSON text → {ports, addresses, notReadyAddresses}. */
 static json_t *collect(kctl *c, const json_t *svc)
 {
-    bool all_ready = json_is_true(
-        json_object_get(json_object_get(svc, "spec"), "publishNotReadyAddresses"));
+    bool all_ready =
+        json_is_true(json_object_get(json_object_get(svc, "spec"), "publishNotReadyAddresses"));
     bool want_ports = json_array_size(json_object_get(json_object_get(svc, "spec"), "ports"));
     json_t *groups = json_object(), *pods = kctl_list_ns(c, KC_PODS, kctl_ns(svc)), *pod;
     size_t i;
@@ -168,8 +168,8 @@ static json_t *collect(kctl *c, const json_t *svc)
             json_object_set_new(groups, key, g);
         }
         json_decref(ports);
-        json_t *addr = json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "ip", ip, "targetRef", "kind",
-                                 "Pod", "namespace", kctl_ns(pod), "name", kctl_name(pod), "uid",
+        json_t *addr = json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "ip", ip, "targetRef", "kind", "Pod",
+                                 "namespace", kctl_ns(pod), "name", kctl_name(pod), "uid",
                                  kctl_uid(pod) ?: "");
         const char *node = kctl_str(json_object_get(pod, "spec"), "nodeName", NULL);
         if (node)
@@ -261,10 +261,10 @@ static json_t *slice_endpoints(const json_t *g)
         size_t i;
         json_array_foreach(json_object_get(g, lists[l]), i, a)
         {
-            json_t *e = json_pack("{s:[O],s:{s:b,s:b,s:b},s:O}", "addresses",
-                                  json_object_get(a, "ip"), "conditions", "ready", l == 0,
-                                  "serving", l == 0, "terminating", 0, "targetRef",
-                                  json_object_get(a, "targetRef"));
+            json_t *e =
+                json_pack("{s:[O],s:{s:b,s:b,s:b},s:O}", "addresses", json_object_get(a, "ip"),
+                          "conditions", "ready", l == 0, "serving", l == 0, "terminating", 0,
+                          "targetRef", json_object_get(a, "targetRef"));
             if (json_object_get(a, "nodeName"))
                 json_object_set(e, "nodeName", json_object_get(a, "nodeName"));
             json_array_append_new(out, e);
@@ -279,12 +279,11 @@ static json_t *new_slice(const json_t *svc, const json_t *ports, json_t *endpoin
     json_t *labels = labels_for(svc, SLICE_MANAGED, SLICE_MANAGER);
     jx_set_str(labels, SVC_NAME_LABEL, kctl_name(svc));
     json_t *s = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:s,s:o}",
-                          "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice",
-                          "metadata", "generateName", gen, "namespace", kctl_ns(svc), "labels",
-                          labels, "ownerReferences", "apiVersion", "v1", "kind", "Service",
-                          "name", kctl_name(svc), "uid", kctl_uid(svc) ?: "", "controller", 1,
-                          "blockOwnerDeletion", 1, "addressType", "IPv4", "endpoints",
-                          endpoints);
+                          "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata",
+                          "generateName", gen, "namespace", kctl_ns(svc), "labels", labels,
+                          "ownerReferences", "apiVersion", "v1", "kind", "Service", "name",
+                          kctl_name(svc), "uid", kctl_uid(svc) ?: "", "controller", 1,
+                          "blockOwnerDeletion", 1, "addressType", "IPv4", "endpoints", endpoints);
     if (json_array_size(ports))
         json_object_set(s, "ports", (json_t *)ports);
     return s;
@@ -292,7 +291,8 @@ static json_t *new_slice(const json_t *svc, const json_t *ports, json_t *endpoin
 
 static bool same_ports(const json_t *a, const json_t *b)
 {
-    return json_array_size(a) == json_array_size(b) && (json_array_size(a) == 0 || json_equal(a, b));
+    return json_array_size(a) == json_array_size(b) &&
+           (json_array_size(a) == 0 || json_equal(a, b));
 }
 
 static json_t *list_slices(kctl *c, const json_t *svc)
@@ -316,9 +316,8 @@ static int sync_slices(kctl *c, const json_t *svc, const json_t *groups)
     const kres_resource *r = res("discovery.k8s.io", "endpointslices");
     json_t *have = list_slices(c, svc), *wanted = json_array(), *g, *s;
     const char *k;
-    json_object_foreach((json_t *)groups, k, g)
-        json_array_append_new(wanted, new_slice(svc, json_object_get(g, "ports"),
-                                                slice_endpoints(g)));
+    json_object_foreach((json_t *)groups, k, g) json_array_append_new(
+        wanted, new_slice(svc, json_object_get(g, "ports"), slice_endpoints(g)));
     if (!json_array_size(wanted)) /* upstream keeps one empty slice per service */
         json_array_append_new(wanted, new_slice(svc, NULL, json_array()));
     int rc = 0;

@@ -11,7 +11,7 @@
 #include "k3core/controllers/ctl-internal.h"
 
 #define COMPONENT "job-controller"
-#define NS_PER_S 1000000000LL
+#define NS_PER_S  1000000000LL
 
 typedef struct jstate {
     json_t *job;
@@ -22,8 +22,8 @@ typedef struct jstate {
 
 static bool cond_true(const json_t *job, const char *type)
 {
-    const json_t *c = kctl_condition(json_object_get(json_object_get(job, "status"), "conditions"),
-                                     type);
+    const json_t *c =
+        kctl_condition(json_object_get(json_object_get(job, "status"), "conditions"), type);
     return c && dd_streq(kctl_str(c, "status", NULL), "True");
 }
 
@@ -163,10 +163,10 @@ static int manage(kctl *c, jstate *s)
     int64_t want = wanted(s), have = (int64_t)json_array_size(s->active);
     int r = 0;
     if (have < want && !backing_off(s)) {
-        json_t *labels = json_pack("{s:s,s:s,s:s,s:s}", "batch.kubernetes.io/job-name",
-                                   kctl_name(s->job), "job-name", kctl_name(s->job),
-                                   "batch.kubernetes.io/controller-uid", kctl_uid(s->job),
-                                   "controller-uid", kctl_uid(s->job));
+        json_t *labels =
+            json_pack("{s:s,s:s,s:s,s:s}", "batch.kubernetes.io/job-name", kctl_name(s->job),
+                      "job-name", kctl_name(s->job), "batch.kubernetes.io/controller-uid",
+                      kctl_uid(s->job), "controller-uid", kctl_uid(s->job));
         const json_t *tmpl = json_object_get(json_object_get(s->job, "spec"), "template");
         for (int64_t i = have; i < want && r >= 0; i++)
             r = kctl_create_pod(c, s->job, tmpl, COMPONENT, labels);

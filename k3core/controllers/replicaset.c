@@ -14,10 +14,9 @@
 
 static json_t *owner_ref(const json_t *owner)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion",
-                     kctl_str(owner, "apiVersion", NULL), "kind", kctl_str(owner, "kind", NULL),
-                     "name", kctl_name(owner), "uid", kctl_uid(owner), "controller", 1,
-                     "blockOwnerDeletion", 1);
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", kctl_str(owner, "apiVersion", NULL),
+                     "kind", kctl_str(owner, "kind", NULL), "name", kctl_name(owner), "uid",
+                     kctl_uid(owner), "controller", 1, "blockOwnerDeletion", 1);
 }
 
 int kctl_create_pod(kctl *c, const json_t *owner, const json_t *tmpl, const char *component,
@@ -32,10 +31,10 @@ int kctl_create_pod(kctl *c, const json_t *owner, const json_t *tmpl, const char
     if (extra_labels)
         json_object_update(labels, extra_labels);
     _cleanup_free_ char *gen = dd_asprintf("%s-", kctl_name(owner));
-    json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O}", "apiVersion", "v1", "kind",
-                            "Pod", "metadata", "generateName", gen, "namespace", kctl_ns(owner),
-                            "labels", labels, "ownerReferences", owner_ref(owner), "spec",
-                            json_object_get(tmpl, "spec"));
+    json_t *pod =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O}", "apiVersion", "v1", "kind", "Pod",
+                  "metadata", "generateName", gen, "namespace", kctl_ns(owner), "labels", labels,
+                  "ownerReferences", owner_ref(owner), "spec", json_object_get(tmpl, "spec"));
     if (!pod)
         return -EINVAL;
     const json_t *ann = json_object_get(tm, "annotations");
@@ -99,8 +98,8 @@ json_t *kctl_claim_pods(kctl *c, const json_t *owner, const ksel *sel)
     json_array_foreach(all, i, p)
     {
         const json_t *ref = kctl_controller_ref(p);
-        bool match = sel && ksel_match_labels(sel, json_object_get(json_object_get(p, "metadata"),
-                                                                   "labels"));
+        bool match = sel && ksel_match_labels(
+                                sel, json_object_get(json_object_get(p, "metadata"), "labels"));
         bool deleting = kctl_str(p, "metadata", "deletionTimestamp") != NULL;
         if (ref && dd_streq(kctl_str(ref, "uid", NULL), uid)) {
             if (match || deleting || owner_deleting)
@@ -179,9 +178,8 @@ static bool labels_cover(const json_t *labels, const json_t *want)
 static int update_status(kctl *c, const json_t *rs, const json_t *active)
 {
     const json_t *spec = json_object_get(rs, "spec");
-    const json_t *tl = json_object_get(json_object_get(json_object_get(spec, "template"),
-                                                       "metadata"),
-                                       "labels");
+    const json_t *tl =
+        json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"), "labels");
     int64_t min_ready = kctl_int(spec, "minReadySeconds", NULL, 0), now = dd_now_ns();
     int64_t full = 0, ready = 0, avail = 0;
     size_t i;
