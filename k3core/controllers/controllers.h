@@ -47,6 +47,16 @@ int kctl_scaled_value(const json_t *v, int total, bool round_up, int *ret);
  * pending, not ready, ready for a shorter time, more restarts, newer). now_ns for readiness. */
 int kctl_pod_cmp(const json_t *a, const json_t *b);
 
+/* CronJob schedules (cron.c): bit sets per field; bit 63 marks a `*` field. */
+typedef struct kctl_cron {
+    uint64_t minute, hour, dom, month, dow;
+} kctl_cron;
+/* Parses a 5-field schedule or an @macro; -EINVAL with upstream-like text in e otherwise. */
+int kctl_cron_parse(const char *spec, kctl_cron *ret, dd_err *e);
+/* The first time (Unix seconds, UTC) strictly after `after` that matches; -1 when none within
+ * about five years (e.g. "0 0 30 2 *"). */
+int64_t kctl_cron_next(const kctl_cron *c, int64_t after);
+
 /* Pod state helpers. */
 bool kctl_pod_ready(const json_t *pod);
 /* Ready for at least min_ready seconds at now_ns. */

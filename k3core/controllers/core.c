@@ -19,6 +19,7 @@ static const struct {
     [KC_DEPLOY] = {"apps", "v1", "deployments"},
     [KC_JOBS] = {"batch", "v1", "jobs"},
     [KC_SERVICES] = {"", "v1", "services"},
+    [KC_CRONJOBS] = {"batch", "v1", "cronjobs"},
 };
 
 const kres_resource *kctl_res(enum kctl_kind kind)
@@ -312,6 +313,8 @@ static void owner_changed(kctl *c, const json_t *obj)
         kctl_enqueue(c, KC_DEPLOY, kctl_ns(obj), name);
     else if (dd_streq(kind, "Job"))
         kctl_enqueue(c, KC_JOBS, kctl_ns(obj), name);
+    else if (dd_streq(kind, "CronJob"))
+        kctl_enqueue(c, KC_CRONJOBS, kctl_ns(obj), name);
 }
 
 /* An orphan pod or replicaset may be adopted: its namespace's owners of that kind look again. */
@@ -350,9 +353,11 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
         orphan_changed(c, KC_JOBS, obj);
         kctl_endpoints_pod_changed(c, old, dd_streq(type, "DELETED") ? NULL : obj);
         break;
+    case KC_JOBS:
     case KC_RS:
         owner_changed(c, obj);
-        orphan_changed(c, KC_DEPLOY, obj);
+        if (ud->kind == KC_RS)
+            orphan_changed(c, KC_DEPLOY, obj);
         /* fallthrough */
     default:
         kctl_enqueue(c, ud->kind, kctl_ns(obj), kctl_name(obj));
@@ -366,6 +371,7 @@ static const sync_fn syncs[KC_N] = {
     [KC_DEPLOY] = kctl_sync_deploy,
     [KC_JOBS] = kctl_sync_job,
     [KC_SERVICES] = kctl_sync_service,
+    [KC_CRONJOBS] = kctl_sync_cronjob,
 };
 
 static void resync(kctl *c)
@@ -390,7 +396,7 @@ static void on_timer(ev_timer *t, void *data)
     }
     /* Deployments before ReplicaSets before pods' owners: a deployment's scale change then
      * reaches its pods in the same pass. Syncs queue more work through the watches. */
-    static const enum kctl_kind order[] = {KC_DEPLOY, KC_RS, KC_JOBS, KC_SERVICES};
+    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY, KC_RS, KC_JOBS, KC_SERVICES};
     for (size_t i = 0; i < DD_ARRAY_SIZE(order); i++) {
         enum kctl_kind k = order[i];
         json_t *q = c->queue[k];
@@ -424,6 +430,7 @@ int kctl_start(ev_loop *loop, kobj_api *api, kctl **ret, dd_err *e)
         c->cache[k] = json_object();
         c->queue[k] = json_object();
     }
+    c->warned = json_object();
     c->timer = ev_timer_add(loop, 100, 0, on_timer, c);
     c->armed = true;
     c->last_resync_ns = dd_mono_ns();
@@ -453,6 +460,7 @@ void kctl_stop(kctl *c)
         json_decref(c->cache[k]);
         json_decref(c->queue[k]);
     }
+    json_decref(c->warned);
     ev_timer_del(c->timer);
     free(c);
 }

@@ -7,7 +7,7 @@
 #include "k3core/api/selector.h"
 #include "k3core/controllers/controllers.h"
 
-enum kctl_kind { KC_PODS, KC_RS, KC_DEPLOY, KC_JOBS, KC_SERVICES, KC_N };
+enum kctl_kind { KC_PODS, KC_RS, KC_DEPLOY, KC_JOBS, KC_SERVICES, KC_CRONJOBS, KC_N };
 
 struct kctl {
     ev_loop *loop;
@@ -16,6 +16,7 @@ struct kctl {
     kobj_watch *watches[KC_N];
     json_t *cache[KC_N]; /* "ns/name" → object (as last seen by the watch) */
     json_t *queue[KC_N]; /* "ns/name" → true: objects to sync */
+    json_t *warned;      /* "ns/name" → last warning recorded for a CronJob (no repeats) */
     int64_t last_resync_ns;
     bool armed;
     struct kctl_watch_ud {
@@ -85,6 +86,7 @@ int kctl_sync_rs(kctl *c, const char *ns, const char *name);
 int kctl_sync_deploy(kctl *c, const char *ns, const char *name);
 int kctl_sync_job(kctl *c, const char *ns, const char *name);
 int kctl_sync_service(kctl *c, const char *ns, const char *name);
+int kctl_sync_cronjob(kctl *c, const char *ns, const char *name);
 /* A pod changed (old may be NULL): queue the services whose selector matches either. */
 void kctl_endpoints_pod_changed(kctl *c, const json_t *old, const json_t *pod);
 

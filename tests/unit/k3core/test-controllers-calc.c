@@ -47,8 +47,8 @@ static void fence(const char *surge, const char *unavail, int total, int want_s,
     if (kctl_resolve_fenceposts(s, u, total, &gs, &gu) < 0)
         unit_fail(__FILE__, __LINE__, "fenceposts %s %s failed", surge, unavail);
     if (gs != want_s || gu != want_u)
-        unit_fail(__FILE__, __LINE__, "%s/%s of %d: got %d/%d, want %d/%d", surge, unavail,
-                  total, gs, gu, want_s, want_u);
+        unit_fail(__FILE__, __LINE__, "%s/%s of %d: got %d/%d, want %d/%d", surge, unavail, total,
+                  gs, gu, want_s, want_u);
     json_decref(s);
     json_decref(u);
 }
@@ -76,11 +76,11 @@ TEST(fenceposts)
 static json_t *pod(const char *node, const char *phase, bool ready, const char *ready_at,
                    int restarts, const char *created)
 {
-    json_t *p = json_pack("{s:{s:s},s:{},s:{s:s,s:[{s:s,s:s,s:s}],s:[{s:i}]}}", "metadata",
-                          "creationTimestamp", created, "spec", "status", "phase", phase,
-                          "conditions", "type", "Ready", "status", ready ? "True" : "False",
-                          "lastTransitionTime", ready_at, "containerStatuses", "restartCount",
-                          restarts);
+    json_t *p =
+        json_pack("{s:{s:s},s:{},s:{s:s,s:[{s:s,s:s,s:s}],s:[{s:i}]}}", "metadata",
+                  "creationTimestamp", created, "spec", "status", "phase", phase, "conditions",
+                  "type", "Ready", "status", ready ? "True" : "False", "lastTransitionTime",
+                  ready_at, "containerStatuses", "restartCount", restarts);
     if (node)
         json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
     return p;
