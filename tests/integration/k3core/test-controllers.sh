@@ -149,5 +149,34 @@ out=$(jpath job/bad '{.status.conditions[?(@.type=="Failed")].reason}')
 $K delete job three bad >/dev/null
 wait_for "job pods gone" is_count 0 pods -l batch.kubernetes.io/job-name
 
+# ---- CronJob: a bad schedule is refused; a missed run (lastScheduleTime in the past) starts ----
+if out=$($K create cronjob nope --image=busybox:latest --schedule='61 * * * *' 2>&1); then
+    fail "schedule '61 * * * *' accepted"
+fi
+expect_contains "$out" 'spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59)'
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "*/1 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [true]}]
+YAML
+past=$(date -u -d '-3 min' +%Y-%m-%dT%H:%M:00Z)
+$K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$past\"}}" >/dev/null
+wait_for "a job of cronjob tick" sh -c "$K get jobs -o jsonpath='{.items[*].metadata.ownerReferences[0].name}' | grep -q tick"
+job=$($K get jobs -o jsonpath='{.items[0].metadata.name}')
+expect_contains "$job" "tick-" "CronJob's job name"
+$K wait --for=condition=complete "job/$job" --timeout=60s >/dev/null || fail "job $job of tick"
+wait_for "lastSuccessfulTime of tick" sh -c "[ -n \"\$($K get cronjob tick -o jsonpath='{.status.lastSuccessfulTime}')\" ]"
+[ "$(jpath cronjob/tick '{.status.lastScheduleTime}')" != "$past" ] || fail "lastScheduleTime not moved"
+$K delete cronjob tick >/dev/null
+wait_for "jobs of tick gone" is_count 0 jobs
+
 k3core_stop
 echo "ok"
