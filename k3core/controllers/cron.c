@@ -80,8 +80,8 @@ static int parse_range(const char *s, size_t len, const struct bounds *b, uint64
             extra = 0;
     }
     if (lo < b->min)
-        return dd_err_set(e, EINVAL, "beginning of range (%d) below minimum (%d): %.*s", lo,
-                          b->min, (int)len, s);
+        return dd_err_set(e, EINVAL, "beginning of range (%d) below minimum (%d): %.*s", lo, b->min,
+                          (int)len, s);
     if (hi > b->max)
         return dd_err_set(e, EINVAL, "end of range (%d) above maximum (%d): %.*s", hi, b->max,
                           (int)len, s);
@@ -94,8 +94,7 @@ static int parse_range(const char *s, size_t len, const struct bounds *b, uint64
     return 0;
 }
 
-static int parse_field(const char *s, size_t len, const struct bounds *b, uint64_t *bits,
-                       dd_err *e)
+static int parse_field(const char *s, size_t len, const struct bounds *b, uint64_t *bits, dd_err *e)
 {
     *bits = 0;
     while (len > 0) {
@@ -148,11 +147,8 @@ int kctl_cron_parse(const char *spec, kctl_cron *ret, dd_err *e)
     }
     if (n != 5)
         return dd_err_set(e, EINVAL, "expected exactly 5 fields, found %d: %.64s", n, spec);
-    *ret = (kctl_cron){.minute = bits[0],
-                       .hour = bits[1],
-                       .dom = bits[2],
-                       .month = bits[3],
-                       .dow = bits[4]};
+    *ret = (kctl_cron){
+        .minute = bits[0], .hour = bits[1], .dom = bits[2], .month = bits[3], .dow = bits[4]};
     return 0;
 }
 

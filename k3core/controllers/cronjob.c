@@ -12,7 +12,7 @@
 #include "k3core/controllers/ctl-internal.h"
 
 #define COMPONENT "cronjob-controller"
-#define NS_PER_S 1000000000LL
+#define NS_PER_S  1000000000LL
 
 static int64_t secs_of(const char *s)
 {
@@ -77,12 +77,12 @@ static json_t *job_for(const json_t *cj, int64_t when)
         ann = json_object();
     }
     jx_set_str(ann, "batch.kubernetes.io/cronjob-scheduled-timestamp", ts);
-    json_t *job = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:O}",
-                            "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", name,
-                            "namespace", kctl_ns(cj), "annotations", ann, "ownerReferences",
-                            "apiVersion", "batch/v1", "kind", "CronJob", "name", kctl_name(cj),
-                            "uid", kctl_uid(cj) ?: "", "controller", 1, "blockOwnerDeletion", 1,
-                            "spec", json_object_get(jt, "spec"));
+    json_t *job =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:O}", "apiVersion",
+                  "batch/v1", "kind", "Job", "metadata", "name", name, "namespace", kctl_ns(cj),
+                  "annotations", ann, "ownerReferences", "apiVersion", "batch/v1", "kind",
+                  "CronJob", "name", kctl_name(cj), "uid", kctl_uid(cj) ?: "", "controller", 1,
+                  "blockOwnerDeletion", 1, "spec", json_object_get(jt, "spec"));
     if (job && json_is_object(labels))
         json_object_set(json_object_get(job, "metadata"), "labels", labels);
     json_decref(labels);
@@ -145,11 +145,11 @@ static json_t *track(const json_t *cj, json_t *jobs, json_t *st)
         const char *f = finished(j);
         if (!f && !kctl_str(j, "metadata", "deletionTimestamp")) {
             json_array_append(active, j);
-            json_array_append_new(refs, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "Job",
-                                                  "namespace", kctl_ns(j), "name", kctl_name(j),
-                                                  "uid", kctl_uid(j) ?: "", "apiVersion",
-                                                  "batch/v1", "resourceVersion",
-                                                  kctl_str(j, "metadata", "resourceVersion") ?: ""));
+            json_array_append_new(
+                refs,
+                json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kind", "Job", "namespace", kctl_ns(j),
+                          "name", kctl_name(j), "uid", kctl_uid(j) ?: "", "apiVersion", "batch/v1",
+                          "resourceVersion", kctl_str(j, "metadata", "resourceVersion") ?: ""));
         }
         int64_t done = secs_of(kctl_str(json_object_get(j, "status"), "completionTime", NULL));
         if (dd_streq(f, "Complete") && done > last_ok)
@@ -193,8 +193,8 @@ static int schedule(kctl *c, const json_t *cj, json_t *st, const json_t *active)
         return 0;
     }
     if (kctl_cron_parse(kctl_str(spec, "schedule", NULL), &cron, &e) < 0) {
-        _cleanup_free_ char *msg = dd_asprintf(
-            "unparseable schedule: %s : %s", kctl_str(spec, "schedule", NULL) ?: "", e.msg);
+        _cleanup_free_ char *msg = dd_asprintf("unparseable schedule: %s : %s",
+                                               kctl_str(spec, "schedule", NULL) ?: "", e.msg);
         warn_once(c, cj, "UnparseableSchedule", msg);
         return 0;
     }

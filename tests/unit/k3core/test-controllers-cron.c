@@ -36,8 +36,7 @@ static void bad(const char *spec, const char *msg_part)
     if (kctl_cron_parse(spec, &c, &e) != -EINVAL)
         unit_fail(__FILE__, __LINE__, "\"%s\" accepted", spec);
     if (!strstr(e.msg, msg_part))
-        unit_fail(__FILE__, __LINE__, "\"%s\": message \"%s\" lacks \"%s\"", spec, e.msg,
-                  msg_part);
+        unit_fail(__FILE__, __LINE__, "\"%s\": message \"%s\" lacks \"%s\"", spec, e.msg, msg_part);
 }
 
 TEST(cron_next_times)
