@@ -27,6 +27,60 @@ jpath() { $K get "$1" -o jsonpath="$2" 2>/dev/null; }
 
 wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
 
+# Jobs, a CronJob and a StatefulSet start now and are checked after the Deployment
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: batch/v1
+kind: Job
+metadata: {name: three}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: ["true"]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: bad}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
+YAML
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "*/1 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: ["true"]}]
+YAML
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}
+YAML
+past=$(date -u -d '-3 min' +%Y-%m-%dT%H:%M:00Z)
+$K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$past\"}}" >/dev/null
+
 # ---- Deployment: rollout, new ReplicaSet, undo, scale, delete ----
 $K apply -f - >/dev/null <<'YAML'
 apiVersion: apps/v1
@@ -114,28 +168,6 @@ $K delete service web >/dev/null
 wait_for "endpoints of web deleted" sh -c "! $K get endpoints web"
 
 # ---- Jobs ----
-$K apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: three}
-spec:
-  completions: 3
-  parallelism: 2
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: ["true"]}]
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: bad}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
-YAML
 $K wait --for=condition=complete job/three --timeout=90s >/dev/null || fail "job three did not complete"
 [ "$(jpath job/three '{.status.succeeded}')" = 3 ] || fail "succeeded of job three"
 [ -n "$(jpath job/three '{.status.completionTime}')" ] || fail "completionTime of job three"
@@ -147,28 +179,13 @@ out=$(jpath job/bad '{.status.conditions[?(@.type=="Failed")].reason}')
 [ "$out" = BackoffLimitExceeded ] || fail "job bad failed with $out"
 [ "$(jpath job/bad '{.status.failed}')" = 1 ] || fail "failed count of job bad"
 $K delete job three bad >/dev/null
-wait_for "job pods gone" is_count 0 pods -l batch.kubernetes.io/job-name
+wait_for "job pods gone" is_count 0 pods -l 'batch.kubernetes.io/job-name in (three,bad)'
 
 # ---- CronJob: a bad schedule is refused; a missed run (lastScheduleTime in the past) starts ----
 if out=$($K create cronjob nope --image=busybox:latest --schedule='61 * * * *' 2>&1); then
     fail "schedule '61 * * * *' accepted"
 fi
 expect_contains "$out" 'spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59)'
-$K apply -f - >/dev/null <<'YAML'
-apiVersion: batch/v1
-kind: CronJob
-metadata: {name: tick}
-spec:
-  schedule: "*/1 * * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: ["true"]}]
-YAML
-past=$(date -u -d '-3 min' +%Y-%m-%dT%H:%M:00Z)
-$K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$past\"}}" >/dev/null
 wait_for "a job of cronjob tick" sh -c "$K get jobs -o jsonpath='{.items[*].metadata.ownerReferences[0].name}' | grep -q tick"
 job=$($K get jobs -o jsonpath='{.items[0].metadata.name}')
 expect_contains "$job" "tick-" "CronJob's job name"
@@ -177,6 +194,22 @@ wait_for "lastSuccessfulTime of tick" sh -c "[ -n \"\$($K get cronjob tick -o js
 [ "$(jpath cronjob/tick '{.status.lastScheduleTime}')" != "$past" ] || fail "lastScheduleTime not moved"
 $K delete cronjob tick >/dev/null
 wait_for "jobs of tick gone" is_count 0 jobs
+
+# ---- StatefulSet: ordered pods db-0, db-1; scale down removes the highest ordinal ----
+$K rollout status statefulset/db --timeout=90s >/dev/null || fail "rollout of statefulset db"
+[ "$(jpath pod/db-0 '{.spec.hostname}.{.spec.subdomain}')" = db-0.db ] || fail "hostname of db-0"
+[ "$(jpath pod/db-1 '{.metadata.labels.apps\.kubernetes\.io/pod-index}')" = 1 ] || fail "pod-index"
+t0=$(jpath pod/db-0 '{.metadata.creationTimestamp}')
+t1=$(jpath pod/db-1 '{.metadata.creationTimestamp}')
+[ "$(jpath pod/db-1 '{.status.conditions[?(@.type=="Ready")].status}')" = True ] || fail "db-1 Ready"
+ev=$($K get events --field-selector involvedObject.name=db -o jsonpath='{.items[*].message}')
+expect_contains "$ev" "create Pod db-1 in StatefulSet db successful" "StatefulSet events"
+$K scale statefulset db --replicas=1 >/dev/null
+wait_for "db-1 gone" sh -c "! $K get pod db-1"
+$K get pod db-0 >/dev/null || fail "db-0 went away on scale down"
+[ "$(jpath statefulset/db '{.status.replicas}')" = 1 ] || fail "status.replicas of db"
+$K delete statefulset db >/dev/null
+wait_for "pods of db gone" is_count 0 pods -l app=db
 
 k3core_stop
 echo "ok"
