@@ -21,6 +21,7 @@ static const struct {
     [KC_SERVICES] = {"", "v1", "services"},
     [KC_CRONJOBS] = {"batch", "v1", "cronjobs"},
     [KC_STS] = {"apps", "v1", "statefulsets"},
+    [KC_DS] = {"apps", "v1", "daemonsets"},
 };
 
 const kres_resource *kctl_res(enum kctl_kind kind)
@@ -316,6 +317,8 @@ static void owner_changed(kctl *c, const json_t *obj)
         kctl_enqueue(c, KC_JOBS, kctl_ns(obj), name);
     else if (dd_streq(kind, "StatefulSet"))
         kctl_enqueue(c, KC_STS, kctl_ns(obj), name);
+    else if (dd_streq(kind, "DaemonSet"))
+        kctl_enqueue(c, KC_DS, kctl_ns(obj), name);
     else if (dd_streq(kind, "CronJob"))
         kctl_enqueue(c, KC_CRONJOBS, kctl_ns(obj), name);
 }
@@ -376,6 +379,7 @@ static const sync_fn syncs[KC_N] = {
     [KC_SERVICES] = kctl_sync_service,
     [KC_CRONJOBS] = kctl_sync_cronjob,
     [KC_STS] = kctl_sync_sts,
+    [KC_DS] = kctl_sync_ds,
 };
 
 static void resync(kctl *c)
@@ -400,8 +404,8 @@ static void on_timer(ev_timer *t, void *data)
     }
     /* Deployments before ReplicaSets before pods' owners: a deployment's scale change then
      * reaches its pods in the same pass. Syncs queue more work through the watches. */
-    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY, KC_RS, KC_JOBS,
-                                                 KC_STS,      KC_SERVICES};
+    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY, KC_RS,      KC_JOBS,
+                                           KC_STS,      KC_DS,     KC_SERVICES};
     for (size_t i = 0; i < DD_ARRAY_SIZE(order); i++) {
         enum kctl_kind k = order[i];
         json_t *q = c->queue[k];

@@ -7,8 +7,17 @@
 #include "k3core/api/selector.h"
 #include "k3core/controllers/controllers.h"
 
-enum kctl_kind { KC_PODS, KC_RS, KC_DEPLOY, KC_JOBS, KC_SERVICES, KC_CRONJOBS,
-                 KC_STS, KC_N };
+enum kctl_kind {
+    KC_PODS,
+    KC_RS,
+    KC_DEPLOY,
+    KC_JOBS,
+    KC_SERVICES,
+    KC_CRONJOBS,
+    KC_STS,
+    KC_DS,
+    KC_N
+};
 
 struct kctl {
     ev_loop *loop;
@@ -89,6 +98,7 @@ int kctl_sync_job(kctl *c, const char *ns, const char *name);
 int kctl_sync_service(kctl *c, const char *ns, const char *name);
 int kctl_sync_cronjob(kctl *c, const char *ns, const char *name);
 int kctl_sync_sts(kctl *c, const char *ns, const char *name);
+int kctl_sync_ds(kctl *c, const char *ns, const char *name);
 /* A pod changed (old may be NULL): queue the services whose selector matches either. */
 void kctl_endpoints_pod_changed(kctl *c, const json_t *old, const json_t *pod);
 

@@ -56,9 +56,9 @@ static int create(kctl *c, sstate *s, int64_t ord)
     _cleanup_free_ char *name = dd_asprintf("%s-%lld", kctl_name(s->set), (long long)ord);
     char idx[24];
     snprintf(idx, sizeof(idx), "%lld", (long long)ord);
-    json_t *labels = json_pack("{s:s,s:s,s:s}", REV_LABEL, s->rev,
-                               "statefulset.kubernetes.io/pod-name", name,
-                               "apps.kubernetes.io/pod-index", idx);
+    json_t *labels =
+        json_pack("{s:s,s:s,s:s}", REV_LABEL, s->rev, "statefulset.kubernetes.io/pod-name", name,
+                  "apps.kubernetes.io/pod-index", idx);
     json_t *pspec = json_object_get(tmpl, "spec");
     jx_set_str(pspec, "hostname", name);
     if (kctl_str(spec, "serviceName", NULL) && *kctl_str(spec, "serviceName", NULL))
@@ -70,12 +70,12 @@ static int create(kctl *c, sstate *s, int64_t ord)
         l = json_object();
     }
     json_object_update(l, labels);
-    json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:O}",
-                            "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
-                            "namespace", kctl_ns(s->set), "labels", l, "ownerReferences",
-                            "apiVersion", "apps/v1", "kind", "StatefulSet", "name",
-                            kctl_name(s->set), "uid", kctl_uid(s->set) ?: "", "controller", 1,
-                            "blockOwnerDeletion", 1, "spec", pspec);
+    json_t *pod =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:O}", "apiVersion", "v1",
+                  "kind", "Pod", "metadata", "name", name, "namespace", kctl_ns(s->set), "labels",
+                  l, "ownerReferences", "apiVersion", "apps/v1", "kind", "StatefulSet", "name",
+                  kctl_name(s->set), "uid", kctl_uid(s->set) ?: "", "controller", 1,
+                  "blockOwnerDeletion", 1, "spec", pspec);
     if (json_object_size(json_object_get(meta, "annotations")))
         json_object_set(json_object_get(pod, "metadata"), "annotations",
                         json_object_get(meta, "annotations"));
@@ -93,13 +93,12 @@ static int create(kctl *c, sstate *s, int64_t ord)
     return r < 0 ? r : 1;
 }
 
-static int delete(kctl *c, sstate *s, const json_t *pod)
+static int delete (kctl *c, sstate *s, const json_t *pod)
 {
     int r = kctl_delete(c, kctl_res(KC_PODS), kctl_ns(pod), kctl_name(pod), NULL);
     if (r == 0)
         kctl_event(c, s->set, "Normal", "SuccessfulDelete", COMPONENT,
-                   "delete Pod %s in StatefulSet %s successful", kctl_name(pod),
-                   kctl_name(s->set));
+                   "delete Pod %s in StatefulSet %s successful", kctl_name(pod), kctl_name(s->set));
     return r < 0 && r != -ENOENT ? r : 1;
 }
 
@@ -113,7 +112,7 @@ static int fill(kctl *c, sstate *s)
         if (!p)
             r = create(c, s, i);
         else if (kctl_pod_terminal(p) && !kctl_str(p, "metadata", "deletionTimestamp"))
-            r = delete(c, s, p);
+            r = delete (c, s, p);
         if (r < 0)
             return r;
         wrote |= r;
@@ -135,7 +134,7 @@ static int condemn(kctl *c, sstate *s)
                 return 1;
             continue;
         }
-        int r = delete(c, s, p);
+        int r = delete (c, s, p);
         if (r < 0)
             return r;
         wrote = 1;
@@ -156,7 +155,7 @@ static int roll(kctl *c, sstate *s)
             return 0; /* one at a time, with everything else healthy */
     for (int64_t i = s->replicas - 1; i >= partition && i >= 0; i--)
         if (!dd_streq(pod_rev(s->pods[i]), s->rev))
-            return delete(c, s, s->pods[i]);
+            return delete (c, s, s->pods[i]);
     return 0;
 }
 

@@ -3,8 +3,9 @@
 # pods rolls out (kubectl rollout status), rolls to a new ReplicaSet on `set env`/`set image`,
 # rolls back with `rollout undo`, scales, and takes its ReplicaSets and pods along when deleted;
 # a Job runs to completion with parallelism (kubectl wait --for=condition=complete) and a failing
-# one stops at BackoffLimitExceeded; a Service gets Endpoints and an EndpointSlice with the pod
-# IPs.
+# one stops at BackoffLimitExceeded; a CronJob runs a missed schedule; a Service gets Endpoints
+# and an EndpointSlice with the pod IPs; a StatefulSet creates db-0, db-1 in order and scales
+# down from the top; a DaemonSet puts one pod on the node unless its nodeSelector excludes it.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
@@ -27,7 +28,7 @@ jpath() { $K get "$1" -o jsonpath="$2" 2>/dev/null; }
 
 wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
 
-# Jobs, a CronJob and a StatefulSet start now and are checked after the Deployment
+# Jobs, a CronJob, a StatefulSet and DaemonSets start now and are checked after the Deployment
 $K apply -f - >/dev/null <<'YAML'
 apiVersion: batch/v1
 kind: Job
@@ -77,6 +78,30 @@ spec:
       terminationGracePeriodSeconds: 1
       containers:
       - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}
+YAML
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: nowhere}
+spec:
+  selector: {matchLabels: {app: nowhere}}
+  template:
+    metadata: {labels: {app: nowhere}}
+    spec:
+      nodeSelector: {disk: none}
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent}]
 YAML
 past=$(date -u -d '-3 min' +%Y-%m-%dT%H:%M:00Z)
 $K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$past\"}}" >/dev/null
@@ -210,6 +235,17 @@ $K get pod db-0 >/dev/null || fail "db-0 went away on scale down"
 [ "$(jpath statefulset/db '{.status.replicas}')" = 1 ] || fail "status.replicas of db"
 $K delete statefulset db >/dev/null
 wait_for "pods of db gone" is_count 0 pods -l app=db
+
+# ---- DaemonSet: one pod on the node; none where the nodeSelector does not match ----
+$K rollout status daemonset/agent --timeout=90s >/dev/null || fail "rollout of daemonset agent"
+out=$($K get pods -l app=agent -o jsonpath='{.items[*].spec.nodeName}')
+[ "$out" = vm ] || fail "daemonset agent pods on: $out"
+[ "$(jpath ds/agent '{.status.desiredNumberScheduled} {.status.numberReady}')" = "1 1" ] ||
+    fail "status of daemonset agent"
+[ "$(jpath ds/nowhere '{.status.desiredNumberScheduled}')" = 0 ] || fail "nowhere desired"
+is_count 0 pods -l app=nowhere || fail "daemonset nowhere has pods"
+$K delete ds agent nowhere >/dev/null
+wait_for "pods of agent gone" is_count 0 pods -l app=agent
 
 k3core_stop
 echo "ok"
