@@ -1,12 +1,12 @@
-/* controllers: the workload controllers of k3core's control plane — ReplicaSet, Deployment, Job
- * and Endpoints/EndpointSlice — as in-process clients of the object API (k3core/api/objects.h).
- * Prefix: kctl_.
+/* controllers: the workload controllers of k3core's control plane — ReplicaSet, Deployment, Job,
+ * CronJob, StatefulSet, DaemonSet and Endpoints/EndpointSlice — as in-process clients of the
+ * object API (k3core/api/objects.h). Prefix: kctl_.
  *
- * They keep an in-memory cache of pods, replicasets, deployments, jobs and services fed by
- * watches on the store, queue the objects a change concerns (a pod's controller, the services
- * whose selector it matches...) and sync the queue from a loop timer; a periodic resync catches
- * time-based transitions (minReadySeconds, activeDeadlineSeconds, ttlSecondsAfterFinished).
- * Garbage collection of dependents stays in kobj_run_controllers().
+ * They keep an in-memory cache of pods and of the kinds they own, fed by watches on the store,
+ * queue the objects a change concerns (a pod's controller, the services whose selector it
+ * matches...) and sync the queue from a loop timer; a periodic resync catches time-based
+ * transitions (minReadySeconds, activeDeadlineSeconds, ttlSecondsAfterFinished). Garbage collection
+ * of dependents stays in kobj_run_controllers().
  */
 #ifndef K3CORE_CONTROLLERS_H
 #define K3CORE_CONTROLLERS_H

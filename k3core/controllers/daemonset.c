@@ -37,8 +37,8 @@ static void add_toleration(json_t *tols, const char *key, const char *effect)
     json_t *t;
     json_array_foreach(tols, i, t) if (dd_streq(kctl_str(t, "key", NULL), key) &&
                                        dd_streq(kctl_str(t, "effect", NULL), effect)) return;
-    json_array_append_new(tols, json_pack("{s:s,s:s,s:s}", "key", key, "operator", "Exists",
-                                          "effect", effect));
+    json_array_append_new(
+        tols, json_pack("{s:s,s:s,s:s}", "key", key, "operator", "Exists", "effect", effect));
 }
 
 static void pin_to_node(json_t *spec, const char *node)
@@ -65,10 +65,9 @@ static void pin_to_node(json_t *spec, const char *node)
     }
     size_t i;
     json_t *t;
-    json_array_foreach(terms, i, t)
-        json_object_set_new(t, "matchFields",
-                            json_pack("[{s:s,s:s,s:[s]}]", "key", "metadata.name", "operator",
-                                      "In", "values", node));
+    json_array_foreach(terms, i, t) json_object_set_new(
+        t, "matchFields",
+        json_pack("[{s:s,s:s,s:[s]}]", "key", "metadata.name", "operator", "In", "values", node));
 }
 
 /* The pod the set wants on node (its template with the daemon tolerations and the pin). */
@@ -165,10 +164,10 @@ static int sync_node(kctl *c, dsstate *s, const json_t *node, json_t *pods)
     }
     json_array_foreach(mine, i, p)
     {
-        bool cur = dd_streq(json_string_value(json_object_get(
-                                json_object_get(json_object_get(p, "metadata"), "labels"),
-                                REV_LABEL)),
-                            s->rev);
+        bool cur =
+            dd_streq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(p, "metadata"), "labels"), REV_LABEL)),
+                     s->rev);
         s->current++;
         s->ready += kctl_pod_ready(p);
         s->available += kctl_pod_ready(p);
