@@ -382,10 +382,16 @@ static const sync_fn syncs[KC_N] = {
     [KC_DS] = kctl_sync_ds,
 };
 
+/* Services have no time-based transitions and their sync reads Endpoints and slices from the
+ * store, so they come back only every SERVICE_RESYNC-th resync (to repair hand-edited
+ * Endpoints). */
+#define SERVICE_RESYNC 12
+
 static void resync(kctl *c)
 {
+    c->resyncs++;
     for (int k = 0; k < KC_N; k++) {
-        if (!syncs[k])
+        if (!syncs[k] || (k == KC_SERVICES && c->resyncs % SERVICE_RESYNC))
             continue;
         const char *key;
         json_t *o;

@@ -28,6 +28,7 @@ struct kctl {
     json_t *queue[KC_N]; /* "ns/name" → true: objects to sync */
     json_t *warned;      /* "ns/name" → last warning recorded for a CronJob (no repeats) */
     int64_t last_resync_ns;
+    uint64_t resyncs;
     bool armed;
     struct kctl_watch_ud {
         kctl *c;
