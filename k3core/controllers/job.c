@@ -258,8 +258,12 @@ int kctl_sync_job(kctl *c, const char *ns, const char *name)
     const json_t *cached = kctl_cached(c, KC_JOBS, ns, name);
     if (!cached || kctl_str(cached, "metadata", "deletionTimestamp"))
         return 0;
-    if (cond_true(cached, "Complete") || cond_true(cached, "Failed"))
-        return expire(c, cached);
+    if (cond_true(cached, "Complete") || cond_true(cached, "Failed")) {
+        json_t *job = json_incref((json_t *)cached); /* the delete drops it from the cache */
+        int r = expire(c, job);
+        json_decref(job);
+        return r;
+    }
     jstate s = {.job = json_deep_copy(cached)};
     int r = sync_pods(c, &s);
     json_decref(s.active);
