@@ -197,6 +197,8 @@ $K wait --for=condition=complete job/three --timeout=90s >/dev/null || fail "job
 [ "$(jpath job/three '{.status.succeeded}')" = 3 ] || fail "succeeded of job three"
 [ -n "$(jpath job/three '{.status.completionTime}')" ] || fail "completionTime of job three"
 is_count 3 pods -l batch.kubernetes.io/job-name=three || fail "job three should have 3 pods"
+[ "$(jpath job/three '{.spec.template.metadata.labels.batch\.kubernetes\.io/job-name}')" = three ] ||
+    fail "job-name label in the template of job three"
 out=$($K get job three)
 expect_contains "$out" "3/3" "kubectl get job"
 $K wait --for=condition=failed job/bad --timeout=90s >/dev/null || fail "job bad did not fail"
