@@ -323,19 +323,25 @@ static void owner_changed(kctl *c, const json_t *obj)
         kctl_enqueue(c, KC_CRONJOBS, kctl_ns(obj), name);
 }
 
-/* An orphan pod or replicaset may be adopted: its namespace's owners of that kind look again. */
+/* An orphan pod or replicaset may be adopted: the owners of that kind in its namespace whose
+ * selector matches it look again. */
 static void orphan_changed(kctl *c, enum kctl_kind owner_kind, const json_t *obj)
 {
     if (kctl_controller_ref(obj) || kctl_str(obj, "metadata", "deletionTimestamp"))
         return;
     if (!json_object_size(json_object_get(json_object_get(obj, "metadata"), "labels")))
         return;
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
     const char *k;
     json_t *o;
     json_object_foreach(c->cache[owner_kind], k, o)
     {
-        if (dd_streq(kctl_ns(o), kctl_ns(obj)))
+        if (!dd_streq(kctl_ns(o), kctl_ns(obj)))
+            continue;
+        ksel *sel = kctl_selector(json_object_get(json_object_get(o, "spec"), "selector"));
+        if (sel && ksel_match_labels(sel, labels))
             kctl_enqueue(c, owner_kind, kctl_ns(o), kctl_name(o));
+        ksel_free(sel);
     }
 }
 
