@@ -28,7 +28,7 @@ jpath() { $K get "$1" -o jsonpath="$2" 2>/dev/null; }
 
 wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"
 
-# Jobs, a CronJob, a StatefulSet and DaemonSets start now and are checked after the Deployment
+# Jobs, a CronJob, a StatefulSet, DaemonSets and a Recreate Deployment start now and are checked after the Deployment
 $K apply -f - >/dev/null <<'YAML'
 apiVersion: batch/v1
 kind: Job
@@ -103,6 +103,21 @@ spec:
       nodeSelector: {disk: none}
       containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent}]
 YAML
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: re}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: re}}
+  template:
+    metadata: {labels: {app: re}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}
+YAML
 past=$(date -u -d '-3 min' +%Y-%m-%dT%H:%M:00Z)
 $K patch cronjob tick --subresource=status --type=merge -p "{\"status\":{\"lastScheduleTime\":\"$past\"}}" >/dev/null
 
@@ -166,6 +181,15 @@ $K rollout status deployment/web --timeout=90s >/dev/null || fail "scale up to 3
 $K127 scale deployment/web --replicas=1 >/dev/null || fail "kubectl 1.27 scale"
 wait_for "scale down to 1" sh -c "[ \$($K get pods -l app=web --field-selector=status.phase=Running -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}x{{end}}{{end}}') = x ]"
 $K127 rollout status deployment/web --timeout=60s >/dev/null || fail "kubectl 1.27 rollout status"
+
+# Recreate: the old ReplicaSet is scaled down to 0 and a new one rolled out
+$K rollout status deployment/re --timeout=90s >/dev/null || fail "rollout of re"
+$K set env deployment/re X=1 >/dev/null
+$K rollout status deployment/re --timeout=90s >/dev/null || fail "Recreate rollout of re"
+ev=$($K get events --field-selector involvedObject.name=re,involvedObject.kind=Deployment -o jsonpath='{range .items[*]}{.message}{"\n"}{end}')
+expect_contains "$ev" "Scaled down replica set re-" "Recreate events"
+is_count 2 rs -l app=re || fail "re should have 2 ReplicaSets"
+$K delete deployment re >/dev/null
 
 # ---- Service endpoints ----
 $K apply -f - >/dev/null <<'YAML'
