@@ -4,7 +4,8 @@
  * 6 min), and finishes the job: SuccessCriteriaMet + Complete with completionTime once enough
  * pods succeeded, FailureTarget + Failed with BackoffLimitExceeded or DeadlineExceeded (active
  * pods are then deleted). Finished jobs with ttlSecondsAfterFinished are deleted when it runs
- * out. Not done: Indexed completion mode, podFailurePolicy, successPolicy, suspend conditions.
+ * out. With restartPolicy OnFailure container restarts count against backoffLimit, as upstream.
+ * Not done: Indexed completion mode, podFailurePolicy, successPolicy, suspend conditions.
  */
 #include <stdio.h>
 
@@ -108,11 +109,35 @@ static void delete_active(kctl *c, jstate *s)
     json_array_clear(s->active);
 }
 
+/* With restartPolicy OnFailure, container restarts of active pods count as failures. */
+static int64_t restarts(const jstate *s)
+{
+    const json_t *tspec =
+        json_object_get(json_object_get(json_object_get(s->job, "spec"), "template"), "spec");
+    if (!dd_streq(kctl_str(tspec, "restartPolicy", NULL), "OnFailure"))
+        return 0;
+    static const char *const lists[] = {"containerStatuses", "initContainerStatuses"};
+    int64_t n = 0;
+    size_t i, j;
+    json_t *p, *cs;
+    json_array_foreach(s->active, i, p)
+    {
+        for (size_t l = 0; l < 2; l++) {
+            const json_t *statuses = json_object_get(json_object_get(p, "status"), lists[l]);
+            json_array_foreach(statuses, j, cs)
+            {
+                n += kctl_int(cs, "restartCount", NULL, 0);
+            }
+        }
+    }
+    return n;
+}
+
 /* Returns the failure reason when the job must fail now, else NULL. */
 static const char *failure(const jstate *s, const char **ret_msg)
 {
     const json_t *spec = json_object_get(s->job, "spec");
-    if (s->failed > kctl_int(spec, "backoffLimit", NULL, 6)) {
+    if (s->failed + restarts(s) > kctl_int(spec, "backoffLimit", NULL, 6)) {
         *ret_msg = "Job has reached the specified backoff limit";
         return "BackoffLimitExceeded";
     }

@@ -50,6 +50,16 @@ spec:
     spec:
       restartPolicy: Never
       containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: onfail}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
 YAML
 $K apply -f - >/dev/null <<'YAML'
 apiVersion: batch/v1
@@ -229,8 +239,12 @@ $K wait --for=condition=failed job/bad --timeout=90s >/dev/null || fail "job bad
 out=$(jpath job/bad '{.status.conditions[?(@.type=="Failed")].reason}')
 [ "$out" = BackoffLimitExceeded ] || fail "job bad failed with $out"
 [ "$(jpath job/bad '{.status.failed}')" = 1 ] || fail "failed count of job bad"
-$K delete job three bad >/dev/null
-wait_for "job pods gone" is_count 0 pods -l 'batch.kubernetes.io/job-name in (three,bad)'
+# OnFailure: container restarts count against backoffLimit
+$K wait --for=condition=failed job/onfail --timeout=90s >/dev/null || fail "job onfail did not fail"
+out=$(jpath job/onfail '{.status.conditions[?(@.type=="Failed")].reason}')
+[ "$out" = BackoffLimitExceeded ] || fail "job onfail failed with $out"
+$K delete job three bad onfail >/dev/null
+wait_for "job pods gone" is_count 0 pods -l 'batch.kubernetes.io/job-name in (three,bad,onfail)'
 
 # ---- CronJob: a bad schedule is refused; a missed run (lastScheduleTime in the past) starts ----
 if out=$($K create cronjob nope --image=busybox:latest --schedule='61 * * * *' 2>&1); then
