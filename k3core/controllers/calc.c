@@ -209,3 +209,42 @@ int kctl_pod_cmp(const json_t *a, const json_t *b)
         return r;
     return CMP(created(b), created(a));
 }
+
+char *kctl_format_indexes(const bool *done, int64_t n)
+{
+    dd_buf b = DD_BUF_INIT;
+    for (int64_t i = 0; i < n; i++) {
+        if (!done[i])
+            continue;
+        int64_t j = i;
+        while (j + 1 < n && done[j + 1])
+            j++;
+        dd_buf_addf(&b, "%s%lld", b.len ? "," : "", (long long)i);
+        if (j > i)
+            dd_buf_addf(&b, "-%lld", (long long)j);
+        i = j;
+    }
+    char *out = dd_buf_detach(&b, NULL);
+    return out ? out : dd_strdup("");
+}
+
+void kctl_parse_indexes(const char *s, bool *done, int64_t n)
+{
+    while (s && *s) {
+        char *end = NULL;
+        long long lo = strtoll(s, &end, 10), hi = lo;
+        if (end == s)
+            return;
+        if (*end == '-') {
+            const char *h = end + 1;
+            hi = strtoll(h, &end, 10);
+            if (end == h)
+                return;
+        }
+        for (long long i = lo < 0 ? 0 : lo; i <= hi && i < n; i++)
+            done[i] = true;
+        if (*end != ',')
+            return;
+        s = end + 1;
+    }
+}

@@ -57,6 +57,11 @@ int kctl_cron_parse(const char *spec, kctl_cron *ret, dd_err *e);
  * about five years (e.g. "0 0 30 2 *"). */
 int64_t kctl_cron_next(const kctl_cron *c, int64_t after);
 
+/* Indexed Jobs' completedIndexes: "0,2-4" from done[0..n) (caller frees), and back (entries
+ * outside [0, n) and anything after a malformed entry are ignored). */
+char *kctl_format_indexes(const bool *done, int64_t n);
+void kctl_parse_indexes(const char *s, bool *done, int64_t n);
+
 /* Pod state helpers. */
 bool kctl_pod_ready(const json_t *pod);
 /* Ready for at least min_ready seconds at now_ns. */

@@ -76,7 +76,8 @@ void kctl_set_condition(json_t *conds, const char *type, const char *status, con
                         const char *message, bool with_update);
 const json_t *kctl_condition(const json_t *conds, const char *type);
 
-/* Creates a pod from owner's template (generateName "<owner>-", controller ownerReference)
+/* Creates a pod from owner's template (generateName "<owner>-" unless the template's metadata
+ * has one, controller ownerReference)
  * and records SuccessfulCreate from component. */
 int kctl_create_pod(kctl *c, const json_t *owner, const json_t *tmpl, const char *component,
                     json_t *extra_labels);

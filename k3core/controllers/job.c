@@ -5,21 +5,62 @@
  * pods succeeded, FailureTarget + Failed with BackoffLimitExceeded or DeadlineExceeded (active
  * pods are then deleted). Finished jobs with ttlSecondsAfterFinished are deleted when it runs
  * out. With restartPolicy OnFailure container restarts count against backoffLimit, as upstream.
- * Not done: Indexed completion mode, podFailurePolicy, successPolicy, suspend conditions.
+ * Indexed jobs give each pod a completion index (annotation, label, hostname `<job>-<i>`,
+ * JOB_COMPLETION_INDEX) and report completedIndexes. Not done: backoffLimitPerIndex,
+ * podFailurePolicy, successPolicy, suspend conditions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "k3core/controllers/ctl-internal.h"
 
 #define COMPONENT "job-controller"
 #define NS_PER_S  1000000000LL
 
+#define INDEX_KEY "batch.kubernetes.io/job-completion-index"
+
 typedef struct jstate {
     json_t *job;
     json_t *active; /* running or pending pods, scale-down order */
     int64_t succeeded, failed, ready, terminating;
     int64_t last_failure_ns;
+    int64_t n;         /* Indexed: completions; 0 for NonIndexed */
+    bool *done, *busy; /* Indexed: succeeded / active per index */
 } jstate;
+
+/* A pod's completion index, or -1. */
+static int64_t index_of(const jstate *s, const json_t *pod)
+{
+    const char *v = json_string_value(json_object_get(
+        json_object_get(json_object_get(pod, "metadata"), "annotations"), INDEX_KEY));
+    char *end = NULL;
+    long long i = v ? strtoll(v, &end, 10) : -1;
+    return v && !*end && i >= 0 && i < s->n ? i : -1;
+}
+
+static void count_indexes(jstate *s, const json_t *pods)
+{
+    size_t i;
+    json_t *p;
+    kctl_parse_indexes(kctl_str(json_object_get(s->job, "status"), "completedIndexes", NULL),
+                       s->done, s->n);
+    json_array_foreach(pods, i, p)
+    {
+        int64_t x = index_of(s, p);
+        const char *phase = kctl_str(json_object_get(p, "status"), "phase", NULL);
+        if (x >= 0 && dd_streq(phase, "Succeeded"))
+            s->done[x] = true;
+    }
+    json_array_foreach(s->active, i, p)
+    {
+        int64_t x = index_of(s, p);
+        if (x >= 0)
+            s->busy[x] = true;
+    }
+    s->succeeded = 0;
+    for (int64_t x = 0; x < s->n; x++)
+        s->succeeded += s->done[x];
+}
 
 static bool cond_true(const json_t *job, const char *type)
 {
@@ -78,6 +119,8 @@ static void count(jstate *s, const json_t *pods)
     if (kctl_int(st, "failed", NULL, 0) > s->failed)
         s->failed = kctl_int(st, "failed", NULL, 0);
     kctl_sort_pods(s->active);
+    if (s->n)
+        count_indexes(s, pods);
 }
 
 static void add_condition(json_t *conds, const char *type, const char *reason, const char *msg)
@@ -183,20 +226,81 @@ static bool backing_off(const jstate *s)
     return s->last_failure_ns + delay > dd_now_ns();
 }
 
+static void add_index_env(json_t *containers)
+{
+    size_t i;
+    json_t *ct;
+    json_array_foreach(containers, i, ct)
+    {
+        json_t *env = json_object_get(ct, "env");
+        if (!json_is_array(env)) {
+            env = json_array();
+            json_object_set_new(ct, "env", env);
+        }
+        json_array_append_new(env, json_pack("{s:s,s:{s:{s:s}}}", "name", "JOB_COMPLETION_INDEX",
+                                             "valueFrom", "fieldRef", "fieldPath",
+                                             "metadata.annotations['" INDEX_KEY "']"));
+    }
+}
+
+/* The template for index x: annotation and label, hostname `<job>-<x>`, JOB_COMPLETION_INDEX. */
+static json_t *indexed_template(const jstate *s, int64_t x)
+{
+    json_t *t = json_deep_copy(json_object_get(json_object_get(s->job, "spec"), "template"));
+    json_t *meta = json_object_get(t, "metadata"), *spec = json_object_get(t, "spec");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(t, "metadata", meta);
+    }
+    char idx[24];
+    snprintf(idx, sizeof(idx), "%lld", (long long)x);
+    static const char *const maps[] = {"annotations", "labels"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *m = json_object_get(meta, maps[i]);
+        if (!json_is_object(m)) {
+            m = json_object();
+            json_object_set_new(meta, maps[i], m);
+        }
+        jx_set_str(m, INDEX_KEY, idx);
+    }
+    _cleanup_free_ char *host = dd_asprintf("%s-%lld", kctl_name(s->job), (long long)x);
+    _cleanup_free_ char *gen = dd_asprintf("%s-", host);
+    jx_set_str(meta, "generateName", gen);
+    if (!json_object_get(spec, "hostname"))
+        jx_set_str(spec, "hostname", host);
+    add_index_env(json_object_get(spec, "containers"));
+    add_index_env(json_object_get(spec, "initContainers"));
+    return t;
+}
+
+static int create_pods(kctl *c, jstate *s, int64_t count)
+{
+    json_t *labels =
+        json_pack("{s:s,s:s,s:s,s:s}", "batch.kubernetes.io/job-name", kctl_name(s->job),
+                  "job-name", kctl_name(s->job), "batch.kubernetes.io/controller-uid",
+                  kctl_uid(s->job), "controller-uid", kctl_uid(s->job));
+    const json_t *tmpl = json_object_get(json_object_get(s->job, "spec"), "template");
+    int r = 0;
+    for (int64_t x = 0; !s->n && x < count && r >= 0; x++)
+        r = kctl_create_pod(c, s->job, tmpl, COMPONENT, labels);
+    for (int64_t x = 0; s->n && x < s->n && count > 0 && r >= 0; x++) {
+        if (s->done[x] || s->busy[x])
+            continue; /* lowest free indexes first */
+        json_t *t = indexed_template(s, x);
+        r = kctl_create_pod(c, s->job, t, COMPONENT, labels);
+        json_decref(t);
+        count--;
+    }
+    json_decref(labels);
+    return r;
+}
+
 static int manage(kctl *c, jstate *s)
 {
     int64_t want = wanted(s), have = (int64_t)json_array_size(s->active);
     int r = 0;
-    if (have < want && !backing_off(s)) {
-        json_t *labels =
-            json_pack("{s:s,s:s,s:s,s:s}", "batch.kubernetes.io/job-name", kctl_name(s->job),
-                      "job-name", kctl_name(s->job), "batch.kubernetes.io/controller-uid",
-                      kctl_uid(s->job), "controller-uid", kctl_uid(s->job));
-        const json_t *tmpl = json_object_get(json_object_get(s->job, "spec"), "template");
-        for (int64_t i = have; i < want && r >= 0; i++)
-            r = kctl_create_pod(c, s->job, tmpl, COMPONENT, labels);
-        json_decref(labels);
-    }
+    if (have < want && !backing_off(s))
+        r = create_pods(c, s, want - have);
     for (int64_t i = want; i < have && r >= 0; i++) {
         r = kctl_delete_pod(c, s->job, json_array_get(s->active, (size_t)(i - want)), COMPONENT);
         s->terminating++;
@@ -267,6 +371,10 @@ static int sync_pods(kctl *c, jstate *s)
         jx_set_int(st, "failed", s->failed);
         jx_set_int(st, "ready", s->ready);
         jx_set_int(st, "terminating", s->terminating);
+        if (s->n) {
+            _cleanup_free_ char *ci = kctl_format_indexes(s->done, s->n);
+            jx_set_str(st, "completedIndexes", ci);
+        }
         json_object_set_new(st, "uncountedTerminatedPods", json_object());
         json_t *upd = json_deep_copy(s->job);
         json_object_set(upd, "status", st);
@@ -290,7 +398,16 @@ int kctl_sync_job(kctl *c, const char *ns, const char *name)
         return r;
     }
     jstate s = {.job = json_deep_copy(cached)};
+    const json_t *spec = json_object_get(s.job, "spec");
+    if (dd_streq(kctl_str(spec, "completionMode", NULL), "Indexed")) {
+        int64_t n = kctl_int(spec, "completions", NULL, 1);
+        s.n = n < 1 ? 1 : n > 100000 ? 100000 : n;
+        s.done = dd_calloc((size_t)s.n, sizeof(bool));
+        s.busy = dd_calloc((size_t)s.n, sizeof(bool));
+    }
     int r = sync_pods(c, &s);
+    free(s.done);
+    free(s.busy);
     json_decref(s.active);
     json_decref(s.job);
     return r < 0 ? r : 0;

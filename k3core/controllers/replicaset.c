@@ -30,7 +30,8 @@ int kctl_create_pod(kctl *c, const json_t *owner, const json_t *tmpl, const char
     }
     if (extra_labels)
         json_object_update(labels, extra_labels);
-    _cleanup_free_ char *gen = dd_asprintf("%s-", kctl_name(owner));
+    const char *tgen = json_string_value(json_object_get(tm, "generateName"));
+    _cleanup_free_ char *gen = tgen ? dd_strdup(tgen) : dd_asprintf("%s-", kctl_name(owner));
     json_t *pod =
         json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O}", "apiVersion", "v1", "kind", "Pod",
                   "metadata", "generateName", gen, "namespace", kctl_ns(owner), "labels", labels,

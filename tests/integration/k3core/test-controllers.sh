@@ -53,6 +53,18 @@ spec:
 ---
 apiVersion: batch/v1
 kind: Job
+metadata: {name: idx}
+spec:
+  completionMode: Indexed
+  completions: 3
+  parallelism: 3
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, 'test "$(hostname)" = "idx-$JOB_COMPLETION_INDEX"']}]
+---
+apiVersion: batch/v1
+kind: Job
 metadata: {name: onfail}
 spec:
   backoffLimit: 1
@@ -239,12 +251,16 @@ $K wait --for=condition=failed job/bad --timeout=90s >/dev/null || fail "job bad
 out=$(jpath job/bad '{.status.conditions[?(@.type=="Failed")].reason}')
 [ "$out" = BackoffLimitExceeded ] || fail "job bad failed with $out"
 [ "$(jpath job/bad '{.status.failed}')" = 1 ] || fail "failed count of job bad"
+# Indexed: each pod knows its index (hostname and JOB_COMPLETION_INDEX agree, or it fails)
+$K wait --for=condition=complete job/idx --timeout=90s >/dev/null || fail "indexed job idx"
+[ "$(jpath job/idx '{.status.completedIndexes} {.status.failed}')" = "0-2 0" ] ||
+    fail "completedIndexes of idx: $(jpath job/idx '{.status}')"
 # OnFailure: container restarts count against backoffLimit
 $K wait --for=condition=failed job/onfail --timeout=90s >/dev/null || fail "job onfail did not fail"
 out=$(jpath job/onfail '{.status.conditions[?(@.type=="Failed")].reason}')
 [ "$out" = BackoffLimitExceeded ] || fail "job onfail failed with $out"
-$K delete job three bad onfail >/dev/null
-wait_for "job pods gone" is_count 0 pods -l 'batch.kubernetes.io/job-name in (three,bad,onfail)'
+$K delete job three bad onfail idx >/dev/null
+wait_for "job pods gone" is_count 0 pods -l 'batch.kubernetes.io/job-name in (three,bad,onfail,idx)'
 
 # ---- CronJob: a bad schedule is refused; a missed run (lastScheduleTime in the past) starts ----
 if out=$($K create cronjob nope --image=busybox:latest --schedule='61 * * * *' 2>&1); then

@@ -129,3 +129,21 @@ TEST(pod_availability)
     json_decref(p);
     json_decref(q);
 }
+
+TEST(completed_indexes)
+{
+    bool done[8] = {true, true, true, false, true, false, true, true};
+    char *s = kctl_format_indexes(done, 8);
+    CHECK_EQ_STR(s, "0-2,4,6-7");
+    bool back[8] = {0};
+    kctl_parse_indexes(s, back, 8);
+    CHECK(memcmp(done, back, sizeof(done)) == 0);
+    free(s);
+    bool none[3] = {0};
+    s = kctl_format_indexes(none, 3);
+    CHECK_EQ_STR(s, "");
+    free(s);
+    bool got[4] = {0};
+    kctl_parse_indexes("1,3-9,x,0", got, 4); /* out of range clipped, stops at garbage */
+    CHECK(!got[0] && got[1] && !got[2] && got[3]);
+}
