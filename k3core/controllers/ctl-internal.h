@@ -93,6 +93,11 @@ int kctl_set_owner(kctl *c, const kres_resource *res, const json_t *obj, const j
 /* Scale-down order (kctl_pod_cmp) of an array of pods, in place. */
 void kctl_sort_pods(json_t *pods);
 
+/* The ControllerRevision `name` for owner's current template exists with the highest
+ * revision; old ones beyond revisionHistoryLimit are deleted, except in_use (may be NULL). */
+int kctl_ensure_revision(kctl *c, const json_t *owner, const char *name, const char *hash,
+                         const char *in_use);
+
 /* The per-kind syncs (one object each) and the pod → owner fan-out. */
 int kctl_sync_rs(kctl *c, const char *ns, const char *name);
 int kctl_sync_deploy(kctl *c, const char *ns, const char *name);

@@ -5,8 +5,8 @@
  * that no longer fit, duplicates and failed pods are deleted; RollingUpdate replaces pods of
  * an older template (controller-revision-hash) while fewer than maxUnavailable are unavailable;
  * OnDelete waits for the user. Nodes are listed at each sync (they change too often to watch
- * for this); the periodic resync picks up nodes that join. Not done: maxSurge,
- * ControllerRevision objects.
+ * for this); the periodic resync picks up nodes that join. ControllerRevisions (revisions.c)
+ * back `kubectl rollout history/undo`. Not done: maxSurge.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +241,8 @@ int kctl_sync_ds(kctl *c, const char *ns, const char *name)
     s.old = json_array();
     size_t i;
     int r = 0;
+    _cleanup_free_ char *cr = dd_asprintf("%s-%s", name, hash);
+    r = kctl_ensure_revision(c, s.ds, cr, hash, NULL);
     json_array_foreach(nodes, i, node) if (r >= 0) r = sync_node(c, &s, node, pods);
     const json_t *ru = json_object_get(json_object_get(spec, "updateStrategy"), "rollingUpdate");
     int mu = 1;

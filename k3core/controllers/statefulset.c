@@ -6,7 +6,7 @@
  * highest ordinal down to spec.updateStrategy.rollingUpdate.partition, one at a time; OnDelete
  * leaves that to the user. Failed or succeeded pods are deleted and recreated. Status carries
  * currentRevision/updateRevision (`<set>-<template hash>`) for `kubectl rollout status`.
- * Not done: ControllerRevision objects (so no `kubectl rollout undo` for sets),
+ * ControllerRevisions (revisions.c) back `kubectl rollout history/undo`. Not done:
  * volumeClaimTemplates, persistentVolumeClaimRetentionPolicy, minReadySeconds.
  */
 #include <stdio.h>
@@ -227,7 +227,10 @@ int kctl_sync_sts(kctl *c, const char *ns, const char *name)
         if (o >= 0)
             s.pods[o] = p;
     }
-    int r = update_status(c, &s);
+    const char *cur = kctl_str(json_object_get(s.set, "status"), "currentRevision", NULL);
+    int r = kctl_ensure_revision(c, s.set, s.rev, hash, cur);
+    if (r >= 0)
+        r = update_status(c, &s);
     if (r >= 0)
         r = fill(c, &s);
     if (r == 0)

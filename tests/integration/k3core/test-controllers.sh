@@ -285,6 +285,8 @@ t1=$(jpath pod/db-1 '{.metadata.creationTimestamp}')
 [ "$(jpath pod/db-1 '{.status.conditions[?(@.type=="Ready")].status}')" = True ] || fail "db-1 Ready"
 ev=$($K get events --field-selector involvedObject.name=db -o jsonpath='{.items[*].message}')
 expect_contains "$ev" "create Pod db-1 in StatefulSet db successful" "StatefulSet events"
+out=$($K rollout history statefulset/db)
+expect_contains "$out" "1 " "rollout history of statefulset db"
 $K scale statefulset db --replicas=1 >/dev/null
 wait_for "db-1 gone" sh -c "! $K get pod db-1"
 $K get pod db-0 >/dev/null || fail "db-0 went away on scale down"
@@ -299,6 +301,14 @@ out=$($K get pods -l app=agent -o jsonpath='{.items[*].spec.nodeName}')
 [ "$(jpath ds/agent '{.status.desiredNumberScheduled} {.status.numberReady}')" = "1 1" ] ||
     fail "status of daemonset agent"
 [ "$(jpath ds/nowhere '{.status.desiredNumberScheduled}')" = 0 ] || fail "nowhere desired"
+$K set env daemonset/agent X=1 >/dev/null
+$K rollout status daemonset/agent --timeout=90s >/dev/null || fail "rollout of agent after set env"
+[ "$($K get pods -l app=agent -o jsonpath='{.items[*].spec.containers[0].env[0].value}')" = 1 ] ||
+    fail "agent pod not replaced after set env"
+$K rollout undo daemonset/agent >/dev/null || fail "rollout undo daemonset/agent"
+$K rollout status daemonset/agent --timeout=90s >/dev/null || fail "rollout of agent after undo"
+wait_for "agent back at revision 3 without X" sh -c "[ -z \"\$($K get pods -l app=agent -o jsonpath='{.items[*].spec.containers[0].env}')\" ] && $K rollout history daemonset/agent | grep -q '^3 '"
+
 is_count 0 pods -l app=nowhere || fail "daemonset nowhere has pods"
 $K delete ds agent nowhere >/dev/null
 wait_for "pods of agent gone" is_count 0 pods -l app=agent
