@@ -131,6 +131,7 @@ kind: Deployment
 metadata: {name: re}
 spec:
   replicas: 1
+  revisionHistoryLimit: 0
   strategy: {type: Recreate}
   selector: {matchLabels: {app: re}}
   template:
@@ -204,13 +205,23 @@ $K127 scale deployment/web --replicas=1 >/dev/null || fail "kubectl 1.27 scale"
 wait_for "scale down to 1" sh -c "[ \$($K get pods -l app=web --field-selector=status.phase=Running -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}x{{end}}{{end}}') = x ]"
 $K127 rollout status deployment/web --timeout=60s >/dev/null || fail "kubectl 1.27 rollout status"
 
-# Recreate: the old ReplicaSet is scaled down to 0 and a new one rolled out
+# Recreate: the old ReplicaSet is scaled down to 0 and a new one rolled out; the old one is
+# deleted (revisionHistoryLimit 0); a paused deployment waits for resume
 $K rollout status deployment/re --timeout=90s >/dev/null || fail "rollout of re"
 $K set env deployment/re X=1 >/dev/null
 $K rollout status deployment/re --timeout=90s >/dev/null || fail "Recreate rollout of re"
 ev=$($K get events --field-selector involvedObject.name=re,involvedObject.kind=Deployment -o jsonpath='{range .items[*]}{.message}{"\n"}{end}')
 expect_contains "$ev" "Scaled down replica set re-" "Recreate events"
-is_count 2 rs -l app=re || fail "re should have 2 ReplicaSets"
+wait_for "old ReplicaSet of re deleted (revisionHistoryLimit 0)" is_count 1 rs -l app=re
+# paused: a template change waits for resume
+$K rollout pause deployment/re >/dev/null
+$K set env deployment/re X=2 >/dev/null
+wait_for "re Progressing DeploymentPaused" sh -c "$K get deploy re -o jsonpath='{.status.conditions[?(@.type==\"Progressing\")].reason}' | grep -qx DeploymentPaused"
+is_count 1 rs -l app=re || fail "paused deployment re made a new ReplicaSet"
+$K rollout resume deployment/re >/dev/null
+$K rollout status deployment/re --timeout=90s >/dev/null || fail "rollout of re after resume"
+[ "$($K get pods -l app=re -o jsonpath='{.items[*].spec.containers[0].env[0].value}')" = 2 ] ||
+    fail "re pods after resume"
 $K delete deployment re >/dev/null
 
 # ---- Service endpoints ----
