@@ -211,6 +211,8 @@ static json_t *labels_for(const json_t *svc, const char *k, const char *v)
         l = json_object();
     }
     jx_set_str(l, k, v);
+    if (dd_streq(kctl_str(json_object_get(svc, "spec"), "clusterIP", NULL), "None"))
+        jx_set_str(l, "service.kubernetes.io/headless", "");
     return l;
 }
 
