@@ -181,6 +181,23 @@ static int sync_node(kctl *c, dsstate *s, const json_t *node, json_t *pods)
     return r;
 }
 
+/* Pods for nodes that no longer exist go (upstream's pod GC would remove them). */
+static int drop_nodeless(kctl *c, dsstate *s, const json_t *pods, const json_t *nodes)
+{
+    size_t i, j;
+    json_t *p, *n;
+    int r = 0;
+    json_array_foreach(pods, i, p)
+    {
+        const char *at = node_of(p);
+        bool found = false;
+        json_array_foreach(nodes, j, n) found |= dd_streq(kctl_name(n), at);
+        if (!found && !kctl_str(p, "metadata", "deletionTimestamp") && r >= 0)
+            r = kctl_delete_pod(c, s->ds, p, COMPONENT);
+    }
+    return r;
+}
+
 static int roll(kctl *c, dsstate *s)
 {
     const json_t *strategy = json_object_get(json_object_get(s->ds, "spec"), "updateStrategy");
@@ -244,6 +261,8 @@ int kctl_sync_ds(kctl *c, const char *ns, const char *name)
     _cleanup_free_ char *cr = dd_asprintf("%s-%s", name, hash);
     r = kctl_ensure_revision(c, s.ds, cr, hash, NULL);
     json_array_foreach(nodes, i, node) if (r >= 0) r = sync_node(c, &s, node, pods);
+    if (r >= 0)
+        r = drop_nodeless(c, &s, pods, nodes);
     const json_t *ru = json_object_get(json_object_get(spec, "updateStrategy"), "rollingUpdate");
     int mu = 1;
     if (kctl_scaled_value(json_object_get(ru, "maxUnavailable"), (int)s.desired, true, &mu) < 0 ||

@@ -49,8 +49,8 @@ static json_t *new_revision(const json_t *owner, const char *name, const char *h
     return json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:{s:{s:o}},s:I}",
                      "apiVersion", "apps/v1", "kind", "ControllerRevision", "metadata", "name",
                      name, "namespace", kctl_ns(owner), "labels", labels, "ownerReferences",
-                     "apiVersion", "apps/v1", "kind", kctl_str(owner, "kind", NULL) ?: "",
-                     "name", kctl_name(owner), "uid", kctl_uid(owner) ?: "", "controller", 1,
+                     "apiVersion", "apps/v1", "kind", kctl_str(owner, "kind", NULL) ?: "", "name",
+                     kctl_name(owner), "uid", kctl_uid(owner) ?: "", "controller", 1,
                      "blockOwnerDeletion", 1, "data", "spec", "template", t, "revision",
                      (json_int_t)rev);
 }
@@ -65,7 +65,8 @@ static void trim(kctl *c, const json_t *owner, json_t *crs, const char *keep, co
         {
             if (dd_streq(kctl_name(cr), keep) || dd_streq(kctl_name(cr), in_use))
                 continue;
-            if (!oldest || kctl_int(cr, "revision", NULL, 0) < kctl_int(oldest, "revision", NULL, 0))
+            if (!oldest ||
+                kctl_int(cr, "revision", NULL, 0) < kctl_int(oldest, "revision", NULL, 0))
                 oldest = cr, at = i;
         }
         if (!oldest)
