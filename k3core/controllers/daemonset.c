@@ -28,7 +28,7 @@ static json_t *list_nodes(kctl *c)
     kobj_status_release(&st);
     json_t *items = json_incref(json_object_get(l, "items"));
     json_decref(l);
-    return items ? items : json_array();
+    return items; /* NULL when listing failed: no pod may go for want of its node */
 }
 
 static void add_toleration(json_t *tols, const char *key, const char *effect)
@@ -253,7 +253,13 @@ int kctl_sync_ds(kctl *c, const char *ns, const char *name)
     kctl_template_hash(json_object_get(spec, "template"), 0, hash);
     snprintf(s.rev, sizeof(s.rev), "%s", hash);
     ksel *sel = kctl_selector(json_object_get(spec, "selector"));
-    json_t *pods = kctl_claim_pods(c, s.ds, sel), *nodes = list_nodes(c), *node;
+    json_t *nodes = list_nodes(c), *node;
+    if (!nodes) {
+        ksel_free(sel);
+        json_decref(s.ds);
+        return -EIO;
+    }
+    json_t *pods = kctl_claim_pods(c, s.ds, sel);
     ksel_free(sel);
     s.old = json_array();
     size_t i;
