@@ -180,7 +180,7 @@ static void workload_defaults(const char *resource, json_t *obj)
     template_defaults(spec);
 }
 
-static void job_spec_defaults(json_t *spec, const char *uid)
+static void job_spec_defaults(json_t *spec, const char *uid, const char *name)
 {
     def_int(spec, "parallelism", 1);
     if (!json_object_get(spec, "completions"))
@@ -198,6 +198,10 @@ static void job_spec_defaults(json_t *spec, const char *uid)
         json_t *labels = obj_at(obj_at(json_object_get(spec, "template"), "metadata"), "labels");
         jx_set_str(labels, "batch.kubernetes.io/controller-uid", uid);
         jx_set_str(labels, "controller-uid", uid);
+        if (name) { /* as upstream's generateSelector */
+            jx_set_str(labels, "batch.kubernetes.io/job-name", name);
+            jx_set_str(labels, "job-name", name);
+        }
     }
 }
 
@@ -274,7 +278,7 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
         template_defaults(spec);
     } else if (strcmp(g, "batch") == 0 && strcmp(res, "jobs") == 0) {
         const char *uid = kobj_meta_str(old ? old : obj, "uid");
-        job_spec_defaults(obj_at(obj, "spec"), uid);
+        job_spec_defaults(obj_at(obj, "spec"), uid, kobj_meta_str(old ? old : obj, "name"));
     } else if (strcmp(g, "batch") == 0 && strcmp(res, "cronjobs") == 0) {
         cronjob_defaults(obj);
     } else if (!*g && strcmp(res, "services") == 0) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "k3core/api/objects-internal.h"
+#include "k3core/controllers/controllers.h"
 
 typedef struct errs {
     json_t *causes;
@@ -184,6 +185,19 @@ static void check_immutable(errs *e, const kres_resource *r, const json_t *obj, 
             "Forbidden: field is immutable when `immutable` is set");
 }
 
+/* The schedule the CronJob controller will parse (k3core/controllers/cron.c). */
+static void check_cronjob(errs *e, const json_t *obj)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *sched = json_string_value(json_object_get(spec, "schedule"));
+    kctl_cron c;
+    dd_err err = {0};
+    if (!sched || !*sched)
+        add(e, "FieldValueRequired", "spec.schedule", "Required value");
+    else if (kctl_cron_parse(sched, &c, &err) < 0)
+        add(e, "FieldValueInvalid", "spec.schedule", "Invalid value: \"%s\": %s", sched, err.msg);
+}
+
 static void check_kind(errs *e, const kres_resource *r, const json_t *obj)
 {
     const char *g = r->group, *res = r->resource;
@@ -197,6 +211,8 @@ static void check_kind(errs *e, const kres_resource *r, const json_t *obj)
             "spec.template.spec");
     else if (!*g && strcmp(res, "services") == 0)
         check_service(e, obj);
+    else if (strcmp(g, "batch") == 0 && strcmp(res, "cronjobs") == 0)
+        check_cronjob(e, obj);
 }
 
 static int fail_invalid(kobj_status *st, const kres_resource *r, const char *name, json_t *causes)

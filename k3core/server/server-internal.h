@@ -9,6 +9,7 @@
 #include "dind/http.h"
 #include "dind/json.h"
 #include "k3core/api/objects.h"
+#include "k3core/controllers/controllers.h"
 #include "k3core/pki/pki.h"
 #include "k3core/server/config.h"
 #include "k3core/server/server.h"
@@ -24,6 +25,7 @@ struct ksrv {
     kst_store *store;
     kobj_api *api;
     ev_timer *ctrl_timer;
+    kctl *workloads; /* deployment/replicaset/job/endpoints controllers */
     int64_t start_ns;
     char *issuer;             /* ServiceAccount token issuer */
     struct kubelet *kubelet;  /* the in-process node agent; NULL with --disable-agent */

@@ -272,6 +272,7 @@ static int write_kubeconfig(struct ksrv *s, dd_err *e)
 
 static void ksrv_release(struct ksrv *s)
 {
+    kctl_stop(s->workloads);
     kubelet_stop(s->kubelet);
     ev_timer_del(s->sched_timer);
     ev_timer_del(s->nodelife_timer);
@@ -305,6 +306,8 @@ int ksrv_run(const struct kcfg *cfg)
         r = -EIO;
     if (r >= 0)
         r = open_state(&s, server_dir, &e);
+    if (r >= 0 && (r = kctl_start(s.loop, s.api, &s.workloads, &e)) < 0)
+        dd_err_wrap(&e, "starting the controllers");
     if (r >= 0)
         r = start_listening(&s, &e);
     if (r >= 0)
