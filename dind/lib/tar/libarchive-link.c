@@ -21,20 +21,18 @@ void __archive_write_entry_filetype_unsupported(struct archive *a, struct archiv
         unsigned type;
         const char *name;
     } kinds[] = {
-        {AE_IFDIR, "directories"},        {AE_IFLNK, "symbolic links"},
-        {AE_IFCHR, "character devices"},  {AE_IFBLK, "block devices"},
-        {AE_IFIFO, "named pipes"},        {AE_IFSOCK, "sockets"},
+        {AE_IFDIR, "directories"},   {AE_IFLNK, "symbolic links"}, {AE_IFCHR, "character devices"},
+        {AE_IFBLK, "block devices"}, {AE_IFIFO, "named pipes"},    {AE_IFSOCK, "sockets"},
     };
     const char *path = archive_entry_pathname(entry);
     unsigned type = archive_entry_filetype(entry);
     for (size_t i = 0; i < DD_ARRAY_SIZE(kinds); i++) {
         if (kinds[i].type == type) {
-            archive_set_error(a, EINVAL, "%s: %s format cannot archive %s",
-                              path ? path : "", format, kinds[i].name);
+            archive_set_error(a, EINVAL, "%s: %s format cannot archive %s", path ? path : "",
+                              format, kinds[i].name);
             return;
         }
     }
-    archive_set_error(a, EINVAL,
-                      "%s: %s format cannot archive files with mode 0%lo", path ? path : "", format,
-                      (unsigned long)archive_entry_mode(entry));
+    archive_set_error(a, EINVAL, "%s: %s format cannot archive files with mode 0%lo",
+                      path ? path : "", format, (unsigned long)archive_entry_mode(entry));
 }
