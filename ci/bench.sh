@@ -102,11 +102,11 @@ wait_sock() {
 
 cpu_ns() { cat "$(cg_dir cpuacct "$1")/cpuacct.usage"; }
 
-# Sum of VmRSS (KiB) of the pids given on stdin.
+# Sum of VmRSS (KiB; or of another /proc/PID/status field, $1) of the pids given on stdin.
 rss_sum() {
     total=0
     while read -r p; do
-        r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        r=$(awk -v f="${1:-VmRSS}:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
         total=$((total + ${r:-0}))
     done
     echo "$total"
@@ -161,6 +161,7 @@ measure() {
     cg_pids "$sub" | rss_sum > "$W/$label.rss10"
     if [ "$label" = dindd ]; then
         dindd_shims | rss_sum > "$W/$label.shims10"
+        dindd_shims | rss_sum RssAnon > "$W/$label.shimsanon10"
         echo "$DD_PID" | rss_sum > "$W/$label.daemon10"
     fi
     for i in $(seq 1 10); do $dk rm -f "bench-idle-$i" >/dev/null; done
@@ -226,11 +227,12 @@ def val(label, key, conv=float):
     return conv(open(p).read().strip()) if os.path.exists(p) else None
 keys = ("run", "cpu", "exec", "rss0", "rss10", "apirun", "apiexec", "ver")
 dk = {k: val("dockerd", k) for k in keys}
-dd = {k: val("dindd", k) for k in keys + ("shims10", "daemon10")}
+dd = {k: val("dindd", k) for k in keys + ("shims10", "shimsanon10", "daemon10")}
 cli = val("cli", "only")
 def ms(s): return "n/a" if s is None else f"{s * 1000:.1f} ms"
 def cpu(ns): return "n/a" if ns is None else f"{ns / 1e6:.1f} ms"
 def mib(k): return "n/a" if k is None else f"{k / 1024:.1f} MiB"
+def kib(k): return "n/a" if k is None else f"{k:.0f} KiB"
 def ratio(a, b):
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.3f}"
 def verdict(ok): return "n/a" if ok is None else ("met" if ok else "NOT met")
@@ -248,7 +250,9 @@ rows = [
     ("idle RSS, 10 containers (all daemon-side processes)", mib(dk["rss10"]), mib(dd["rss10"]),
      ratio(dd["rss10"], dk["rss10"]), "", ""),
     ("  of which dindd itself / its 10 shims", "", f"{mib(dd['daemon10'])} / {mib(dd['shims10'])}", "", "", ""),
-    ("  one shim", "", mib(None if dd["shims10"] is None else dd["shims10"] / 10), "", "", ""),
+    ("  one shim: VmRSS / private (RssAnon; the rest is the static binary's page cache, shared)", "",
+     f"{mib(None if dd['shims10'] is None else dd['shims10'] / 10)} / "
+     f"{kib(None if dd['shimsanon10'] is None else dd['shimsanon10'] / 10)}", "", "", ""),
     ("engine only: the run's API calls without the CLI (ci/bench-api.py), median", ms(dk["apirun"]),
      ms(dd["apirun"]), ratio(dd["apirun"], dk["apirun"]), "", ""),
     ("engine only: the exec's API calls without the CLI, median", ms(dk["apiexec"]), ms(dd["apiexec"]),
