@@ -133,7 +133,7 @@ measure() {
     log "$label: loading the busybox fixture"
     $dk load -i "$W/busybox.tar" >/dev/null
     $dk run --rm busybox true >/dev/null # warm-up; also proves the engine works
-    sleep 1
+    sleep 2 # idle: dindd gives freed heap back after a quiet second
     log "$label: idle RSS, no container"
     cg_pids "$sub" | rss_sum > "$W/$label.rss0"
     log "$label: $RUNS x docker run --rm busybox true"
