@@ -255,3 +255,34 @@ TEST(idle_callback_once_after_io_despite_periodic_timer)
     close(p[0]);
     close(p[1]);
 }
+
+static void child_keep_cb(ev_child *c, pid_t pid, const siginfo_t *info, void *data)
+{
+    struct child_state *s = data;
+    s->calls++;
+    s->had_info = info != NULL;
+    s->code = ev_child_exit_code(info);
+    /* not deleted here: the owner may keep it until its streams are done */
+}
+
+/* A reaped child's pidfd keeps reporting EPOLLHUP: a watcher kept after its callback must not
+ * call it again (a second waitid would fail and turn a known status into an unknown one). */
+TEST(child_watcher_kept_after_exit_is_called_once)
+{
+    ev_loop *loop = ev_loop_new(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(7);
+    struct child_state s = {0};
+    ev_child *c = ev_child_add(loop, pid, child_keep_cb, &s, NULL);
+    CHECK(c != NULL);
+    while (!s.calls)
+        ev_run_once(loop, -1);
+    for (int i = 0; i < 5; i++)
+        ev_run_once(loop, 10);
+    CHECK_EQ_INT(s.calls, 1);
+    CHECK(s.had_info);
+    CHECK_EQ_INT(s.code, 7);
+    ev_child_del(c);
+    ev_loop_free(loop);
+}
