@@ -10,6 +10,10 @@
 #   exec    median wall time of `docker exec CTR true` in a running container
 #   rss0    idle RSS (sum of VmRSS) of every daemon-side process with no container
 #   rss10   the same with 10 idle containers (`sleep`), shims listed separately
+#   api     the same run and exec as API calls from a small client (ci/bench-api.py), without
+#           the docker CLI: the engine's own latency
+#   cli     `docker --version` (no API call at all) and `docker version` (one round trip): what
+#           the CLI costs by itself, a floor under every CLI-measured row for both engines
 # dockerd runs isolated: its own network namespace (`ip netns add`, entered with nsenter, not
 # `ip netns exec`, which remounts /sys), its own data/exec roots and socket, --bridge=none,
 # --iptables=false, and its own managed containerd under its exec root. dindd runs with its own
@@ -98,11 +102,11 @@ wait_sock() {
 
 cpu_ns() { cat "$(cg_dir cpuacct "$1")/cpuacct.usage"; }
 
-# Sum of VmRSS (KiB) of the pids given on stdin.
+# Sum of VmRSS (KiB; or of another /proc/PID/status field, $1) of the pids given on stdin.
 rss_sum() {
     total=0
     while read -r p; do
-        r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        r=$(awk -v f="${1:-VmRSS}:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
         total=$((total + ${r:-0}))
     done
     echo "$total"
@@ -129,7 +133,7 @@ measure() {
     log "$label: loading the busybox fixture"
     $dk load -i "$W/busybox.tar" >/dev/null
     $dk run --rm busybox true >/dev/null # warm-up; also proves the engine works
-    sleep 1
+    sleep 2 # idle: dindd gives freed heap back after a quiet second
     log "$label: idle RSS, no container"
     cg_pids "$sub" | rss_sum > "$W/$label.rss0"
     log "$label: $RUNS x docker run --rm busybox true"
@@ -144,6 +148,12 @@ measure() {
     hyperfine -N --runs "$EXECS" --warmup 2 --export-json "$W/$label.exec.json" \
         "$dk exec bench-exec true" >/dev/null 2>&1
     median_of "$W/$label.exec.json" > "$W/$label.exec"
+    log "$label: the same run and exec without the CLI (ci/bench-api.py)"
+    python3 ci/bench-api.py "$sock" "$RUNS" "$EXECS" bench-exec busybox > "$W/$label.api.json"
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["run"]); print(d["exec"], file=open(sys.argv[2], "w"))' \
+        "$W/$label.api.json" "$W/$label.apiexec" > "$W/$label.apirun"
+    hyperfine -N --runs "$EXECS" --warmup 2 --export-json "$W/$label.ver.json" "$dk version" >/dev/null 2>&1
+    median_of "$W/$label.ver.json" > "$W/$label.ver"
     $dk rm -f bench-exec >/dev/null
     log "$label: idle RSS with 10 containers"
     for i in $(seq 1 10); do $dk run -d --name "bench-idle-$i" busybox sleep 1000000 >/dev/null; done
@@ -151,6 +161,7 @@ measure() {
     cg_pids "$sub" | rss_sum > "$W/$label.rss10"
     if [ "$label" = dindd ]; then
         dindd_shims | rss_sum > "$W/$label.shims10"
+        dindd_shims | rss_sum RssAnon > "$W/$label.shimsanon10"
         echo "$DD_PID" | rss_sum > "$W/$label.daemon10"
     fi
     for i in $(seq 1 10); do $dk rm -f "bench-idle-$i" >/dev/null; done
@@ -184,6 +195,8 @@ start_dockerd() {
 }
 
 log "building the fixture image"
+hyperfine -N --runs "$EXECS" --warmup 2 --export-json "$W/cli.json" "$DOCKER --version" >/dev/null 2>&1
+median_of "$W/cli.json" > "$W/cli.only"
 sh tests/fixtures/mkimage-busybox.sh "$W/busybox.tar" busybox:latest >/dev/null
 
 dockerd_note=""
@@ -212,11 +225,14 @@ w, out, runs, execs, note = sys.argv[1:6]
 def val(label, key, conv=float):
     p = os.path.join(w, f"{label}.{key}")
     return conv(open(p).read().strip()) if os.path.exists(p) else None
-dk = {k: val("dockerd", k) for k in ("run", "cpu", "exec", "rss0", "rss10")}
-dd = {k: val("dindd", k) for k in ("run", "cpu", "exec", "rss0", "rss10", "shims10", "daemon10")}
+keys = ("run", "cpu", "exec", "rss0", "rss10", "apirun", "apiexec", "ver")
+dk = {k: val("dockerd", k) for k in keys}
+dd = {k: val("dindd", k) for k in keys + ("shims10", "shimsanon10", "daemon10")}
+cli = val("cli", "only")
 def ms(s): return "n/a" if s is None else f"{s * 1000:.1f} ms"
 def cpu(ns): return "n/a" if ns is None else f"{ns / 1e6:.1f} ms"
 def mib(k): return "n/a" if k is None else f"{k / 1024:.1f} MiB"
+def kib(k): return "n/a" if k is None else f"{k:.0f} KiB"
 def ratio(a, b):
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.3f}"
 def verdict(ok): return "n/a" if ok is None else ("met" if ok else "NOT met")
@@ -234,6 +250,16 @@ rows = [
     ("idle RSS, 10 containers (all daemon-side processes)", mib(dk["rss10"]), mib(dd["rss10"]),
      ratio(dd["rss10"], dk["rss10"]), "", ""),
     ("  of which dindd itself / its 10 shims", "", f"{mib(dd['daemon10'])} / {mib(dd['shims10'])}", "", "", ""),
+    ("  one shim: VmRSS / private (RssAnon; the rest is the static binary's page cache, shared)", "",
+     f"{mib(None if dd['shims10'] is None else dd['shims10'] / 10)} / "
+     f"{kib(None if dd['shimsanon10'] is None else dd['shimsanon10'] / 10)}", "", "", ""),
+    ("engine only: the run's API calls without the CLI (ci/bench-api.py), median", ms(dk["apirun"]),
+     ms(dd["apirun"]), ratio(dd["apirun"], dk["apirun"]), "", ""),
+    ("engine only: the exec's API calls without the CLI, median", ms(dk["apiexec"]), ms(dd["apiexec"]),
+     ratio(dd["apiexec"], dk["apiexec"]), "", ""),
+    ("docker CLI, one API round trip (`docker version`), median", ms(dk["ver"]), ms(dd["ver"]),
+     ratio(dd["ver"], dk["ver"]), "", ""),
+    ("docker CLI alone, no API call (`docker --version`), median", ms(cli), ms(cli), "", "", ""),
 ]
 lines = ["# dindd vs dockerd 20.10 (`make bench`)", "",
          f"{runs} runs, {execs} execs per engine, on {os.uname().nodename} ({os.cpu_count()} CPUs).", ""]
@@ -242,6 +268,11 @@ if note:
 lines += ["| measure | dockerd + containerd + runc | dindd | dindd / dockerd | target | result |",
           "|---|---|---|---|---|---|"]
 lines += ["| " + " | ".join(r) + " |" for r in rows]
+if cli is not None and dk["run"] is not None:
+    lines += ["", f"The docker CLI alone (`docker --version`, no API call) takes {ms(cli)}, "
+              f"{cli / (dk['run'] * 0.1) * 100:.0f}% of the run target",
+              f"(1/10 of dockerd's run = {ms(dk['run'] * 0.1)}) before any engine does anything; the "
+              "engine-only rows", "measure the same API calls from a small client."]
 lines += ["", "CPU is the cpuacct usage of a cgroup each daemon was started in (daemon, containerd, shims,",
           "runc). dockerd moves containers to /docker/<id>, outside it; dindd keeps its containers'",
           "cgroups below its own, so dindd's figure also includes the containers' own CPU (conservative). RSS is the sum of VmRSS of the processes in that",

@@ -3,7 +3,8 @@
 # Idempotent: packages already present are skipped by apt-get; safe to run on every CI start.
 set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev clang-format
-libjansson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libarchive-dev libssl-dev openssl
+libjansson-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libarchive-dev libacl1-dev libzstd-dev liblz4-dev
+libssl-dev openssl
 libseccomp-dev libcap-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler libwslay-dev libmnl-dev zlib1g-dev
 busybox-static iproute2 iptables nftables util-linux procps psmisc tmux curl ca-certificates
 python3 python3-docker python3-kubernetes python3-yaml

@@ -57,6 +57,10 @@ int ctr_signal_parse(const char *s, int *ret);
 int ctr_store_add(struct ctr_store *s, struct container *c, dd_err *e);
 /* Removes from the database and the store, notifies CTR_CHANGE_REMOVED, drops the store's ref. */
 int ctr_store_remove(struct ctr_store *s, struct container *c, dd_err *e);
+/* Removes a container's directory in the background (see store.c); never fails. */
+void ctr_store_discard_dir(struct ctr_store *s, const char *dir);
+/* The prefix of directories awaiting that removal, swept at daemon start. */
+#define CTR_TRASH_PREFIX ".trash-"
 /* Renames (persisted); EBUSY on conflict. new_name with or without '/'. */
 int ctr_store_rename(struct ctr_store *s, struct container *c, const char *new_name, dd_err *e);
 /* Checks a user-given name; fills *ret with the "/name" form. */

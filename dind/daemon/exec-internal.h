@@ -39,7 +39,8 @@ struct exec_inst {
     bool raw_full;  /* the connection is above its high-water mark */
     ev_timer *hold; /* holds output back for a moment after the 101 (exec-io.c) */
     bool finish_after_hold;
-    dd_buf outq; /* framed output the connection could not take yet */
+    int64_t hold_until; /* dd_mono_ns() at which the hold ends regardless */
+    dd_buf outq;        /* framed output the connection could not take yet */
     uint64_t dropped;
     dd_buf inq;     /* stdin bytes the process could not take yet */
     bool stdin_eof; /* the client half-closed */

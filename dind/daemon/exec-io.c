@@ -207,10 +207,14 @@ static void raw_drain(http_raw *raw, void *ud)
     x->raw_full = r == 1;
 }
 
-/* The first output goes out a moment after the 101: docker-py reads the response head through a
- * buffered reader and then switches to the raw socket, so bytes that arrive in the same segment
- * as the head are lost to it (dockerd's runtime round trip gives the same spacing). */
-#define EXEC_HOLD_MS 20
+/* The first output goes out only once the client has read the 101: docker-py reads the response
+ * head through a buffered reader and then switches to the raw socket, so bytes that arrive in the
+ * same segment as the head are lost to it. On a UNIX socket the kernel tells when the peer has
+ * read everything sent (SIOCOUTQ, http_raw_peer_unread): the hold ends at that moment, checked
+ * every EXEC_HOLD_POLL_MS. Where it cannot tell (TCP, TLS), the hold lasts EXEC_HOLD_MS, about
+ * dockerd's own runtime round trip. */
+#define EXEC_HOLD_MS      20
+#define EXEC_HOLD_POLL_MS 1
 
 static void release_hold(struct exec_inst *x)
 {
@@ -230,7 +234,17 @@ static void release_hold(struct exec_inst *x)
 
 static void hold_over(ev_timer *t, void *data)
 {
-    release_hold(data);
+    struct exec_inst *x = data;
+    if (x->raw && dd_mono_ns() < x->hold_until && http_raw_peer_unread(x->raw) != 0)
+        return; /* not read yet (or unknowable): poll again */
+    release_hold(x);
+}
+
+static void hold_begin(struct exec_inst *x)
+{
+    /* The real clock: the loop's time may be stale after a slow spawn of the exec helper. */
+    x->hold_until = dd_mono_ns() + (int64_t)EXEC_HOLD_MS * 1000000;
+    x->hold = ev_timer_add(x->loop, EXEC_HOLD_POLL_MS, EXEC_HOLD_POLL_MS, hold_over, x);
 }
 
 static void raw_close(http_raw *raw, void *ud)
@@ -265,7 +279,7 @@ int exec_io_begin(struct exec_inst *x, ev_loop *loop, http_raw *raw, dd_err *e)
     dd_buf_init(&x->outq);
     if (raw) {
         x->raw_full = true;
-        x->hold = ev_timer_add(loop, EXEC_HOLD_MS, 0, hold_over, x);
+        hold_begin(x);
     }
     dd_buf_init(&x->inq);
     if (x->io.stdin_fd >= 0)
@@ -289,7 +303,7 @@ void exec_io_fail(struct exec_inst *x, ev_loop *loop, http_raw *raw, const char 
     x->raw = raw;
     dd_buf_init(&x->outq);
     x->raw_full = true;
-    x->hold = ev_timer_add(loop, EXEC_HOLD_MS, 0, hold_over, x);
+    hold_begin(x);
     push(x, 1, line, strlen(line));
     finish_stream(x);
 }

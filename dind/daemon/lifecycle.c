@@ -630,7 +630,7 @@ int ctr_remove(struct ctr_store *s, struct container *c, bool force, bool volume
     if (was_running)
         handle_exit(c, false);
     c->st.status = CTR_REMOVING;
-    dd_rm_rf(c->dir, NULL);
+    ctr_store_discard_dir(s, c->dir);
     if ((r = ctr_store_remove(s, c, e)) < 0) {
         ctr_unref(c);
         return r;
@@ -684,7 +684,8 @@ static void adopt_one(struct ctr_store *s, struct container *c)
     rt_state_release(&st);
 }
 
-/* Removes directories of containers the database does not know (a crash mid-create). */
+/* Removes directories of containers the database does not know (a crash mid-create), and
+ * those a crash left awaiting their background removal (ctr_store_discard_dir). */
 static void sweep_orphans(struct ctr_store *s, const char *root, bool runtime)
 {
     _cleanup_free_ char *dir = dd_path_join(root, "containers");
@@ -693,7 +694,9 @@ static void sweep_orphans(struct ctr_store *s, const char *root, bool runtime)
     if (!d)
         return;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strlen(de->d_name) != 64 || ctr_find_id(s, de->d_name))
+        bool trash = !runtime && dd_startswith(de->d_name, CTR_TRASH_PREFIX);
+        if (!trash &&
+            (de->d_name[0] == '.' || strlen(de->d_name) != 64 || ctr_find_id(s, de->d_name)))
             continue;
         _cleanup_free_ char *p = dd_path_join(dir, de->d_name);
         if (runtime)

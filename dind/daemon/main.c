@@ -3,6 +3,7 @@
  * the sockets and the pidfile. Everything else lives in the areas (daemon.h). */
 #include <getopt.h>
 #include <signal.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -180,6 +181,13 @@ static void on_stop_signal(ev_signal *s, int signo, void *data)
     ev_stop(d->loop);
 }
 
+/* After a burst of requests (an image load, many container starts), malloc keeps the freed
+ * memory in its free lists; give it back once the daemon has been quiet for a second. */
+static void on_idle(void *data)
+{
+    malloc_trim(0);
+}
+
 static int start_http(dindd_ctx *d, dd_err *e)
 {
     http_server_opts opts = {
@@ -247,6 +255,7 @@ int main(int argc, char **argv)
     if (r == 0) {
         dd_info("Daemon has completed initialization (dindd %s, API %s)", DINDD_VERSION,
                 DINDD_API_VERSION);
+        ev_set_idle(d.loop, 1000, on_idle, NULL);
         r = ev_run(d.loop);
     } else {
         dd_error("failed to start daemon: %s", e.msg);

@@ -108,7 +108,7 @@ static int write_hosts(struct container *c, dd_err *e)
             dd_buf_addf(&b, "%s\t%.*s\n", colon + 1, (int)(colon - s), s);
     }
     _cleanup_free_ char *path = dd_path_join(c->dir, "hosts");
-    int r = dd_write_file_atomic(path, b.data ? b.data : "", b.len, 0644, e);
+    int r = dd_write_file_replace(path, b.data ? b.data : "", b.len, 0644, e);
     dd_buf_release(&b);
     return r;
 }
@@ -162,7 +162,7 @@ static int write_resolv(struct container *c, dd_err *e)
         dd_buf_addc(&b, '\n');
     }
     _cleanup_free_ char *path = dd_path_join(c->dir, "resolv.conf");
-    int r = dd_write_file_atomic(path, b.data ? b.data : "", b.len, 0644, e);
+    int r = dd_write_file_replace(path, b.data ? b.data : "", b.len, 0644, e);
     dd_buf_release(&b);
     return r;
 }
@@ -171,7 +171,7 @@ int spec_write_etc(struct container *c, dd_err *e)
 {
     _cleanup_free_ char *hn_path = dd_path_join(c->dir, "hostname");
     _cleanup_free_ char *hn = dd_asprintf("%s\n", c->hostname);
-    int r = dd_write_file_atomic(hn_path, hn, strlen(hn), 0644, e);
+    int r = dd_write_file_replace(hn_path, hn, strlen(hn), 0644, e);
     if (r < 0 || (r = write_hosts(c, e)) < 0 || (r = write_resolv(c, e)) < 0)
         return dd_err_wrap(e, "writing the container's /etc files");
     return 0;

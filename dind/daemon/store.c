@@ -9,10 +9,12 @@
 #include <regex.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/wait.h>
 
 #include "container-internal.h"
 #include "ctr-volumes.h"
 #include "health.h"
+#include "dind/ev.h"
 #include "dind/json.h"
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
@@ -174,6 +176,36 @@ int ctr_store_add(struct ctr_store *s, struct container *c, dd_err *e)
         return r;
     store_append(s, c);
     return 0;
+}
+
+static void trash_reaped(ev_child *w, pid_t pid, const siginfo_t *info, void *data)
+{
+    ev_child_del(w);
+}
+
+/* A container's directory goes away in a forked child, after a rename out of the way: on a
+ * filesystem mounted with discard every freed block is trimmed synchronously, milliseconds per
+ * file, which the removal (and `docker run --rm`) would otherwise wait for. Forking without exec
+ * is safe: dindd is single-threaded (archive.c does the same). A crash in between leaves a
+ * CTR_TRASH_PREFIX directory that the next start removes (lifecycle.c, sweep_orphans). */
+void ctr_store_discard_dir(struct ctr_store *s, const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    _cleanup_free_ char *trash =
+        slash ? dd_asprintf("%.*s/" CTR_TRASH_PREFIX "%s", (int)(slash - dir), dir, slash + 1)
+              : NULL;
+    pid_t pid = -1;
+    if (trash && rename(dir, trash) == 0 && (pid = fork()) == 0) {
+        /* Hold no client connection open: their peers wait for EOF. */
+        close_range(3, ~0U, 0);
+        _exit(dd_rm_rf(trash, NULL) < 0);
+    }
+    if (pid > 0 && ev_child_add(s->loop, pid, trash_reaped, NULL, NULL))
+        return;
+    if (pid > 0)
+        waitpid(pid, NULL, 0); /* no watcher: reap it here */
+    else
+        dd_rm_rf(trash && access(trash, F_OK) == 0 ? trash : dir, NULL);
 }
 
 int ctr_store_remove(struct ctr_store *s, struct container *c, dd_err *e)

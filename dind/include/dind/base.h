@@ -147,6 +147,10 @@ int dd_mkdir_p(const char *path, mode_t mode, dd_err *e);
 int dd_read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len, dd_err *e);
 /* Writes to path.tmp, fsyncs, renames over path. */
 int dd_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, dd_err *e);
+/* The same without the fsync: atomic for readers, not durable across a power loss. For files
+ * regenerated whenever they are needed (a container's /etc files, rewritten at every start):
+ * an fsync costs milliseconds of journal commit on the start path for nothing. */
+int dd_write_file_replace(const char *path, const void *data, size_t len, mode_t mode, dd_err *e);
 /* Removes a tree without crossing mount points; missing path is success. */
 int dd_rm_rf(const char *path, dd_err *e);
 char *dd_path_join(const char *a, const char *b);

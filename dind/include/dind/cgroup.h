@@ -129,7 +129,8 @@ int cg_open_existing(const char *parent_rel, const char *name, struct cg **ret, 
 int cg_open_base(struct cg **ret, dd_err *e);
 /* Applies the set fields of lim (docker update); unset fields keep their current values. */
 int cg_update(struct cg *cg, const struct cg_limits *lim, dd_err *e);
-/* Moves pid (all its threads) into the cgroup in every hierarchy. */
+/* Moves pid (all its threads) into the cgroup in every hierarchy. Moving oneself is much cheaper
+ * on v1 when single-threaded (cgroup-v1.c): prefer that to moving a child. */
 int cg_enter(struct cg *cg, pid_t pid, dd_err *e);
 /* v2 only: an O_PATH|O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP), owned by cg.
  * -EOPNOTSUPP on v1/none (use cg_enter from the parent before the child execs). */

@@ -64,6 +64,10 @@ int ev_run(ev_loop *loop);
  * happens, 0 = poll) and dispatches what is ready. Returns the number of callbacks run, or a
  * negative errno. Useful in tests that drive the loop step by step. */
 int ev_run_once(ev_loop *loop, int timeout_ms);
+/* Calls fn(data) from ev_run() once no fd event has arrived for idle_ms after some did (once per
+ * quiet period, not repeatedly; timers alone do not count as activity): e.g. to give freed
+ * memory back to the system. fn NULL removes it. */
+void ev_set_idle(ev_loop *loop, int idle_ms, void (*fn)(void *data), void *data);
 /* Makes ev_run() return after the current iteration. Callable from any callback. */
 void ev_stop(ev_loop *loop);
 /* The loop's idea of now, in monotonic milliseconds, refreshed at each iteration. */

@@ -248,6 +248,10 @@ void http_raw_shutdown(http_raw *raw);
 /* Stops (true) or resumes (false) reading input: backpressure toward the client. */
 void http_raw_pause(http_raw *raw, bool paused);
 size_t http_raw_buffered(const http_raw *raw);
+/* Bytes written to the stream that the peer has not read yet: our queue plus, on a UNIX socket,
+ * what still sits unread in the peer's receive queue (SIOCOUTQ). -1 where the kernel cannot
+ * tell (TCP only knows what was acknowledged, not what was read; TLS buffers records). */
+ssize_t http_raw_peer_unread(const http_raw *raw);
 /* Releases the stream: queued output is flushed (bounded by the idle timeout), then the
  * connection is closed. No callback runs after this call. Exactly once per raw. */
 void http_raw_close(http_raw *raw);

@@ -2,9 +2,9 @@
  * container out. Prefix: rt_. rt knows nothing of Docker, Kubernetes, HTTP or JSON: each API
  * translates its own object (a Docker create body, a PodSpec) into an rt_spec.
  *
- * Process model (conmon's): every container has a *shim*, a small process of our own binary that
- * is the parent of the container's PID 1. The shim owns the container's stdio (a pty master, or
- * pipes), writes the log file, serves live attach over a UNIX socket, records the exit status in
+ * Process model (conmon's): every container has a *shim*, a small process of our own (dind-shim)
+ * that is the parent of the container's PID 1. The shim owns the container's stdio (a pty master,
+ * or pipes), writes the log file, serves live attach over a UNIX socket, records the exit status in
  * the state directory and then exits. The shim is detached from its creator (setsid + double
  * fork: it is re-parented to the nearest PR_SET_CHILD_SUBREAPER or to init, which reaps it), so
  * containers survive a `kill -9` of the daemon, and a restarted daemon re-adopts them from the
@@ -12,12 +12,14 @@
  * signal, so "the shim died" always means "the container is gone"); every call below takes the
  * container's state directory (e.g. <exec-root>/<id>) and holds no state in memory.
  *
- * How the shim is entered: rt re-executes /proc/self/exe with argv[0] = "dind-rt-shim" (or
- * "dind-rt-exec" for rt_exec's helper) and the environment marker DIND_RT_HELPER=1. libdind
- * checks for this marker in a constructor that runs before main() of every program linked with
- * it, so no program has to do anything; rt_shim_main_if_requested() is the same check for a
- * program that wants it explicit (it never returns when the marker is present). The daemon thus
- * never forks without exec, even when it is multithreaded.
+ * How the shim is entered: rt executes dind-shim, a small static program installed next to
+ * libdind.so (dind/shim/main.c; /proc/self/exe where there is none), with argv[0] =
+ * "dind-rt-shim" (or "dind-rt-exec" for rt_exec's helper) and the environment marker
+ * DIND_RT_HELPER=1. libdind checks for this marker in a constructor that runs before main() of
+ * every program linked with it, so any of them can serve as its own shim;
+ * rt_shim_main_if_requested() is the same check for a program that wants it explicit (it never
+ * returns when the marker is present). The daemon thus never forks without exec, even when it is
+ * multithreaded.
  *
  * Lifecycle:
  *     rt_create(spec, dir)   mounts the rootfs at <dir>/rootfs, creates the cgroup, starts the

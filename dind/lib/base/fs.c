@@ -70,14 +70,15 @@ int dd_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int dd_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, dd_err *e)
+static int write_and_rename(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                            dd_err *e)
 {
     _cleanup_free_ char *tmp = dd_asprintf("%s.tmp%d", path, (int)getpid());
     _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return dd_err_sys(e, "creating %s", tmp);
     int r = dd_write_all(fd, data, len);
-    if (r < 0 || fsync(fd) < 0) {
+    if (r < 0 || (sync && fsync(fd) < 0)) {
         errno = r < 0 ? -r : errno;
         r = dd_err_sys(e, "writing %s", tmp);
         unlink(tmp);
@@ -89,6 +90,16 @@ int dd_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         return r;
     }
     return 0;
+}
+
+int dd_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, dd_err *e)
+{
+    return write_and_rename(path, data, len, mode, true, e);
+}
+
+int dd_write_file_replace(const char *path, const void *data, size_t len, mode_t mode, dd_err *e)
+{
+    return write_and_rename(path, data, len, mode, false, e);
 }
 
 static int rm_rf_at(int dfd, const char *name, dev_t dev, dd_err *e)

@@ -235,6 +235,7 @@ static int v1_apply(struct cg *cg, const struct cg_limits *l, dd_err *e)
 
 struct enter_ctx {
     pid_t pid;
+    bool self_thread;
     dd_err *e;
     int r;
 };
@@ -242,13 +243,29 @@ struct enter_ctx {
 static int enter_one(const char *dir, void *ud)
 {
     struct enter_ctx *c = ud;
-    c->r = cg_writef(dir, "cgroup.procs", c->e, "%d", (int)c->pid);
+    if (c->self_thread)
+        c->r = cg_write(dir, "tasks", "0", c->e);
+    else
+        c->r = cg_writef(dir, "cgroup.procs", c->e, "%d", (int)c->pid);
     return c->r < 0;
 }
 
+static bool single_threaded(void)
+{
+    _cleanup_free_ char *st = NULL;
+    if (dd_read_file("/proc/self/status", 0, &st, NULL, NULL) < 0)
+        return false;
+    const char *t = strstr(st, "\nThreads:");
+    return t && strtol(t + strlen("\nThreads:"), NULL, 10) == 1;
+}
+
+/* A single-threaded process that moves itself writes "0" to "tasks" (its one thread) instead of
+ * its pid to cgroup.procs: the kernel then skips the global threadgroup rwsem, whose write side
+ * waits for an RCU grace period (milliseconds, tens of them on a busy machine) on every
+ * cgroup.procs write. Same result: the process's only thread is the process. */
 static int v1_enter(struct cg *cg, pid_t pid, dd_err *e)
 {
-    struct enter_ctx c = {pid, e, 0};
+    struct enter_ctx c = {pid, pid == getpid() && single_threaded(), e, 0};
     each_dir(cg, enter_one, &c);
     return c.r;
 }

@@ -28,6 +28,10 @@ static void child_free(void *p)
 static void on_pidfd(ev_io *w, int fd, unsigned events, void *data)
 {
     ev_child *c = data;
+    /* Once reaped, a pidfd reports EPOLLHUP even with no interest (ev.h): the watcher stays
+     * silent until ev_child_del, or a second waitid would fail and report "status unknown". */
+    if (c->done)
+        return;
     siginfo_t info = {0};
     int r = waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED | WNOHANG);
     if (r == 0 && info.si_pid == 0)

@@ -59,6 +59,11 @@ struct ev_loop {
     ev_signal *signals[65];
     /* every live ev_io, for ev_loop_free */
     ev_io *ios;
+    /* ev_set_idle */
+    void (*idle_fn)(void *data);
+    void *idle_data;
+    int idle_ms;
+    uint64_t n_io_events; /* epoll events dispatched so far */
 };
 
 uint64_t ev_clock_ms(void);

@@ -201,6 +201,7 @@ int ev_run_once(ev_loop *loop, int timeout_ms)
     if (k < 0 && errno != EINTR)
         return -errno;
     loop->now_ms = ev_clock_ms();
+    loop->n_io_events += k > 0 ? (uint64_t)k : 0;
     for (int i = 0; i < k; i++)
         dispatch(&evs[i]);
     n += k > 0 ? k : 0;
@@ -209,13 +210,36 @@ int ev_run_once(ev_loop *loop, int timeout_ms)
     return n;
 }
 
+void ev_set_idle(ev_loop *loop, int idle_ms, void (*fn)(void *data), void *data)
+{
+    loop->idle_fn = fn;
+    loop->idle_data = data;
+    loop->idle_ms = idle_ms;
+}
+
 int ev_run(ev_loop *loop)
 {
     loop->stop = false;
+    bool busy = false;    /* I/O happened since the idle callback last ran */
+    uint64_t last_io = 0; /* when */
     while (!loop->stop) {
-        int r = ev_run_once(loop, -1);
+        int timeout = -1;
+        if (loop->idle_fn && busy) {
+            uint64_t due = last_io + (uint64_t)loop->idle_ms, now = ev_clock_ms();
+            timeout = due > now ? (int)(due - now) : 0;
+        }
+        uint64_t before = loop->n_io_events;
+        int r = ev_run_once(loop, timeout);
         if (r < 0)
             return r;
+        if (loop->n_io_events != before) {
+            busy = true;
+            last_io = loop->now_ms;
+        } else if (busy && loop->idle_fn && loop->now_ms >= last_io + (uint64_t)loop->idle_ms) {
+            /* periodic timers alone do not count as activity */
+            busy = false;
+            loop->idle_fn(loop->idle_data);
+        }
     }
     return 0;
 }

@@ -1,6 +1,9 @@
 /* Writing responses: the status line and header block, full responses with Content-Length,
  * chunked streams with backpressure, and the hijack/upgrade switch to a raw duplex stream. */
+#include <linux/sockios.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "http-internal.h"
@@ -359,6 +362,20 @@ void http_raw_pause(http_raw *raw, bool paused)
 size_t http_raw_buffered(const http_raw *raw)
 {
     return raw->conn->state == CONN_DEAD ? 0 : http_conn_buffered(raw->conn);
+}
+
+ssize_t http_raw_peer_unread(const http_raw *raw)
+{
+    const http_conn *c = raw->conn;
+    if (c->state == CONN_DEAD)
+        return 0;
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    int queued = 0;
+    if (c->ssl || getsockname(c->fd, (struct sockaddr *)&sa, &sl) < 0 || sa.ss_family != AF_UNIX ||
+        ioctl(c->fd, SIOCOUTQ, &queued) < 0)
+        return -1;
+    return (ssize_t)http_conn_buffered(c) + queued;
 }
 
 static void raw_free_deferred(void *p)

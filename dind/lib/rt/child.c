@@ -4,7 +4,7 @@
  * No heap state outlives it: on success execve replaces everything, and the sync socket (CLOEXEC)
  * closes, which is how the shim learns that the process started.
  *
- * Order: wait for the shim to place us in our cgroup → join namespaces given by path → unshare
+ * Order: wait for the shim's go → enter our cgroup → join namespaces given by path → unshare
  * the cgroup namespace (its root is now our cgroup) → hostname → mounts and pivot_root
  * (mounts.c) → console → rlimits → init fork (init.c) → user, caps, seccomp, exec (execproc.c). */
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <linux/close_range.h>
 #include <net/if.h>
 
+#include "dind/lib/rt/rt-cgroup.h"
 #include "dind/lib/rt/rt-internal.h"
 
 static void send_error(int sync_fd, int exit_code, int err, const char *msg)
@@ -198,6 +199,11 @@ void rt_child_main(struct rt_child_ctx *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (read(c->sync_fd, &go, 1) != 1 || go != 'g')
         _exit(128); /* the shim gave up on us */
+    dd_err e = {0};
+    /* Ourselves, still seeing the host's /proc and /sys/fs/cgroup: moving oneself skips a
+     * kernel lock that moving another process takes (cg_enter). */
+    if (rt_cgroup_enter(NULL, c->spec, getpid(), &e) < 0)
+        rt_child_fail(c->sync_fd, 128, &e);
     set_oom_score_adj(c->spec);
     join_namespaces(c);
     if (c->spec->namespaces[RT_NS_NET].mode == RT_NS_NEW)
@@ -205,7 +211,6 @@ void rt_child_main(struct rt_child_ctx *c)
     if (c->spec->namespaces[RT_NS_UTS].mode == RT_NS_NEW && c->spec->hostname &&
         sethostname(c->spec->hostname, strlen(c->spec->hostname)) < 0)
         rt_child_die_errno(c->sync_fd, 128, "setting the hostname");
-    dd_err e = {0};
     if (rt_setup_mounts(c, &e) < 0)
         rt_child_fail(c->sync_fd, 128, &e);
     set_stdio(c);

@@ -1,9 +1,13 @@
 /* Entering rt's helper processes. The daemon never forks without exec (it may be
- * multithreaded): it posix_spawns /proc/self/exe with argv[0] = "dind-rt-shim" or "dind-rt-exec"
- * and DIND_RT_HELPER=1 in the environment, with its end of a socket as fd 3. A constructor of
- * libdind recognises the marker before any program's main() runs, so every binary linked with
- * libdind (dindd, k3core, the unit tests) can serve as its own shim. */
+ * multithreaded): it posix_spawns the helper program with argv[0] = "dind-rt-shim" or
+ * "dind-rt-exec" and DIND_RT_HELPER=1 in the environment, with its end of a socket as fd 3. The
+ * helper program is dind-shim, a small static binary installed next to libdind.so (found through
+ * dladdr of this code); where there is none, /proc/self/exe: a constructor of libdind recognises
+ * the marker before any program's main() runs, so every binary linked with libdind (dindd,
+ * k3core, the unit tests) can also serve as its own shim, only more slowly. */
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -61,6 +65,34 @@ static char **helper_env(void)
     return dd_strv_push(env, RT_HELPER_ENV "=1");
 }
 
+static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
+static char *helper_path;
+
+static void helper_find(void)
+{
+    Dl_info info;
+    if (dladdr((void *)helper_find, &info) && info.dli_fname && strchr(info.dli_fname, '/')) {
+        _cleanup_free_ char *lib = realpath(info.dli_fname, NULL);
+        char *slash = lib ? strrchr(lib, '/') : NULL;
+        if (slash) {
+            *slash = '\0';
+            _cleanup_free_ char *path = dd_path_join(lib, RT_HELPER_PROGRAM);
+            if (access(path, X_OK) == 0) {
+                helper_path = path;
+                path = NULL;
+            }
+        }
+    }
+    if (!helper_path)
+        helper_path = dd_strdup("/proc/self/exe");
+}
+
+const char *rt_helper_program(void)
+{
+    pthread_once(&helper_once, helper_find);
+    return helper_path;
+}
+
 int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret_pid, dd_err *e)
 {
     posix_spawn_file_actions_t fa;
@@ -81,7 +113,7 @@ int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char **env = helper_env();
-    int r = posix_spawn(ret_pid, "/proc/self/exe", &fa, &attr, argv, env);
+    int r = posix_spawn(ret_pid, rt_helper_program(), &fa, &attr, argv, env);
     dd_strv_free(env);
     for (size_t i = 0; i < n_fds && i < 8; i++)
         if (moved[i] >= 0)

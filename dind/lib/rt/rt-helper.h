@@ -4,7 +4,12 @@
 
 #include "dind/lib/rt/rt-internal.h"
 
-/* posix_spawn of /proc/self/exe with the helper marker; fds[i] (if >= 0) becomes fd i. */
+/* The helper program's file name next to libdind.so. */
+#define RT_HELPER_PROGRAM "dind-shim"
+
+/* The program rt spawns as its helpers: <dir of libdind.so>/dind-shim, or /proc/self/exe. */
+const char *rt_helper_program(void);
+/* posix_spawn of rt_helper_program() with the helper marker; fds[i] (if >= 0) becomes fd i. */
 int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret_pid, dd_err *e);
 /* waitpid(pid) retrying on EINTR (ECHILD if someone else reaped it is fine). */
 void rt_reap(pid_t pid);

@@ -1,7 +1,7 @@
 /* Starting the container from the shim: the stdio the container gets (pipes, or a pty the child
  * opens inside the container's devpts and passes back), the clone of PID 1 with its new
- * namespaces, placing it in its cgroup before it unshares the cgroup namespace, and the sync
- * protocol with the child (child.c): the shim sends "g" once the cgroup is set; the child answers
+ * namespaces, and the sync protocol with the child (child.c): the shim sends "g" (go), the
+ * child enters its cgroup itself before it unshares the cgroup namespace and answers
  * with an 'M' message carrying the pty master (terminal only) and, if anything fails, an 'E'
  * message "<exit code> <errno> <text>"; end of file without 'E' means execve succeeded. */
 #include <fcntl.h>
@@ -203,8 +203,8 @@ int rt_shim_start(struct shim *s, dd_err *e)
     for (int i = 0; i < 3; i++)
         if (s->child_stdio[i] >= 0)
             close(s->child_stdio[i]);
-    r = rt_cgroup_enter(s->dir, &s->spec, pid, e);
-    if (r >= 0 && write(sp[0], "g", 1) != 1)
+    /* The child enters its cgroup itself (child.c): cheaper than moving it from here. */
+    if (write(sp[0], "g", 1) != 1)
         r = dd_err_sys(e, "signalling the container process");
     if (r >= 0)
         r = read_child(s, sp[0], e);

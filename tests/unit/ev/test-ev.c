@@ -206,3 +206,83 @@ TEST(non_child_exit_is_reported_without_status)
     CHECK(!s.had_info);
     ev_loop_free(loop);
 }
+
+struct idle_state {
+    ev_loop *loop;
+    int idle_calls, ticks, reads;
+    int fd;
+};
+
+static void idle_cb(void *data)
+{
+    struct idle_state *s = data;
+    s->idle_calls++;
+}
+
+static void idle_tick(ev_timer *t, void *data)
+{
+    struct idle_state *s = data;
+    if (++s->ticks == 12) /* ~240 ms: long after the idle period */
+        ev_stop(s->loop);
+}
+
+static void idle_read(ev_io *w, int fd, unsigned events, void *data)
+{
+    struct idle_state *s = data;
+    char c;
+    if (read(fd, &c, 1) == 1)
+        s->reads++;
+}
+
+/* The idle callback runs once per quiet period after fd activity, and a periodic timer alone
+ * neither triggers it again nor keeps it from running. */
+TEST(idle_callback_once_after_io_despite_periodic_timer)
+{
+    struct idle_state s = {0};
+    int p[2];
+    CHECK(pipe(p) == 0);
+    s.loop = ev_loop_new(NULL);
+    ev_io *w = ev_io_add(s.loop, p[0], EV_READ, idle_read, &s, NULL);
+    ev_timer *t = ev_timer_add(s.loop, 20, 20, idle_tick, &s);
+    ev_set_idle(s.loop, 50, idle_cb, &s);
+    CHECK(write(p[1], "x", 1) == 1);
+    CHECK_EQ_INT(ev_run(s.loop), 0);
+    CHECK_EQ_INT(s.reads, 1);
+    CHECK_EQ_INT(s.idle_calls, 1);
+    ev_io_del(w);
+    ev_timer_del(t);
+    ev_loop_free(s.loop);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void child_keep_cb(ev_child *c, pid_t pid, const siginfo_t *info, void *data)
+{
+    struct child_state *s = data;
+    s->calls++;
+    s->had_info = info != NULL;
+    s->code = ev_child_exit_code(info);
+    /* not deleted here: the owner may keep it until its streams are done */
+}
+
+/* A reaped child's pidfd keeps reporting EPOLLHUP: a watcher kept after its callback must not
+ * call it again (a second waitid would fail and turn a known status into an unknown one). */
+TEST(child_watcher_kept_after_exit_is_called_once)
+{
+    ev_loop *loop = ev_loop_new(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(7);
+    struct child_state s = {0};
+    ev_child *c = ev_child_add(loop, pid, child_keep_cb, &s, NULL);
+    CHECK(c != NULL);
+    while (!s.calls)
+        ev_run_once(loop, -1);
+    for (int i = 0; i < 5; i++)
+        ev_run_once(loop, 10);
+    CHECK_EQ_INT(s.calls, 1);
+    CHECK(s.had_info);
+    CHECK_EQ_INT(s.code, 7);
+    ev_child_del(c);
+    ev_loop_free(loop);
+}
