@@ -297,6 +297,14 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
         crd_status_defaults(obj);
     } else if (!*g && strcmp(res, "persistentvolumeclaims") == 0) {
         def_str(obj_at(obj, "spec"), "volumeMode", "Filesystem");
+        if (!old)
+            def_str(obj_at(obj, "status"), "phase", "Pending");
+    } else if (!*g && strcmp(res, "persistentvolumes") == 0) {
+        json_t *spec = obj_at(obj, "spec");
+        def_str(spec, "volumeMode", "Filesystem");
+        def_str(spec, "persistentVolumeReclaimPolicy", "Retain");
+        if (!old)
+            def_str(obj_at(obj, "status"), "phase", "Pending");
     }
     return 0;
 }

@@ -22,6 +22,8 @@ static const struct {
     [KC_CRONJOBS] = {"batch", "v1", "cronjobs"},
     [KC_STS] = {"apps", "v1", "statefulsets"},
     [KC_DS] = {"apps", "v1", "daemonsets"},
+    [KC_PVCS] = {"", "v1", "persistentvolumeclaims"},
+    [KC_PVS] = {"", "v1", "persistentvolumes"},
 };
 
 const kres_resource *kctl_res(enum kctl_kind kind)
@@ -364,6 +366,39 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
         orphan_changed(c, KC_RS, obj);
         orphan_changed(c, KC_JOBS, obj);
         kctl_endpoints_pod_changed(c, old, dd_streq(type, "DELETED") ? NULL : obj);
+        kctl_volumes_pod_changed(c, obj);
+        break;
+    case KC_PVCS:
+        kctl_enqueue(c, KC_PVCS, kctl_ns(obj), kctl_name(obj));
+        if (kctl_str(json_object_get(obj, "spec"), "volumeName", NULL))
+            kctl_enqueue(c, KC_PVS, "", kctl_str(json_object_get(obj, "spec"), "volumeName", NULL));
+        /* a deleted claim releases the volumes that name it */
+        if (dd_streq(type, "DELETED")) {
+            const char *k2;
+            json_t *pv;
+            json_object_foreach(c->cache[KC_PVS], k2, pv)
+            {
+                const json_t *ref = json_object_get(json_object_get(pv, "spec"), "claimRef");
+                if (dd_streq(kctl_str(ref, "uid", NULL), kctl_uid(obj)))
+                    kctl_enqueue(c, KC_PVS, "", kctl_name(pv));
+            }
+        }
+        break;
+    case KC_PVS:
+        kctl_enqueue(c, KC_PVS, "", kctl_name(obj));
+        if (kctl_str(json_object_get(json_object_get(obj, "spec"), "claimRef"), "name", NULL)) {
+            const json_t *ref = json_object_get(json_object_get(obj, "spec"), "claimRef");
+            kctl_enqueue(c, KC_PVCS, kctl_str(ref, "namespace", NULL) ?: "",
+                         kctl_str(ref, "name", NULL));
+        } else { /* a new volume may fit a Pending claim */
+            const char *k2;
+            json_t *pvc;
+            json_object_foreach(c->cache[KC_PVCS], k2, pvc)
+            {
+                if (!kctl_str(json_object_get(pvc, "spec"), "volumeName", NULL))
+                    kctl_enqueue(c, KC_PVCS, kctl_ns(pvc), kctl_name(pvc));
+            }
+        }
         break;
     case KC_JOBS:
     case KC_RS:
@@ -386,6 +421,8 @@ static const sync_fn syncs[KC_N] = {
     [KC_CRONJOBS] = kctl_sync_cronjob,
     [KC_STS] = kctl_sync_sts,
     [KC_DS] = kctl_sync_ds,
+    [KC_PVCS] = kctl_sync_pvc,
+    [KC_PVS] = kctl_sync_pv,
 };
 
 /* Services have no time-based transitions and their sync reads Endpoints and slices from the
@@ -416,8 +453,8 @@ static void on_timer(ev_timer *t, void *data)
     }
     /* Deployments before ReplicaSets before pods' owners: a deployment's scale change then
      * reaches its pods in the same pass. Syncs queue more work through the watches. */
-    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY, KC_RS,      KC_JOBS,
-                                           KC_STS,      KC_DS,     KC_SERVICES};
+    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY,   KC_RS,   KC_JOBS, KC_STS,
+                                           KC_DS,       KC_SERVICES, KC_PVCS, KC_PVS};
     for (size_t i = 0; i < DD_ARRAY_SIZE(order); i++) {
         enum kctl_kind k = order[i];
         json_t *q = c->queue[k];
@@ -482,6 +519,7 @@ void kctl_stop(kctl *c)
         json_decref(c->queue[k]);
     }
     json_decref(c->warned);
+    free(c->storage_dir);
     ev_timer_del(c->timer);
     free(c);
 }

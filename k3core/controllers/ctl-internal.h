@@ -16,6 +16,8 @@ enum kctl_kind {
     KC_CRONJOBS,
     KC_STS,
     KC_DS,
+    KC_PVCS,
+    KC_PVS,
     KC_N
 };
 
@@ -26,6 +28,7 @@ struct kctl {
     kobj_watch *watches[KC_N];
     json_t *cache[KC_N]; /* "ns/name" → object (as last seen by the watch) */
     json_t *queue[KC_N]; /* "ns/name" → true: objects to sync */
+    char *storage_dir;   /* local-path provisioner's directory; NULL = no provisioning */
     json_t *warned;      /* "ns/name" → last warning recorded for a CronJob (no repeats) */
     int64_t last_resync_ns;
     uint64_t resyncs;
@@ -106,6 +109,10 @@ int kctl_sync_service(kctl *c, const char *ns, const char *name);
 int kctl_sync_cronjob(kctl *c, const char *ns, const char *name);
 int kctl_sync_sts(kctl *c, const char *ns, const char *name);
 int kctl_sync_ds(kctl *c, const char *ns, const char *name);
+int kctl_sync_pvc(kctl *c, const char *ns, const char *name);
+int kctl_sync_pv(kctl *c, const char *ns, const char *name);
+/* A pod changed: queue the claims it mounts once it has a node (WaitForFirstConsumer). */
+void kctl_volumes_pod_changed(kctl *c, const json_t *pod);
 /* A pod changed (old may be NULL): queue the services whose selector matches either. */
 void kctl_endpoints_pod_changed(kctl *c, const json_t *old, const json_t *pod);
 

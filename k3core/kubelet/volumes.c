@@ -155,6 +155,59 @@ static int empty_dir(const json_t *src, const char *dir, dd_err *e)
     return 0;
 }
 
+/* A persistentVolumeClaim: the bound PersistentVolume's directory (hostPath or local) takes the
+ * place of the volume's directory as a symlink, which the bind mount follows. Until the claim is
+ * bound the pod waits (the sync retries). */
+static int claim_path(struct kl_pod *p, const char *claim, char **ret, bool *ret_create, dd_err *e)
+{
+    json_t *pvc = kl_get(p->k, "", "persistentvolumeclaims", p->ns, claim);
+    const char *pv_name = kl_str(json_object_get(pvc, "spec"), "volumeName", NULL);
+    int r = 0;
+    if (!pvc)
+        r = dd_err_set(e, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    else if (!pv_name || !dd_streq(kl_str(json_object_get(pvc, "status"), "phase", NULL), "Bound"))
+        r = dd_err_set(e, EAGAIN, "persistentvolumeclaim \"%s\" is not bound yet", claim);
+    json_t *pv = r < 0 ? NULL : kl_get(p->k, "", "persistentvolumes", NULL, pv_name);
+    const json_t *spec = json_object_get(pv, "spec");
+    const json_t *hp = json_object_get(spec, "hostPath");
+    const char *path = kl_str(hp, "path", NULL);
+    if (!path)
+        path = kl_str(json_object_get(spec, "local"), "path", NULL);
+    if (r >= 0 && !pv)
+        r = dd_err_set(e, ENOENT, "persistentvolume \"%s\" not found", pv_name);
+    else if (r >= 0 && (!path || path[0] != '/'))
+        r = dd_err_set(e, ENOTSUP,
+                       "persistentvolume \"%s\": only hostPath and local volumes can be mounted "
+                       "on this node",
+                       pv_name);
+    if (r >= 0) {
+        *ret = dd_strdup(path);
+        *ret_create = dd_streq(kl_str(hp, "type", NULL), "DirectoryOrCreate");
+    }
+    json_decref(pv);
+    json_decref(pvc);
+    return r;
+}
+
+/* A persistentVolumeClaim: the bound PersistentVolume's directory (hostPath or local) takes the
+ * place of the volume's directory as a symlink, which the bind mount follows. Until the claim is
+ * bound the pod waits (the sync retries). */
+static int claim_source(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+{
+    _cleanup_free_ char *path = NULL;
+    bool create = false;
+    int r = claim_path(p, kl_str(src, "claimName", NULL) ?: "", &path, &create, e);
+    if (r >= 0 && create)
+        r = dd_mkdir_p(path, 0777, e);
+    if (r < 0)
+        return r;
+    if (rmdir(dir) < 0 && errno != ENOENT && unlink(dir) < 0)
+        return dd_err_sys(e, "replacing %s", dir);
+    if (symlink(path, dir) < 0)
+        return dd_err_sys(e, "linking %s to %s", dir, path);
+    return 0;
+}
+
 static int setup_one(struct kl_pod *p, const json_t *vol, const char *dir, dd_err *e)
 {
     const json_t *s;
@@ -168,6 +221,8 @@ static int setup_one(struct kl_pod *p, const json_t *vol, const char *dir, dd_er
         return downward_source(p, s, dir, e);
     if ((s = json_object_get(vol, "projected")))
         return projected(p, s, dir, e);
+    if ((s = json_object_get(vol, "persistentVolumeClaim")))
+        return claim_source(p, s, dir, e);
     if ((s = json_object_get(vol, "hostPath"))) {
         const char *t = kl_str(s, "type", NULL) ?: "";
         const char *path = kl_str(s, "path", NULL) ?: "";

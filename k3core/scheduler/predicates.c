@@ -216,6 +216,30 @@ char *ksched_check_resources(const json_t *pod, const json_t *node, const json_t
     return NULL;
 }
 
+char *ksched_check_volumes(const json_t *volumes, const json_t *node)
+{
+    const char *claim;
+    json_t *pv;
+    json_object_foreach((json_t *)volumes, claim, pv)
+    {
+        if (json_is_string(pv)) /* the claim's own problem, the same on every node */
+            return dd_strdup(json_string_value(pv));
+        const json_t *terms = json_object_get(
+            json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"),
+                            "required"),
+            "nodeSelectorTerms");
+        if (!json_array_size(terms))
+            continue;
+        bool ok = false;
+        size_t i;
+        json_t *t;
+        json_array_foreach(terms, i, t) ok = ok || match_term(t, node);
+        if (!ok)
+            return dd_strdup("node(s) had volume node affinity conflict");
+    }
+    return NULL;
+}
+
 char *ksched_filter(const json_t *pod, const json_t *node, const json_t *bound)
 {
     char *why = ksched_check_unschedulable(pod, node);

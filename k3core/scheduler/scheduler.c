@@ -126,10 +126,50 @@ static const char *old_message(const json_t *pod)
     return NULL;
 }
 
+static json_t *get(kobj_api *api, const char *resource, const char *ns, const char *name)
+{
+    kobj_req req = {.res = kres_lookup("", "v1", resource), .ns = ns, .name = name};
+    kobj_status st = {0};
+    json_t *o = NULL;
+    if (kobj_get(api, &req, &o, &st) < 0)
+        o = NULL;
+    kobj_status_release(&st);
+    return o;
+}
+
+/* The pod's claims for ksched_check_volumes: bound → the PV, unbound → null, missing → why.
+ * Unbound claims of an Immediate class are waited for, as upstream does. */
+static json_t *pod_volumes(kobj_api *api, const json_t *pod)
+{
+    json_t *out = json_object();
+    const char *ns = kl_str(json_object_get(pod, "metadata"), "namespace", NULL);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v)
+    {
+        const char *claim = kl_str(json_object_get(v, "persistentVolumeClaim"), "claimName", NULL);
+        if (!claim)
+            continue;
+        json_t *pvc = get(api, "persistentvolumeclaims", ns, claim);
+        const char *pv = kl_str(json_object_get(pvc, "spec"), "volumeName", NULL);
+        json_t *val = NULL;
+        if (!pvc)
+            val = json_sprintf("persistentvolumeclaim \"%s\" not found", claim);
+        else if (pv)
+            val = get(api, "persistentvolumes", NULL, pv);
+        if (!val)
+            val = json_null();
+        json_object_set_new(out, claim, val);
+        json_decref(pvc);
+    }
+    return out;
+}
+
 static void schedule_one(kobj_api *api, kubelet *k, const json_t *pod, const json_t *nodes,
                          const json_t *pods)
 {
     size_t n = json_array_size(nodes), i;
+    json_t *volumes = pod_volumes(api, pod);
     char **why = dd_calloc(n + 1, sizeof(char *));
     const char *chosen = NULL;
     json_t *node;
@@ -137,10 +177,13 @@ static void schedule_one(kobj_api *api, kubelet *k, const json_t *pod, const jso
     {
         json_t *bound = pods_on(pods, kl_str(json_object_get(node, "metadata"), "name", NULL));
         why[i] = ksched_filter(pod, node, bound);
+        if (!why[i])
+            why[i] = ksched_check_volumes(volumes, node);
         json_decref(bound);
         if (!why[i] && !chosen)
             chosen = kl_str(json_object_get(node, "metadata"), "name", NULL);
     }
+    json_decref(volumes);
     if (chosen && bind(api, k, pod, chosen) == 0) {
         dd_strv_free(why);
         return;

@@ -24,6 +24,9 @@
 char *ksched_check_unschedulable(const json_t *pod, const json_t *node);
 char *ksched_check_affinity(const json_t *pod, const json_t *node);
 char *ksched_check_taints(const json_t *pod, const json_t *node);
+/* volumes: claim name → its bound PersistentVolume (node affinity checked), null (unbound, no
+ * constraint yet) or a string (why no node fits, e.g. the claim does not exist). */
+char *ksched_check_volumes(const json_t *volumes, const json_t *node);
 /* bound: a JSON array of pods already on the node (finished ones are skipped). */
 char *ksched_check_resources(const json_t *pod, const json_t *node, const json_t *bound);
 

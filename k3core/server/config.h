@@ -28,19 +28,20 @@ struct kcfg {
     char *service_cidr; /* --service-cidr (10.43.0.0/16) */
     char *cluster_dns;  /* --cluster-dns (10.43.0.10) */
     char *cluster_domain;
-    bool disable_agent;     /* --disable-agent */
-    char *node_name;        /* --node-name, K3S_NODE_NAME (hostname) */
-    char **node_labels;     /* --node-label k=v (repeatable) */
-    char **node_taints;     /* --node-taint key[=value]:Effect (repeatable) */
-    char **kubelet_args;    /* --kubelet-arg k=v (repeatable; unknown names are an error) */
-    char *private_registry; /* --private-registry (/etc/rancher/k3s/registries.yaml) */
-    char **disable;         /* --disable: k3s packaged components we do not ship anyway */
-    int verbosity;          /* -v N */
-    char *log_level;        /* --log-level (info); --debug = debug */
-    char *token_file;       /* --token-file, K3S_TOKEN_FILE */
-    char *node_ip;          /* --node-ip, -i (server: advertise address; agent: first IPv4) */
-    char *server_url;       /* agent: --server, -s, K3S_URL */
-    bool agent;             /* parsed for `k3core agent` */
+    bool disable_agent;       /* --disable-agent */
+    char *node_name;          /* --node-name, K3S_NODE_NAME (hostname) */
+    char **node_labels;       /* --node-label k=v (repeatable) */
+    char **node_taints;       /* --node-taint key[=value]:Effect (repeatable) */
+    char **kubelet_args;      /* --kubelet-arg k=v (repeatable; unknown names are an error) */
+    char *private_registry;   /* --private-registry (/etc/rancher/k3s/registries.yaml) */
+    char *local_storage_path; /* --default-local-storage-path (<data-dir>/storage) */
+    char **disable;           /* --disable: k3s packaged components we do not ship anyway */
+    int verbosity;            /* -v N */
+    char *log_level;          /* --log-level (info); --debug = debug */
+    char *token_file;         /* --token-file, K3S_TOKEN_FILE */
+    char *node_ip;            /* --node-ip, -i (server: advertise address; agent: first IPv4) */
+    char *server_url;         /* agent: --server, -s, K3S_URL */
+    bool agent;               /* parsed for `k3core agent` */
 };
 
 /* Parses argv (after the "server" or "agent" word): each command accepts its own flags (the

@@ -308,6 +308,12 @@ int ksrv_run(const struct kcfg *cfg)
         r = open_state(&s, server_dir, &e);
     if (r >= 0 && (r = kctl_start(s.loop, s.api, &s.workloads, &e)) < 0)
         dd_err_wrap(&e, "starting the controllers");
+    if (r >= 0 && !dd_strv_contains(cfg->disable, "local-storage")) {
+        _cleanup_free_ char *storage = cfg->local_storage_path && *cfg->local_storage_path
+                                           ? dd_strdup(cfg->local_storage_path)
+                                           : dd_path_join(cfg->data_dir, "storage");
+        r = kctl_local_storage(s.workloads, storage, &e);
+    }
     if (r >= 0)
         r = start_listening(&s, &e);
     if (r >= 0)

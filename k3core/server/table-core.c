@@ -172,6 +172,26 @@ STR_CELL(sc_reclaim, "reclaimPolicy", "Delete")
 STR_CELL(sc_binding, "volumeBindingMode", "Immediate")
 STR_CELL(ing_class, "spec.ingressClassName", "<none>")
 
+/* upstream's printer marks the default class in the NAME cell */
+static json_t *sc_name(const json_t *o)
+{
+    const char *name = tstr(o, "metadata.name");
+    const json_t *ann = json_object_get(json_object_get(o, "metadata"), "annotations");
+    bool def =
+        dd_streq(
+            json_string_value(json_object_get(ann, "storageclass.kubernetes.io/is-default-class")),
+            "true") ||
+        dd_streq(json_string_value(
+                     json_object_get(ann, "storageclass.beta.kubernetes.io/is-default-class")),
+                 "true");
+    return def ? json_sprintf("%s (default)", name ? name : "") : json_string(name ? name : "");
+}
+
+static json_t *sc_expansion(const json_t *o)
+{
+    return json_boolean(json_is_true(json_object_get(o, "allowVolumeExpansion")));
+}
+
 static const struct tcol node_cols[] = {
     {"Name", "string", "name", 0, cell_name, NULL},
     {"Status", "string", "", 0, node_status, NULL},
@@ -412,10 +432,11 @@ static const struct tcol lease_cols[] = {
 };
 
 static const struct tcol sc_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
+    {"Name", "string", "name", 0, sc_name, NULL},
     {"Provisioner", "string", "", 0, sc_provisioner, NULL},
     {"ReclaimPolicy", "string", "", 0, sc_reclaim, NULL},
     {"VolumeBindingMode", "string", "", 0, sc_binding, NULL},
+    {"AllowVolumeExpansion", "boolean", "", 0, sc_expansion, NULL},
     {"Age", "string", "", 0, cell_age, NULL},
 };
 

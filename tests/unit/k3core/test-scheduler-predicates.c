@@ -107,3 +107,27 @@ TEST(scheduler_unschedulable_and_summary)
     CHECK(strstr(s, "1/3 nodes are available: 2 Insufficient cpu.") == s);
     free(s);
 }
+
+TEST(scheduler_volume_node_affinity)
+{
+    json_t *n = node();
+    json_t *vols =
+        js("{\"unbound\":null,\"here\":{\"spec\":{\"nodeAffinity\":{\"required\":{"
+           "\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\","
+           "\"values\":[\"a\"]}]}]}}}}}");
+    CHECK(ksched_check_volumes(vols, n) == NULL);
+    json_object_set_new(vols, "elsewhere",
+                        js("{\"spec\":{\"nodeAffinity\":{\"required\":{\"nodeSelectorTerms\":"
+                           "[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\","
+                           "\"values\":[\"z\"]}]}]}}}}"));
+    char *w = ksched_check_volumes(vols, n);
+    CHECK_EQ_STR(w, "node(s) had volume node affinity conflict");
+    free(w);
+    json_object_clear(vols);
+    json_object_set_new(vols, "gone", json_string("persistentvolumeclaim \"gone\" not found"));
+    w = ksched_check_volumes(vols, n);
+    CHECK_EQ_STR(w, "persistentvolumeclaim \"gone\" not found");
+    free(w);
+    json_decref(vols);
+    json_decref(n);
+}

@@ -1,0 +1,106 @@
+#!/bin/sh
+# PersistentVolumeClaims on the in-process node: the default `local-path` StorageClass (k3s's
+# local-storage) provisions a hostPath volume under <data-dir>/storage for a claim once its first
+# pod is scheduled; data written by one pod is read by the next; a claim binds to a fitting
+# static PersistentVolume; deleting a provisioned claim deletes its volume and directory; a pod
+# whose claim does not exist waits with a clear reason.
+. "$(dirname "$0")/lib.sh"
+K=$K133
+mkdir -p "$K3CORE_DATA/agent/images"
+sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
+k3core_start
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 300 ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+is() { [ "$($K get "$1" -o jsonpath="$2" 2>/dev/null)" = "$3" ]; }
+
+out=$($K get storageclass)
+expect_contains "$out" "local-path (default)" "storage classes"
+expect_contains "$out" "rancher.io/local-path" "storage classes"
+expect_contains "$out" "WaitForFirstConsumer" "storage classes"
+
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+YAML
+wait_for "default class on the claim" is pvc/data '{.spec.storageClassName}' local-path
+sleep 1
+is pvc/data '{.status.phase}' Pending || fail "claim bound before its first consumer"
+wait_for "WaitForFirstConsumer event" sh -c "$K get events | grep -q WaitForFirstConsumer"
+
+pod() { # pod NAME COMMAND: a run-once busybox pod mounting claim data at /data
+    $K apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1}
+spec:
+  restartPolicy: Never
+  volumes: [{name: d, persistentVolumeClaim: {claimName: ${3:-data}}}]
+  containers:
+  - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, '$2'],
+     volumeMounts: [{name: d, mountPath: /data}]}
+YAML
+}
+pod writer 'echo persisted > /data/f'
+wait_for "writer Succeeded" is pod/writer '{.status.phase}' Succeeded
+is pvc/data '{.status.phase}' Bound || fail "claim not Bound: $($K get pvc data -o yaml)"
+pv=$($K get pvc data -o jsonpath='{.spec.volumeName}')
+path=$($K get pv "$pv" -o jsonpath='{.spec.hostPath.path}')
+case "$path" in "$K3CORE_DATA/storage/$pv"_default_data) ;; *) fail "volume path $path" ;; esac
+[ "$(cat "$path/f")" = persisted ] || fail "data not in $path"
+is pv/"$pv" '{.status.phase}' Bound || fail "volume not Bound"
+pod reader 'cat /data/f'
+wait_for "reader Succeeded" is pod/reader '{.status.phase}' Succeeded
+[ "$($K logs reader)" = persisted ] || fail "reader saw: $($K logs reader)"
+
+# a static volume that fits is bound instead of provisioning
+mkdir -p "$K3CORE_TMP/static"
+$K apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: manual-1}
+spec:
+  storageClassName: manual
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: $K3CORE_TMP/static}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: static}
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 100Mi}}
+YAML
+wait_for "static claim Bound" is pvc/static '{.status.phase}' Bound
+is pvc/static '{.spec.volumeName}' manual-1 || fail "bound to the wrong volume"
+pod static-writer 'echo s > /data/s' static
+wait_for "static-writer Succeeded" is pod/static-writer '{.status.phase}' Succeeded
+[ -f "$K3CORE_TMP/static/s" ] || fail "static volume not mounted"
+
+# a pod whose claim does not exist waits and says why
+pod orphan 'true' missing
+wait_for "missing claim reported" sh -c "$K get events --field-selector involvedObject.name=orphan | grep -q 'persistentvolumeclaim \"missing\" not found'"
+is pod/orphan '{.status.phase}' Pending || fail "pod with a missing claim is not Pending"
+
+# deleting the provisioned claim deletes its volume and directory (reclaimPolicy Delete)
+$K delete pod writer reader orphan static-writer --wait=true >/dev/null
+$K delete pvc data --wait=true >/dev/null
+wait_for "provisioned volume deleted" sh -c "! $K get pv $pv"
+[ ! -e "$path" ] || fail "volume directory $path left behind"
+$K delete pvc static >/dev/null
+wait_for "static volume Released" is pv/manual-1 '{.status.phase}' Released
+[ -d "$K3CORE_TMP/static" ] || fail "a Retain volume's directory was removed"
+echo "volumes: ok"
