@@ -5,13 +5,12 @@
  * retried every 2 s; a refused one (token, CA hash, node password) exits 1 before anything is
  * set up on the node.
  */
-#include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "dind/ev.h"
+#include "dind/net.h"
 #include "k3core/agent/agent.h"
 
 static void on_signal(ev_signal *sig, int signo, void *data)
@@ -19,26 +18,6 @@ static void on_signal(ev_signal *sig, int signo, void *data)
     (void)sig;
     dd_info("received %s, shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     ev_stop(data);
-}
-
-/* k3s's default node IP: the first non-loopback IPv4 of the host. */
-static char *first_ipv4(void)
-{
-    struct ifaddrs *ifs = NULL, *i;
-    char buf[INET_ADDRSTRLEN] = "127.0.0.1";
-    if (getifaddrs(&ifs) == 0) {
-        for (i = ifs; i; i = i->ifa_next) {
-            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-                continue;
-            struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-            if ((ntohl(a.s_addr) >> 24) == 127)
-                continue;
-            inet_ntop(AF_INET, &a, buf, sizeof(buf));
-            break;
-        }
-        freeifaddrs(ifs);
-    }
-    return dd_strdup(buf);
 }
 
 struct agent {
@@ -78,7 +57,7 @@ static int join_with_retry(struct agent *a, const struct kcfg *cfg, dd_err *e)
 
 static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
 {
-    a->node_ip = cfg->node_ip ? dd_strdup(cfg->node_ip) : first_ipv4();
+    a->node_ip = cfg->node_ip ? dd_strdup(cfg->node_ip) : net_first_ipv4();
     int r = join_with_retry(a, cfg, e);
     if (r != 0)
         return r;

@@ -155,13 +155,12 @@ static int bind(kctl *c, const json_t *pvc, const json_t *pv)
         return r; /* the watch brings the claim back for its status */
     }
     json_t *pspec = json_object_get(pv, "spec");
-    json_object_set_new(claim, "status",
-                        json_pack("{s:s,s:O,s:O}", "phase", "Bound", "accessModes",
-                                  json_object_get(pspec, "accessModes") ?: json_array(),
-                                  "capacity", json_object_get(pspec, "capacity") ?: json_object()));
+    json_t *status = json_pack("{s:s}", "phase", "Bound");
+    json_object_set(status, "accessModes", json_object_get(pspec, "accessModes"));
+    json_object_set(status, "capacity", json_object_get(pspec, "capacity"));
+    json_object_set_new(claim, "status", status);
     r = kctl_update_status(c, res_of("", "persistentvolumeclaims"), claim);
     json_decref(claim);
-    kctl_event(c, pvc, "Normal", "Bound", COMPONENT, "Bound to volume %s", kctl_name(pv));
     return r;
 }
 
@@ -182,7 +181,8 @@ static const json_t *find_volume(kctl *c, const json_t *pvc)
         if (ref) {
             if (dd_streq(kctl_str(ref, "namespace", NULL), kctl_ns(pvc)) &&
                 dd_streq(kctl_str(ref, "name", NULL), kctl_name(pvc)) &&
-                (!kctl_str(ref, "uid", NULL) || dd_streq(kctl_str(ref, "uid", NULL), kctl_uid(pvc))))
+                (!kctl_str(ref, "uid", NULL) ||
+                 dd_streq(kctl_str(ref, "uid", NULL), kctl_uid(pvc))))
                 return pv; /* pre-bound, or our own half-finished binding */
             continue;
         }
@@ -208,8 +208,8 @@ static int provision(kctl *c, const json_t *pvc, const json_t *cls, const char *
     _cleanup_free_ char *name = dd_asprintf("pvc-%s", kctl_uid(pvc));
     _cleanup_free_ char *path = provision_path(c, pvc, name);
     const json_t *spec = json_object_get(pvc, "spec");
-    const char *req = kctl_str(json_object_get(json_object_get(spec, "resources"), "requests"),
-                               "storage", NULL);
+    const char *req =
+        kctl_str(json_object_get(json_object_get(spec, "resources"), "requests"), "storage", NULL);
     json_t *pv = json_pack(
         "{s:{s:s,s:{s:s}},s:{s:{s:s},s:O,s:s,s:s,s:{s:s,s:s},s:s}}", "metadata", "name", name,
         "annotations", "pv.kubernetes.io/provisioned-by", PROVISIONER, "spec", "capacity",
@@ -218,11 +218,10 @@ static int provision(kctl *c, const json_t *pvc, const json_t *cls, const char *
         kctl_str(cls, "reclaimPolicy", NULL) ?: "Delete", "storageClassName", kctl_name(cls),
         "hostPath", "path", path, "type", "DirectoryOrCreate", "volumeMode", "Filesystem");
     if (node)
-        json_object_set_new(
-            json_object_get(pv, "spec"), "nodeAffinity",
-            json_pack("{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}", "required", "nodeSelectorTerms",
-                      "matchExpressions", "key", "kubernetes.io/hostname", "operator", "In",
-                      "values", node));
+        json_object_set_new(json_object_get(pv, "spec"), "nodeAffinity",
+                            json_pack("{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}", "required",
+                                      "nodeSelectorTerms", "matchExpressions", "key",
+                                      "kubernetes.io/hostname", "operator", "In", "values", node));
     json_object_set_new(json_object_get(pv, "spec"), "claimRef",
                         json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", "PersistentVolumeClaim",
                                   "apiVersion", "v1", "namespace", kctl_ns(pvc), "name",
@@ -264,8 +263,8 @@ int kctl_sync_pvc(kctl *c, const char *ns, const char *name)
         const json_t *pv = kctl_cached(c, KC_PVS, "", vol);
         if (!pv) {
             if (!dd_streq(kctl_str(json_object_get(pvc, "status"), "phase", NULL), "Lost"))
-                kctl_event(c, pvc, "Warning", "ClaimLost",
-                           COMPONENT, "Bound claim has lost its PersistentVolume");
+                kctl_event(c, pvc, "Warning", "ClaimLost", COMPONENT,
+                           "Bound claim has lost its PersistentVolume");
             return 0;
         }
         if (dd_streq(kctl_str(json_object_get(pvc, "status"), "phase", NULL), "Bound"))
@@ -299,7 +298,8 @@ int kctl_sync_pvc(kctl *c, const char *ns, const char *name)
  * storage directory) and no other node is named in its affinity. */
 static void remove_local_dir(kctl *c, const json_t *pv)
 {
-    const char *path = kctl_str(json_object_get(json_object_get(pv, "spec"), "hostPath"), "path", NULL);
+    const char *path =
+        kctl_str(json_object_get(json_object_get(pv, "spec"), "hostPath"), "path", NULL);
     size_t n = strlen(c->storage_dir);
     if (!path || strncmp(path, c->storage_dir, n) || path[n] != '/' || strstr(path, "/.."))
         return;
@@ -319,9 +319,8 @@ int kctl_sync_pv(kctl *c, const char *ns, const char *name)
     const char *phase = kctl_str(json_object_get(pv, "status"), "phase", NULL);
     const char *want = "Available";
     if (ref) {
-        const json_t *pvc =
-            kctl_cached(c, KC_PVCS, kctl_str(ref, "namespace", NULL) ?: "",
-                        kctl_str(ref, "name", NULL) ?: "");
+        const json_t *pvc = kctl_cached(c, KC_PVCS, kctl_str(ref, "namespace", NULL) ?: "",
+                                        kctl_str(ref, "name", NULL) ?: "");
         bool gone = kctl_str(ref, "uid", NULL) &&
                     (!pvc || !dd_streq(kctl_uid(pvc), kctl_str(ref, "uid", NULL)));
         want = gone ? "Released" : (kctl_str(ref, "uid", NULL) ? "Bound" : "Available");
@@ -366,11 +365,11 @@ int kctl_local_storage(kctl *c, const char *storage_dir, dd_err *e)
         json_decref(cur);
         return 0;
     }
-    json_t *sc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:s,s:s,s:s}", "apiVersion",
-                           "storage.k8s.io/v1", "kind", "StorageClass", "metadata", "name", CLASS,
-                           "annotations", "storageclass.kubernetes.io/is-default-class", "true",
-                           "provisioner", PROVISIONER, "reclaimPolicy", "Delete",
-                           "volumeBindingMode", "WaitForFirstConsumer");
+    json_t *sc =
+        json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:s,s:s,s:s}", "apiVersion", "storage.k8s.io/v1",
+                  "kind", "StorageClass", "metadata", "name", CLASS, "annotations",
+                  "storageclass.kubernetes.io/is-default-class", "true", "provisioner", PROVISIONER,
+                  "reclaimPolicy", "Delete", "volumeBindingMode", "WaitForFirstConsumer");
     int r = kctl_create(c, res_of("storage.k8s.io", "storageclasses"), NULL, sc, NULL);
     json_decref(sc);
     if (r < 0 && r != -EEXIST)

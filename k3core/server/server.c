@@ -7,12 +7,11 @@
  * health endpoints excepted like upstream's system:public-info-viewer) and then calls the row's
  * handler. Resource semantics live in k3core/api; this file only wires things together.
  */
+#include "dind/net.h"
 #include "k3core/server/server-internal.h"
 #include "k3core/kubelet/kubelet.h"
 #include "k3core/server/table-internal.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -192,33 +191,13 @@ static char **wanted_sans(const struct kcfg *c, const char *advertise)
     return sans;
 }
 
-/* k3s's default advertise address: the first non-loopback IPv4 of the host. */
-static char *default_advertise(void)
-{
-    struct ifaddrs *ifs = NULL, *i;
-    char buf[INET_ADDRSTRLEN] = "127.0.0.1";
-    if (getifaddrs(&ifs) == 0) {
-        for (i = ifs; i; i = i->ifa_next) {
-            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-                continue;
-            struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-            if ((ntohl(a.s_addr) >> 24) == 127)
-                continue;
-            inet_ntop(AF_INET, &a, buf, sizeof(buf));
-            break;
-        }
-        freeifaddrs(ifs);
-    }
-    return dd_strdup(buf);
-}
-
 static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
 {
     _cleanup_free_ char *tls_dir = dd_path_join(server_dir, "tls");
     _cleanup_free_ char *db_dir = dd_path_join(server_dir, "db");
     s->node_ip = s->cfg->node_ip          ? dd_strdup(s->cfg->node_ip)
                  : s->cfg->advertise_addr ? dd_strdup(s->cfg->advertise_addr)
-                                          : default_advertise();
+                                          : net_first_ipv4();
     const char *advertise = s->node_ip;
     _cleanup_strv_free_ char **sans = wanted_sans(s->cfg, advertise);
     struct pki_params pp = {.sans = sans};

@@ -167,4 +167,8 @@ int net_pod_detach(const struct net_bridge_cfg *cfg, const char *owner_id, dd_er
 /* Name of the node-side veth for owner_id (16 bytes). */
 void net_pod_veth_name(const char *owner_id, char out[16]);
 
+/* The first non-loopback IPv4 address of this network namespace (getifaddrs order), or
+ * "127.0.0.1" when there is none: k3s's default node IP and advertise address. Caller frees. */
+char *net_first_ipv4(void);
+
 #endif

@@ -78,24 +78,6 @@ static int build_config(const img_image *parent, const img_commit_opts *o, const
     return 0;
 }
 
-static int commit_tags(const char *ref, char ***tags, dd_err *e)
-{
-    *tags = dd_calloc(1, sizeof(char *));
-    if (!ref || !*ref)
-        return 0;
-    img_ref r;
-    int rc = img_ref_parse(ref, 0, &r, e);
-    if (rc < 0)
-        return rc;
-    if (r.digest) {
-        img_ref_release(&r);
-        return dd_err_set(e, EINVAL, "refusing to create a tag with a digest reference");
-    }
-    *tags = dd_strv_consume(*tags, img_ref_string(&r));
-    img_ref_release(&r);
-    return 0;
-}
-
 int img_commit_container(img_store *st, const img_commit_opts *o, int layer_fd,
                          img_load_result *ret, dd_err *e)
 {
@@ -113,7 +95,7 @@ int img_commit_container(img_store *st, const img_commit_opts *o, int layer_fd,
         snprintf(p.layers[i].diff_id, sizeof(p.layers[i].diff_id), "%s", parent->diff_ids[i]);
         p.layers[i].size = parent->layer_sizes[i];
     }
-    r = commit_tags(o->ref, &p.tags, e);
+    r = img_tags_for_ref(o->ref, "refusing to create a tag with a digest reference", &p.tags, e);
     if (r >= 0) /* check the changes before reading a byte */
         r = build_config(parent, o, "sha256:0", &p.config, &p.config_len, e);
     free(p.config);

@@ -218,4 +218,8 @@ const char *img_reg_base(const img_reg *r);
 /* Whether host ("h[:port]") may use plain HTTP under regs. */
 bool img_reg_insecure(const img_registries *regs, const char *host);
 
+/* The tag list for an optional reference given to import/commit (empty for none); a digest
+ * reference is refused with digest_refusal, as dockerd words it for that command. */
+int img_tags_for_ref(const char *ref, const char *digest_refusal, char ***tags, dd_err *e);
+
 #endif

@@ -215,7 +215,7 @@ static int build_config(const char *diff_id, char *const *changes, const char *m
     return 0;
 }
 
-static int import_tags(const char *ref, char ***tags, dd_err *e)
+int img_tags_for_ref(const char *ref, const char *digest_refusal, char ***tags, dd_err *e)
 {
     *tags = dd_calloc(1, sizeof(char *));
     if (!ref || !*ref)
@@ -226,7 +226,7 @@ static int import_tags(const char *ref, char ***tags, dd_err *e)
         return rc;
     if (r.digest) {
         img_ref_release(&r);
-        return dd_err_set(e, EINVAL, "cannot import digest reference");
+        return dd_err_set(e, EINVAL, "%s", digest_refusal);
     }
     *tags = dd_strv_consume(*tags, img_ref_string(&r));
     img_ref_release(&r);
@@ -242,7 +242,7 @@ int img_import(img_store *st, int fd, const char *ref, char *const *changes, con
     p.n_layers = 1;
     p.layers = dd_calloc(1, sizeof(*p.layers));
     _cleanup_free_ char *stage = NULL;
-    int r = import_tags(ref, &p.tags, e);
+    int r = img_tags_for_ref(ref, "cannot import digest reference", &p.tags, e);
     if (r >= 0) /* check the changes before reading a byte */
         r = build_config("sha256:0", changes, "", &p.config, &p.config_len, e);
     free(p.config);
