@@ -136,6 +136,27 @@ out=$($K133 -n ns133 get --raw \
     "/api/v1/namespaces/ns133/configmaps?watch=true&resourceVersion=$rv&timeoutSeconds=1")
 expect_contains "$out" '"type":"MODIFIED"' "watch from a resourceVersion"
 expect_not_contains "$out" '"type":"ADDED"' "watch from a resourceVersion"
+# kubectl get -w (Table rows streamed with the watch events), with 1.27 and 1.33
+for k in "$K127" "$K133"; do
+    $k -n ns133 get cm -w --output-watch-events --request-timeout=4s >"$K3CORE_TMP/w.out" 2>&1 &
+    wpid=$!
+    i=0
+    until grep -q ' ed ' "$K3CORE_TMP/w.out" 2>/dev/null || [ $i -ge 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    name=watched-${k##*.}
+    $K133 -n ns133 create configmap "$name" >/dev/null
+    i=0
+    until grep -q "ADDED.*$name" "$K3CORE_TMP/w.out" 2>/dev/null || [ $i -ge 100 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill $wpid 2>/dev/null || true
+    wait $wpid 2>/dev/null || true
+    expect_contains "$(cat "$K3CORE_TMP/w.out")" "ADDED" "$k get -w"
+    grep -q "ADDED.*$name" "$K3CORE_TMP/w.out" || fail "$k get -w missed the new configmap: $(cat "$K3CORE_TMP/w.out")"
+done
 
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null
