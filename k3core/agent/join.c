@@ -110,12 +110,13 @@ static const char *pem_block(const char *k, char **ret_label)
 {
     const char *lab = k + strlen("-----BEGIN ");
     const char *le = strstr(lab, "-----");
-    if (!le || memchr(lab, '\n', (size_t)(le - lab)))
+    if (!le || memchr(lab, '\n', (size_t)(le - lab)) ||
+        (le[5] != '\n' && !(le[5] == '\r' && le[6] == '\n'))) /* the header is a whole line */
         return NULL;
     _cleanup_free_ char *label = dd_strndup(lab, (size_t)(le - lab));
     _cleanup_free_ char *endm = dd_asprintf("-----END %s-----", label);
     const char *end = strstr(le + 5, endm);
-    const char *next = strstr(le + 5, "-----BEGIN ");
+    const char *next = strstr(k + 1, "-----BEGIN ");
     if (!end || (next && next < end)) /* no nesting: a block ends before the next begins */
         return NULL;
     *ret_label = TAKE_PTR(label);

@@ -96,6 +96,15 @@ TEST(pem_split)
     CHECK(kag_pem_split("-----BEGIN EC PRIVATE KEY-----\nK\n-----END EC PRIVATE KEY-----\n", &certs,
                         &key, &e) < 0);
     CHECK(kag_pem_split("-----BEGIN PRIVATE KEY-----\nA\n-----END", &certs, &key, &e) < 0);
+    /* a header that is not a whole line starts no block: the key is the one well-formed block
+     * after it (fuzz-k3s-join regression) */
+    CHECK_EQ_INT(kag_pem_split("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"
+                               "-----BEGIN EC PRIVATE KEY--------BEGIN EC PRIVATE KEY-----\nK\n"
+                               "-----END EC PRIVATE KEY-----\n",
+                               &certs, &key, &e),
+                 0);
+    CHECK_EQ_STR(key, "-----BEGIN EC PRIVATE KEY-----\nK\n-----END EC PRIVATE KEY-----\n");
+    free(certs), free(key);
 }
 
 TEST(basic_auth_header)
