@@ -215,6 +215,65 @@ static void check_kind(errs *e, const kres_resource *r, const json_t *obj)
         check_cronjob(e, obj);
 }
 
+static bool unset(const json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+           (json_is_integer(v) && !json_integer_value(v)) ||
+           (json_is_object(v) && !json_object_size(v));
+}
+
+static void check_len(errs *e, const json_t *obj, const char *field, size_t max, bool need)
+{
+    const char *v = json_string_value(json_object_get(obj, field));
+    if (need && (!v || !*v))
+        required(e, field);
+    else if (v && strlen(v) > max)
+        add(e, "FieldValueInvalid", field, "Invalid value: \"\": can have at most %zu characters",
+            max);
+}
+
+/* events.k8s.io/v1 create (upstream ValidateEventCreate for that version: the legacy checks
+ * of an Event with eventTime, then the strict ones), on the served field names. */
+static void check_event_v1(errs *e, const json_t *obj)
+{
+    const char *ns = kobj_meta_str(obj, "namespace");
+    const char *rns =
+        json_string_value(json_object_get(json_object_get(obj, "regarding"), "namespace"));
+    const json_t *et = json_object_get(obj, "eventTime");
+    if (!unset(et)) {
+        if ((!rns || !*rns) && !dd_streq(ns, "default") && !dd_streq(ns, "kube-system"))
+            add(e, "FieldValueInvalid", "involvedObject.namespace",
+                "Invalid value: \"\": does not match event.namespace");
+        check_len(e, obj, "reportingController", 253, true);
+        check_len(e, obj, "reportingInstance", 128, true);
+        check_len(e, obj, "action", 128, true);
+        check_len(e, obj, "reason", 128, true);
+        check_len(e, obj, "note", 1024, false);
+    } else if (rns && *rns && !dd_streq(ns, rns)) {
+        add(e, "FieldValueInvalid", "involvedObject.namespace",
+            "Invalid value: \"%s\": does not match event.namespace", rns);
+    }
+    const json_t *series = json_object_get(obj, "series");
+    if (json_is_object(series)) {
+        if (json_integer_value(json_object_get(series, "count")) < 2)
+            add(e, "FieldValueInvalid", "series.count",
+                "Invalid value: \"\": should be at least 2");
+        if (unset(json_object_get(series, "lastObservedTime")))
+            required(e, "series.lastObservedTime");
+    }
+    if (unset(et))
+        required(e, "eventTime");
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (!dd_streq(type, "Normal") && !dd_streq(type, "Warning"))
+        add(e, "FieldValueInvalid", "type", "Invalid value: \"\": has invalid value: %s",
+            type ? type : "");
+    static const char *const deprecated[] = {"deprecatedFirstTimestamp", "deprecatedLastTimestamp",
+                                             "deprecatedCount", "deprecatedSource"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(deprecated); i++)
+        if (!unset(json_object_get(obj, deprecated[i])))
+            add(e, "FieldValueInvalid", deprecated[i], "Invalid value: \"\": needs to be unset");
+}
+
 static int fail_invalid(kobj_status *st, const kres_resource *r, const char *name, json_t *causes)
 {
     dd_buf b = DD_BUF_INIT;
@@ -253,6 +312,8 @@ int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, 
     check_labels(&e, json_object_get(meta, "labels"), "metadata.labels", true);
     check_labels(&e, json_object_get(meta, "annotations"), "metadata.annotations", false);
     check_kind(&e, r, obj);
+    if (!old && !strcmp(r->group, "events.k8s.io") && !strcmp(r->resource, "events"))
+        check_event_v1(&e, obj);
     if (old)
         check_immutable(&e, r, obj, old);
     if (json_array_size(e.causes) == 0) {
