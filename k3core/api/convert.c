@@ -31,7 +31,7 @@ static const field_rename event_fields[] = {
 };
 
 typedef struct conversion {
-    const char *group, *resource;                   /* served */
+    const char *group, *resource;                    /* served */
     const char *st_group, *st_version, *st_resource; /* stored */
     const field_rename *fields;
     size_t n_fields;
