@@ -222,42 +222,56 @@ static bool unset(const json_t *v)
            (json_is_object(v) && !json_object_size(v));
 }
 
-static void check_len(errs *e, const json_t *obj, const char *field, size_t max, bool need)
+/* A string field of obj (`cause` is the path the cause names): required and/or at most max. */
+static void check_len(errs *e, const json_t *obj, const char *field, const char *cause, size_t max,
+                      bool need)
 {
     const char *v = json_string_value(json_object_get(obj, field));
     if (need && (!v || !*v))
-        required(e, field);
+        required(e, cause);
     else if (v && strlen(v) > max)
-        add(e, "FieldValueInvalid", field, "Invalid value: \"\": can have at most %zu characters",
+        add(e, "FieldValueInvalid", cause, "Invalid value: \"\": can have at most %zu characters",
             max);
 }
 
-/* events.k8s.io/v1 create (upstream ValidateEventCreate for that version: the legacy checks
- * of an Event with eventTime, then the strict ones), on the served field names. */
+/* reportingController is a qualified name; an empty one fails both the length and the pattern
+ * check (upstream lists both after "Required value"; "_" fails only the pattern). */
+static void check_reporting_controller(errs *e, const char *v)
+{
+    const char *why = ksel_check_qualified_name(v ? v : "");
+    if (why)
+        invalid_value(e, "reportingController", v ? v : "", why);
+    if (!v || !*v)
+        invalid_value(e, "reportingController", "", ksel_check_qualified_name("_"));
+}
+
+/* events.k8s.io/v1 create: upstream's ValidateEventCreate for that version — the legacy checks,
+ * then the strict ones. Upstream validates the internal (core-shaped) Event, so its causes name
+ * the core fields (message, count, source, firstTimestamp...), and so do these. */
 static void check_event_v1(errs *e, const json_t *obj)
 {
     const char *ns = kobj_meta_str(obj, "namespace");
-    const char *rns =
-        json_string_value(json_object_get(json_object_get(obj, "regarding"), "namespace"));
+    const json_t *regarding = json_object_get(obj, "regarding");
+    const char *rns = json_string_value(json_object_get(regarding, "namespace"));
     const json_t *et = json_object_get(obj, "eventTime");
     if (!unset(et)) {
         if ((!rns || !*rns) && !dd_streq(ns, "default") && !dd_streq(ns, "kube-system"))
-            add(e, "FieldValueInvalid", "involvedObject.namespace",
-                "Invalid value: \"\": does not match event.namespace");
-        check_len(e, obj, "reportingController", 253, true);
-        check_len(e, obj, "reportingInstance", 128, true);
-        check_len(e, obj, "action", 128, true);
-        check_len(e, obj, "reason", 128, true);
-        check_len(e, obj, "note", 1024, false);
-    } else if (rns && *rns && !dd_streq(ns, rns)) {
-        add(e, "FieldValueInvalid", "involvedObject.namespace",
-            "Invalid value: \"%s\": does not match event.namespace", rns);
+            invalid_value(e, "involvedObject.namespace", "", "does not match event.namespace");
+        check_len(e, obj, "reportingController", "reportingController", 253, true);
+        check_reporting_controller(e,
+                                   json_string_value(json_object_get(obj, "reportingController")));
+        check_len(e, obj, "reportingInstance", "reportingInstance", 128, true);
+        check_len(e, obj, "action", "action", 128, true);
+        check_len(e, obj, "reason", "reason", 128, true);
+        check_len(e, obj, "note", "message", 1024, false);
+    } else if ((rns && *rns) ? !dd_streq(ns, rns) : (ns && *ns && !dd_streq(ns, "default"))) {
+        invalid_value(e, "involvedObject.namespace", rns ? rns : "",
+                      "does not match event.namespace");
     }
     const json_t *series = json_object_get(obj, "series");
     if (json_is_object(series)) {
         if (json_integer_value(json_object_get(series, "count")) < 2)
-            add(e, "FieldValueInvalid", "series.count",
-                "Invalid value: \"\": should be at least 2");
+            invalid_value(e, "series.count", "", "should be at least 2");
         if (unset(json_object_get(series, "lastObservedTime")))
             required(e, "series.lastObservedTime");
     }
@@ -267,11 +281,13 @@ static void check_event_v1(errs *e, const json_t *obj)
     if (!dd_streq(type, "Normal") && !dd_streq(type, "Warning"))
         add(e, "FieldValueInvalid", "type", "Invalid value: \"\": has invalid value: %s",
             type ? type : "");
-    static const char *const deprecated[] = {"deprecatedFirstTimestamp", "deprecatedLastTimestamp",
-                                             "deprecatedCount", "deprecatedSource"};
+    static const char *const deprecated[][2] = {{"deprecatedFirstTimestamp", "firstTimestamp"},
+                                                {"deprecatedLastTimestamp", "lastTimestamp"},
+                                                {"deprecatedCount", "count"},
+                                                {"deprecatedSource", "source"}};
     for (size_t i = 0; i < DD_ARRAY_SIZE(deprecated); i++)
-        if (!unset(json_object_get(obj, deprecated[i])))
-            add(e, "FieldValueInvalid", deprecated[i], "Invalid value: \"\": needs to be unset");
+        if (!unset(json_object_get(obj, deprecated[i][0])))
+            invalid_value(e, deprecated[i][1], "", "needs to be unset");
 }
 
 static int fail_invalid(kobj_status *st, const kres_resource *r, const char *name, json_t *causes)

@@ -72,7 +72,7 @@ YAML
 out=$($K create -f "$K3CORE_TMP/bad.yaml" 2>&1) && fail "invalid events.k8s.io Event accepted"
 expect_contains "$out" 'eventTime: Required value' "validation"
 expect_contains "$out" 'type: Invalid value: "": has invalid value: Odd' "validation"
-expect_contains "$out" 'deprecatedCount: Invalid value: "": needs to be unset' "validation"
+expect_contains "$out" 'count: Invalid value: "": needs to be unset' "validation"
 out=$($K get events -n evt -o name)
 expect_not_contains "$out" "bad" "rejected Event"
 

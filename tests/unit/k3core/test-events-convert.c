@@ -20,10 +20,22 @@ static const char *const v1_full =
     "\"deprecatedFirstTimestamp\":\"2026-01-01T00:00:00Z\","
     "\"deprecatedLastTimestamp\":\"2026-01-01T00:00:09Z\",\"deprecatedCount\":7}";
 
-static const char *const core_names[] = {
-    "eventTime", "series",  "reportingComponent", "reportingInstance", "action",
-    "reason",    "involvedObject", "related", "message", "type", "source",
-    "firstTimestamp", "lastTimestamp", "count", "metadata", NULL};
+static const char *const core_names[] = {"eventTime",
+                                         "series",
+                                         "reportingComponent",
+                                         "reportingInstance",
+                                         "action",
+                                         "reason",
+                                         "involvedObject",
+                                         "related",
+                                         "message",
+                                         "type",
+                                         "source",
+                                         "firstTimestamp",
+                                         "lastTimestamp",
+                                         "count",
+                                         "metadata",
+                                         NULL};
 
 static const kres_resource *ev1(void)
 {
@@ -137,7 +149,7 @@ TEST(events_convert_v1_validation)
     CHECK(kobj_create(api, &req, body, &res, &st) < 0);
     CHECK_EQ_INT(st.code, 422);
     CHECK_EQ_STR(st.message, "Event.events.k8s.io \"bad\" is invalid: [eventTime: Required value, "
-                             "type: Invalid value: \"\": has invalid value: Odd, deprecatedCount: "
+                             "type: Invalid value: \"\": has invalid value: Odd, count: "
                              "Invalid value: \"\": needs to be unset]");
     kobj_status_release(&st);
     /* with eventTime: the reporting fields are required */
@@ -145,9 +157,19 @@ TEST(events_convert_v1_validation)
     json_object_set_new(body, "type", json_string("Normal"));
     json_object_del(body, "deprecatedCount");
     CHECK(kobj_create(api, &req, body, &res, &st) < 0);
-    CHECK_EQ_STR(st.message, "Event.events.k8s.io \"bad\" is invalid: [reportingController: "
-                             "Required value, reportingInstance: Required value, action: "
-                             "Required value, reason: Required value]");
+    CHECK(strstr(st.message, "[reportingController: Required value, reportingController: Invalid "
+                             "value: \"\": name part must be non-empty, reportingController: "
+                             "Invalid value: \"\": name part must consist of") != NULL);
+    CHECK_EQ_INT((int)json_array_size(st.causes), 6);
+    kobj_status_release(&st);
+    json_object_set_new(body, "reportingController", json_string("bad controller"));
+    CHECK(kobj_create(api, &req, body, &res, &st) < 0);
+    CHECK(strstr(st.message,
+                 "Event.events.k8s.io \"bad\" is invalid: [reportingController: "
+                 "Invalid value: \"bad controller\": name part must consist of") == st.message);
+    CHECK(strstr(st.message, "reportingInstance: Required value, action: Required value, reason: "
+                             "Required value]") != NULL);
+    CHECK_EQ_INT((int)json_array_size(st.causes), 4);
     kobj_status_release(&st);
     json_decref(body);
     kobj_close(api);
