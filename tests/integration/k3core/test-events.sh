@@ -39,6 +39,13 @@ out=$($K127 get events.v1.events.k8s.io -n evt)
 expect_contains "$out" "synced via events.k8s.io" "get events.events.k8s.io (Table)"
 expect_contains "$out" "LAST SEEN" "get events.events.k8s.io (Table)"
 
+# the series update client-go's events recorder sends, then read through core/v1
+$K patch events.events.k8s.io ev1 -n evt --type merge \
+    -p "{\"series\":{\"count\":2,\"lastObservedTime\":\"$NOW\"}}" >/dev/null ||
+    fail "merge patch of an events.k8s.io Event"
+out=$($K get event ev1 -n evt -o jsonpath='{.series.count}|{.message}')
+[ "$out" = "2|synced via events.k8s.io" ] || fail "core view after events.k8s.io patch: $out"
+
 # a core Event read through events.k8s.io/v1
 $K create -f - >/dev/null <<YAML || fail "create core Event"
 apiVersion: v1
