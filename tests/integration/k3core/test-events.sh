@@ -46,6 +46,14 @@ $K patch events.events.k8s.io ev1 -n evt --type merge \
 out=$($K get event ev1 -n evt -o jsonpath='{.series.count}|{.message}')
 [ "$out" = "2|synced via events.k8s.io" ] || fail "core view after events.k8s.io patch: $out"
 
+# server-side apply through events.k8s.io, twice (the second is an update of the stored Event)
+sed 's/name: ev1/name: ev2/' "$K3CORE_TMP/ev1.yaml" >"$K3CORE_TMP/ev2.yaml"
+$K apply --server-side -f "$K3CORE_TMP/ev2.yaml" >/dev/null || fail "server-side apply (create)"
+$K apply --server-side -f "$K3CORE_TMP/ev2.yaml" >/dev/null || fail "server-side apply (again)"
+out=$($K get event ev2 -n evt -o jsonpath='{.message}|{.reportingInstance}')
+[ "$out" = "synced via events.k8s.io|my-operator-0" ] || fail "core view after apply: $out"
+$K delete events.events.k8s.io ev2 -n evt >/dev/null || fail "delete through events.k8s.io"
+
 # a core Event read through events.k8s.io/v1
 $K create -f - >/dev/null <<YAML || fail "create core Event"
 apiVersion: v1
