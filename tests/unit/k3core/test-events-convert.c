@@ -175,3 +175,52 @@ TEST(events_convert_v1_validation)
     kobj_close(api);
     kst_close(store);
 }
+
+static bool v1_exists(kobj_api *api, const char *name)
+{
+    kobj_req req = {.res = ev1(), .ns = "default", .name = name};
+    kobj_status st = {0};
+    json_t *o = NULL;
+    int r = kobj_get(api, &req, &o, &st);
+    kobj_status_release(&st);
+    json_decref(o);
+    return r == 0;
+}
+
+/* events.k8s.io Events expire like core ones; an ongoing series keeps an old Event. */
+TEST(events_convert_v1_events_expire)
+{
+    kst_store *store = NULL;
+    kobj_api *api = open_api(&store);
+    char now[32];
+    kobj_now(now);
+    const char *const series[] = {NULL, now};
+    const char *const names[] = {"old", "ongoing"};
+    for (size_t i = 0; i < 2; i++) {
+        kobj_req req = {.res = ev1(), .ns = "default", .field_manager = "t"};
+        kobj_result res = {0};
+        kobj_status st = {0};
+        json_t *b = json_loads(v1_full, 0, NULL);
+        CHECK(b != NULL);
+        json_object_set_new(json_object_get(b, "metadata"), "name", json_string(names[i]));
+        json_object_set_new(b, "eventTime", json_string("2020-01-01T00:00:00.000000Z"));
+        json_object_del(b, "deprecatedSource");
+        json_object_del(b, "deprecatedFirstTimestamp");
+        json_object_del(b, "deprecatedLastTimestamp");
+        json_object_del(b, "deprecatedCount");
+        if (series[i])
+            json_object_set_new(json_object_get(b, "series"), "lastObservedTime",
+                                json_string(series[i]));
+        else
+            json_object_del(b, "series");
+        CHECK_EQ_INT(kobj_create(api, &req, b, &res, &st), 0);
+        kobj_result_release(&res);
+        json_decref(b);
+    }
+    dd_err e = {0};
+    CHECK(kobj_run_controllers(api, &e) >= 1);
+    CHECK(!v1_exists(api, "old"));
+    CHECK(v1_exists(api, "ongoing"));
+    kobj_close(api);
+    kst_close(store);
+}
