@@ -290,6 +290,48 @@ static void check_event_v1(errs *e, const json_t *obj)
             invalid_value(e, deprecated[i][1], "", "needs to be unset");
 }
 
+/* events.k8s.io/v1 update (upstream ValidateEventUpdate for that version): a changed series
+ * is validated, everything else an Event reports is immutable. Causes name the core fields;
+ * reason is listed twice, as upstream does. Non-string values are shown as JSON. */
+static void check_event_v1_update(errs *e, const json_t *obj, const json_t *old)
+{
+    if (!json_equal(json_object_get(obj, "series"), json_object_get(old, "series"))) {
+        const json_t *series = json_object_get(obj, "series");
+        if (json_is_object(series) && json_integer_value(json_object_get(series, "count")) < 2)
+            invalid_value(e, "series.count", "", "should be at least 2");
+        if (json_is_object(series) && unset(json_object_get(series, "lastObservedTime")))
+            required(e, "series.lastObservedTime");
+    }
+    static const char *const fields[][2] = {
+        {"regarding", "involvedObject"},
+        {"reason", "reason"},
+        {"note", "message"},
+        {"deprecatedSource", "source"},
+        {"deprecatedFirstTimestamp", "firstTimestamp"},
+        {"deprecatedLastTimestamp", "lastTimestamp"},
+        {"deprecatedCount", "count"},
+        {"reason", "reason"},
+        {"type", "type"},
+        {"eventTime", "eventTime"},
+        {"action", "action"},
+        {"related", "related"},
+        {"reportingController", "reportingController"},
+        {"reportingInstance", "reportingInstance"},
+    };
+    for (size_t i = 0; i < DD_ARRAY_SIZE(fields); i++) {
+        const json_t *a = json_object_get(obj, fields[i][0]),
+                     *b = json_object_get(old, fields[i][0]);
+        if ((unset(a) && unset(b)) || json_equal(a, b))
+            continue;
+        if (json_is_string(a) || !a) {
+            invalid_value(e, fields[i][1], a ? json_string_value(a) : "", "field is immutable");
+            continue;
+        }
+        _cleanup_free_ char *v = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        add(e, "FieldValueInvalid", fields[i][1], "Invalid value: %s: field is immutable", v);
+    }
+}
+
 static int fail_invalid(kobj_status *st, const kres_resource *r, const char *name, json_t *causes)
 {
     dd_buf b = DD_BUF_INIT;
@@ -330,6 +372,8 @@ int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, 
     check_kind(&e, r, obj);
     if (!old && !strcmp(r->group, "events.k8s.io") && !strcmp(r->resource, "events"))
         check_event_v1(&e, obj);
+    else if (old && !strcmp(r->group, "events.k8s.io") && !strcmp(r->resource, "events"))
+        check_event_v1_update(&e, obj, old);
     if (old)
         check_immutable(&e, r, obj, old);
     if (json_array_size(e.causes) == 0) {

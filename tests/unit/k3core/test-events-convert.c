@@ -124,6 +124,22 @@ TEST(events_convert_one_storage)
     CHECK_EQ_INT((int)json_array_size(items), 1);
     CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(items, 0), "note")), "hello");
     json_decref(list);
+    /* events.k8s.io update: the series may change, what the Event reports may not */
+    kobj_req ureq = {.res = ev1(), .ns = "default", .name = "e1", .field_manager = "t"};
+    json_t *patch = json_loads("{\"series\":{\"count\":2,\"lastObservedTime\":"
+                               "\"2026-01-01T00:02:00.000000Z\"}}",
+                               0, NULL);
+    CHECK_EQ_INT(kobj_patch(api, &ureq, KOBJ_PATCH_MERGE, patch, &res, &st), 0);
+    kobj_result_release(&res);
+    json_decref(patch);
+    patch = json_loads("{\"note\":\"changed\",\"series\":{\"count\":1}}", 0, NULL);
+    CHECK(kobj_patch(api, &ureq, KOBJ_PATCH_MERGE, patch, &res, &st) < 0);
+    CHECK_EQ_INT(st.code, 422);
+    CHECK_EQ_STR(st.message, "Event.events.k8s.io \"e1\" is invalid: [series.count: Invalid "
+                             "value: \"\": should be at least 2, message: Invalid value: "
+                             "\"changed\": field is immutable]");
+    kobj_status_release(&st);
+    json_decref(patch);
     /* delete through core: gone for events.k8s.io */
     CHECK_EQ_INT(kobj_do_delete(api, core, "default", "e1", &st), 0);
     v1req.name = "e1";
