@@ -73,6 +73,8 @@ out=$($K get events.v1.events.k8s.io core1 -n evt -o jsonpath='{.note}|{.regardi
     fail "events.k8s.io view of a core Event: $out"
 out=$($K get events.events.k8s.io -n evt --field-selector regarding.name=p1 -o name)
 [ "$out" = "event.events.k8s.io/core1" ] || fail "field selector regarding.name: $out"
+out=$($K get events.events.k8s.io -n evt --field-selector source=kubelet,regarding.apiVersion= -o name)
+[ "$out" = "event.events.k8s.io/core1" ] || fail "field selector source (deprecatedSource): $out"
 out=$($K get events -n evt --field-selector involvedObject.name=cm1 -o name)
 [ "$out" = "event/ev1" ] || fail "field selector involvedObject.name: $out"
 
