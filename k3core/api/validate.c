@@ -5,6 +5,7 @@
  * the schema allows is accepted.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "k3core/api/objects-internal.h"
@@ -245,29 +246,35 @@ static void check_reporting_controller(errs *e, const char *v)
         invalid_value(e, "reportingController", "", ksel_check_qualified_name("_"));
 }
 
-/* events.k8s.io/v1 create: upstream's ValidateEventCreate for that version — the legacy checks,
- * then the strict ones. Upstream validates the internal (core-shaped) Event, so its causes name
- * the core fields (message, count, source, firstTimestamp...), and so do these. */
-static void check_event_v1(errs *e, const json_t *obj)
+/* Upstream's legacyValidateEvent, run on every Event create and update of both APIs (v1: the
+ * events.k8s.io field names). Upstream validates the internal (core-shaped) Event, so its
+ * causes name the core fields (involvedObject, message) and reportingController. */
+static void check_event_legacy(errs *e, const json_t *obj, bool v1)
 {
     const char *ns = kobj_meta_str(obj, "namespace");
-    const json_t *regarding = json_object_get(obj, "regarding");
-    const char *rns = json_string_value(json_object_get(regarding, "namespace"));
-    const json_t *et = json_object_get(obj, "eventTime");
-    if (!unset(et)) {
+    const json_t *ref = json_object_get(obj, v1 ? "regarding" : "involvedObject");
+    const char *rns = json_string_value(json_object_get(ref, "namespace"));
+    const char *rc = v1 ? "reportingController" : "reportingComponent";
+    if (!unset(json_object_get(obj, "eventTime"))) {
         if ((!rns || !*rns) && !dd_streq(ns, "default") && !dd_streq(ns, "kube-system"))
             invalid_value(e, "involvedObject.namespace", "", "does not match event.namespace");
-        check_len(e, obj, "reportingController", "reportingController", 253, true);
-        check_reporting_controller(e,
-                                   json_string_value(json_object_get(obj, "reportingController")));
+        check_len(e, obj, rc, "reportingController", SIZE_MAX, true);
+        check_reporting_controller(e, json_string_value(json_object_get(obj, rc)));
         check_len(e, obj, "reportingInstance", "reportingInstance", 128, true);
         check_len(e, obj, "action", "action", 128, true);
         check_len(e, obj, "reason", "reason", 128, true);
-        check_len(e, obj, "note", "message", 1024, false);
+        check_len(e, obj, v1 ? "note" : "message", "message", 1024, false);
     } else if ((rns && *rns) ? !dd_streq(ns, rns) : (ns && *ns && !dd_streq(ns, "default"))) {
         invalid_value(e, "involvedObject.namespace", rns ? rns : "",
                       "does not match event.namespace");
     }
+}
+
+/* events.k8s.io/v1 create: upstream's ValidateEventCreate for that version — the legacy checks,
+ * then the strict ones (causes again on the core field names: count, source...). */
+static void check_event_v1(errs *e, const json_t *obj)
+{
+    const json_t *et = json_object_get(obj, "eventTime");
     const json_t *series = json_object_get(obj, "series");
     if (json_is_object(series)) {
         if (json_integer_value(json_object_get(series, "count")) < 2)
@@ -285,9 +292,13 @@ static void check_event_v1(errs *e, const json_t *obj)
                                                 {"deprecatedLastTimestamp", "lastTimestamp"},
                                                 {"deprecatedCount", "count"},
                                                 {"deprecatedSource", "source"}};
-    for (size_t i = 0; i < DD_ARRAY_SIZE(deprecated); i++)
-        if (!unset(json_object_get(obj, deprecated[i][0])))
+    for (size_t i = 0; i < DD_ARRAY_SIZE(deprecated); i++) {
+        const json_t *v = json_object_get(obj, deprecated[i][0]);
+        if (json_is_object(v)) /* a source counts when component or host is set */
+            v = unset(json_object_get(v, "component")) ? json_object_get(v, "host") : v;
+        if (!unset(v))
             invalid_value(e, deprecated[i][1], "", "needs to be unset");
+    }
 }
 
 /* events.k8s.io/v1 update (upstream ValidateEventUpdate for that version): a changed series
@@ -370,10 +381,14 @@ int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, 
     check_labels(&e, json_object_get(meta, "labels"), "metadata.labels", true);
     check_labels(&e, json_object_get(meta, "annotations"), "metadata.annotations", false);
     check_kind(&e, r, obj);
-    if (!old && !strcmp(r->group, "events.k8s.io") && !strcmp(r->resource, "events"))
-        check_event_v1(&e, obj);
-    else if (old && !strcmp(r->group, "events.k8s.io") && !strcmp(r->resource, "events"))
-        check_event_v1_update(&e, obj, old);
+    if (!strcmp(r->resource, "events") && (!*r->group || !strcmp(r->group, "events.k8s.io"))) {
+        bool v1 = *r->group != '\0';
+        check_event_legacy(&e, obj, v1);
+        if (v1 && !old)
+            check_event_v1(&e, obj);
+        else if (v1)
+            check_event_v1_update(&e, obj, old);
+    }
     if (old)
         check_immutable(&e, r, obj, old);
     if (json_array_size(e.causes) == 0) {

@@ -240,3 +240,37 @@ TEST(events_convert_v1_events_expire)
     kobj_close(api);
     kst_close(store);
 }
+
+/* core/v1 Events get upstream's legacy checks too: an Event with eventTime needs the reporting
+ * fields, and the namespaces must agree. */
+TEST(events_convert_core_legacy_validation)
+{
+    kst_store *store = NULL;
+    kobj_api *api = open_api(&store);
+    kobj_req req = {
+        .res = kres_lookup("", "v1", "events"), .ns = "kube-public", .field_manager = "t"};
+    kobj_result res = {0};
+    kobj_status st = {0};
+    json_t *body = json_loads("{\"metadata\":{\"name\":\"c\"},\"involvedObject\":{\"kind\":"
+                              "\"Pod\",\"name\":\"p\",\"namespace\":\"default\"},"
+                              "\"reason\":\"X\"}",
+                              0, NULL);
+    CHECK(kobj_create(api, &req, body, &res, &st) < 0);
+    CHECK_EQ_STR(st.message, "Event \"c\" is invalid: involvedObject.namespace: Invalid value: "
+                             "\"default\": does not match event.namespace");
+    kobj_status_release(&st);
+    json_object_set_new(json_object_get(body, "involvedObject"), "namespace",
+                        json_string("kube-public"));
+    json_object_set_new(body, "eventTime", json_string("2026-01-01T00:00:00.000000Z"));
+    json_object_set_new(body, "reportingComponent", json_string("kubelet"));
+    json_object_set_new(body, "reportingInstance", json_string("n1"));
+    CHECK(kobj_create(api, &req, body, &res, &st) < 0);
+    CHECK_EQ_STR(st.message, "Event \"c\" is invalid: action: Required value");
+    kobj_status_release(&st);
+    json_object_set_new(body, "action", json_string("Pull"));
+    CHECK_EQ_INT(kobj_create(api, &req, body, &res, &st), 0);
+    kobj_result_release(&res);
+    json_decref(body);
+    kobj_close(api);
+    kst_close(store);
+}
