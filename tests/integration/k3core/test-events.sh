@@ -33,8 +33,10 @@ done
 out=$($K get event ev1 -n evt -o jsonpath='{.message}|{.involvedObject.name}|{.reportingComponent}')
 [ "$out" = "synced via events.k8s.io|cm1|example.com/my-operator" ] ||
     fail "core view of an events.k8s.io Event: $out"
-out=$($K events -n evt)
-expect_contains "$out" "synced via events.k8s.io" "kubectl events"
+for k in $K127 $K133; do
+    out=$($k events -n evt)
+    expect_contains "$out" "synced via events.k8s.io" "$k events"
+done
 out=$($K127 get events.v1.events.k8s.io -n evt)
 expect_contains "$out" "synced via events.k8s.io" "get events.events.k8s.io (Table)"
 expect_contains "$out" "LAST SEEN" "get events.events.k8s.io (Table)"
