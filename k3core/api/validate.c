@@ -1,7 +1,8 @@
 /* validate: the checks that answer 422 Invalid with details.causes, in upstream's wording —
  * object names (DNS-1123 subdomain, or label/DNS-1035 for namespaces and services), label and
  * annotation keys and values, and required fields of the common kinds (Pod containers' name
- * and image, workload selectors matching their template labels, Service ports). Anything else
+ * and image, workload selectors matching their template labels, Service ports, Events of both
+ * APIs as upstream's events validation). Anything else
  * the schema allows is accepted.
  */
 #include <ctype.h>
