@@ -262,7 +262,9 @@ static int namespace_pass(kobj_api *api, snapshot *s)
 }
 
 /* Events expire an hour after they last happened (k3s's --event-ttl default), as upstream's
- * etcd leases make them; checked once a minute. */
+ * etcd leases make them; checked once a minute. Both Event APIs store under the core key
+ * (convert.c); the events.k8s.io prefix only holds Events written before that, left to expire.
+ * An ongoing series (events.k8s.io's recorder updates series.lastObservedTime) keeps it. */
 #define EVENT_TTL_NS (3600LL * 1000000000LL)
 
 static int64_t event_time(const json_t *ev)
@@ -274,6 +276,10 @@ static int64_t event_time(const json_t *ev)
         if (s && dd_parse_rfc3339(s, &t) == 0 && t > best)
             best = t;
     }
+    const char *seen =
+        json_string_value(json_object_get(json_object_get(ev, "series"), "lastObservedTime"));
+    if (seen && dd_parse_rfc3339(seen, &t) == 0 && t > best)
+        best = t;
     const char *created = kobj_meta_str(ev, "creationTimestamp");
     if (!best && created && dd_parse_rfc3339(created, &t) == 0)
         best = t;

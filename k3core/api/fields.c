@@ -25,8 +25,9 @@ static const kind_fields table[] = {
       "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type", NULL}},
     {"events.k8s.io",
      "Event",
-     {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason",
-      "reportingController", "type", NULL}},
+     {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
+      "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason",
+      "reportingController", "source", "type", NULL}},
     {"", "Secret", {"type", NULL}},
     {"", "Namespace", {"status.phase", NULL}},
     {"", "Node", {"spec.unschedulable", NULL}},
@@ -71,6 +72,7 @@ int kobj_field_selector(const kres_resource *r, const char *text, ksel **ret, ko
 
 typedef struct getter {
     const json_t *obj;
+    const char *source; /* the key `source` selects on: deprecatedSource for events.k8s.io */
     char buf[64];
 } getter;
 
@@ -78,7 +80,7 @@ static const char *get_field(void *ud, const char *field)
 {
     getter *g = ud;
     const json_t *v = g->obj;
-    _cleanup_free_ char *copy = dd_strdup(field);
+    _cleanup_free_ char *copy = dd_strdup(strcmp(field, "source") ? field : g->source);
     char *save = NULL;
     for (char *part = strtok_r(copy, ".", &save); part && v; part = strtok_r(NULL, ".", &save))
         v = json_object_get(v, part);
@@ -110,6 +112,8 @@ bool kobj_matches(const kres_resource *r, const json_t *obj, const ksel *labels,
         return false;
     if (ksel_empty(fields))
         return true;
-    getter g = {.obj = obj};
+    /* events.k8s.io keeps upstream's `source` selector, on the field it is converted to */
+    getter g = {.obj = obj,
+                .source = strcmp(r->group, "events.k8s.io") ? "source" : "deprecatedSource"};
     return ksel_match_fields(fields, get_field, &g);
 }

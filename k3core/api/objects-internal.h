@@ -24,7 +24,11 @@ const char *kobj_meta_str(const json_t *obj, const char *key);
 json_t *kobj_parse_value(const char *value, size_t len);
 /* Parses a stored value and sets metadata.resourceVersion and apiVersion/kind of r. */
 json_t *kobj_from_kv(const kres_resource *r, const kst_kv *kv);
-char *kobj_dump_for_store(const json_t *obj); /* without metadata.resourceVersion */
+/* The stored form of obj (converted to r's storage version) without metadata.resourceVersion. */
+char *kobj_dump_for_store(const kres_resource *r, const json_t *obj);
+/* A stored object converted to r's served form (convert.c; takes the reference, NULL passes
+ * through). */
+json_t *kobj_from_storage(const kres_resource *r, json_t *stored);
 void kobj_set_rv(json_t *obj, int64_t rev);
 /* Sets apiVersion and kind of r as the first two keys. */
 void kobj_set_type(const kres_resource *r, json_t *obj);

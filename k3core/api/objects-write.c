@@ -155,7 +155,7 @@ static int store_create(kobj_api *api, const kobj_req *req, json_t *obj, kobj_st
 {
     const char *name = kobj_meta_str(obj, "name");
     _cleanup_free_ char *key = kobj_key(req->res, kobj_meta_str(obj, "namespace"), name);
-    _cleanup_free_ char *val = kobj_dump_for_store(obj);
+    _cleanup_free_ char *val = kobj_dump_for_store(req->res, obj);
     int64_t rev;
     dd_err e = {0};
     int r = kst_create(api->store, key, val, strlen(val), &rev, &e);
@@ -343,7 +343,7 @@ static int store_update(kobj_api *api, const kres_resource *r, json_t *obj, int6
 {
     const char *name = kobj_meta_str(obj, "name");
     _cleanup_free_ char *key = kobj_key(r, kobj_meta_str(obj, "namespace"), name);
-    _cleanup_free_ char *val = kobj_dump_for_store(obj);
+    _cleanup_free_ char *val = kobj_dump_for_store(r, obj);
     int64_t rev;
     dd_err e = {0};
     int ret = kst_update(api->store, key, old_rev, val, strlen(val), &rev, &e);

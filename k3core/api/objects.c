@@ -57,7 +57,7 @@ void kobj_set_type(const kres_resource *r, json_t *obj)
 
 json_t *kobj_from_kv(const kres_resource *r, const kst_kv *kv)
 {
-    json_t *o = kobj_parse_value(kv->value, kv->len);
+    json_t *o = kobj_from_storage(r, kobj_parse_value(kv->value, kv->len));
     if (!o)
         return NULL;
     kobj_set_type(r, o);
@@ -65,19 +65,22 @@ json_t *kobj_from_kv(const kres_resource *r, const kst_kv *kv)
     return o;
 }
 
-char *kobj_dump_for_store(const json_t *obj)
+char *kobj_dump_for_store(const kres_resource *r, const json_t *in)
 {
+    json_t *obj = kobj_to_storage(r, in);
     json_t *meta = json_object_get(obj, "metadata");
     json_t *rv = json_incref(json_object_get(meta, "resourceVersion"));
     json_object_del(meta, "resourceVersion");
     char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (rv)
         json_object_set_new(meta, "resourceVersion", rv);
+    json_decref(obj);
     return s;
 }
 
 char *kobj_key(const kres_resource *r, const char *ns, const char *name)
 {
+    r = kobj_storage_res(r);
     const char *g = r->group[0] ? r->group : "core";
     if (kres_namespaced(r))
         return dd_asprintf("/registry/%s/%s/%s/%s", g, r->resource, ns ? ns : "", name);
@@ -86,6 +89,7 @@ char *kobj_key(const kres_resource *r, const char *ns, const char *name)
 
 char *kobj_prefix(const kres_resource *r, const char *ns)
 {
+    r = kobj_storage_res(r);
     const char *g = r->group[0] ? r->group : "core";
     if (kres_namespaced(r) && ns && *ns)
         return dd_asprintf("/registry/%s/%s/%s/", g, r->resource, ns);

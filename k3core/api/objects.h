@@ -10,8 +10,9 @@
  * Objects are JSON (jansson) in their served version with apiVersion/kind set. Store keys are
  * "/registry/<group or core>/<resource>/<namespace>/<name>" ("/registry/core/namespaces/x"
  * for cluster-scoped; one key space per group/resource, whatever the served version: no
- * conversion between versions is done). The stored JSON has no metadata.resourceVersion: it is the
- * row's revision, filled in on every read.
+ * conversion between versions is done, except for the resources convert.c maps onto another:
+ * events.k8s.io/v1 Events live under /registry/core/events/). The stored JSON has no
+ * metadata.resourceVersion: it is the row's revision, filled in on every read.
  *
  * Ownership: json_t results are new references the caller decrefs; inputs are borrowed.
  * Threading: single loop; watch callbacks run synchronously from the write that caused them.
@@ -177,7 +178,12 @@ int kobj_run_controllers(kobj_api *api, dd_err *e);
 
 /* ---- helpers the server and controllers share ---- */
 
-/* Store key of an object. */
+/* Version conversion (convert.c): the resource whose keys and form r is stored under (r itself
+ * for most; events.k8s.io/v1 Events are stored as core/v1 Events) and obj converted to that
+ * form (new reference). The Table printer uses them to share the stored kind's columns. */
+const kres_resource *kobj_storage_res(const kres_resource *r);
+json_t *kobj_to_storage(const kres_resource *r, const json_t *obj);
+/* Store key of an object (of its storage resource). */
 char *kobj_key(const kres_resource *r, const char *ns, const char *name);
 
 #endif

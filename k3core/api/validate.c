@@ -1,10 +1,12 @@
 /* validate: the checks that answer 422 Invalid with details.causes, in upstream's wording —
  * object names (DNS-1123 subdomain, or label/DNS-1035 for namespaces and services), label and
  * annotation keys and values, and required fields of the common kinds (Pod containers' name
- * and image, workload selectors matching their template labels, Service ports). Anything else
+ * and image, workload selectors matching their template labels, Service ports, Events of both
+ * APIs as upstream's events validation). Anything else
  * the schema allows is accepted.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "k3core/api/objects-internal.h"
@@ -215,6 +217,133 @@ static void check_kind(errs *e, const kres_resource *r, const json_t *obj)
         check_cronjob(e, obj);
 }
 
+static bool unset(const json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+           (json_is_integer(v) && !json_integer_value(v)) ||
+           (json_is_object(v) && !json_object_size(v));
+}
+
+/* A string field of obj (`cause` is the path the cause names): required and/or at most max. */
+static void check_len(errs *e, const json_t *obj, const char *field, const char *cause, size_t max,
+                      bool need)
+{
+    const char *v = json_string_value(json_object_get(obj, field));
+    if (need && (!v || !*v))
+        required(e, cause);
+    else if (v && strlen(v) > max)
+        add(e, "FieldValueInvalid", cause, "Invalid value: \"\": can have at most %zu characters",
+            max);
+}
+
+/* reportingController is a qualified name; an empty one fails both the length and the pattern
+ * check (upstream lists both after "Required value"; "_" fails only the pattern). */
+static void check_reporting_controller(errs *e, const char *v)
+{
+    const char *why = ksel_check_qualified_name(v ? v : "");
+    if (why)
+        invalid_value(e, "reportingController", v ? v : "", why);
+    if (!v || !*v)
+        invalid_value(e, "reportingController", "", ksel_check_qualified_name("_"));
+}
+
+/* Upstream's legacyValidateEvent, run on every Event create and update of both APIs (v1: the
+ * events.k8s.io field names). Upstream validates the internal (core-shaped) Event, so its
+ * causes name the core fields (involvedObject, message) and reportingController. */
+static void check_event_legacy(errs *e, const json_t *obj, bool v1)
+{
+    const char *ns = kobj_meta_str(obj, "namespace");
+    const json_t *ref = json_object_get(obj, v1 ? "regarding" : "involvedObject");
+    const char *rns = json_string_value(json_object_get(ref, "namespace"));
+    const char *rc = v1 ? "reportingController" : "reportingComponent";
+    if (!unset(json_object_get(obj, "eventTime"))) {
+        if ((!rns || !*rns) && !dd_streq(ns, "default") && !dd_streq(ns, "kube-system"))
+            invalid_value(e, "involvedObject.namespace", "", "does not match event.namespace");
+        check_len(e, obj, rc, "reportingController", SIZE_MAX, true);
+        check_reporting_controller(e, json_string_value(json_object_get(obj, rc)));
+        check_len(e, obj, "reportingInstance", "reportingInstance", 128, true);
+        check_len(e, obj, "action", "action", 128, true);
+        check_len(e, obj, "reason", "reason", 128, true);
+        check_len(e, obj, v1 ? "note" : "message", "message", 1024, false);
+    } else if ((rns && *rns) ? !dd_streq(ns, rns) : (ns && *ns && !dd_streq(ns, "default"))) {
+        invalid_value(e, "involvedObject.namespace", rns ? rns : "",
+                      "does not match event.namespace");
+    }
+}
+
+/* events.k8s.io/v1 create: upstream's ValidateEventCreate for that version — the legacy checks,
+ * then the strict ones (causes again on the core field names: count, source...). */
+static void check_event_v1(errs *e, const json_t *obj)
+{
+    const json_t *et = json_object_get(obj, "eventTime");
+    const json_t *series = json_object_get(obj, "series");
+    if (json_is_object(series)) {
+        if (json_integer_value(json_object_get(series, "count")) < 2)
+            invalid_value(e, "series.count", "", "should be at least 2");
+        if (unset(json_object_get(series, "lastObservedTime")))
+            required(e, "series.lastObservedTime");
+    }
+    if (unset(et))
+        required(e, "eventTime");
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (!dd_streq(type, "Normal") && !dd_streq(type, "Warning"))
+        add(e, "FieldValueInvalid", "type", "Invalid value: \"\": has invalid value: %s",
+            type ? type : "");
+    static const char *const deprecated[][2] = {{"deprecatedFirstTimestamp", "firstTimestamp"},
+                                                {"deprecatedLastTimestamp", "lastTimestamp"},
+                                                {"deprecatedCount", "count"},
+                                                {"deprecatedSource", "source"}};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(deprecated); i++) {
+        const json_t *v = json_object_get(obj, deprecated[i][0]);
+        if (json_is_object(v)) /* a source counts when component or host is set */
+            v = unset(json_object_get(v, "component")) ? json_object_get(v, "host") : v;
+        if (!unset(v))
+            invalid_value(e, deprecated[i][1], "", "needs to be unset");
+    }
+}
+
+/* events.k8s.io/v1 update (upstream ValidateEventUpdate for that version): a changed series
+ * is validated, everything else an Event reports is immutable. Causes name the core fields;
+ * reason is listed twice, as upstream does. Non-string values are shown as JSON. */
+static void check_event_v1_update(errs *e, const json_t *obj, const json_t *old)
+{
+    if (!json_equal(json_object_get(obj, "series"), json_object_get(old, "series"))) {
+        const json_t *series = json_object_get(obj, "series");
+        if (json_is_object(series) && json_integer_value(json_object_get(series, "count")) < 2)
+            invalid_value(e, "series.count", "", "should be at least 2");
+        if (json_is_object(series) && unset(json_object_get(series, "lastObservedTime")))
+            required(e, "series.lastObservedTime");
+    }
+    static const char *const fields[][2] = {
+        {"regarding", "involvedObject"},
+        {"reason", "reason"},
+        {"note", "message"},
+        {"deprecatedSource", "source"},
+        {"deprecatedFirstTimestamp", "firstTimestamp"},
+        {"deprecatedLastTimestamp", "lastTimestamp"},
+        {"deprecatedCount", "count"},
+        {"reason", "reason"},
+        {"type", "type"},
+        {"eventTime", "eventTime"},
+        {"action", "action"},
+        {"related", "related"},
+        {"reportingController", "reportingController"},
+        {"reportingInstance", "reportingInstance"},
+    };
+    for (size_t i = 0; i < DD_ARRAY_SIZE(fields); i++) {
+        const json_t *a = json_object_get(obj, fields[i][0]),
+                     *b = json_object_get(old, fields[i][0]);
+        if ((unset(a) && unset(b)) || json_equal(a, b))
+            continue;
+        if (json_is_string(a) || !a) {
+            invalid_value(e, fields[i][1], a ? json_string_value(a) : "", "field is immutable");
+            continue;
+        }
+        _cleanup_free_ char *v = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        add(e, "FieldValueInvalid", fields[i][1], "Invalid value: %s: field is immutable", v);
+    }
+}
+
 static int fail_invalid(kobj_status *st, const kres_resource *r, const char *name, json_t *causes)
 {
     dd_buf b = DD_BUF_INIT;
@@ -253,6 +382,14 @@ int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, 
     check_labels(&e, json_object_get(meta, "labels"), "metadata.labels", true);
     check_labels(&e, json_object_get(meta, "annotations"), "metadata.annotations", false);
     check_kind(&e, r, obj);
+    if (!strcmp(r->resource, "events") && (!*r->group || !strcmp(r->group, "events.k8s.io"))) {
+        bool v1 = *r->group != '\0';
+        check_event_legacy(&e, obj, v1);
+        if (v1 && !old)
+            check_event_v1(&e, obj);
+        else if (v1)
+            check_event_v1_update(&e, obj, old);
+    }
     if (old)
         check_immutable(&e, r, obj, old);
     if (json_array_size(e.causes) == 0) {

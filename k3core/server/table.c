@@ -97,6 +97,7 @@ static const struct tcol default_cols[] = {
 
 static const struct tcol *find_cols(const kres_resource *r, size_t *ret_n)
 {
+    r = kobj_storage_res(r);
     const struct tkind *sets[] = {ktable_apps, ktable_core};
     const size_t counts[] = {ktable_napps, ktable_ncore};
     for (size_t s = 0; s < 2; s++) {
@@ -169,12 +170,19 @@ static json_t *crd_cell(const json_t *obj, const json_t *col)
     return json_deep_copy(v);
 }
 
-static void add_rows(json_t *rows, const json_t *obj, const struct tcol *cols, size_t ncols,
-                     const json_t *crdcols, const char *include)
+static void add_rows(const kres_resource *r, json_t *rows, const json_t *obj,
+                     const struct tcol *cols, size_t ncols, const json_t *crdcols,
+                     const char *include)
 {
     json_t *cells = json_array(), *c;
     size_t i;
-    if (crdcols) {
+    if (kobj_storage_res(r) != r) {
+        /* columns of the stored kind (events.k8s.io Events print as core Events, as upstream) */
+        json_t *stored = kobj_to_storage(r, obj);
+        for (i = 0; i < ncols; i++)
+            json_array_append_new(cells, cols[i].cell(stored));
+        json_decref(stored);
+    } else if (crdcols) {
         json_array_append_new(cells, cell_name(obj));
         json_array_foreach(crdcols, i, c) json_array_append_new(cells, crd_cell(obj, c));
         json_array_append_new(cells, cell_age(obj));
@@ -222,12 +230,12 @@ json_t *ksrv_table(const kres_resource *r, const json_t *in, const char *version
     json_t *meta = json_object();
     if (list) {
         json_array_foreach(json_object_get(in, "items"), i, item)
-            add_rows(rows, item, cols, ncols, crdcols, include);
+            add_rows(r, rows, item, cols, ncols, crdcols, include);
         json_t *lm = json_object_get(in, "metadata");
         if (lm)
             json_object_update(meta, lm);
     } else {
-        add_rows(rows, in, cols, ncols, crdcols, include);
+        add_rows(r, rows, in, cols, ncols, crdcols, include);
         const char *rv = tstr(in, "metadata.resourceVersion");
         if (rv)
             json_object_set_new(meta, "resourceVersion", json_string(rv));
