@@ -16,6 +16,7 @@ EXEC_ROOT=$TEST_TMP/exec
 PIDFILE=$TEST_TMP/docker.pid
 DINDD_LOG=$TEST_TMP/dindd.log
 DINDD_PID=
+. "$REPO/tests/integration/leftovers.sh"
 
 # Cleanup hooks run in reverse order of registration by the EXIT trap.
 CLEANUPS=
@@ -30,6 +31,7 @@ run_cleanups() {
     if [ $rc -ne 0 ] && [ -f "$DINDD_LOG" ]; then
         echo "--- dindd log (last 40 lines) ---"; tail -n 40 "$DINDD_LOG"
     fi
+    reap_leftovers "$TEST_TMP"
     rm -rf "$TEST_TMP"
     exit $rc
 }

@@ -14,12 +14,14 @@ K3CORE_TMP=$(mktemp -d /tmp/k3core-test.XXXXXX)
 K3CORE_DATA=$K3CORE_TMP/data
 export KUBECONFIG=$K3CORE_TMP/kubeconfig.yaml
 K3CORE_PID=""
+. "$ROOT/tests/integration/leftovers.sh"
 
 k3core_cleanup() {
     if [ -n "$K3CORE_PID" ]; then
         kill "$K3CORE_PID" 2>/dev/null || true
         wait "$K3CORE_PID" 2>/dev/null || true
     fi
+    reap_leftovers "$K3CORE_TMP"
     rm -rf "$K3CORE_TMP"
 }
 trap k3core_cleanup EXIT

@@ -29,9 +29,6 @@ cleanup() {
     done
     ip netns del "$NSA" 2>/dev/null || true
     ip netns del "$NSB" 2>/dev/null || true
-    grep -o " $K3CORE_TMP/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
     k3core_cleanup
     exit $rc
 }
