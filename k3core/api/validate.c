@@ -1,9 +1,9 @@
 /* validate: the checks that answer 422 Invalid with details.causes, in upstream's wording —
  * object names (DNS-1123 subdomain, or label/DNS-1035 for namespaces and services), label and
- * annotation keys and values, and required fields of the common kinds (Pod containers' name
- * and image, workload selectors matching their template labels, Service ports, Events of both
- * APIs as upstream's events validation). Anything else
- * the schema allows is accepted.
+ * annotation keys and values, and required fields of the common kinds (Pod containers' and init
+ * containers' name, unique across both, and image; restartPolicy only "Always" and only on init
+ * containers; workload selectors matching their template labels, Service ports, Events of both
+ * APIs as upstream's events validation). Anything else the schema allows is accepted.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -81,6 +81,33 @@ static void check_labels(errs *e, const json_t *labels, const char *path, bool v
     }
 }
 
+/* One container of a pod's containers or initContainers list at index i; names are unique
+ * across both lists (seen collects them). */
+static void check_container(errs *e, const json_t *c, const char *list, size_t i, json_t *seen)
+{
+    const char *name = json_string_value(json_object_get(c, "name"));
+    _cleanup_free_ char *fn = dd_asprintf("%s[%zu].name", list, i);
+    _cleanup_free_ char *fi = dd_asprintf("%s[%zu].image", list, i);
+    _cleanup_free_ char *fr = dd_asprintf("%s[%zu].restartPolicy", list, i);
+    if (!name || !*name)
+        required(e, fn);
+    else if (ksel_check_dns1123_label(name))
+        invalid_value(e, fn, name, ksel_check_dns1123_label(name));
+    else if (json_object_get(seen, name))
+        add(e, "FieldValueDuplicate", fn, "Duplicate value: \"%s\"", name);
+    else
+        json_object_set_new(seen, name, json_true());
+    const char *image = json_string_value(json_object_get(c, "image"));
+    if (!image || !*image)
+        required(e, fi);
+    const char *rp = json_string_value(json_object_get(c, "restartPolicy"));
+    if (rp && !dd_endswith(list, "initContainers"))
+        add(e, "FieldValueForbidden", fr, "Forbidden: may not be set for non-init containers");
+    else if (rp && strcmp(rp, "Always"))
+        add(e, "FieldValueNotSupported", fr,
+            "Unsupported value: \"%s\": supported values: \"Always\"", rp);
+}
+
 static void check_pod_spec(errs *e, const json_t *spec, const char *path)
 {
     json_t *cs = json_object_get(spec, "containers");
@@ -89,21 +116,18 @@ static void check_pod_spec(errs *e, const json_t *spec, const char *path)
         required(e, f);
         return;
     }
-    size_t i;
-    json_t *c;
-    json_array_foreach(cs, i, c)
-    {
-        const char *name = json_string_value(json_object_get(c, "name"));
-        _cleanup_free_ char *fn = dd_asprintf("%s.containers[%zu].name", path, i);
-        _cleanup_free_ char *fi = dd_asprintf("%s.containers[%zu].image", path, i);
-        if (!name || !*name)
-            required(e, fn);
-        else if (ksel_check_dns1123_label(name))
-            invalid_value(e, fn, name, ksel_check_dns1123_label(name));
-        const char *image = json_string_value(json_object_get(c, "image"));
-        if (!image || !*image)
-            required(e, fi);
+    json_t *seen = json_object();
+    static const char *const lists[] = {"containers", "initContainers"};
+    for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
+        _cleanup_free_ char *list = dd_asprintf("%s.%s", path, lists[l]);
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            check_container(e, c, list, i, seen);
+        }
     }
+    json_decref(seen);
 }
 
 static bool selector_matches(const json_t *sel, const json_t *labels)

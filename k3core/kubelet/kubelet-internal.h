@@ -21,6 +21,8 @@ struct kl_ctr {
     json_t *spec; /* the container's spec (own reference) */
     char *name;
     bool init;
+    bool sidecar;    /* an init container with restartPolicy Always (native sidecar) */
+    bool sidecar_up; /* the sidecar has started once: later init containers may run */
     int restarts;    /* instances started before the current one */
     char *rt_id;     /* current instance, NULL when none exists */
     char *state_dir; /* <agent>/containers/<rt_id> */

@@ -1,6 +1,9 @@
 /* pod.c: one pod's state machine on this node, stepped by kl_pod_sync() whenever the pod object
  * changes, a container exits or the sync timer fires: create the sandbox and volumes, run init
- * containers in order, then the regular containers, restart exited ones per restartPolicy with
+ * containers in order (a native sidecar, an init container with restartPolicy Always, only has to
+ * have started; it keeps running beside the regular containers, is restarted whatever the pod's
+ * policy, and is stopped once they have all finished for good, or after them on deletion),
+ * then the regular containers, restart exited ones per restartPolicy with
  * CrashLoopBackOff back-off (10 s doubling to 5 min, the first restart immediate like
  * upstream), report status (phase, conditions, containerStatuses, hostIP, startTime), and on
  * deletion stop the containers gracefully (SIGTERM, SIGKILL after the grace period), tear the
@@ -24,12 +27,14 @@ static void ctrs_from(struct kl_pod *p, const json_t *arr, bool init)
     {
         p->ctrs = dd_realloc(p->ctrs, (p->n_ctrs + 1) * sizeof(*p->ctrs));
         struct kl_ctr *x = &p->ctrs[p->n_ctrs++];
-        *x = (struct kl_ctr){.k = p->k,
-                             .pod = p,
-                             .spec = json_incref(c),
-                             .init = init,
-                             .name = dd_strdup(kl_str(c, "name", NULL) ?: ""),
-                             .watch_fd = -1};
+        *x =
+            (struct kl_ctr){.k = p->k,
+                            .pod = p,
+                            .spec = json_incref(c),
+                            .init = init,
+                            .sidecar = init && dd_streq(kl_str(c, "restartPolicy", NULL), "Always"),
+                            .name = dd_strdup(kl_str(c, "name", NULL) ?: ""),
+                            .watch_fd = -1};
         x->state = json_pack("{s:{s:s}}", "waiting", "reason",
                              init ? "PodInitializing" : "ContainerCreating");
     }
@@ -58,12 +63,43 @@ static const char *policy(struct kl_pod *p)
     return kl_str(json_object_get(p->obj, "spec"), "restartPolicy", NULL) ?: "Always";
 }
 
+/* Ended and not to be restarted. */
+static bool is_terminated(struct kl_pod *p, struct kl_ctr *c);
+
+static int64_t grace_seconds(struct kl_pod *p)
+{
+    const json_t *g =
+        json_object_get(json_object_get(p->obj, "spec"), "terminationGracePeriodSeconds");
+    return json_is_integer(g) ? json_integer_value(g) : 30;
+}
+
+/* Every regular container has ended and none will be restarted: sidecars are no longer needed. */
+static bool regulars_finished(struct kl_pod *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_ctrs; i++) {
+        if (p->ctrs[i].init)
+            continue;
+        if (!is_terminated(p, &p->ctrs[i]))
+            return false;
+        n++;
+    }
+    return n > 0;
+}
+
 static bool wants_restart(struct kl_pod *p, struct kl_ctr *c)
 {
     const char *pol = policy(p);
+    if (c->sidecar)
+        return !regulars_finished(p);
     if (c->init)
         return c->exit_code != 0 && strcmp(pol, "Never");
     return !strcmp(pol, "Always") || (!strcmp(pol, "OnFailure") && c->exit_code != 0);
+}
+
+static bool is_terminated(struct kl_pod *p, struct kl_ctr *c)
+{
+    return json_object_get(c->state, "terminated") && !c->restart_pending && !wants_restart(p, c);
 }
 
 static void back_off(struct kl_pod *p, struct kl_ctr *c)
@@ -84,7 +120,7 @@ static void back_off(struct kl_pod *p, struct kl_ctr *c)
 /* Arms the back-off for the next restart when an instance just ended. */
 static void note_exit(struct kl_ctr *c)
 {
-    if (c->exit_code == 0 && !c->init && c->backoff_ns == 0)
+    if (c->exit_code == 0 && (!c->init || c->sidecar) && c->backoff_ns == 0)
         return;
     if (c->backoff_ns == 0) {
         c->backoff_ns = BACKOFF_START_NS;
@@ -99,7 +135,7 @@ static void note_exit(struct kl_ctr *c)
  * lastState as soon as a restart is decided, as upstream shows it during CrashLoopBackOff. */
 static void after_exit(struct kl_pod *p, struct kl_ctr *c)
 {
-    if (c->init && c->exit_code == 0) {
+    if (c->init && !c->sidecar && c->exit_code == 0) {
         c->done = true;
         return;
     }
@@ -139,16 +175,33 @@ static void step_ctr(struct kl_pod *p, struct kl_ctr *c)
         kl_ctr_start(c);
 }
 
+/* An init container lets the next one start: it finished with 0, or it is a sidecar that has
+ * started (and passed its startup probe) once. */
+static bool init_complete(struct kl_ctr *c)
+{
+    if (c->sidecar && kl_ctr_is_started(c))
+        c->sidecar_up = true;
+    return c->sidecar ? c->sidecar_up : c->done;
+}
+
 static void run_containers(struct kl_pod *p)
 {
     for (size_t i = 0; i < p->n_ctrs; i++) {
         struct kl_ctr *c = &p->ctrs[i];
-        if (c->init && c->done)
+        if (c->init && !c->sidecar && c->done)
             continue;
         step_ctr(p, c);
-        if (c->init && !c->done)
+        if (c->init && !init_complete(c))
             return; /* later containers wait for this init container */
     }
+    /* regular containers done for good: stop the sidecars, last one first, as upstream */
+    if (regulars_finished(p))
+        for (size_t i = p->n_ctrs; i-- > 0;)
+            if (p->ctrs[i].sidecar && p->ctrs[i].rt_id && !p->ctrs[i].stopping) {
+                kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s",
+                         p->ctrs[i].name);
+                kl_ctr_stop(&p->ctrs[i], grace_seconds(p));
+            }
 }
 
 /* The sandbox, volumes and pod cgroup exist once; errors are reported as events and retried. */
@@ -197,22 +250,43 @@ static void delete_object(struct kl_pod *p)
     json_decref(opts);
 }
 
+/* Stops the running containers of one kind (regular or sidecar; sidecars last one first) with
+ * what is left of the deletion grace period. */
+static void stop_kind(struct kl_pod *p, bool sidecars, int64_t now)
+{
+    int64_t left = (p->kill_deadline_ns - now + 999999999) / 1000000000;
+    for (size_t j = 0; j < p->n_ctrs; j++) {
+        struct kl_ctr *c = &p->ctrs[sidecars ? p->n_ctrs - 1 - j : j];
+        if (!c->rt_id || c->sidecar != sidecars || (p->killing && c->stopping))
+            continue;
+        kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s", c->name);
+        c->stopping = false; /* a liveness kill in progress gives way to deletion */
+        kl_ctr_stop(c, left > 0 ? left : 0);
+    }
+}
+
+static bool regulars_running(struct kl_pod *p)
+{
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        if (!p->ctrs[i].sidecar && p->ctrs[i].rt_id && kl_ctr_check(&p->ctrs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Deletion: regular containers get SIGTERM first, sidecars once they are gone, all within the
+ * grace period; then everything is removed and the object deleted. */
 static bool kill_step(struct kl_pod *p)
 {
     int64_t now = dd_now_ns();
     if (!p->killing) {
         const json_t *g =
             json_object_get(json_object_get(p->obj, "metadata"), "deletionGracePeriodSeconds");
-        p->killing = true;
         p->kill_deadline_ns = now + (g ? json_integer_value(g) : 30) * 1000000000LL;
-        for (size_t i = 0; i < p->n_ctrs; i++) {
-            if (!p->ctrs[i].rt_id)
-                continue;
-            kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s", p->ctrs[i].name);
-            p->ctrs[i].stopping = false; /* a liveness kill in progress gives way to deletion */
-            kl_ctr_stop(&p->ctrs[i], g ? json_integer_value(g) : 30);
-        }
+        stop_kind(p, false, now);
+        p->killing = true;
     }
+    if (!regulars_running(p))
+        stop_kind(p, true, now);
     if (any_running(p) && now < p->kill_deadline_ns)
         return false;
     kl_pod_cleanup(p);
@@ -235,7 +309,7 @@ static char *status_image(const struct kl_ctr *c)
 static json_t *ctr_status(struct kl_ctr *c)
 {
     _cleanup_free_ char *image = status_image(c);
-    bool ready = c->init ? c->done : kl_ctr_is_ready(c);
+    bool ready = c->init && !c->sidecar ? c->done : kl_ctr_is_ready(c);
     /* "o" steals: a fresh {} must not get a second reference */
     json_t *s = json_pack("{s:s,s:O,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
                           "lastState", c->last_state ? json_incref(c->last_state) : json_object(),
@@ -257,11 +331,10 @@ static const char *phase(struct kl_pod *p, bool *ret_init)
     bool init_done = true, init_failed = false;
     for (size_t i = 0; i < p->n_ctrs; i++) {
         struct kl_ctr *c = &p->ctrs[i];
-        bool t =
-            json_object_get(c->state, "terminated") && !c->restart_pending && !wants_restart(p, c);
+        bool t = is_terminated(p, c);
         if (c->init) {
-            init_done = init_done && c->done;
-            init_failed = init_failed || (t && c->exit_code != 0);
+            init_done = init_done && init_complete(c);
+            init_failed = init_failed || (!c->sidecar && t && c->exit_code != 0);
             continue;
         }
         n++;
@@ -292,27 +365,28 @@ static json_t *cond(const char *type, bool ok, const char *reason, const char *m
     return c;
 }
 
-/* "[a b]" of the containers (init or regular) for which bad() holds. */
-static char *names_where(struct kl_pod *p, bool init, bool (*bad)(const struct kl_ctr *))
+/* "[a b]" of the init containers (init) or of the containers that must be ready (regular ones
+ * and sidecars) for which bad() holds. */
+static char *names_where(struct kl_pod *p, bool init, bool (*bad)(struct kl_ctr *))
 {
     dd_buf b;
     dd_buf_init(&b);
     for (size_t i = 0; i < p->n_ctrs; i++)
-        if (p->ctrs[i].init == init && bad(&p->ctrs[i]))
+        if ((init ? p->ctrs[i].init : !p->ctrs[i].init || p->ctrs[i].sidecar) && bad(&p->ctrs[i]))
             dd_buf_addf(&b, "%s%s", b.len ? " " : "", p->ctrs[i].name);
     char *list = b.len ? dd_asprintf("[%s]", b.data) : NULL;
     dd_buf_release(&b);
     return list;
 }
 
-static bool not_ready(const struct kl_ctr *c)
+static bool not_ready(struct kl_ctr *c)
 {
     return !kl_ctr_is_ready(c);
 }
 
-static bool not_done(const struct kl_ctr *c)
+static bool not_done(struct kl_ctr *c)
 {
-    return !c->done;
+    return !init_complete(c);
 }
 
 /* The first readiness gate whose condition is not True, as upstream words it; NULL = none. */

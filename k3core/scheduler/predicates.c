@@ -159,11 +159,13 @@ static int64_t qty_of(const json_t *obj, const char *key, bool milli)
     return milli ? kqty_milli(&q) : kqty_value(&q);
 }
 
-/* Effective request of a pod for one resource. */
+/* Effective request of a pod for one resource, upstream's rule: the regular containers plus
+ * the sidecars (init containers with restartPolicy Always, running beside them), or the largest
+ * init container plus the sidecars started before it, whichever is more. */
 static int64_t pod_request(const json_t *pod, const char *res, bool milli)
 {
     const json_t *spec = json_object_get(pod, "spec");
-    int64_t sum = 0, init_max = 0;
+    int64_t sum = 0, init_max = 0, sidecars = 0;
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(spec, "containers"), i, c)
@@ -174,8 +176,13 @@ static int64_t pod_request(const json_t *pod, const char *res, bool milli)
     {
         int64_t v =
             qty_of(json_object_get(json_object_get(c, "resources"), "requests"), res, milli);
+        if (dd_streq(str(c, "restartPolicy"), "Always"))
+            v = sidecars += v;
+        else
+            v += sidecars;
         init_max = v > init_max ? v : init_max;
     }
+    sum += sidecars;
     return (sum > init_max ? sum : init_max) +
            qty_of(json_object_get(spec, "overhead"), res, milli);
 }

@@ -144,6 +144,40 @@ spec:
 YAML
 wait_for "oom terminated" has oom '{.status.containerStatuses[0].state.terminated.reason}' OOMKilled
 
+# a native sidecar (init container with restartPolicy Always) starts first and is gated by its
+# startup probe, runs beside the main container and is stopped once that one is done: the pod
+# Succeeds; other restartPolicy values on containers are refused as upstream does
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: side}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 5
+  volumes: [{name: w, emptyDir: {}}]
+  initContainers:
+  - name: helper
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    restartPolicy: Always
+    command: [sh, -c, "sleep 1; echo from-sidecar > /w/s; trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+    startupProbe: {exec: {command: [test, -f, /w/s]}, periodSeconds: 1}
+    volumeMounts: [{name: w, mountPath: /w}]
+  containers:
+  - name: main
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [cat, /w/s]
+    volumeMounts: [{name: w, mountPath: /w}]
+YAML
+wait_for "side Succeeded" is side '{.status.phase}' Succeeded
+[ "$($K logs side -c main)" = from-sidecar ] || fail "main ran before the sidecar started"
+wait_for "sidecar stopped" has side '{.status.initContainerStatuses[0].state.terminated.reason}' Completed
+if out=$($K run badrp --image=busybox:latest --overrides='{"apiVersion":"v1","spec":{"initContainers":[{"name":"i","image":"busybox:latest","restartPolicy":"Never"}]}}' 2>&1); then
+    fail "initContainers restartPolicy Never accepted"
+fi
+expect_contains "$out" 'spec.initContainers[0].restartPolicy: Unsupported value: "Never": supported values: "Always"'
+
 # teardown leaves nothing mounted
 $K delete pod bb crash --grace-period=1 >/dev/null
 k3core_stop

@@ -85,6 +85,25 @@ TEST(scheduler_resources)
     free(w);
     /* finished pods do not count */
     CHECK(verdict("{" TOL "}", "[{\"status\":{\"phase\":\"Succeeded\"}},{},{}]") == NULL);
+    /* a sidecar (init container with restartPolicy Always) runs beside the containers: 1200m +
+     * 900m does not fit 2 CPUs; a plain init container of 900m only needs the max */
+#define REQ(cpu) "\"resources\":{\"requests\":{\"cpu\":\"" cpu "\"}}"
+    w = verdict("{" TOL ",\"initContainers\":[{\"restartPolicy\":\"Always\"," REQ(
+                    "900m") "}],"
+                            "\"containers\":[{" REQ("1200m") "}]}",
+                NULL);
+    CHECK_EQ_STR(w, "Insufficient cpu");
+    free(w);
+    CHECK(verdict("{" TOL
+                  ",\"initContainers\":[{" REQ("900m") "}],\"containers\":[{" REQ("1200m") "}]}",
+                  NULL) == NULL);
+    /* an init container after a sidecar runs beside it: 1100m + 1000m */
+    w = verdict("{" TOL ",\"initContainers\":[{\"restartPolicy\":\"Always\"," REQ(
+                    "1100m") "},{" REQ("1000m") "}],\"containers\":[{" REQ("100m") "}]}",
+                NULL);
+    CHECK_EQ_STR(w, "Insufficient cpu");
+    free(w);
+#undef REQ
 }
 
 TEST(scheduler_unschedulable_and_summary)
