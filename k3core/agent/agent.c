@@ -87,6 +87,7 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
                                 .cluster_dns = a->join.cluster_dns,
                                 .cluster_domain = a->join.cluster_domain,
                                 .registries = registries,
+                                .image_store = cfg->image_store,
                                 .remote = &a->ops};
     r = kubelet_start(a->loop, NULL, &kc, &a->kubelet, e);
     json_decref(registries);

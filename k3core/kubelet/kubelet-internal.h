@@ -90,7 +90,8 @@ struct kubelet {
     void *mint_ud;
     char *ca_pem;
     img_store *images;
-    struct kl_pulls *pulls; /* pull.c's image manager */
+    img_store *shared_images; /* --image-store, read-only; NULL = none */
+    struct kl_pulls *pulls;   /* pull.c's image manager */
     ev_timer *hb_timer, *sync_timer;
     kobj_watch *pod_watch, *node_watch; /* in-process */
     void *rpod_watch, *rnode_watch;     /* remote (kubelet_remote.watch) */
@@ -148,6 +149,8 @@ void kl_pulls_stop(kubelet *k);
  * waiting (ContainerCreating while a pull runs, ErrImagePull, ImagePullBackOff,
  * ErrImageNeverPull) and the events emitted; a finished pull triggers a sync. */
 int kl_image_ensure(struct kl_ctr *c, const char *image, img_image **ret);
+/* The image in the kubelet's own store, else in the shared read-only one (--image-store). */
+int kl_image_lookup(kubelet *k, const char *image, img_image **ret);
 
 /* ---- ctr.c ---- */
 int kl_ctr_start(struct kl_ctr *c);

@@ -255,6 +255,9 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
         r = dd_mkdir_p(store, 0700, e);
     if (r >= 0 && (r = img_store_open(store, 0, &k->images, e)) < 0)
         dd_err_wrap(e, "image store %s", store);
+    if (r >= 0 && cfg->image_store &&
+        (r = img_store_open(cfg->image_store, IMG_STORE_READONLY, &k->shared_images, e)) < 0)
+        dd_err_wrap(e, "--image-store");
     return r;
 }
 
@@ -316,6 +319,7 @@ void kubelet_stop(kubelet *k)
     }
     kl_pulls_stop(k);
     img_store_close(k->images);
+    img_store_close(k->shared_images);
     kl_events_free(k);
     kl_handler_tls_free(k);
     free(k->node_name), free(k->node_ip), free(k->agent_dir), free(k->images_dir);

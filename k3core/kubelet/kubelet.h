@@ -71,6 +71,9 @@ struct kubelet_config {
     const char *cluster_domain; /* NULL = cluster.local */
     /* k3s's registries.yaml (--private-registry) as JSON: mirrors and configs; NULL = none. */
     const json_t *registries;
+    /* --image-store: another process's libdind image store (dindd's <data-root>/image) opened
+     * read-only; its images count as present, so nothing needs importing. NULL = none. */
+    const char *image_store;
     /* Set for `k3core agent`: API calls go to a remote server, pods are found by polling (no
      * in-process watch) and the scheduler is not run here (the server's agent runs it). */
     const struct kubelet_remote *remote;

@@ -412,12 +412,19 @@ static int never_pull(struct kl_pulls *p, struct kl_ctr *c, const char *image)
     return -ENOENT;
 }
 
+int kl_image_lookup(kubelet *k, const char *image, img_image **ret)
+{
+    if (img_lookup(k->images, image, ret, NULL) == 0)
+        return 0;
+    return k->shared_images ? img_lookup(k->shared_images, image, ret, NULL) : -ENOENT;
+}
+
 int kl_image_ensure(struct kl_ctr *c, const char *image, img_image **ret)
 {
     struct kl_pulls *p = c->k->pulls;
     const char *policy = pull_policy(c, image);
     struct kl_rec *r = record(p, c);
-    bool present = img_lookup(c->k->images, image, ret, NULL) == 0;
+    bool present = kl_image_lookup(c->k, image, ret) == 0;
     bool need = dd_streq(policy, "Always") ? r->pulled_restart != c->restarts
                                            : !present && !dd_streq(policy, "Never");
     if (!present && dd_streq(policy, "Never"))

@@ -60,7 +60,8 @@ int ksrv_agent_start(struct ksrv *s, const char *node_ip, dd_err *e)
                                 .cluster_dns = s->cfg->cluster_dns,
                                 .cluster_domain = s->cfg->cluster_domain,
                                 .cluster_cidr = s->cfg->cluster_cidr,
-                                .registries = registries};
+                                .registries = registries,
+                                .image_store = s->cfg->image_store};
     int r = kubelet_start(s->loop, s->api, &kc, &s->kubelet, e);
     json_decref(registries);
     return r < 0 ? dd_err_wrap(e, "node agent") : 0;

@@ -59,6 +59,8 @@ static const struct opt opts[] = {
      "registries.yaml (/etc/rancher/k3s/registries.yaml)"},
     {"disable", NULL, NULL, OPT_STRV, F(disable),
      "k3s components to skip (local-storage; the others are not shipped)", SRV},
+    {"image-store", NULL, "K3CORE_IMAGE_STORE", OPT_STR, F(image_store),
+     "an engine's image store to use read-only, e.g. dindd's <data-root>/image"},
     {"default-local-storage-path", NULL, NULL, OPT_STR, F(local_storage_path),
      "local-path volumes' directory (<data-dir>/storage)", SRV},
     {"server", "s", "K3S_URL", OPT_STR, F(server_url), "server to join (https://host:6443)",

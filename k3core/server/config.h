@@ -35,6 +35,7 @@ struct kcfg {
     char **kubelet_args;      /* --kubelet-arg k=v (repeatable; unknown names are an error) */
     char *private_registry;   /* --private-registry (/etc/rancher/k3s/registries.yaml) */
     char *local_storage_path; /* --default-local-storage-path (<data-dir>/storage) */
+    char *image_store;        /* --image-store: an engine's image store shared read-only */
     char **disable;           /* --disable: k3s packaged components we do not ship anyway */
     int verbosity;            /* -v N */
     char *log_level;          /* --log-level (info); --debug = debug */

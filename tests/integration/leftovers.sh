@@ -5,11 +5,12 @@
 reap_leftovers() {
     _dir=$1
     _pids=$( {
-        grep -lsF "$_dir/" /proc/[0-9]*/cmdline | cut -d/ -f3
+        grep -ls "$_dir[/]" /proc/[0-9]*/cmdline | cut -d/ -f3 # [/]: not grep's own argv
         ls -l /proc/[0-9]*/root 2>/dev/null | grep -F " -> $_dir/" | sed 's|.* /proc/\([0-9]*\)/root .*|\1|'
     } | grep -vx "$$" | sort -u)
     if [ -n "$_pids" ]; then
-        echo "reap_leftovers: killing processes left under $_dir: $(echo $_pids)" >&2
+        echo "reap_leftovers: killing processes left under $_dir:" >&2
+        ps -o pid=,args= -p "$(echo $_pids | tr ' ' ,)" >&2 || true
         kill -9 $_pids 2>/dev/null || true
         sleep 0.2
     fi

@@ -3,7 +3,7 @@
 # and cgroups): a node image built from this build (tests/fixtures/mkimage-k3node.sh) runs
 # `k3core server`; its Node is Ready, a pod runs and logs, exec returns the exit code, a memory
 # limit OOM-kills inside the nesting, and with no volume for the data dir (overlayfs, which cannot
-# hold container layers) pods still run. Removing the node container leaves no mount or cgroup.
+# hold container layers) pods still run, from the engine's image store shared read-only. Removing the node container leaves no mount or cgroup.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../docker/containers-lib.sh"
 K=/usr/lib/google-cloud-sdk/bin/kubectl.1.33
@@ -77,15 +77,22 @@ reason=$(kc get pod oom -o jsonpath='{.status.containerStatuses[0].state.termina
 ok "memory limit OOM-kills in the nested cgroup"
 dk rm -f $NODE >/dev/null
 
-# no volume for the data dir: it is on the container's overlayfs root (only the airgap images
-# directory is bind-mounted)
+# no volume for the data dir: it is on the container's overlayfs root; no airgap tarball either:
+# the engine's image store is shared read-only (--image-store), as in the appliance, so the
+# engine's images run with pull policy Never, also one tagged after the node started
 NODE=node2
-node_start $NODE -v "$TEST_TMP/vol/agent/images:/var/lib/k3core/agent/images"
+node_start $NODE -v "$DATA_ROOT/image:/var/lib/engine-images:ro" -e K3CORE_IMAGE_STORE=/var/lib/engine-images
 wait_for "node2 Ready" sh -c "$(command -v nsenter) -t $NODE_PID -n $K --kubeconfig $TEST_TMP/$NODE.yaml get nodes | grep -q ' Ready '"
-kc run bb --image=busybox:latest --image-pull-policy=IfNotPresent -- sh -c 'echo on-overlay; sleep 3600' >/dev/null
+kc run bb --image=busybox:latest --image-pull-policy=Never -- sh -c 'echo on-overlay; sleep 3600' >/dev/null
 wait_for "pod bb Running on an overlayfs data dir" phase_is bb Running
 dk logs $NODE 2>&1 | grep -q 'is on overlayfs' || fail "no warning about the overlayfs data dir"
 ok "pods run with the data dir on overlayfs (tmpfs for their layers, with a warning)"
+dk tag busybox:latest later/img:v1
+kc run later --image=later/img:v1 --image-pull-policy=Never -- sh -c 'echo shared; sleep 3600' >/dev/null
+wait_for "pod later Running from the shared store" phase_is later Running
+kc get events --field-selector involvedObject.name=later | grep -q 'already present on machine' ||
+    fail "no Pulled event for the shared image"
+ok "the engine's images are used from its store, shared read-only (no import)"
 dk rm -f $NODE >/dev/null
 remove_all_and_check_clean
 ok "no mount or cgroup left"
