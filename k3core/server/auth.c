@@ -102,6 +102,9 @@ int ksrv_authenticate(struct ksrv *s, http_req *req, struct kuser *u)
     return -EACCES;
 }
 
+#define WARN_ONLY_TOKEN_TTL 3607
+#define EXTENDED_TOKEN_TTL  (365LL * 24 * 3600)
+
 /* Signs a token for ServiceAccount ns/name (uid sa_uid), valid for ttl seconds, optionally bound
  * to a Secret or Pod (bound_kind "Secret"/"Pod"). ttl 0 = no expiry (legacy Secret tokens). */
 char *ksrv_mint_token(struct ksrv *s, const char *ns, const char *name, const char *sa_uid,
@@ -123,8 +126,14 @@ char *ksrv_mint_token(struct ksrv *s, const char *ns, const char *name, const ch
     json_t *c =
         json_pack("{s:o, s:I, s:s, s:s, s:o, s:I, s:s}", "aud", aud, "iat", (json_int_t)now, "iss",
                   s->issuer, "jti", jti, "kubernetes.io", k8s, "nbf", (json_int_t)now, "sub", sub);
+    /* upstream's --service-account-extend-token-expiration (on by default): a pod's token asked
+     * for the kubelet's 3607 s stays valid a year, with warnafter at the asked time, so pods that
+     * run longer than an hour keep their API access without a token refresh */
+    bool extend = ttl == WARN_ONLY_TOKEN_TTL && dd_streq(bound_kind, "Pod");
+    if (extend)
+        json_object_set_new(k8s, "warnafter", json_integer(now + ttl));
     if (ttl > 0)
-        json_object_set_new(c, "exp", json_integer(now + ttl));
+        json_object_set_new(c, "exp", json_integer(now + (extend ? EXTENDED_TOKEN_TTL : ttl)));
     if (ret_exp)
         *ret_exp = ttl > 0 ? now + ttl : 0;
     _cleanup_free_ char *text = json_dumps(c, JSON_COMPACT);

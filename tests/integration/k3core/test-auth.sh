@@ -49,6 +49,17 @@ users:
   user: {token: "$tok"}
 KC
 B="$K --kubeconfig $K3CORE_TMP/bob.yaml"
+# jwt_claim TOKEN EXPR: a python expression over the token's claims c
+jwt_claim() {
+    python3 -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; c=json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4))); print(eval(sys.argv[2]))' "$1" "$2"
+}
+[ "$(jwt_claim "$tok" 'c["exp"]-c["iat"]')" = 3600 ] || fail "default token lifetime"
+# a pod's token asked for the kubelet's 3607 s is extended to a year (upstream's default)
+$K -n pb run holder --image=busybox --restart=Never >/dev/null
+ptok=$($K -n pb create token bob --duration=3607s --bound-object-kind=Pod --bound-object-name=holder)
+[ "$(jwt_claim "$ptok" 'c["exp"]-c["iat"]')" = 31536000 ] || fail "pod token not extended"
+[ "$(jwt_claim "$ptok" 'c["kubernetes.io"]["warnafter"]-c["iat"]')" = 3607 ] || fail "warnafter"
+[ "$(jwt_claim "$ptok" 'c["kubernetes.io"]["pod"]["name"]')" = holder ] || fail "bound pod claim"
 expect_contains "$($B auth whoami)" "system:serviceaccount:pb:bob" "token whoami"
 [ "$($B auth can-i list pods)" = no ] || fail "bob may list pods before any binding"
 out=$($B get pods 2>&1) && fail "bob listed pods without RBAC"
