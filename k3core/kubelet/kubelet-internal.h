@@ -55,8 +55,9 @@ struct kl_pod {
     struct kl_pod *next;
     kubelet *k;
     char *ns, *name, *uid;
-    char *dir;   /* <agent>/pods/<ns>_<name>_<uid> */
-    char *netns; /* bind-mounted namespaces, NULL before the sandbox exists */
+    char *dir;             /* <agent>/pods/<ns>_<name>_<uid> */
+    char *netns;           /* bind-mounted namespaces, NULL before the sandbox exists */
+    int64_t volumes_at_ns; /* when the payload volumes were last brought up to date */
     char *ipcns, *utsns;
     char pod_ip[NET_IP_STRLEN]; /* eth0 on the node bridge; "" before attach */
     json_t *obj;                /* the newest Pod object, owned */
@@ -185,6 +186,9 @@ int kl_env(struct kl_pod *p, const json_t *ctr, const json_t *runconfig, char **
 char *kl_resource_value(struct kl_pod *p, const json_t *ref, const json_t *ctr);
 int kl_volumes_setup(struct kl_pod *p, dd_err *e);
 void kl_volumes_teardown(struct kl_pod *p);
+/* Brings configMap, secret, downwardAPI and projected volumes (and the ServiceAccount token) up
+ * to date, atomically per volume; a failing source keeps its last content. */
+void kl_volumes_refresh(struct kl_pod *p);
 int kl_volume_mounts(struct kl_pod *p, const json_t *ctr, struct rt_mount **ret, size_t *ret_n,
                      dd_err *e);
 void kl_mounts_free(struct rt_mount *m, size_t n);

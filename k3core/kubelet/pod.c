@@ -18,6 +18,9 @@
 
 #define BACKOFF_START_NS (10LL * 1000000000)
 #define BACKOFF_MAX_NS   (300LL * 1000000000)
+/* how often configMap/secret/downwardAPI/projected volumes catch up with their sources (upstream:
+ * the sync period, about a minute) */
+#define VOLUME_REFRESH_NS (10LL * 1000000000)
 
 static void ctrs_from(struct kl_pod *p, const json_t *arr, bool init)
 {
@@ -487,8 +490,16 @@ bool kl_pod_sync(struct kl_pod *p)
 {
     if (kl_str(json_object_get(p->obj, "metadata"), "deletionTimestamp", NULL))
         return kill_step(p);
-    if (ensure_sandbox(p) == 0)
+    if (ensure_sandbox(p) == 0) {
+        int64_t now = dd_now_ns();
+        if (!p->volumes_at_ns)
+            p->volumes_at_ns = now;
+        else if (now - p->volumes_at_ns >= VOLUME_REFRESH_NS) {
+            kl_volumes_refresh(p);
+            p->volumes_at_ns = now;
+        }
         run_containers(p);
+    }
     json_t *st = pod_status(p);
     if (kl_put_status(p->k, p->ns, p->name, st) == 0) {
         json_object_set(p->obj, "status", st);

@@ -9,19 +9,8 @@
 #include <sys/stat.h>
 
 #include "k3core/kubelet/kubelet-internal.h"
+#include "k3core/kubelet/payload.h"
 #include "k3core/pki/b64.h"
-
-static int write_item(const char *dir, const char *path, const char *data, size_t len, mode_t mode,
-                      dd_err *e)
-{
-    if (strstr(path, "..") || path[0] == '/')
-        return dd_err_set(e, EINVAL, "invalid volume item path \"%s\"", path);
-    _cleanup_free_ char *full = dd_path_join(dir, path);
-    _cleanup_free_ char *parent = dd_strdup(full);
-    *strrchr(parent, '/') = 0;
-    int r = dd_mkdir_p(parent, 0755, e);
-    return r < 0 ? r : dd_write_file_atomic(full, data, len, mode, e);
-}
 
 static mode_t item_mode(const json_t *src, const json_t *item)
 {
@@ -29,8 +18,27 @@ static mode_t item_mode(const json_t *src, const json_t *item)
     return m ? (mode_t)json_integer_value(m) : 0644;
 }
 
-/* A configMap or secret source: every key, or only `items` (key → path). */
-static int keys_source(struct kl_pod *p, const json_t *src, bool secret, const char *dir, dd_err *e)
+/* One key of a configMap or secret: every key goes in, or only the `items` (key → path). */
+static int key_item(const json_t *src, const char *key, const char *val, size_t len,
+                    struct kl_payload *pl, dd_err *e)
+{
+    const json_t *items = json_object_get(src, "items"), *item = NULL;
+    const char *path = key;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        if (dd_streq(kl_str(it, "key", NULL), key))
+            item = it, path = kl_str(it, "path", NULL) ?: key;
+    }
+    if (items && !item)
+        return 0;
+    return kl_payload_add(pl, path, val, len, item_mode(src, item), e);
+}
+
+/* A configMap (data and binaryData) or secret source. */
+static int keys_source(struct kl_pod *p, const json_t *src, bool secret, struct kl_payload *pl,
+                       dd_err *e)
 {
     const char *name = kl_str(src, "name", NULL) ?: kl_str(src, "secretName", NULL) ?: "";
     json_t *o = kl_get(p->k, "", secret ? "secrets" : "configmaps", p->ns, name);
@@ -39,37 +47,28 @@ static int keys_source(struct kl_pod *p, const json_t *src, bool secret, const c
                    ? 0
                    : dd_err_set(e, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
                                 name);
-    const json_t *data = json_object_get(o, "data"), *items = json_object_get(src, "items");
+    static const char *const fields[] = {"data", "binaryData"};
     int r = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)data, key, v)
-    {
-        const char *path = key;
-        const json_t *item = NULL;
-        size_t i;
-        json_t *it;
-        json_array_foreach(items, i, it)
+    for (size_t f = 0; f < DD_ARRAY_SIZE(fields) && r >= 0; f++) {
+        bool b64 = secret || f == 1;
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(o, fields[f]), key, v)
         {
-            if (dd_streq(kl_str(it, "key", NULL), key))
-                item = it, path = kl_str(it, "path", NULL) ?: key;
+            const char *text = json_string_value(v) ?: "";
+            _cleanup_free_ char *val = NULL;
+            size_t len = strlen(text);
+            if (b64 && b64_decode(text, len, &val, &len) < 0)
+                val = NULL, len = 0;
+            if (r >= 0)
+                r = key_item(src, key, b64 ? (val ? val : "") : text, len, pl, e);
         }
-        if (items && !item)
-            continue;
-        _cleanup_free_ char *val = NULL;
-        size_t len = 0;
-        if (secret)
-            b64_decode(json_string_value(v) ?: "", strlen(json_string_value(v) ?: ""), &val, &len);
-        else
-            val = dd_strdup(json_string_value(v) ?: ""), len = strlen(val);
-        if (r >= 0)
-            r = write_item(dir, path, val ? val : "", len, item_mode(src, item), e);
     }
     json_decref(o);
     return r;
 }
 
-static int downward_source(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+static int downward_source(struct kl_pod *p, const json_t *src, struct kl_payload *pl, dd_err *e)
 {
     size_t i;
     json_t *it;
@@ -95,30 +94,58 @@ static int downward_source(struct kl_pod *p, const json_t *src, const char *dir,
             v = kl_resource_value(p, json_object_get(it, "resourceFieldRef"), NULL);
         }
         const char *path = kl_str(it, "path", NULL) ?: "";
-        int r = write_item(dir, path, v ? v : "", v ? strlen(v) : 0, item_mode(src, it), e);
+        int r = kl_payload_add(pl, path, v ? v : "", v ? strlen(v) : 0, item_mode(src, it), e);
         if (r < 0)
             return r;
     }
     return 0;
 }
 
-static int token_source(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+/* The "iat" of the token in file path, 0 when there is none. */
+static int64_t token_issued_at(const char *path)
+{
+    _cleanup_free_ char *tok = NULL, *claims = NULL;
+    size_t len = 0;
+    if (dd_read_file(path, 65536, &tok, NULL, NULL) < 0)
+        return 0;
+    const char *a = strchr(tok, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+    if (!b || b64_decode(a + 1, (size_t)(b - a - 1), &claims, &len) < 0)
+        return 0;
+    json_t *c = json_loadb(claims, len, 0, NULL);
+    int64_t iat = json_integer_value(json_object_get(c, "iat"));
+    json_decref(c);
+    return iat;
+}
+
+/* A serviceAccountToken source: the token already in dir is kept until 80% of its lifetime has
+ * passed (upstream's kubelet refresh rule), else a new one is minted. */
+static int token_source(struct kl_pod *p, const json_t *src, const char *dir, struct kl_payload *pl,
+                        dd_err *e)
 {
     kubelet *k = p->k;
     if (!k->mint_token)
         return dd_err_set(e, ENOTSUP, "serviceAccountToken volumes need the server's signer");
     const char *sa = kl_str(json_object_get(p->obj, "spec"), "serviceAccountName", NULL);
+    const char *path = kl_str(src, "path", NULL) ?: "token";
     int64_t ttl = json_integer_value(json_object_get(src, "expirationSeconds"));
+    ttl = ttl > 0 ? ttl : 3607;
+    _cleanup_free_ char *data = dd_path_join(dir, "..data");
+    _cleanup_free_ char *cur = dd_path_join(data, path);
+    int64_t iat = token_issued_at(cur), now = dd_now_ns() / 1000000000LL;
+    _cleanup_free_ char *tok = NULL;
+    if (iat > 0 && now - iat < ttl * 8 / 10)
+        dd_read_file(cur, 65536, &tok, NULL, NULL);
     int64_t exp = 0;
-    _cleanup_free_ char *tok = k->mint_token(k->mint_ud, p->ns, sa ? sa : "default", p->name,
-                                             p->uid, ttl > 0 ? ttl : 3607, &exp);
+    if (!tok)
+        tok = k->mint_token(k->mint_ud, p->ns, sa ? sa : "default", p->name, p->uid, ttl, &exp);
     if (!tok)
         return dd_err_set(e, EIO, "minting a token for serviceaccount %s/%s failed", p->ns,
                           sa ? sa : "default");
-    return write_item(dir, kl_str(src, "path", NULL) ?: "token", tok, strlen(tok), 0644, e);
+    return kl_payload_add(pl, path, tok, strlen(tok), 0644, e);
 }
 
-static int projected(struct kl_pod *p, const json_t *src, const char *dir, dd_err *e)
+static int projected(struct kl_pod *p, const json_t *src, const char *dir, struct kl_payload *pl,
+                     dd_err *e)
 {
     size_t i;
     json_t *s;
@@ -127,17 +154,47 @@ static int projected(struct kl_pod *p, const json_t *src, const char *dir, dd_er
     {
         const json_t *x;
         if ((x = json_object_get(s, "configMap")))
-            r = keys_source(p, x, false, dir, e);
+            r = keys_source(p, x, false, pl, e);
         else if ((x = json_object_get(s, "secret")))
-            r = keys_source(p, x, true, dir, e);
+            r = keys_source(p, x, true, pl, e);
         else if ((x = json_object_get(s, "downwardAPI")))
-            r = downward_source(p, x, dir, e);
+            r = downward_source(p, x, pl, e);
         else if ((x = json_object_get(s, "serviceAccountToken")))
-            r = token_source(p, x, dir, e);
+            r = token_source(p, x, dir, pl, e);
         if (r < 0)
             return r;
     }
     return 0;
+}
+
+/* The payload of a configMap, secret, downwardAPI or projected volume; 0 = not such a volume. */
+static int payload_of(struct kl_pod *p, const json_t *vol, const char *dir, struct kl_payload *pl,
+                      dd_err *e)
+{
+    const json_t *s;
+    int r;
+    if ((s = json_object_get(vol, "configMap")))
+        r = keys_source(p, s, false, pl, e);
+    else if ((s = json_object_get(vol, "secret")))
+        r = keys_source(p, s, true, pl, e);
+    else if ((s = json_object_get(vol, "downwardAPI")))
+        r = downward_source(p, s, pl, e);
+    else if ((s = json_object_get(vol, "projected")))
+        r = projected(p, s, dir, pl, e);
+    else
+        return 0;
+    return r < 0 ? r : 1;
+}
+
+/* (Re)writes a payload volume; 0 when vol is another kind. */
+static int write_volume(struct kl_pod *p, const json_t *vol, const char *dir, dd_err *e)
+{
+    struct kl_payload pl = {0};
+    int r = payload_of(p, vol, dir, &pl, e);
+    if (r > 0)
+        r = kl_payload_write(dir, &pl, e);
+    kl_payload_release(&pl);
+    return r;
 }
 
 static int empty_dir(const json_t *src, const char *dir, dd_err *e)
@@ -211,16 +268,11 @@ static int claim_source(struct kl_pod *p, const json_t *src, const char *dir, dd
 static int setup_one(struct kl_pod *p, const json_t *vol, const char *dir, dd_err *e)
 {
     const json_t *s;
+    int r = write_volume(p, vol, dir, e);
+    if (r != 0)
+        return r < 0 ? r : 0;
     if ((s = json_object_get(vol, "emptyDir")))
         return empty_dir(s, dir, e);
-    if ((s = json_object_get(vol, "configMap")))
-        return keys_source(p, s, false, dir, e);
-    if ((s = json_object_get(vol, "secret")))
-        return keys_source(p, s, true, dir, e);
-    if ((s = json_object_get(vol, "downwardAPI")))
-        return downward_source(p, s, dir, e);
-    if ((s = json_object_get(vol, "projected")))
-        return projected(p, s, dir, e);
     if ((s = json_object_get(vol, "persistentVolumeClaim")))
         return claim_source(p, s, dir, e);
     if ((s = json_object_get(vol, "hostPath"))) {
@@ -261,14 +313,18 @@ static int sa_volume(struct kl_pod *p, dd_err *e)
     _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
     _cleanup_free_ char *dir = dd_path_join(base, "kube-api-access");
     json_t *src = json_pack("{s:i,s:s}", "expirationSeconds", 3607, "path", "token");
+    struct kl_payload pl = {0};
     int r = dd_mkdir_p(dir, 0755, e);
     if (r >= 0)
-        r = token_source(p, src, dir, e);
+        r = token_source(p, src, dir, &pl, e);
     json_decref(src);
     if (r >= 0 && p->k->ca_pem)
-        r = write_item(dir, "ca.crt", p->k->ca_pem, strlen(p->k->ca_pem), 0644, e);
+        r = kl_payload_add(&pl, "ca.crt", p->k->ca_pem, strlen(p->k->ca_pem), 0644, e);
     if (r >= 0)
-        r = write_item(dir, "namespace", p->ns, strlen(p->ns), 0644, e);
+        r = kl_payload_add(&pl, "namespace", p->ns, strlen(p->ns), 0644, e);
+    if (r >= 0)
+        r = kl_payload_write(dir, &pl, e);
+    kl_payload_release(&pl);
     return r;
 }
 
@@ -289,6 +345,25 @@ int kl_volumes_setup(struct kl_pod *p, dd_err *e)
             return dd_err_wrap(e, "volume \"%s\"", kl_str(vol, "name", NULL) ?: "");
     }
     return 0;
+}
+
+void kl_volumes_refresh(struct kl_pod *p)
+{
+    dd_err e = {0};
+    if (wants_sa_volume(p) && sa_volume(p, &e) < 0)
+        dd_warn("pod %s/%s: refreshing volume \"kube-api-access\": %s", p->ns, p->name, e.msg);
+    size_t i;
+    json_t *vol;
+    json_array_foreach(json_object_get(json_object_get(p->obj, "spec"), "volumes"), i, vol)
+    {
+        _cleanup_free_ char *base = dd_path_join(p->dir, "volumes");
+        _cleanup_free_ char *dir = dd_path_join(base, kl_str(vol, "name", NULL) ?: "_");
+        e = (dd_err){0};
+        /* on an error (a source that went away) the volume keeps its last content, as upstream */
+        if (write_volume(p, vol, dir, &e) < 0)
+            dd_warn("pod %s/%s: refreshing volume \"%s\": %s", p->ns, p->name,
+                    kl_str(vol, "name", NULL) ?: "", e.msg);
+    }
 }
 
 void kl_volumes_teardown(struct kl_pod *p)

@@ -103,4 +103,44 @@ wait_for "provisioned volume deleted" sh -c "! $K get pv $pv"
 $K delete pvc static >/dev/null
 wait_for "static volume Released" is pv/manual-1 '{.status.phase}' Released
 [ -d "$K3CORE_TMP/static" ] || fail "a Retain volume's directory was removed"
+
+# configMap (data and binaryData), secret and downwardAPI volumes: upstream's atomic layout
+# (names are symlinks into ..data), and a running pod sees updates of their sources
+printf 'v1' >"$K3CORE_TMP/plain"
+head -c 64 /dev/urandom >"$K3CORE_TMP/blob"
+$K create configmap files --from-file=plain="$K3CORE_TMP/plain" --from-file=blob="$K3CORE_TMP/blob" >/dev/null
+$K create secret generic cred --from-literal=pw=s3cret >/dev/null
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: files, labels: {stage: one}}
+spec:
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    volumeMounts:
+    - {name: cm, mountPath: /cm}
+    - {name: sec, mountPath: /sec}
+    - {name: info, mountPath: /info}
+  volumes:
+  - {name: cm, configMap: {name: files}}
+  - {name: sec, secret: {secretName: cred, defaultMode: 0400}}
+  - name: info
+    downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
+YAML
+$K wait --for=condition=Ready pod/files --timeout=60s >/dev/null || fail "pod files not Ready"
+[ "$($K exec files -- cat /cm/plain)" = v1 ] || fail "configMap file"
+$K exec files -- cat /cm/blob | cmp - "$K3CORE_TMP/blob" || fail "configMap binaryData file"
+[ "$($K exec files -- cat /sec/pw)" = s3cret ] || fail "secret file"
+[ "$($K exec files -- stat -L -c %a /sec/pw)" = 400 ] || fail "secret defaultMode"
+[ "$($K exec files -- readlink /cm/plain)" = ..data/plain ] || fail "configMap names are not links into ..data"
+expect_contains "$($K exec files -- cat /info/labels)" 'stage="one"' "downwardAPI labels"
+$K create configmap files --from-literal=plain=v2 --dry-run=client -o yaml | $K replace -f - >/dev/null
+$K label pod files stage=two --overwrite >/dev/null
+wait_for "configMap update seen in the pod" sh -c "[ \"\$($K exec files -- cat /cm/plain)\" = v2 ]"
+$K exec files -- test ! -e /cm/blob || fail "a key removed from the configMap is still there"
+wait_for "label update seen in the pod" sh -c "$K exec files -- cat /info/labels | grep -q 'stage=\"two\"'"
+$K delete pod files --grace-period=1 >/dev/null
 echo "volumes: ok"
