@@ -58,6 +58,7 @@ struct kl_pod {
     char *dir;             /* <agent>/pods/<ns>_<name>_<uid> */
     char *netns;           /* bind-mounted namespaces, NULL before the sandbox exists */
     int64_t volumes_at_ns; /* when the payload volumes were last brought up to date */
+    bool host_net;         /* spec.hostNetwork: the node's network and UTS namespaces */
     char *ipcns, *utsns;
     char pod_ip[NET_IP_STRLEN]; /* eth0 on the node bridge; "" before attach */
     json_t *obj;                /* the newest Pod object, owned */

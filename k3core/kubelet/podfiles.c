@@ -24,6 +24,8 @@ char *kpf_hostname(const json_t *pod)
     return dd_strndup(hn ? hn : "", 63);
 }
 
+static char *add_aliases(const json_t *spec, dd_buf *b);
+
 char *kpf_hosts(const json_t *pod, const char *pod_ip, const char *cluster_domain)
 {
     const json_t *spec = json_object_get(pod, "spec");
@@ -40,6 +42,23 @@ char *kpf_hosts(const json_t *pod, const char *pod_ip, const char *cluster_domai
                     cluster_domain, hn);
     else if (pod_ip && *pod_ip)
         dd_buf_addf(&b, "%s\t%s\n", pod_ip, hn);
+    return add_aliases(spec, &b);
+}
+
+char *kpf_hosts_host_network(const json_t *pod, const char *node_hosts)
+{
+    dd_buf b;
+    dd_buf_init(&b);
+    dd_buf_adds(&b, node_hosts ? node_hosts : "");
+    if (b.len && b.data[b.len - 1] != '\n')
+        dd_buf_addc(&b, '\n');
+    return add_aliases(json_object_get(pod, "spec"), &b);
+}
+
+/* Appends upstream's HostAliases section to b and returns its text. */
+static char *add_aliases(const json_t *spec, dd_buf *bp)
+{
+    dd_buf b = *bp;
     const json_t *aliases = json_object_get(spec, "hostAliases");
     if (json_array_size(aliases))
         dd_buf_adds(&b, "\n# Entries added by HostAliases.\n");

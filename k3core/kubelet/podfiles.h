@@ -14,6 +14,8 @@ char *kpf_hostname(const json_t *pod);
 
 /* /etc/hosts as upstream's kubelet writes it ("# Kubernetes-managed hosts file." ...). */
 char *kpf_hosts(const json_t *pod, const char *pod_ip, const char *cluster_domain);
+/* /etc/hosts of a hostNetwork pod: the node's own hosts file plus the pod's HostAliases. */
+char *kpf_hosts_host_network(const json_t *pod, const char *node_hosts);
 
 struct kpf_dns {
     const char *cluster_dns;    /* nameserver for ClusterFirst (e.g. 10.43.0.10) */

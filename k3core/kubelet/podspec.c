@@ -190,6 +190,12 @@ static void set_ns(struct rt_spec *s, enum rt_ns_type t, const char *path)
     s->namespaces[t].path = dd_strdup(path);
 }
 
+static void host_ns(struct rt_spec *s, enum rt_ns_type t)
+{
+    free(s->namespaces[t].path);
+    s->namespaces[t] = (struct rt_ns){.mode = RT_NS_HOST};
+}
+
 static void copy_mounts(struct rt_spec *s, const struct rt_mount *m, size_t n)
 {
     s->mounts = dd_calloc(n ? n : 1, sizeof(*s->mounts));
@@ -224,6 +230,10 @@ static int security(const struct kps_in *in, struct rt_spec *s, dd_err *e)
 int kps_build(const struct kps_in *in, struct rt_spec *ret, dd_err *e)
 {
     struct rt_spec s = {0};
+    if (json_is_true(json_object_get(json_object_get(in->pod, "spec"), "shareProcessNamespace")))
+        return dd_err_set(e, ENOTSUP,
+                          "shareProcessNamespace is not supported by this node: its pods have no "
+                          "pause container to hold a shared process namespace");
     int r = kps_argv(in->ctr, in->runconfig, in->env, &s.process.args, e);
     if (r >= 0)
         r = security(in, &s, e);
@@ -244,9 +254,16 @@ int kps_build(const struct kps_in *in, struct rt_spec *ret, dd_err *e)
     s.lower_dirs = dd_strv_copy(in->lower_dirs);
     s.upper_dir = dd_strdup(in->upper_dir);
     s.work_dir = dd_strdup(in->work_dir);
+    const json_t *pspec = json_object_get(in->pod, "spec");
     set_ns(&s, RT_NS_NET, in->netns);
     set_ns(&s, RT_NS_IPC, in->ipcns);
     set_ns(&s, RT_NS_UTS, in->utsns);
+    if (json_is_true(json_object_get(pspec, "hostNetwork")))
+        host_ns(&s, RT_NS_NET), host_ns(&s, RT_NS_UTS);
+    if (json_is_true(json_object_get(pspec, "hostIPC")))
+        host_ns(&s, RT_NS_IPC);
+    if (json_is_true(json_object_get(pspec, "hostPID")))
+        host_ns(&s, RT_NS_PID);
     copy_mounts(&s, in->mounts, in->n_mounts);
     s.cgroup_parent = in->cgroup_parent ? dd_strdup(in->cgroup_parent) : NULL;
     s.init = false;

@@ -2,11 +2,12 @@
  * created by unshare() in the calling thread and kept alive by bind mounts under the pod
  * directory (<pod dir>/ns/{net,ipc,uts}), loopback brought up, hostname set to the pod's name
  * (or spec.hostname); then the thread returns to its own namespaces. Containers join the three
- * by path. The network namespace then gets eth0 on the node bridge with an address from the pod
- * CIDR (libdind net_pod_attach, owner = pod UID). Destroy detaches the pod from the bridge
- * (releasing its address), detaches the mounts and removes the files. Once the pod has its IP,
- * the pod directory gets etc/{hosts,resolv.conf,hostname} (podfiles.c) that every container
- * bind-mounts (volumes.c).
+ * by path. A hostNetwork pod keeps the node's network and UTS namespaces (its IP is the node's,
+ * its /etc/hosts the node's plus hostAliases) and a hostIPC pod the node's IPC namespace. The
+ * network namespace then gets eth0 on the node bridge with an address from the pod CIDR (libdind
+ * net_pod_attach, owner = pod UID). Destroy detaches the pod from the bridge (releasing its
+ * address), detaches the mounts and removes the files. Once the pod has its IP, the pod directory
+ * gets etc/{hosts,resolv.conf,hostname} (podfiles.c) that every container bind-mounts (volumes.c).
  */
 #include <fcntl.h>
 #include <net/if.h>
@@ -45,17 +46,24 @@ static int bind_ns(const char *what, const char *target, dd_err *e)
     return 0;
 }
 
-static int enter_new(const char *nsdir, const char *hostname, dd_err *e)
+/* New namespaces of the kinds in flags (CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS), kept by bind
+ * mounts in nsdir. */
+static int enter_new(const char *nsdir, int flags, const char *hostname, dd_err *e)
 {
-    if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+    if (flags && unshare(flags) < 0)
         return dd_err_sys(e, "unshare");
-    int r = lo_up(e);
-    if (r == 0 && sethostname(hostname, strlen(hostname)) < 0)
+    int r = (flags & CLONE_NEWNET) ? lo_up(e) : 0;
+    if (r == 0 && (flags & CLONE_NEWUTS) && sethostname(hostname, strlen(hostname)) < 0)
         r = dd_err_sys(e, "sethostname");
-    const char *names[] = {"net", "ipc", "uts"};
-    for (size_t i = 0; r == 0 && i < 3; i++) {
-        _cleanup_free_ char *t = dd_path_join(nsdir, names[i]);
-        r = bind_ns(names[i], t, e);
+    static const struct {
+        const char *name;
+        int flag;
+    } kinds[] = {{"net", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
+    for (size_t i = 0; r == 0 && i < DD_ARRAY_SIZE(kinds); i++) {
+        if (!(flags & kinds[i].flag))
+            continue;
+        _cleanup_free_ char *t = dd_path_join(nsdir, kinds[i].name);
+        r = bind_ns(kinds[i].name, t, e);
     }
     return r;
 }
@@ -89,8 +97,17 @@ static int write_files(struct kl_pod *p, dd_err *e)
         kl_event(p->k, p->obj, "Warning", "DNSConfigForming", "%s", de.msg);
         resolv = dd_strdup("");
     }
-    _cleanup_free_ char *hosts = kpf_hosts(p->obj, p->pod_ip, p->k->cluster_domain);
-    _cleanup_free_ char *hn = kpf_hostname(p->obj);
+    _cleanup_free_ char *node_hosts = NULL, *hosts = NULL, *hn = NULL;
+    if (p->host_net) { /* the node's hosts file and hostname, as upstream */
+        char node[256] = "";
+        gethostname(node, sizeof(node) - 1);
+        dd_read_file("/etc/hosts", 1 << 20, &node_hosts, NULL, NULL);
+        hosts = kpf_hosts_host_network(p->obj, node_hosts);
+        hn = dd_strdup(node);
+    } else {
+        hosts = kpf_hosts(p->obj, p->pod_ip, p->k->cluster_domain);
+        hn = kpf_hostname(p->obj);
+    }
     _cleanup_free_ char *hn_line = dd_asprintf("%s\n", hn);
     int r = dd_mkdir_p(dir, 0755, e);
     if (r >= 0)
@@ -114,17 +131,24 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
     _cleanup_close_ int uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
     if (net < 0 || ipc < 0 || uts < 0)
         return dd_err_sys(e, "opening our namespaces");
-    r = enter_new(nsdir, hn, e);
+    const json_t *spec = json_object_get(p->obj, "spec");
+    p->host_net = json_is_true(json_object_get(spec, "hostNetwork"));
+    bool host_ipc = json_is_true(json_object_get(spec, "hostIPC"));
+    int flags = (p->host_net ? 0 : CLONE_NEWNET | CLONE_NEWUTS) | (host_ipc ? 0 : CLONE_NEWIPC);
+    r = enter_new(nsdir, flags, hn, e);
     if (setns(net, CLONE_NEWNET) < 0 || setns(ipc, CLONE_NEWIPC) < 0 ||
         setns(uts, CLONE_NEWUTS) < 0) {
         dd_error("kubelet: cannot return to the agent's namespaces: %s", strerror(errno));
         abort();
     }
-    p->netns = dd_path_join(nsdir, "net");
-    p->ipcns = dd_path_join(nsdir, "ipc");
-    p->utsns = dd_path_join(nsdir, "uts");
+    /* a hostNetwork pod's "netns" is the agent's own (port-forward dials there) */
+    p->netns = p->host_net ? dd_strdup("/proc/self/ns/net") : dd_path_join(nsdir, "net");
+    p->ipcns = host_ipc ? NULL : dd_path_join(nsdir, "ipc");
+    p->utsns = p->host_net ? NULL : dd_path_join(nsdir, "uts");
     struct net_pod_ip ip;
-    if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, e)) >= 0)
+    if (r >= 0 && p->host_net)
+        snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", p->k->node_ip);
+    else if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, e)) >= 0)
         memcpy(p->pod_ip, ip.ip, sizeof(p->pod_ip));
     if (r >= 0)
         r = write_files(p, e);
@@ -138,10 +162,11 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
 void kl_sandbox_destroy(struct kl_pod *p)
 {
     dd_err e = {0};
-    if (p->netns && net_pod_detach(&p->k->net, p->uid, &e) < 0)
+    if (p->netns && !p->host_net && net_pod_detach(&p->k->net, p->uid, &e) < 0)
         dd_warn("kubelet: %s", e.msg);
     p->pod_ip[0] = '\0';
-    unmount_ns(p->netns);
+    if (!p->host_net)
+        unmount_ns(p->netns);
     unmount_ns(p->ipcns);
     unmount_ns(p->utsns);
     free(p->netns), p->netns = NULL;

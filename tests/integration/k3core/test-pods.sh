@@ -178,6 +178,29 @@ if out=$($K run badrp --image=busybox:latest --overrides='{"apiVersion":"v1","sp
 fi
 expect_contains "$out" 'spec.initContainers[0].restartPolicy: Unsupported value: "Never": supported values: "Always"'
 
+# hostNetwork + hostPID: the node's interfaces, hostname and processes, the node's IP as pod IP;
+# shareProcessNamespace (needs a pause container) is refused with a clear reason
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  hostPID: true
+  containers:
+  - {name: c, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}
+YAML
+$K wait --for=condition=Ready pod/hostnet --timeout=60s >/dev/null || fail "hostnet not Ready"
+[ "$(jp hostnet '{.status.podIP}')" = "$(jp hostnet '{.status.hostIP}')" ] || fail "hostNetwork pod IP"
+$K exec hostnet -- test -e /sys/class/net/k3c0 || fail "hostNetwork pod does not see the node's bridge"
+[ "$($K exec hostnet -- hostname)" = "$(hostname)" ] || fail "hostNetwork pod hostname"
+$K exec hostnet -- test -d "/proc/$K3CORE_PID" || fail "hostPID pod does not see the node's processes"
+$K exec bb -- test ! -e /sys/class/net/k3c0 || fail "a normal pod sees the node's bridge"
+$K run sharepid --image=busybox:latest --image-pull-policy=IfNotPresent \
+    --overrides='{"apiVersion":"v1","spec":{"shareProcessNamespace":true}}' -- sleep 3600 >/dev/null
+wait_for "shareProcessNamespace refused" has sharepid '{.status.containerStatuses[0].state.waiting.message}' 'shareProcessNamespace is not supported'
+$K delete pod hostnet sharepid --grace-period=1 >/dev/null
+
 # teardown leaves nothing mounted
 $K delete pod bb crash --grace-period=1 >/dev/null
 k3core_stop

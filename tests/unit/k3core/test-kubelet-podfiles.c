@@ -33,6 +33,11 @@ TEST(kubelet_hosts)
     h = kpf_hostname(pod);
     CHECK_EQ_STR(h, "h");
     free(h);
+    /* hostNetwork: the node's file (a missing final newline added) plus the aliases */
+    h = kpf_hosts_host_network(pod, "127.0.0.1 localhost\n10.0.0.5 node1");
+    CHECK_EQ_STR(h, "127.0.0.1 localhost\n10.0.0.5 node1\n\n"
+                    "# Entries added by HostAliases.\n1.2.3.4\ta\tb\n5.6.7.8\tc\n");
+    free(h);
     json_decref(pod);
 }
 
