@@ -2,9 +2,14 @@
  * pulls from registries), build
  * the environment and mounts, translate with kps_build(), rt_create + rt_start, watch the
  * shim's pidfd on the loop, and when the instance has exited turn its rt_state into a
- * `terminated` containerStatus state and delete the instance (logs stay).
+ * `terminated` containerStatus state (with the termination message the container wrote to its
+ * terminationMessagePath, or its log's tail for FallbackToLogsOnError) and delete the instance
+ * (logs stay).
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "k3core/kubelet/kubelet-internal.h"
 #include "k3core/kubelet/podspec.h"
@@ -26,6 +31,65 @@ static void set_waiting(struct kl_ctr *c, const char *reason, const char *msg)
         jx_set_str(json_object_get(c->state, "waiting"), "message", msg);
 }
 
+#define TERM_MSG_MAX   4096 /* upstream's cap on a termination message file */
+#define TERM_LOG_LINES 80   /* FallbackToLogsOnError: the log's last lines, */
+#define TERM_LOG_MAX   2048 /* at most this many bytes */
+
+/* <pod dir>/rw/<rt id>/termination-log: bind-mounted at the container's terminationMessagePath. */
+static char *term_file(struct kl_ctr *c)
+{
+    _cleanup_free_ char *rw = dd_path_join(c->pod->dir, "rw");
+    _cleanup_free_ char *mine = dd_path_join(rw, c->rt_id);
+    return dd_path_join(mine, "termination-log");
+}
+
+/* The log's last lines for FallbackToLogsOnError, both streams, as upstream's kubelet reads
+ * them. */
+static char *log_tail(const char *path)
+{
+    struct rt_log_reader *r = NULL;
+    if (!path || rt_log_open(path, RT_LOG_CRI, 0, 0, TERM_LOG_LINES, &r, NULL) < 0)
+        return NULL;
+    dd_buf b;
+    dd_buf_init(&b);
+    struct rt_log_entry en;
+    while (rt_log_next(r, &en, NULL) == 1)
+        dd_buf_add(&b, en.data, en.len);
+    rt_log_close(r);
+    size_t skip = b.len > TERM_LOG_MAX ? b.len - TERM_LOG_MAX : 0;
+    char *s = dd_strndup(b.data ? b.data + skip : "", b.len - skip);
+    dd_buf_release(&b);
+    return s;
+}
+
+/* state.terminated.message: what the container wrote to its terminationMessagePath, else with
+ * policy FallbackToLogsOnError and a failure the log's tail; NULL when empty. */
+static char *term_message(struct kl_ctr *c, int exit_code)
+{
+    _cleanup_free_ char *path = term_file(c);
+    char *msg = NULL;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        msg = dd_malloc(TERM_MSG_MAX + 1);
+        ssize_t n = read(fd, msg, TERM_MSG_MAX);
+        len = n > 0 ? (size_t)n : 0;
+        msg[len] = 0;
+        close(fd);
+    }
+    if (len == 0 && exit_code != 0 &&
+        dd_streq(kl_str(c->spec, "terminationMessagePolicy", NULL), "FallbackToLogsOnError")) {
+        free(msg);
+        msg = log_tail(c->log_path);
+        len = msg ? strlen(msg) : 0;
+    }
+    if (len == 0) {
+        free(msg);
+        return NULL;
+    }
+    return msg;
+}
+
 static json_t *terminated(struct kl_ctr *c, const struct rt_state *s)
 {
     const char *reason = s->oom_killed       ? "OOMKilled"
@@ -39,8 +103,9 @@ static json_t *terminated(struct kl_ctr *c, const struct rt_state *s)
                           "startedAt", st, "finishedAt", fin, "containerID", cid);
     if (s->exit_signal && !s->error)
         jx_set_int(t, "signal", s->exit_signal);
-    if (s->error)
-        jx_set_str(t, "message", s->error);
+    _cleanup_free_ char *msg = s->error ? NULL : term_message(c, s->exit_code);
+    if (s->error || msg)
+        jx_set_str(t, "message", s->error ? s->error : msg);
     return json_pack("{s:o}", "terminated", t);
 }
 
@@ -110,6 +175,26 @@ static char *instance_log(struct kl_ctr *c)
     return dd_path_join(logdir, f);
 }
 
+/* An empty, world-writable termination message file mounted at terminationMessagePath. */
+static int term_mount(struct kl_ctr *c, struct rt_mount **m, size_t *n, dd_err *e)
+{
+    const char *dest = kl_str(c->spec, "terminationMessagePath", NULL) ?: "/dev/termination-log";
+    if (dest[0] != '/')
+        return 0;
+    _cleanup_free_ char *path = term_file(c);
+    int r = dd_write_file_replace(path, "", 0, 0666, e);
+    if (r >= 0 && chmod(path, 0666) < 0)
+        r = dd_err_sys(e, "chmod %s", path);
+    if (r < 0)
+        return r;
+    *m = dd_realloc(*m, (*n + 1) * sizeof(**m));
+    (*m)[(*n)++] = (struct rt_mount){.destination = dd_strdup(dest),
+                                     .type = dd_strdup("bind"),
+                                     .source = TAKE_PTR(path),
+                                     .options = dd_strv_push(dd_strv_push(NULL, "bind"), "rw")};
+    return 0;
+}
+
 static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
 {
     struct kl_pod *p = c->pod;
@@ -125,6 +210,8 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
         r = kl_volume_mounts(p, c->spec, &mounts, &n_mounts, e);
     if (r >= 0)
         r = prepare_dirs(c, &upper, &work, e);
+    if (r >= 0)
+        r = term_mount(c, &mounts, &n_mounts, e);
     free(c->log_path);
     c->log_path = instance_log(c);
     struct kps_in in = {.pod = p->obj,

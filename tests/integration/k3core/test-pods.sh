@@ -87,6 +87,25 @@ wait_for "ex Failed" is ex '{.status.phase}' Failed
 is ex '{.status.containerStatuses[0].state.terminated.exitCode}' 3 || fail "exit code not 3"
 is ex '{.status.containerStatuses[0].state.terminated.reason}' Error || fail "reason not Error"
 
+# termination messages: the file at terminationMessagePath (also for a non-root user), and the
+# log's tail with FallbackToLogsOnError
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: term}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000}
+  containers:
+  - {name: file, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo -n bye-file > /dev/termination-log; exit 2"]}
+  - {name: logs, image: busybox:latest, imagePullPolicy: IfNotPresent, terminationMessagePolicy: FallbackToLogsOnError, command: [sh, -c, "echo line1; echo bye-log >&2; exit 1"]}
+YAML
+wait_for "term Failed" is term '{.status.phase}' Failed
+is term '{.status.containerStatuses[?(@.name=="file")].state.terminated.message}' bye-file ||
+    fail "termination message file: $(jp term '{.status.containerStatuses[0].state.terminated}')"
+has term '{.status.containerStatuses[?(@.name=="logs")].state.terminated.message}' bye-log ||
+    fail "FallbackToLogsOnError message: $(jp term '{.status.containerStatuses[1].state.terminated}')"
+
 # CrashLoopBackOff with rising restarts
 $K run crash --image=busybox:latest --image-pull-policy=IfNotPresent -- sh -c 'exit 1' >/dev/null
 wait_for "crash CrashLoopBackOff" is crash '{.status.containerStatuses[0].state.waiting.reason}' CrashLoopBackOff
