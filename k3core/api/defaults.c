@@ -101,7 +101,7 @@ static void pod_spec_defaults(json_t *spec)
     def_int(spec, "terminationGracePeriodSeconds", 30);
     def_str(spec, "schedulerName", "default-scheduler");
     obj_at(spec, "securityContext");
-    static const char *const lists[] = {"containers", "initContainers"};
+    static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
     for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
         size_t i;
         json_t *c;

@@ -299,6 +299,28 @@ static json_t *merge_for_subresource(const kobj_req *req, json_t *new_obj, const
         json_decref(new_obj);
         return res;
     }
+    if (dd_streq(req->subresource, "ephemeralcontainers")) {
+        /* only spec.ephemeralContainers changes through this subresource */
+        json_t *res = json_deep_copy(old);
+        json_t *eph = json_object_get(json_object_get(new_obj, "spec"), "ephemeralContainers");
+        json_t *spec = json_object_get(res, "spec");
+        if (eph && spec)
+            json_object_set(spec, "ephemeralContainers", eph);
+        else if (spec)
+            json_object_del(spec, "ephemeralContainers");
+        json_decref(new_obj);
+        return res;
+    }
+    if (!req->subresource && json_object_get(old, "spec") && json_object_get(new_obj, "spec") &&
+        !strcmp(req->res->resource, "pods") && !*req->res->group) {
+        /* and a pod update cannot change them */
+        json_t *eph = json_object_get(json_object_get(old, "spec"), "ephemeralContainers");
+        json_t *spec = json_object_get(new_obj, "spec");
+        if (eph)
+            json_object_set(spec, "ephemeralContainers", eph);
+        else
+            json_object_del(spec, "ephemeralContainers");
+    }
     if (kobj_has_status(req->res)) {
         json_t *status = json_object_get(old, "status");
         if (status)

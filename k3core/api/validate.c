@@ -108,6 +108,38 @@ static void check_container(errs *e, const json_t *c, const char *list, size_t i
             "Unsupported value: \"%s\": supported values: \"Always\"", rp);
 }
 
+/* What an ephemeral container may not have (upstream's list), and a target that must exist. */
+static void check_ephemeral(errs *e, const json_t *spec, const json_t *c, const char *list,
+                            size_t i)
+{
+    static const char *const no[] = {"ports",        "livenessProbe", "readinessProbe",
+                                     "startupProbe", "lifecycle",     "resources",
+                                     "resizePolicy", "restartPolicy"};
+    for (size_t k = 0; k < DD_ARRAY_SIZE(no); k++) {
+        const json_t *v = json_object_get(c, no[k]);
+        if (!v || json_is_null(v) || (json_is_object(v) && !json_object_size(v)) ||
+            (json_is_array(v) && !json_array_size(v)))
+            continue;
+        _cleanup_free_ char *f = dd_asprintf("%s[%zu].%s", list, i, no[k]);
+        add(e, "FieldValueForbidden", f, "Forbidden: cannot be set for an Ephemeral Container");
+    }
+    const char *target = json_string_value(json_object_get(c, "targetContainerName"));
+    if (!target || !*target)
+        return;
+    static const char *const lists[] = {"containers", "initContainers"};
+    for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
+        size_t j;
+        json_t *o;
+        json_array_foreach(json_object_get(spec, lists[l]), j, o)
+        {
+            if (dd_streq(json_string_value(json_object_get(o, "name")), target))
+                return;
+        }
+    }
+    _cleanup_free_ char *f = dd_asprintf("%s[%zu].targetContainerName", list, i);
+    add(e, "FieldValueNotFound", f, "Not found: \"%s\"", target);
+}
+
 static void check_pod_spec(errs *e, const json_t *spec, const char *path)
 {
     json_t *cs = json_object_get(spec, "containers");
@@ -117,7 +149,7 @@ static void check_pod_spec(errs *e, const json_t *spec, const char *path)
         return;
     }
     json_t *seen = json_object();
-    static const char *const lists[] = {"containers", "initContainers"};
+    static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
     for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
         _cleanup_free_ char *list = dd_asprintf("%s.%s", path, lists[l]);
         size_t i;
@@ -125,9 +157,17 @@ static void check_pod_spec(errs *e, const json_t *spec, const char *path)
         json_array_foreach(json_object_get(spec, lists[l]), i, c)
         {
             check_container(e, c, list, i, seen);
+            if (l == 2)
+                check_ephemeral(e, spec, c, list, i);
         }
     }
     json_decref(seen);
+    if (strcmp(path, "spec") && json_array_size(json_object_get(spec, "ephemeralContainers"))) {
+        _cleanup_free_ char *f = dd_asprintf("%s.ephemeralContainers", path);
+        add(e, "FieldValueForbidden", f,
+            "Forbidden: ephemeral containers not allowed in pod "
+            "template");
+    }
 }
 
 static bool selector_matches(const json_t *sel, const json_t *labels)
@@ -188,6 +228,32 @@ static void check_service(errs *e, const json_t *obj)
 }
 
 /* Fields that may not change after creation. */
+/* Ephemeral containers are only ever added: upstream's words for a removed or changed one. */
+static void check_ephemeral_update(errs *e, const json_t *now, const json_t *before)
+{
+    size_t i, j;
+    json_t *o, *n;
+    json_array_foreach(before, i, o)
+    {
+        const char *name = json_string_value(json_object_get(o, "name")) ?: "";
+        bool found = false;
+        json_array_foreach(now, j, n)
+        {
+            if (!dd_streq(json_string_value(json_object_get(n, "name")), name))
+                continue;
+            found = true;
+            if (!json_equal(n, o)) {
+                _cleanup_free_ char *f = dd_asprintf("spec.ephemeralContainers[%zu]", j);
+                add(e, "FieldValueForbidden", f,
+                    "Forbidden: existing ephemeral containers \"%s\" may not be changed", name);
+            }
+        }
+        if (!found)
+            add(e, "FieldValueForbidden", "spec.ephemeralContainers",
+                "Forbidden: existing ephemeral containers \"%s\" may not be removed", name);
+    }
+}
+
 static void check_immutable(errs *e, const kres_resource *r, const json_t *obj, const json_t *old)
 {
     const char *g = r->group;
@@ -203,6 +269,9 @@ static void check_immutable(errs *e, const kres_resource *r, const json_t *obj, 
         add(e, "FieldValueInvalid", "spec.clusterIPs[0]",
             "Invalid value: \"%s\": may not change once set",
             json_string_value(json_object_get(spec, "clusterIP")) ?: "");
+    if (!*g && strcmp(r->resource, "pods") == 0)
+        check_ephemeral_update(e, json_object_get(spec, "ephemeralContainers"),
+                               json_object_get(ospec, "ephemeralContainers"));
     if (!*g && (strcmp(r->resource, "configmaps") == 0 || strcmp(r->resource, "secrets") == 0) &&
         json_is_true(json_object_get(old, "immutable")) &&
         (!json_equal(json_object_get(obj, "data"), json_object_get(old, "data")) ||
@@ -406,6 +475,10 @@ int kobj_validate(const kres_resource *r, const json_t *obj, const json_t *old, 
     check_labels(&e, json_object_get(meta, "labels"), "metadata.labels", true);
     check_labels(&e, json_object_get(meta, "annotations"), "metadata.annotations", false);
     check_kind(&e, r, obj);
+    if (!old && !*r->group && !strcmp(r->resource, "pods") &&
+        json_array_size(json_object_get(json_object_get(obj, "spec"), "ephemeralContainers")))
+        add(&e, "FieldValueForbidden", "spec.ephemeralContainers",
+            "Forbidden: cannot be set on create");
     if (!strcmp(r->resource, "events") && (!*r->group || !strcmp(r->group, "events.k8s.io"))) {
         bool v1 = *r->group != '\0';
         check_event_legacy(&e, obj, v1);

@@ -201,9 +201,12 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
     _cleanup_strv_free_ char **env = NULL;
     _cleanup_free_ char *upper = NULL, *work = NULL;
     _cleanup_free_ char *cg = dd_asprintf("kubepods/pod%s", p->uid);
+    _cleanup_free_ char *pidns = NULL;
     struct rt_mount *mounts = NULL;
     size_t n_mounts = 0;
-    int r = kl_env(p, c->spec, img_image_runconfig(img), &env, e);
+    int r = c->ephemeral ? kl_eph_target_pidns(c, &pidns, e) : 0;
+    if (r >= 0)
+        r = kl_env(p, c->spec, img_image_runconfig(img), &env, e);
     dd_strv_free(c->env);
     c->env = dd_strv_copy(env);
     if (r >= 0)
@@ -227,6 +230,7 @@ static int create_start(struct kl_ctr *c, img_image *img, dd_err *e)
                         .netns = p->netns,
                         .ipcns = p->ipcns,
                         .utsns = p->utsns,
+                        .pidns = pidns,
                         .mounts = mounts,
                         .n_mounts = n_mounts};
     struct rt_spec spec = {0};

@@ -23,6 +23,7 @@ struct kl_ctr {
     bool init;
     bool sidecar;    /* an init container with restartPolicy Always (native sidecar) */
     bool sidecar_up; /* the sidecar has started once: later init containers may run */
+    bool ephemeral;  /* spec.ephemeralContainers: runs once, never restarted */
     int restarts;    /* instances started before the current one */
     char *rt_id;     /* current instance, NULL when none exists */
     char *state_dir; /* <agent>/containers/<rt_id> */
@@ -64,6 +65,8 @@ struct kl_pod {
     json_t *obj;                /* the newest Pod object, owned */
     struct kl_ctr *ctrs;
     size_t n_ctrs;
+    struct kl_ctr **eph; /* ephemeral containers, each allocated alone (added while others run) */
+    size_t n_eph;
     int64_t start_ns;
     bool killing;
     int64_t kill_deadline_ns;
@@ -196,6 +199,26 @@ void kl_mounts_free(struct rt_mount *m, size_t n);
 
 /* ---- pod.c ---- */
 struct kl_pod *kl_pod_new(kubelet *k, json_t *obj);
+/* A container record for spec (init: an init container) in its first waiting state. */
+void kl_ctr_init(struct kl_pod *p, struct kl_ctr *x, const json_t *spec, bool init);
+void kl_ctr_release(struct kl_ctr *c);
+json_t *kl_ctr_status(struct kl_ctr *c); /* one containerStatuses entry */
+/* Every container of the pod, ephemeral ones after the others: i < kl_pod_n_all(p). */
+static inline size_t kl_pod_n_all(const struct kl_pod *p)
+{
+    return p->n_ctrs + p->n_eph;
+}
+static inline struct kl_ctr *kl_pod_ctr(struct kl_pod *p, size_t i)
+{
+    return i < p->n_ctrs ? &p->ctrs[i] : p->eph[i - p->n_ctrs];
+}
+/* ephemeral.c: adds the ephemeral containers new in the spec and starts each once. */
+void kl_eph_sync(struct kl_pod *p);
+/* status.ephemeralContainerStatuses, or NULL when the pod has none. */
+json_t *kl_eph_statuses(struct kl_pod *p);
+/* "/proc/<pid>/ns/pid" of the container named by targetContainerName, NULL without one;
+ * -ESRCH when that container is not running. */
+int kl_eph_target_pidns(struct kl_ctr *c, char **ret, dd_err *e);
 /* One step of the pod's state machine; returns true when the pod is gone for good. */
 bool kl_pod_sync(struct kl_pod *p);
 /* Kills everything now (kubelet shutdown, or the object vanished); frees p. */

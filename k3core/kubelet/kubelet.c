@@ -351,6 +351,9 @@ static int find_ctr(kubelet *k, const char *ns, const char *pod, const char *nam
         if (!p->ctrs[i].init)
             regular++, only = &p->ctrs[i];
     }
+    for (size_t i = 0; name && i < p->n_eph; i++)
+        if (!strcmp(p->eph[i]->name, name))
+            return *ret = p->eph[i], 0;
     if (name)
         return dd_err_set(e, ENOENT, "container %s is not valid for pod %s", name, pod);
     if (regular == 1)

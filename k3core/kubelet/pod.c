@@ -22,6 +22,19 @@
  * the sync period, about a minute) */
 #define VOLUME_REFRESH_NS (10LL * 1000000000)
 
+void kl_ctr_init(struct kl_pod *p, struct kl_ctr *x, const json_t *spec, bool init)
+{
+    *x = (struct kl_ctr){.k = p->k,
+                         .pod = p,
+                         .spec = json_incref((json_t *)spec),
+                         .init = init,
+                         .sidecar = init && dd_streq(kl_str(spec, "restartPolicy", NULL), "Always"),
+                         .name = dd_strdup(kl_str(spec, "name", NULL) ?: ""),
+                         .watch_fd = -1};
+    x->state =
+        json_pack("{s:{s:s}}", "waiting", "reason", init ? "PodInitializing" : "ContainerCreating");
+}
+
 static void ctrs_from(struct kl_pod *p, const json_t *arr, bool init)
 {
     size_t i;
@@ -29,17 +42,7 @@ static void ctrs_from(struct kl_pod *p, const json_t *arr, bool init)
     json_array_foreach(arr, i, c)
     {
         p->ctrs = dd_realloc(p->ctrs, (p->n_ctrs + 1) * sizeof(*p->ctrs));
-        struct kl_ctr *x = &p->ctrs[p->n_ctrs++];
-        *x =
-            (struct kl_ctr){.k = p->k,
-                            .pod = p,
-                            .spec = json_incref(c),
-                            .init = init,
-                            .sidecar = init && dd_streq(kl_str(c, "restartPolicy", NULL), "Always"),
-                            .name = dd_strdup(kl_str(c, "name", NULL) ?: ""),
-                            .watch_fd = -1};
-        x->state = json_pack("{s:{s:s}}", "waiting", "reason",
-                             init ? "PodInitializing" : "ContainerCreating");
+        kl_ctr_init(p, &p->ctrs[p->n_ctrs++], c, init);
     }
 }
 
@@ -93,6 +96,8 @@ static bool regulars_finished(struct kl_pod *p)
 static bool wants_restart(struct kl_pod *p, struct kl_ctr *c)
 {
     const char *pol = policy(p);
+    if (c->ephemeral)
+        return false;
     if (c->sidecar)
         return !regulars_finished(p);
     if (c->init)
@@ -233,8 +238,8 @@ static int ensure_sandbox(struct kl_pod *p)
 static bool any_running(struct kl_pod *p)
 {
     bool any = false;
-    for (size_t i = 0; i < p->n_ctrs; i++)
-        if (p->ctrs[i].rt_id && kl_ctr_check(&p->ctrs[i]) == 0)
+    for (size_t i = 0; i < kl_pod_n_all(p); i++)
+        if (kl_pod_ctr(p, i)->rt_id && kl_ctr_check(kl_pod_ctr(p, i)) == 0)
             any = true;
     return any;
 }
@@ -253,13 +258,14 @@ static void delete_object(struct kl_pod *p)
     json_decref(opts);
 }
 
-/* Stops the running containers of one kind (regular or sidecar; sidecars last one first) with
- * what is left of the deletion grace period. */
+/* Stops the running containers of one kind (regular and ephemeral, or sidecar; sidecars last
+ * one first) with what is left of the deletion grace period. */
 static void stop_kind(struct kl_pod *p, bool sidecars, int64_t now)
 {
     int64_t left = (p->kill_deadline_ns - now + 999999999) / 1000000000;
-    for (size_t j = 0; j < p->n_ctrs; j++) {
-        struct kl_ctr *c = &p->ctrs[sidecars ? p->n_ctrs - 1 - j : j];
+    size_t n = kl_pod_n_all(p);
+    for (size_t j = 0; j < n; j++) {
+        struct kl_ctr *c = kl_pod_ctr(p, sidecars ? n - 1 - j : j);
         if (!c->rt_id || c->sidecar != sidecars || (p->killing && c->stopping))
             continue;
         kl_event(p->k, p->obj, "Normal", "Killing", "Stopping container %s", c->name);
@@ -270,9 +276,11 @@ static void stop_kind(struct kl_pod *p, bool sidecars, int64_t now)
 
 static bool regulars_running(struct kl_pod *p)
 {
-    for (size_t i = 0; i < p->n_ctrs; i++)
-        if (!p->ctrs[i].sidecar && p->ctrs[i].rt_id && kl_ctr_check(&p->ctrs[i]) == 0)
+    for (size_t i = 0; i < kl_pod_n_all(p); i++) {
+        struct kl_ctr *c = kl_pod_ctr(p, i);
+        if (!c->sidecar && c->rt_id && kl_ctr_check(c) == 0)
             return true;
+    }
     return false;
 }
 
@@ -309,10 +317,10 @@ static char *status_image(const struct kl_ctr *c)
     return s;
 }
 
-static json_t *ctr_status(struct kl_ctr *c)
+json_t *kl_ctr_status(struct kl_ctr *c)
 {
     _cleanup_free_ char *image = status_image(c);
-    bool ready = c->init && !c->sidecar ? c->done : kl_ctr_is_ready(c);
+    bool ready = c->init && !c->sidecar ? c->done : !c->ephemeral && kl_ctr_is_ready(c);
     /* "o" steals: a fresh {} must not get a second reference */
     json_t *s = json_pack("{s:s,s:O,s:o,s:b,s:i,s:s,s:s,s:b}", "name", c->name, "state", c->state,
                           "lastState", c->last_state ? json_incref(c->last_state) : json_object(),
@@ -477,12 +485,15 @@ static json_t *pod_status(struct kl_pod *p)
     }
     json_t *cs = json_array(), *ics = json_array();
     for (size_t i = 0; i < p->n_ctrs; i++)
-        json_array_append_new(p->ctrs[i].init ? ics : cs, ctr_status(&p->ctrs[i]));
+        json_array_append_new(p->ctrs[i].init ? ics : cs, kl_ctr_status(&p->ctrs[i]));
     json_object_set_new(st, "containerStatuses", cs);
     if (json_array_size(ics))
         json_object_set_new(st, "initContainerStatuses", ics);
     else
         json_decref(ics);
+    json_t *eph = kl_eph_statuses(p);
+    if (eph)
+        json_object_set_new(st, "ephemeralContainerStatuses", eph);
     return st;
 }
 
@@ -499,6 +510,7 @@ bool kl_pod_sync(struct kl_pod *p)
             p->volumes_at_ns = now;
         }
         run_containers(p);
+        kl_eph_sync(p);
     }
     json_t *st = pod_status(p);
     if (kl_put_status(p->k, p->ns, p->name, st) == 0) {
@@ -511,8 +523,8 @@ bool kl_pod_sync(struct kl_pod *p)
 /* Kills and removes every container, the volumes, the sandbox, the pod cgroup and directory. */
 void kl_pod_cleanup(struct kl_pod *p)
 {
-    for (size_t i = 0; i < p->n_ctrs; i++)
-        kl_ctr_remove(&p->ctrs[i]);
+    for (size_t i = 0; i < kl_pod_n_all(p); i++)
+        kl_ctr_remove(kl_pod_ctr(p, i));
     kl_volumes_teardown(p);
     kl_sandbox_destroy(p);
     _cleanup_free_ char *cg = dd_asprintf("kubepods/pod%s", p->uid);
@@ -521,16 +533,24 @@ void kl_pod_cleanup(struct kl_pod *p)
     dd_rm_rf(p->dir, NULL);
 }
 
+void kl_ctr_release(struct kl_ctr *c)
+{
+    json_decref(c->spec), json_decref(c->state), json_decref(c->last_state);
+    free(c->name), free(c->log_path), free(c->prev_log), free(c->image_id);
+    dd_strv_free(c->env);
+    free(c->user), free(c->cwd);
+}
+
 void kl_pod_free(struct kl_pod *p)
 {
-    for (size_t i = 0; i < p->n_ctrs; i++) {
-        struct kl_ctr *c = &p->ctrs[i];
-        json_decref(c->spec), json_decref(c->state), json_decref(c->last_state);
-        free(c->name), free(c->log_path), free(c->prev_log), free(c->image_id);
-        dd_strv_free(c->env);
-        free(c->user), free(c->cwd);
-    }
+    for (size_t i = 0; i < p->n_ctrs; i++)
+        kl_ctr_release(&p->ctrs[i]);
     free(p->ctrs);
+    for (size_t i = 0; i < p->n_eph; i++) {
+        kl_ctr_release(p->eph[i]);
+        free(p->eph[i]);
+    }
+    free(p->eph);
     json_decref(p->obj);
     free(p->ns), free(p->name), free(p->uid), free(p->dir);
     dd_strv_free(p->events_sent);

@@ -258,6 +258,7 @@ int kps_build(const struct kps_in *in, struct rt_spec *ret, dd_err *e)
     set_ns(&s, RT_NS_NET, in->netns);
     set_ns(&s, RT_NS_IPC, in->ipcns);
     set_ns(&s, RT_NS_UTS, in->utsns);
+    set_ns(&s, RT_NS_PID, in->pidns);
     if (json_is_true(json_object_get(pspec, "hostNetwork")))
         host_ns(&s, RT_NS_NET), host_ns(&s, RT_NS_UTS);
     if (json_is_true(json_object_get(pspec, "hostIPC")))

@@ -24,6 +24,7 @@ struct kps_in {
     char *const *env;        /* resolved environment ("K=V"), image env first */
     const char *id, *upper_dir, *work_dir, *log_path, *cgroup_parent;
     const char *netns, *ipcns, *utsns;
+    const char *pidns; /* join this PID namespace (an ephemeral container's target), or NULL */
     const struct rt_mount *mounts;
     size_t n_mounts;
 };
