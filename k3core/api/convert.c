@@ -11,6 +11,9 @@
  * only two store boundaries: kobj_dump_for_store (to storage) and kobj_from_kv (from storage),
  * and takes keys from the storage resource, so create/update/patch/get/list/watch/delete and
  * the Event expiry need no other special case.
+ *
+ * autoscaling/v1 HorizontalPodAutoscalers are stored as autoscaling/v2 (upstream's storage
+ * version) through convert-hpa.c's structural conversion.
  */
 #include <string.h>
 
@@ -31,20 +34,26 @@ static const field_rename event_fields[] = {
 };
 
 typedef struct conversion {
-    const char *group, *resource;                    /* served */
+    const char *group, *resource, *version;          /* served (version NULL: any) */
     const char *st_group, *st_version, *st_resource; /* stored */
-    const field_rename *fields;
+    const field_rename *fields;                      /* top-level renames, or */
     size_t n_fields;
+    json_t *(*to_storage)(const json_t *);   /* a structural conversion (new object) */
+    json_t *(*from_storage)(const json_t *); /* and its inverse */
 } conversion;
 
 static const conversion table[] = {
-    {"events.k8s.io", "events", "", "v1", "events", event_fields, DD_ARRAY_SIZE(event_fields)},
+    {"events.k8s.io", "events", NULL, "", "v1", "events", event_fields, DD_ARRAY_SIZE(event_fields),
+     NULL, NULL},
+    {"autoscaling", "horizontalpodautoscalers", "v1", "autoscaling", "v2",
+     "horizontalpodautoscalers", NULL, 0, kobj_hpa_v1_to_v2, kobj_hpa_v2_to_v1},
 };
 
 static const conversion *find(const kres_resource *r)
 {
     for (size_t i = 0; r && i < DD_ARRAY_SIZE(table); i++)
-        if (!strcmp(table[i].group, r->group) && !strcmp(table[i].resource, r->resource))
+        if (!strcmp(table[i].group, r->group) && !strcmp(table[i].resource, r->resource) &&
+            (!table[i].version || !strcmp(table[i].version, r->version)))
             return &table[i];
     return NULL;
 }
@@ -81,7 +90,7 @@ json_t *kobj_to_storage(const kres_resource *r, const json_t *obj)
     const conversion *c = find(r);
     if (!c)
         return json_incref((json_t *)obj);
-    json_t *out = renamed(c, obj, true);
+    json_t *out = c->to_storage ? c->to_storage(obj) : renamed(c, obj, true);
     kobj_set_type(kobj_storage_res(r), out);
     return out;
 }
@@ -91,7 +100,7 @@ json_t *kobj_from_storage(const kres_resource *r, json_t *stored)
     const conversion *c = find(r);
     if (!c || !stored)
         return stored;
-    json_t *out = renamed(c, stored, false);
+    json_t *out = c->from_storage ? c->from_storage(stored) : renamed(c, stored, false);
     json_decref(stored);
     kobj_set_type(r, out);
     return out;

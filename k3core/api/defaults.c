@@ -290,6 +290,11 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
         def_str(obj_at(obj, "status"), "phase", "Active");
         jx_set_str(obj_at(kobj_meta(obj), "labels"), "kubernetes.io/metadata.name",
                    kobj_meta_str(obj, "name"));
+    } else if (!strcmp(g, "autoscaling") && !strcmp(res, "horizontalpodautoscalers")) {
+        if (!strcmp(r->version, "v2"))
+            kobj_hpa_v2_defaults(obj);
+        else
+            def_int(obj_at(obj, "spec"), "minReplicas", 1);
     } else if (!*g && strcmp(res, "secrets") == 0) {
         def_str(obj, "type", "Opaque");
     } else if (strcmp(g, "apiextensions.k8s.io") == 0 &&

@@ -30,6 +30,10 @@ char *kobj_dump_for_store(const kres_resource *r, const json_t *obj);
  * through). */
 json_t *kobj_from_storage(const kres_resource *r, json_t *stored);
 void kobj_set_rv(json_t *obj, int64_t rev);
+/* convert-hpa.c: HorizontalPodAutoscaler autoscaling/v1 ↔ v2 (new objects), v2's defaults. */
+json_t *kobj_hpa_v1_to_v2(const json_t *obj);
+json_t *kobj_hpa_v2_to_v1(const json_t *obj);
+void kobj_hpa_v2_defaults(json_t *obj);
 /* Sets apiVersion and kind of r as the first two keys. */
 void kobj_set_type(const kres_resource *r, json_t *obj);
 
