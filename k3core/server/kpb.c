@@ -2,6 +2,9 @@
  *
  * It reads varints, fixed 32/64-bit values and length-delimited fields, looks each field number up
  * in the message's generated descriptor, and emits jansson values with Go's JSON conventions.
+ * A field marked KPB_F_INLINE (a Go struct embedded with `json:",inline"`) is decoded as its
+ * message and its members merged into the parent object, as Go's JSON encoding flattens it; the
+ * generator checks that no inline member clashes with the parent's own fields.
  * Unknown field numbers are skipped (forward compatibility, as protobuf requires); wrong wire
  * types, truncated input, invalid UTF-8 in strings and nesting deeper than 64 levels are errors. It
  * does not encode: responses stay JSON, which every client accepts.
@@ -254,6 +257,12 @@ static int decode_field(const struct kpb_field *f, unsigned wt, struct rd *r, in
     int rc = decode_value(f->type, f->ref, r, depth, &v, e);
     if (rc < 0)
         return dd_err_wrap(e, "%s", f->name);
+    if (f->flags & KPB_F_INLINE) { /* an embedded struct: its fields belong to obj */
+        if (json_is_object(v))
+            json_object_update(obj, v);
+        json_decref(v);
+        return 0;
+    }
     put(obj, f, v);
     return 0;
 }

@@ -6,7 +6,8 @@
  * wire format generically with the descriptor tables generated from the upstream .proto files
  * (k3core/data/k8s-proto.c) and builds the JSON object the rest of the server handles, following
  * the Go JSON encoding: Time → RFC 3339 (zero omitted), Quantity → string, IntOrString → int or
- * string, bytes → base64, RawExtension/FieldsV1 → embedded JSON, empty strings omitted.
+ * string, bytes → base64, RawExtension/FieldsV1 → embedded JSON, empty strings omitted, inline
+ * (embedded) structs merged into their parent object. There is no encoder: responses are JSON.
  */
 #ifndef K3CORE_KPB_H
 #define K3CORE_KPB_H
@@ -40,12 +41,18 @@ enum kpb_special {
     KPB_SP_ITEMS,   /* ExtraValue, Verbs: JSON is the bare `items` array */
 };
 
+/* A message field that is an embedded Go struct with `json:",inline"` (IngressRule's
+ * ingressRuleValue, Volume's volumeSource, Probe's handler, ...): its fields are merged into the
+ * parent JSON object instead of nesting under the proto field name. */
+#define KPB_F_INLINE 1
+
 struct kpb_field {
     unsigned num;
-    const char *name;
-    unsigned char type; /* enum kpb_type */
-    unsigned char aux;  /* repeated flag; for KPB_MAP the value's kpb_type */
-    int ref;            /* index in kpb_msgs of the message (or map value) type, else -1 */
+    const char *name;    /* the JSON name */
+    unsigned char type;  /* enum kpb_type */
+    unsigned char aux;   /* repeated flag; for KPB_MAP the value's kpb_type */
+    int ref;             /* index in kpb_msgs of the message (or map value) type, else -1 */
+    unsigned char flags; /* KPB_F_* */
 };
 
 struct kpb_msg {

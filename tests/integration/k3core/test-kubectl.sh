@@ -1,7 +1,8 @@
 #!/bin/sh
 # kubectl 1.27, 1.30 and 1.33 against one k3core server: discovery, Table output, output formats,
 # create/apply (client- and server-side), replace conflicts, the three patch types, label,
-# annotate, scale, delete -l, wait, explain, diff, server dry-run and a CRD with custom resources.
+# annotate, scale, delete -l, wait, explain, diff, server dry-run, a CRD with custom resources, and
+# kubectl 1.33's protobuf bodies for `create ingress|deployment|cronjob|job`.
 . "$(dirname "$0")/lib.sh"
 k3core_start
 
@@ -157,6 +158,37 @@ for k in "$K127" "$K133"; do
     expect_contains "$(cat "$K3CORE_TMP/w.out")" "ADDED" "$k get -w"
     grep -q "ADDED.*$name" "$K3CORE_TMP/w.out" || fail "$k get -w missed the new configmap: $(cat "$K3CORE_TMP/w.out")"
 done
+
+# kubectl 1.33 sends protobuf bodies for built-in kinds with `create <kind>`; inline (embedded)
+# structs such as IngressRule.ingressRuleValue must land at the outer level of the stored object
+pb_create() {
+    out=$($K133 -n ns133 -v=8 create "$@" 2>&1) || fail "create $*: $out"
+    expect_contains "$out" "Content-Type: application/vnd.kubernetes.protobuf" "create $1 protobuf"
+}
+pb_create ingress demo --rule="foo.com/bar=svc:80"
+out=$($K133 -n ns133 get ingress demo -o jsonpath='{.spec.rules[0].host} {.spec.rules[0].http.paths[0].path} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service.name}:{.spec.rules[0].http.paths[0].backend.service.port.number}')
+[ "$out" = "foo.com /bar Exact svc:80" ] || fail "ingress rule from protobuf: $out"
+$K133 -n ns133 get ingress demo -o json | grep -q ingressRuleValue && fail "ingressRuleValue stored"
+pb_create ingress demo2 --default-backend=def:8080 --rule="bar.com/*=svc2:http,tls=cert1"
+out=$($K133 -n ns133 get ingress demo2 -o jsonpath='{.spec.defaultBackend.service.name}:{.spec.defaultBackend.service.port.number} {.spec.rules[0].host}{.spec.rules[0].http.paths[0].path} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service.port.name} {.spec.tls[0].secretName}')
+[ "$out" = "def:8080 bar.com/ Prefix http cert1" ] || fail "ingress 2 from protobuf: $out"
+expect_contains "$($K133 -n ns133 get ingress)" "bar.com" "ingress hosts column"
+pb_create deployment pbd --image=nginx:1.25 --replicas=2 --port=80
+out=$($K133 -n ns133 get deploy pbd -o jsonpath='{.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.selector.matchLabels.app}')
+[ "$out" = "2 nginx:1.25 80 pbd" ] || fail "deployment from protobuf: $out"
+pb_create cronjob pbc --image=busybox:latest --schedule='*/5 * * * *' -- echo hi
+out=$($K133 -n ns133 get cronjob pbc -o jsonpath='{.spec.schedule} {.spec.jobTemplate.spec.template.spec.containers[0].command[1]} {.spec.jobTemplate.spec.template.spec.restartPolicy}')
+[ "$out" = "*/5 * * * * hi OnFailure" ] || fail "cronjob from protobuf: $out"
+pb_create job pbj --image=busybox:latest -- echo hi
+out=$($K133 -n ns133 get job pbj -o jsonpath='{.spec.template.spec.containers[0].command[0]} {.spec.template.spec.restartPolicy}')
+[ "$out" = "echo Never" ] || fail "job from protobuf: $out"
+pb_create job pbj2 --from=cronjob/pbc
+out=$($K133 -n ns133 get job pbj2 -o jsonpath='{.metadata.ownerReferences[0].name} {.spec.template.spec.containers[0].image}')
+[ "$out" = "pbc busybox:latest" ] || fail "job from cronjob (protobuf): $out"
+$K133 -n ns133 delete ingress demo demo2 >/dev/null
+$K133 -n ns133 delete deploy pbd >/dev/null
+$K133 -n ns133 delete cronjob pbc >/dev/null
+$K133 -n ns133 delete job pbj pbj2 >/dev/null
 
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null
