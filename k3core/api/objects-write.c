@@ -144,7 +144,8 @@ static void init_status(const kres_resource *r, json_t *obj)
     }
     if (!r->group[0] && strcmp(r->resource, "namespaces") == 0)
         return; /* defaults.c sets phase Active */
-    if (!r->group[0] && strcmp(r->resource, "services") == 0) {
+    if ((!r->group[0] && strcmp(r->resource, "services") == 0) ||
+        (!strcmp(r->group, "networking.k8s.io") && !strcmp(r->resource, "ingresses"))) {
         json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
         return;
     }

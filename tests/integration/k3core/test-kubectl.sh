@@ -169,6 +169,8 @@ pb_create ingress demo --rule="foo.com/bar=svc:80"
 out=$($K133 -n ns133 get ingress demo -o jsonpath='{.spec.rules[0].host} {.spec.rules[0].http.paths[0].path} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service.name}:{.spec.rules[0].http.paths[0].backend.service.port.number}')
 [ "$out" = "foo.com /bar Exact svc:80" ] || fail "ingress rule from protobuf: $out"
 $K133 -n ns133 get ingress demo -o json | grep -q ingressRuleValue && fail "ingressRuleValue stored"
+[ "$($K133 -n ns133 get ingress demo -o jsonpath='{.status}')" = '{"loadBalancer":{}}' ] ||
+    fail "ingress status as upstream: $($K133 -n ns133 get ingress demo -o jsonpath='{.status}')"
 pb_create ingress demo2 --default-backend=def:8080 --rule="bar.com/*=svc2:http,tls=cert1"
 out=$($K133 -n ns133 get ingress demo2 -o jsonpath='{.spec.defaultBackend.service.name}:{.spec.defaultBackend.service.port.number} {.spec.rules[0].host}{.spec.rules[0].http.paths[0].path} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service.port.name} {.spec.tls[0].secretName}')
 [ "$out" = "def:8080 bar.com/ Prefix http cert1" ] || fail "ingress 2 from protobuf: $out"
