@@ -41,6 +41,39 @@ typedef struct snapshot {
     json_t *uids; /* uid → true */
 } snapshot;
 
+/* What the passes read of an object: its metadata's uid, namespace, name, deletionTimestamp,
+ * finalizers and owner uids, and a namespace's spec.finalizers. Keeping only these (each object
+ * is parsed and dropped in turn) makes a pass over every stored object cost a fraction of the
+ * parsed objects' memory. */
+static json_t *slim(json_t *o)
+{
+    const json_t *meta = json_object_get(o, "metadata");
+    json_t *m = json_object();
+    static const char *const keep[] = {"uid", "namespace", "name", "deletionTimestamp",
+                                       "finalizers"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(keep); i++) {
+        json_t *v = json_object_get(meta, keep[i]);
+        if (v)
+            json_object_set(m, keep[i], v);
+    }
+    json_t *refs = json_object_get(meta, "ownerReferences");
+    if (json_array_size(refs)) {
+        json_t *slim_refs = json_array(), *ref;
+        size_t i;
+        json_array_foreach(refs, i, ref)
+        {
+            json_array_append_new(slim_refs,
+                                  json_pack("{s:O?}", "uid", json_object_get(ref, "uid")));
+        }
+        json_object_set_new(m, "ownerReferences", slim_refs);
+    }
+    json_t *out = json_pack("{s:o}", "metadata", m);
+    json_t *spec_fins = json_object_get(json_object_get(o, "spec"), "finalizers");
+    if (spec_fins)
+        json_object_set_new(out, "spec", json_pack("{s:O}", "finalizers", spec_fins));
+    return out;
+}
+
 static int take_snapshot(kobj_api *api, snapshot *s, dd_err *e)
 {
     int r = kst_list_prefix(api->store, "/registry/", NULL, 0, 0, &s->all, e);
@@ -49,11 +82,17 @@ static int take_snapshot(kobj_api *api, snapshot *s, dd_err *e)
     s->objs = json_array();
     s->uids = json_object();
     for (size_t i = 0; i < s->all.n; i++) {
-        json_t *o = kobj_parse_value(s->all.items[i].value, s->all.items[i].len);
+        json_t *full = kobj_parse_value(s->all.items[i].value, s->all.items[i].len);
+        json_t *o = full ? slim(full) : json_null();
+        json_decref(full);
         const char *uid = kobj_meta_str(o, "uid");
         if (uid)
             json_object_set_new(s->uids, uid, json_true());
-        json_array_append_new(s->objs, o ? o : json_null());
+        json_array_append_new(s->objs, o);
+        /* the raw values are not needed any more */
+        free(s->all.items[i].value);
+        s->all.items[i].value = NULL;
+        s->all.items[i].len = 0;
     }
     return 0;
 }

@@ -90,22 +90,21 @@ static json_t *metric_to_v2(const json_t *m, bool status)
         copy_key(src, "name", s, "name");
         if (!strcmp(mem, "containerResource"))
             copy_key(src, "container", s, "container");
-        json_object_set_new(src, tk,
-                            status ? v2_value(s, true, NULL, "currentAverageValue",
-                                              "currentAverageUtilization")
-                                   : v2_value(s, false, NULL, "targetAverageValue",
-                                              "targetAverageUtilization"));
+        json_object_set_new(
+            src, tk,
+            status ? v2_value(s, true, NULL, "currentAverageValue", "currentAverageUtilization")
+                   : v2_value(s, false, NULL, "targetAverageValue", "targetAverageUtilization"));
     } else if (!strcmp(mem, "pods")) {
         json_object_set_new(src, "metric", identifier(s, "metricName", "selector"));
-        json_object_set_new(src, tk,
-                            v2_value(s, status, NULL,
-                                     status ? "currentAverageValue" : "targetAverageValue", NULL));
+        json_object_set_new(
+            src, tk,
+            v2_value(s, status, NULL, status ? "currentAverageValue" : "targetAverageValue", NULL));
     } else if (!strcmp(mem, "object")) {
         copy_key(src, "describedObject", s, "target");
         json_object_set_new(src, "metric", identifier(s, "metricName", "selector"));
-        json_object_set_new(src, tk,
-                            v2_value(s, status, status ? "currentValue" : "targetValue",
-                                     "averageValue", NULL));
+        json_object_set_new(
+            src, tk,
+            v2_value(s, status, status ? "currentValue" : "targetValue", "averageValue", NULL));
     } else {
         json_object_set_new(src, "metric", identifier(s, "metricName", "metricSelector"));
         json_object_set_new(src, tk,
@@ -218,8 +217,8 @@ void kobj_hpa_v2_defaults(json_t *obj)
         json_object_set_new(spec, "minReplicas", json_integer(1));
     if (!json_array_size(json_object_get(spec, "metrics")))
         json_object_set_new(spec, "metrics",
-                            json_pack("[{s:s,s:{s:s,s:{s:s,s:i}}}]", "type", "Resource",
-                                      "resource", "name", "cpu", "target", "type", "Utilization",
+                            json_pack("[{s:s,s:{s:s,s:{s:s,s:i}}}]", "type", "Resource", "resource",
+                                      "name", "cpu", "target", "type", "Utilization",
                                       "averageUtilization", 80));
     json_t *b = json_object_get(spec, "behavior");
     if (!json_is_object(b))
@@ -237,10 +236,10 @@ void kobj_hpa_v2_defaults(json_t *obj)
         if (!json_object_get(r, "stabilizationWindowSeconds"))
             json_object_set_new(r, "stabilizationWindowSeconds", json_integer(i ? 300 : 0));
         if (!json_array_size(json_object_get(r, "policies")))
-            json_object_set_new(r, "policies",
-                                i ? json_pack("[o]", policy("Percent", 100, 15))
-                                  : json_pack("[o,o]", policy("Pods", 4, 15),
-                                              policy("Percent", 100, 15)));
+            json_object_set_new(
+                r, "policies",
+                i ? json_pack("[o]", policy("Percent", 100, 15))
+                  : json_pack("[o,o]", policy("Pods", 4, 15), policy("Percent", 100, 15)));
     }
 }
 
@@ -271,10 +270,10 @@ json_t *kobj_hpa_v1_to_v2(const json_t *obj)
         json_t *metrics = convert_list(ann_metrics, false, true);
         json_t *cpu = json_object_get(spec, "targetCPUUtilizationPercentage");
         if (json_is_integer(cpu))
-            json_array_append_new(metrics, json_pack("{s:s,s:{s:s,s:{s:s,s:O}}}", "type",
-                                                     "Resource", "resource", "name", "cpu",
-                                                     "target", "type", "Utilization",
-                                                     "averageUtilization", cpu));
+            json_array_append_new(metrics,
+                                  json_pack("{s:s,s:{s:s,s:{s:s,s:O}}}", "type", "Resource",
+                                            "resource", "name", "cpu", "target", "type",
+                                            "Utilization", "averageUtilization", cpu));
         json_object_del(spec, "targetCPUUtilizationPercentage");
         if (json_array_size(metrics))
             json_object_set(spec, "metrics", metrics);
@@ -287,9 +286,9 @@ json_t *kobj_hpa_v1_to_v2(const json_t *obj)
         json_t *cur = convert_list(ann_current, true, true);
         json_t *cpu = json_object_get(status, "currentCPUUtilizationPercentage");
         if (json_is_integer(cpu))
-            json_array_append_new(cur, json_pack("{s:s,s:{s:s,s:{s:O}}}", "type", "Resource",
-                                                 "resource", "name", "cpu", "current",
-                                                 "averageUtilization", cpu));
+            json_array_append_new(cur,
+                                  json_pack("{s:s,s:{s:s,s:{s:O}}}", "type", "Resource", "resource",
+                                            "name", "cpu", "current", "averageUtilization", cpu));
         json_object_del(status, "currentCPUUtilizationPercentage");
         if (json_array_size(cur))
             json_object_set(status, "currentMetrics", cur);

@@ -12,6 +12,7 @@
 #include "k3core/kubelet/kubelet.h"
 #include "k3core/server/table-internal.h"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -270,6 +271,14 @@ static void ksrv_release(struct ksrv *s)
     free(s->issuer);
 }
 
+/* After a burst (a rollout, 100 pods at once) malloc keeps freed memory in its free lists;
+ * give it back once the loop has been quiet for a second, as dindd does. */
+static void on_idle(void *data)
+{
+    (void)data;
+    malloc_trim(0);
+}
+
 int ksrv_run(const struct kcfg *cfg)
 {
     struct ksrv s = {.cfg = cfg, .start_ns = dd_now_ns()};
@@ -311,6 +320,7 @@ int ksrv_run(const struct kcfg *cfg)
     }
     s.ctrl_timer = ev_timer_add(s.loop, 200, 0, on_controllers, &s);
     s.nodelife_timer = ev_timer_add(s.loop, 5000, 5000, on_nodelife, &s);
+    ev_set_idle(s.loop, 1000, on_idle, NULL);
     dd_info("Running kube-apiserver on https://%s:%d", cfg->bind_address, cfg->https_port);
     dd_info("k3s is up and running");
     ev_run(s.loop);

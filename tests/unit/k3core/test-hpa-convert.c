@@ -44,18 +44,18 @@ TEST(hpa_v2_to_v1_shapes)
     CHECK_EQ_INT(json_integer_value(json_object_get(spec, "targetCPUUtilizationPercentage")), 55);
     CHECK(json_object_get(spec, "metrics") == NULL);
     CHECK_EQ_STR(ann(v1, "autoscaling.alpha.kubernetes.io/metrics"),
-                "[{\"type\":\"Object\",\"object\":{\"target\":{\"kind\":\"Ingress\",\"name\":"
-                "\"i\"},\"metricName\":\"rps\",\"selector\":{\"matchLabels\":{\"a\":\"b\"}},"
-                "\"targetValue\":\"10k\"}},{\"type\":\"External\",\"external\":{\"metricName\":"
-                "\"queue\",\"targetAverageValue\":\"30\"}},{\"type\":\"ContainerResource\","
-                "\"containerResource\":{\"name\":\"memory\",\"container\":\"app\","
-                "\"targetAverageUtilization\":70}}]");
+                 "[{\"type\":\"Object\",\"object\":{\"target\":{\"kind\":\"Ingress\",\"name\":"
+                 "\"i\"},\"metricName\":\"rps\",\"selector\":{\"matchLabels\":{\"a\":\"b\"}},"
+                 "\"targetValue\":\"10k\"}},{\"type\":\"External\",\"external\":{\"metricName\":"
+                 "\"queue\",\"targetAverageValue\":\"30\"}},{\"type\":\"ContainerResource\","
+                 "\"containerResource\":{\"name\":\"memory\",\"container\":\"app\","
+                 "\"targetAverageUtilization\":70}}]");
     json_t *st = json_object_get(v1, "status");
     CHECK_EQ_INT(json_integer_value(json_object_get(st, "currentCPUUtilizationPercentage")), 41);
     CHECK(json_object_get(st, "conditions") == NULL);
     CHECK_EQ_STR(ann(v1, "autoscaling.alpha.kubernetes.io/current-metrics"),
-                "[{\"type\":\"External\",\"external\":{\"metricName\":\"queue\","
-                "\"currentAverageValue\":\"12\"}}]");
+                 "[{\"type\":\"External\",\"external\":{\"metricName\":\"queue\","
+                 "\"currentAverageValue\":\"12\"}}]");
     CHECK(ann(v1, "autoscaling.alpha.kubernetes.io/conditions") != NULL);
     json_decref(v1);
     json_decref(v2);
@@ -86,9 +86,10 @@ TEST(hpa_v1_defaults_in_v2)
     CHECK_EQ_INT(json_integer_value(json_object_get(spec, "minReplicas")), 1);
     json_t *m = json_array_get(json_object_get(spec, "metrics"), 0);
     CHECK_EQ_STR(json_string_value(json_object_get(json_object_get(m, "resource"), "name")), "cpu");
-    CHECK_EQ_INT(json_integer_value(json_object_get(
-                 json_object_get(json_object_get(m, "resource"), "target"), "averageUtilization")),
-             80);
+    CHECK_EQ_INT(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(m, "resource"), "target"), "averageUtilization")),
+        80);
     CHECK(json_object_get(spec, "behavior") == NULL);
     json_decref(v2);
     json_decref(v1);
