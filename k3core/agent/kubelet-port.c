@@ -53,8 +53,7 @@ static void h_stream(http_req *req)
     const enum kstream_kind *kind = http_req_route_data(req);
     kobj_status st = {0};
     if (kstream_pod_serve(kp->loop, kp->kubelet, req, *kind, http_req_param(req, "ns"),
-                          http_req_param(req, "pod"), http_req_param(req, "container"),
-                          &st) < 0) {
+                          http_req_param(req, "pod"), http_req_param(req, "container"), &st) < 0) {
         json_t *j = kobj_status_json(&st);
         http_reply_json(req, st.code ? st.code : 500, j);
         json_decref(j);

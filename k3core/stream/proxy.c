@@ -54,11 +54,20 @@ static const char *find_header(char *const *headers, const char *name)
 
 static bool dropped(const char *name, bool upgrade)
 {
-    static const char *const always[] = {
-        "Host",           "Authorization",     "Proxy-Authorization", "Proxy-Connection",
-        "Cookie",         "Content-Length",    "Transfer-Encoding",   "Expect",
-        "Keep-Alive",     "TE",                "Trailer",             "X-Remote-User",
-        "X-Remote-Group", "X-Forwarded-Client-Cert"};
+    static const char *const always[] = {"Host",
+                                         "Authorization",
+                                         "Proxy-Authorization",
+                                         "Proxy-Connection",
+                                         "Cookie",
+                                         "Content-Length",
+                                         "Transfer-Encoding",
+                                         "Expect",
+                                         "Keep-Alive",
+                                         "TE",
+                                         "Trailer",
+                                         "X-Remote-User",
+                                         "X-Remote-Group",
+                                         "X-Forwarded-Client-Cert"};
     for (size_t i = 0; i < DD_ARRAY_SIZE(always); i++)
         if (!strcasecmp(name, always[i]))
             return true;
@@ -130,8 +139,8 @@ struct kproxy {
     ev_io *io;
     ev_timer *timer;
     SSL *ssl;
-    char *addr;  /* "host:port", for messages */
-    dd_buf out;  /* toward the kubelet */
+    char *addr; /* "host:port", for messages */
+    dd_buf out; /* toward the kubelet */
     size_t out_off;
     dd_buf head; /* the kubelet's first bytes, before the takeover */
     bool kubelet_eof, client_eof, shut_pending, shut_sent;
@@ -249,8 +258,8 @@ static void px_flush(struct kproxy *px)
         }
         char buf[256];
         if (px->state == PX_WAIT)
-            px_fail(px, 500, "InternalError", "error sending request to backend %s: %s",
-                    px->addr, ssl_reason(buf, sizeof(buf)));
+            px_fail(px, 500, "InternalError", "error sending request to backend %s: %s", px->addr,
+                    ssl_reason(buf, sizeof(buf)));
         else
             px_end(px);
         return;
@@ -313,8 +322,7 @@ static void px_kubelet_eof(struct kproxy *px)
     px->kubelet_eof = true;
     if (px->state == PX_WAIT) {
         px_fail(px, 502, "InternalError",
-                "error reading from backend %s: the connection closed before a response",
-                px->addr);
+                "error reading from backend %s: the connection closed before a response", px->addr);
         return;
     }
     http_raw_shutdown(px->raw);
@@ -472,8 +480,7 @@ static void px_on_timer(ev_timer *t, void *data)
         px_fail(px, 500, "InternalError", "error dialing backend: tls handshake with %s: timeout",
                 px->addr);
     else
-        px_fail(px, 504, "Timeout", "timeout awaiting response headers from backend %s",
-                px->addr);
+        px_fail(px, 504, "Timeout", "timeout awaiting response headers from backend %s", px->addr);
 }
 
 static void px_on_req_close(http_req *req, void *data)

@@ -233,6 +233,12 @@ out=$(ina curl -sS -i -N --max-time 10 --cacert "$DA/server/tls/server-ca.crt" \
 expect_contains "$out" "HTTP/1.1 101" "WebSocket exec through the server"
 expect_contains "$out" "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" "WebSocket exec through the server"
 expect_contains "$out" "ws-ok" "WebSocket exec through the server"
+# megabytes both ways, through the relay's queues: stdin up, a download through port-forward down
+head -c 3000000 /dev/urandom >"$K3CORE_TMP/big"
+bigsum=$(md5sum <"$K3CORE_TMP/big" | cut -d' ' -f1)
+websum=$($K exec web -- sh -c 'head -c 4000000 /dev/urandom >/w/big && md5sum </w/big') ||
+    fail "cannot write /w/big in web: $websum"
+websum=${websum%% *}
 lport=18080
 for kc in $K127 $K133; do
     k="ina $kc"
@@ -246,6 +252,8 @@ for kc in $K127 $K133; do
     out=$(seq 1 20000 | $k exec -i web -- sh -c 'tr 0-9 a-j | tail -n 1' 2>&1) ||
         fail "$kc exec -i on node-b: $out"
     expect_contains "$out" "caaaa" "$kc exec -i stdin on node-b"
+    out=$($k exec -i web -- md5sum <"$K3CORE_TMP/big" 2>&1) || fail "$kc exec -i of 3 MB on node-b: $out"
+    expect_contains "$out" "$bigsum" "$kc exec -i of 3 MB on node-b"
     lport=$((lport + 1))
     $k port-forward pod/web "$lport:8080" >"$K3CORE_TMP/pf.log" 2>&1 &
     PF_PID=$!
@@ -257,6 +265,8 @@ for kc in $K127 $K133; do
         sleep 0.2
     done
     out=$(ina curl -sS --max-time 10 "http://127.0.0.1:$lport/cgi-bin/ip" 2>&1) || out="curl failed: $out"
+    sum=$(ina curl -sS --max-time 30 "http://127.0.0.1:$lport/big" | md5sum | cut -d' ' -f1)
+    [ "$sum" = "$websum" ] || fail "$kc port-forward download of 4 MB from node-b: md5 $sum, want $websum"
     kill $PF_PID 2>/dev/null || true
     wait $PF_PID 2>/dev/null || true
     expect_contains "$out" "two-node-ok" "$kc port-forward GET to web on node-b"
