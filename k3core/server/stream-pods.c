@@ -7,42 +7,25 @@
  * /portForward/NS/POD) with the client's query, verified against the server CA and presenting
  * the client-kube-apiserver certificate (kstream_proxy).
  */
-#include <arpa/inet.h>
-
 #include "k3core/server/server-internal.h"
 #include "k3core/stream/stream.h"
 
-/* A path segment: names are DNS labels, but a container name from the query is anyone's input. */
-static void add_segment(dd_buf *b, const char *s)
+/* The kubelet's path: the client's query, and the container it names, or the pod's only one
+ * (kubectl always names one; upstream's apiserver defaults it likewise). */
+static char *kubelet_target(http_req *req, const kobj_req *kr, enum kstream_kind kind,
+                            const json_t *pod)
 {
-    dd_buf_addc(b, '/');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_')
-            dd_buf_addc(b, (char)*p);
-        else
-            dd_buf_addf(b, "%%%02X", *p);
-    }
-}
-
-/* The kubelet's path for the request, with the client's query. */
-static char *kubelet_target(http_req *req, const kobj_req *kr, enum kstream_kind kind)
-{
-    static const char *const prefix[] = {[KSTREAM_LOG] = "/containerLogs",
-                                         [KSTREAM_EXEC] = "/exec",
-                                         [KSTREAM_ATTACH] = "/attach",
-                                         [KSTREAM_PORTFORWARD] = "/portForward"};
-    dd_buf b = DD_BUF_INIT;
-    dd_buf_adds(&b, prefix[kind]);
-    add_segment(&b, kr->ns);
-    add_segment(&b, kr->name);
     const char *container = http_req_query(req, "container");
-    if (kind != KSTREAM_PORTFORWARD && container && *container)
-        add_segment(&b, container);
-    const char *q = strchr(http_req_target(req), '?');
-    if (q)
-        dd_buf_adds(&b, q);
-    return dd_buf_detach(&b, NULL);
+    const json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
+    if ((!container || !*container) && json_array_size(cs) == 1)
+        container = json_string_value(json_object_get(json_array_get(cs, 0), "name"));
+    _cleanup_strv_free_ char **q = NULL;
+    const char *k, *v;
+    for (size_t i = 0; http_req_query_at(req, i, &k, &v); i++) {
+        q = dd_strv_push(q, k);
+        q = dd_strv_push(q, v ? v : "");
+    }
+    return kstream_kubelet_target(kind, kr->ns, kr->name, container, q);
 }
 
 /* The node's InternalIP and kubelet port. */
@@ -83,7 +66,7 @@ static int kubelet_endpoint(struct ksrv *s, const char *node, char **ret_ip, int
 }
 
 static int serve_remote(struct ksrv *s, http_req *req, const kobj_req *kr, enum kstream_kind kind,
-                        const char *node, kobj_status *st)
+                        const json_t *pod, const char *node, kobj_status *st)
 {
     _cleanup_free_ char *ip = NULL;
     int port = 0;
@@ -94,7 +77,7 @@ static int serve_remote(struct ksrv *s, http_req *req, const kobj_req *kr, enum 
         if (!(s->kubelet_tls = pki_kubelet_client_ctx(s->pki, &e)))
             return kobj_fail(st, 500, "InternalError", "error dialing backend: %s", e.msg);
     }
-    _cleanup_free_ char *target = kubelet_target(req, kr, kind);
+    _cleanup_free_ char *target = kubelet_target(req, kr, kind, pod);
     struct kstream_proxy_target t = {
         .tls = s->kubelet_tls, .host = ip, .port = port, .target = target};
     return kstream_proxy(s->loop, req, &t, st);
@@ -111,10 +94,12 @@ int ksrv_handle_pod_stream(struct ksrv *s, http_req *req, const kobj_req *kr, ko
     json_t *pod = NULL;
     if (kobj_get(s->api, kr, &pod, st) < 0)
         return -1;
-    const char *n = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
-    _cleanup_free_ char *node = n ? dd_strdup(n) : NULL;
-    json_decref(pod);
+    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+    int r;
     if (node && !dd_streq(node, s->cfg->node_name))
-        return serve_remote(s, req, kr, kind, node, st);
-    return kstream_pod_serve(s->loop, s->kubelet, req, kind, kr->ns, kr->name, NULL, st);
+        r = serve_remote(s, req, kr, kind, pod, node, st);
+    else
+        r = kstream_pod_serve(s->loop, s->kubelet, req, kind, kr->ns, kr->name, NULL, st);
+    json_decref(pod);
+    return r;
 }

@@ -126,6 +126,53 @@ int kstream_proxy_status(const char *data, size_t len)
     return eol ? code : 0;
 }
 
+/* ---- the kubelet's path ---- */
+
+static void add_escaped(dd_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~')
+            dd_buf_addc(b, (char)*p);
+        else
+            dd_buf_addf(b, "%%%02X", *p);
+    }
+}
+
+char *kstream_kubelet_target(enum kstream_kind kind, const char *ns, const char *pod,
+                             const char *container, char *const *query)
+{
+    static const char *const prefix[] = {[KSTREAM_LOG] = "/containerLogs",
+                                         [KSTREAM_EXEC] = "/exec",
+                                         [KSTREAM_ATTACH] = "/attach",
+                                         [KSTREAM_PORTFORWARD] = "/portForward"};
+    static const char *const renamed[][2] = {
+        {"stdin", "input"}, {"stdout", "output"}, {"stderr", "error"}};
+    dd_buf b = DD_BUF_INIT;
+    dd_buf_adds(&b, prefix[kind]);
+    const char *segs[] = {ns, pod, kind == KSTREAM_PORTFORWARD ? NULL : container};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(segs) && segs[i] && *segs[i]; i++) {
+        dd_buf_addc(&b, '/');
+        add_escaped(&b, segs[i]);
+    }
+    char sep = '?';
+    for (size_t i = 0; query && query[i] && query[i + 1]; i += 2) {
+        const char *k = query[i];
+        if (!strcmp(k, "container"))
+            continue;
+        for (size_t j = 0;
+             (kind == KSTREAM_EXEC || kind == KSTREAM_ATTACH) && j < DD_ARRAY_SIZE(renamed); j++)
+            if (!strcmp(k, renamed[j][0]))
+                k = renamed[j][1];
+        dd_buf_addc(&b, sep);
+        add_escaped(&b, k);
+        dd_buf_addc(&b, '=');
+        add_escaped(&b, query[i + 1]);
+        sep = '&';
+    }
+    return dd_buf_detach(&b, NULL);
+}
+
 /* ---- the relay ---- */
 
 enum px_state { PX_CONNECT, PX_HANDSHAKE, PX_WAIT, PX_RELAY, PX_DONE };

@@ -86,6 +86,14 @@ int kstream_proxy(ev_loop *loop, http_req *req, const struct kstream_proxy_targe
  * "Connection: close". body_len > 0 adds its Content-Length. */
 char *kstream_proxy_head(const char *method, const char *target, const char *host,
                          char *const *headers, size_t body_len);
+/* The kubelet's path and query for a stream of pod ns/pod (upstream kubelet's scheme, as
+ * upstream's apiserver builds it): /containerLogs/NS/POD/C, /exec/NS/POD/C, /attach/NS/POD/C,
+ * /portForward/NS/POD; container NULL or "" leaves the segment out (the kubelet then takes the
+ * pod's only container). query: the client's decoded key/value pairs (NULL-terminated), passed
+ * on re-encoded without `container`; for exec and attach stdin, stdout and stderr become
+ * upstream kubelet's input, output and error. Caller frees. */
+char *kstream_kubelet_target(enum kstream_kind kind, const char *ns, const char *pod,
+                             const char *container, char *const *query);
 /* The status code of a response head's first line ("HTTP/1.1 101 Switching Protocols\r\n"):
  * 100..599, 0 when the line is not complete yet, -EPROTO when it is not an HTTP status line. */
 int kstream_proxy_status(const char *data, size_t len);

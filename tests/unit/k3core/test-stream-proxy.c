@@ -11,26 +11,26 @@
 TEST(proxy_head_upgrade)
 {
     const char *h[] = {"Host",
-                 "127.0.0.1:6443",
-                 "Authorization",
-                 "Bearer secret",
-                 "User-Agent",
-                 "kubectl/v1.27.0",
-                 "Connection",
-                 "Upgrade",
-                 "Upgrade",
-                 "SPDY/3.1",
-                 "X-Stream-Protocol-Version",
-                 "v4.channel.k8s.io",
-                 "X-Stream-Protocol-Version",
-                 "v3.channel.k8s.io",
-                 "Impersonate-User",
-                 "admin",
-                 "Content-Length",
-                 "0",
-                 "Cookie",
-                 "a=b",
-                 NULL};
+                       "127.0.0.1:6443",
+                       "Authorization",
+                       "Bearer secret",
+                       "User-Agent",
+                       "kubectl/v1.27.0",
+                       "Connection",
+                       "Upgrade",
+                       "Upgrade",
+                       "SPDY/3.1",
+                       "X-Stream-Protocol-Version",
+                       "v4.channel.k8s.io",
+                       "X-Stream-Protocol-Version",
+                       "v3.channel.k8s.io",
+                       "Impersonate-User",
+                       "admin",
+                       "Content-Length",
+                       "0",
+                       "Cookie",
+                       "a=b",
+                       NULL};
     char *s = kstream_proxy_head("POST", "/exec/default/web/web?command=ls&stdout=true",
                                  "10.0.0.2:10250", (char *const *)h, 0);
     CHECK_EQ_STR(s, "POST /exec/default/web/web?command=ls&stdout=true HTTP/1.1\r\n"
@@ -53,21 +53,54 @@ TEST(proxy_head_upgrade)
 TEST(proxy_head_plain)
 {
     /* Upgrade without Connection: upgrade is no upgrade; hop-by-hop headers go, close is asked */
-    const char *h[] = {"Accept",         "*/*",       "Connection", "keep-alive", "Upgrade",
-                 "SPDY/3.1",       "Keep-Alive", "300",        "TE",         "trailers",
-                 "X-Remote-Group", "system:masters", NULL};
-    char *s = kstream_proxy_head("GET", "/containerLogs/a/b/c?follow=true", "h:1", (char *const *)h, 0);
+    const char *h[] = {
+        "Accept", "*/*", "Connection", "keep-alive",     "Upgrade",        "SPDY/3.1", "Keep-Alive",
+        "300",    "TE",  "trailers",   "X-Remote-Group", "system:masters", NULL};
+    char *s =
+        kstream_proxy_head("GET", "/containerLogs/a/b/c?follow=true", "h:1", (char *const *)h, 0);
     CHECK_EQ_STR(s, "GET /containerLogs/a/b/c?follow=true HTTP/1.1\r\nHost: h:1\r\n"
                     "Accept: */*\r\nConnection: close\r\n\r\n");
     free(s);
     /* no injection through names or values; a body gets its length */
-    const char *bad[] = {"X-A", "1\r\nX-Evil: 1", "X-B\r\nX-Evil", "2", "", "empty-name", "X-C", "", NULL};
+    const char *bad[] = {"X-A", "1\r\nX-Evil: 1", "X-B\r\nX-Evil", "2", "", "empty-name", "X-C", "",
+                         NULL};
     s = kstream_proxy_head("POST", "/exec/a/b", "h:1", (char *const *)bad, 5);
     CHECK_EQ_STR(s, "POST /exec/a/b HTTP/1.1\r\nHost: h:1\r\nX-C: \r\nConnection: close\r\n"
                     "Content-Length: 5\r\n\r\n");
     free(s);
     s = kstream_proxy_head("GET", "/x", "h:1", NULL, 0);
     CHECK_EQ_STR(s, "GET /x HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n\r\n");
+    free(s);
+}
+
+TEST(kubelet_target)
+{
+    const char *exec[] = {"command", "sh",    "command",   "-c",      "command", "echo a&b=c",
+                          "stdin",   "true",  "stdout",    "true",    "stderr",  "true",
+                          "tty",     "false", "container", "ignored", NULL};
+    char *s = kstream_kubelet_target(KSTREAM_EXEC, "default", "web", "web", (char *const *)exec);
+    CHECK_EQ_STR(s, "/exec/default/web/web?command=sh&command=-c&command=echo%20a%26b%3Dc"
+                    "&input=true&output=true&error=true&tty=false");
+    free(s);
+    s = kstream_kubelet_target(KSTREAM_ATTACH, "ns", "p", NULL, (char *const *)exec + 6);
+    CHECK_EQ_STR(s, "/attach/ns/p?input=true&output=true&error=true&tty=false");
+    free(s);
+    /* log options keep their names; the container goes in the path */
+    const char *log[] = {"container", "c1", "follow", "true", "tailLines", "10", NULL};
+    s = kstream_kubelet_target(KSTREAM_LOG, "ns", "p", "c1", (char *const *)log);
+    CHECK_EQ_STR(s, "/containerLogs/ns/p/c1?follow=true&tailLines=10");
+    free(s);
+    s = kstream_kubelet_target(KSTREAM_LOG, "ns", "p", "", NULL);
+    CHECK_EQ_STR(s, "/containerLogs/ns/p");
+    free(s);
+    /* port-forward has no container; stdin is no exec flag there */
+    const char *pf[] = {"ports", "80", "ports", "8080", "stdin", "x", NULL};
+    s = kstream_kubelet_target(KSTREAM_PORTFORWARD, "ns", "p", "c", (char *const *)pf);
+    CHECK_EQ_STR(s, "/portForward/ns/p?ports=80&ports=8080&stdin=x");
+    free(s);
+    /* a container name from the query cannot leave its segment */
+    s = kstream_kubelet_target(KSTREAM_EXEC, "ns", "p", "../x?y", NULL);
+    CHECK_EQ_STR(s, "/exec/ns/p/..%2Fx%3Fy");
     free(s);
 }
 
