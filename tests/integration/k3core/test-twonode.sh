@@ -233,6 +233,9 @@ out=$(ina curl -sS -i -N --max-time 10 --cacert "$DA/server/tls/server-ca.crt" \
 expect_contains "$out" "HTTP/1.1 101" "WebSocket exec through the server"
 expect_contains "$out" "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" "WebSocket exec through the server"
 expect_contains "$out" "ws-ok" "WebSocket exec through the server"
+$K run att --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-b)" -- \
+    sh -c 'while sleep 0.2; do echo tick; done' >/dev/null
+$K wait --for=condition=Ready pod/att --timeout=60s >/dev/null || fail "att on node-b not Ready"
 # megabytes both ways, through the relay's queues: stdin up, a download through port-forward down
 head -c 3000000 /dev/urandom >"$K3CORE_TMP/big"
 bigsum=$(md5sum <"$K3CORE_TMP/big" | cut -d' ' -f1)
@@ -244,6 +247,10 @@ for kc in $K127 $K133; do
     k="ina $kc"
     out=$($k logs web 2>&1) || fail "$kc logs of web on node-b: $out"
     expect_contains "$out" "web-on-node-b" "$kc logs web"
+    out=$(ina timeout 20 "$kc" logs -f att 2>&1 | head -n 3 || true)
+    [ "$(printf '%s\n' "$out" | grep -c tick)" = 3 ] || fail "$kc logs -f of att on node-b: $out"
+    out=$(ina timeout 20 "$kc" attach att 2>/dev/null | head -n 2 || true)
+    expect_contains "$out" "tick" "$kc attach to att on node-b"
     rc=0
     out=$($k exec web -- sh -c 'echo out-$(hostname); echo err >&2; exit 3' 2>&1) || rc=$?
     [ $rc = 3 ] || fail "$kc exec on node-b exited $rc, want 3: $out"
@@ -271,7 +278,7 @@ for kc in $K127 $K133; do
     wait $PF_PID 2>/dev/null || true
     expect_contains "$out" "two-node-ok" "$kc port-forward GET to web on node-b"
 done
-$K delete pod cli --grace-period=1 >/dev/null
+$K delete pod cli att --grace-period=1 >/dev/null
 
 # the agent's shutdown removes its bridge, rules and routes; then the server's
 kill "$AGENT_PID"

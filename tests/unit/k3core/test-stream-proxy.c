@@ -158,3 +158,22 @@ TEST(kubelet_client_identity)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 }
+
+TEST(kubelet_port_arg)
+{
+    const char *none[] = {NULL};
+    struct kubelet_config c = {.kubelet_args = (char *const *)none};
+    dd_err e = {0};
+    CHECK_EQ_INT(kubelet_port(&c), KUBELET_DEFAULT_PORT);
+    const char *ok[] = {"max-pods=20", "port=10251", NULL};
+    c.kubelet_args = (char *const *)ok;
+    CHECK_EQ_INT(kubelet_config_check(&c, &e), 0);
+    CHECK_EQ_INT(kubelet_port(&c), 10251);
+    const char *bad[][2] = {
+        {"port=0", NULL}, {"port=65536", NULL}, {"port=x", NULL}, {"port", NULL}};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(bad); i++) {
+        c.kubelet_args = (char *const *)bad[i];
+        CHECK_EQ_INT(kubelet_config_check(&c, &e), -EINVAL);
+        CHECK(strstr(e.msg, "want port=N") != NULL);
+    }
+}
