@@ -247,7 +247,7 @@ for kc in $K127 $K133; do
     k="ina $kc"
     out=$($k logs web 2>&1) || fail "$kc logs of web on node-b: $out"
     expect_contains "$out" "web-on-node-b" "$kc logs web"
-    out=$(ina timeout 20 "$kc" logs -f att 2>&1 | head -n 3 || true)
+    out=$(ina timeout 20 "$kc" logs -f --tail=1 att 2>&1 | head -n 3 || true)
     [ "$(printf '%s\n' "$out" | grep -c tick)" = 3 ] || fail "$kc logs -f of att on node-b: $out"
     out=$(ina timeout 20 "$kc" attach att 2>/dev/null | head -n 2 || true)
     expect_contains "$out" "tick" "$kc attach to att on node-b"
