@@ -1,9 +1,10 @@
 /* agent.c: `k3core agent` start-up and shutdown. Joins the server (join.c), then starts the
  * kubelet with the remote API (client.c) — registering the Node and Lease as
- * system:node:<name> — and runs the loop until SIGTERM/SIGINT, when the kubelet stops its pods
- * and removes its bridge, rules and pod routes. While the server cannot be reached the join is
- * retried every 2 s; a refused one (token, CA hash, node password) exits 1 before anything is
- * set up on the node.
+ * system:node:<name> — and its kubelet port (kubelet-port.c: the server's way to the pods' logs,
+ * exec, attach and port-forward), and runs the loop until SIGTERM/SIGINT, when the kubelet stops
+ * its pods and removes its bridge, rules and pod routes. While the server cannot be reached the
+ * join is retried every 2 s; a refused one (token, CA hash, node password) exits 1 before anything
+ * is set up on the node.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct agent {
     struct kubelet_remote ops;
     struct kag_client client;
     kubelet *kubelet;
+    kag_kport *kport;
     char *node_ip;
 };
 
@@ -93,6 +95,9 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
     json_decref(registries);
     if (r < 0)
         return dd_err_wrap(e, "node agent");
+    _cleanup_free_ char *agent_dir = dd_path_join(cfg->data_dir, "agent");
+    if ((r = kag_kport_start(a->loop, a->kubelet, agent_dir, kubelet_port(&kc), &a->kport, e)) < 0)
+        return dd_err_wrap(e, "node agent");
     if (!ev_signal_add(a->loop, SIGTERM, on_signal, a->loop, e) ||
         !ev_signal_add(a->loop, SIGINT, on_signal, a->loop, e))
         return -EIO;
@@ -101,6 +106,9 @@ static int agent_start(struct agent *a, const struct kcfg *cfg, dd_err *e)
 
 static void agent_release(struct agent *a)
 {
+    kag_kport_stop(a->kport);
+    if (a->loop)
+        ev_run_deferred(a->loop); /* closed connections go before the kubelet they point into */
     kubelet_stop(a->kubelet);
     kag_http_free(a->http);
     kag_join_release(&a->join);

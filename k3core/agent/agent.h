@@ -61,10 +61,19 @@ void kag_client_init(struct kubelet_remote *ops, struct kag_client *c);
 char *kag_client_mint(void *ud, const char *ns, const char *sa, const char *pod,
                       const char *pod_uid, int64_t ttl, int64_t *ret_exp);
 
+/* ---- kubelet-port.c: logs, exec, attach and port-forward for the server ---- */
+typedef struct kag_kport kag_kport;
+/* Serves k's pods on tcp://0.0.0.0:port with TLS: <agent_dir>/serving-kubelet.{crt,key}, clients
+ * verified against <agent_dir>/client-ca.crt and only the server's identity accepted. */
+int kag_kport_start(ev_loop *loop, kubelet *k, const char *agent_dir, int port, kag_kport **ret,
+                    dd_err *e);
+void kag_kport_stop(kag_kport *kp); /* closes the port and its connections; NULL-safe */
+
 /* ---- join.c ---- */
 struct kag_join {
     char *ca_file, *cert_file, *key_file; /* under <data-dir>/agent, written by the join */
     char *ca_pem;                         /* the server CA bundle */
+    char *client_ca_file;                 /* <agent>/client-ca.crt, for the kubelet port */
     char *cluster_cidr;                   /* from /v1-k3s/config (ClusterIPRange) */
     char *cluster_dns, *cluster_domain;   /* ClusterDNS, ClusterDomain (NULL: defaults) */
 };

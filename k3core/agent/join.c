@@ -10,7 +10,8 @@
  * keeps it in /etc/rancher/node/password; here the data dir keeps several agents on one machine
  * apart). GET /v1-k3s/config then gives the cluster CIDR (pod-to-pod traffic is not
  * masqueraded). Files written: <agent>/server-ca.crt, client-kubelet.{crt,key},
- * serving-kubelet.{crt,key}.
+ * serving-kubelet.{crt,key} and client-ca.crt (/v1-k3s/client-ca.crt: the kubelet port checks
+ * the server's client certificate against it).
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -205,7 +206,22 @@ static int fetch_pair(kag_http *h, const struct kcfg *cfg, const char *path, cha
     return 0;
 }
 
-/* The kubelet's client and serving certificates, then the cluster config. */
+/* The client CA (basic auth set on h), which the kubelet port verifies the server against. */
+static int fetch_client_ca(kag_http *h, const struct kag_join *j, dd_err *e)
+{
+    long code = 0;
+    size_t len = 0;
+    _cleanup_free_ char *body = NULL;
+    int r = kag_http_do(h, "GET", "/v1-k3s/client-ca.crt", NULL, NULL, &code, &body, &len, e);
+    if (r < 0)
+        return dd_err_wrap(e, "requesting /v1-k3s/client-ca.crt");
+    if (code != 200 || !strstr(body, "-----BEGIN CERTIFICATE-----"))
+        return dd_err_set(e, EPROTO, "/v1-k3s/client-ca.crt answered %ld without a certificate",
+                          code);
+    return dd_write_file_atomic(j->client_ca_file, body, len, 0644, e);
+}
+
+/* The kubelet's client and serving certificates, the client CA, then the cluster config. */
 static int fetch_node_files(const struct kcfg *cfg, const struct kag_token *t, const char *node,
                             const char *node_ip, const char *pw, struct kag_join *j, dd_err *e)
 {
@@ -220,6 +236,8 @@ static int fetch_node_files(const struct kcfg *cfg, const struct kag_token *t, c
         r = fetch_pair(h, cfg, "/v1-k3s/client-kubelet.crt", hdrs, node, "client-kubelet", e);
     if (r >= 0)
         r = fetch_pair(h, cfg, "/v1-k3s/serving-kubelet.crt", hdrs, node, "serving-kubelet", e);
+    if (r >= 0)
+        r = fetch_client_ca(h, j, e);
     if (r >= 0)
         r = fetch_config(h, j, e);
     kag_http_free(h);
@@ -246,6 +264,7 @@ int kag_join(const struct kcfg *cfg, const char *node_name, const char *node_ip,
         ret->ca_file = dd_path_join(agent_dir, "server-ca.crt");
         ret->cert_file = dd_path_join(agent_dir, "client-kubelet.crt");
         ret->key_file = dd_path_join(agent_dir, "client-kubelet.key");
+        ret->client_ca_file = dd_path_join(agent_dir, "client-ca.crt");
         r = dd_write_file_atomic(ret->ca_file, ret->ca_pem, strlen(ret->ca_pem), 0644, e);
     }
     if (r >= 0)
@@ -259,6 +278,7 @@ int kag_join(const struct kcfg *cfg, const char *node_name, const char *node_ip,
 void kag_join_release(struct kag_join *j)
 {
     free(j->ca_file), free(j->cert_file), free(j->key_file), free(j->ca_pem);
+    free(j->client_ca_file);
     free(j->cluster_cidr);
     free(j->cluster_dns);
     free(j->cluster_domain);

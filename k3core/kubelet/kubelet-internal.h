@@ -90,6 +90,7 @@ struct kubelet {
     char **labels, **taints;
     bool control_plane;
     int max_pods;
+    int port; /* status.daemonEndpoints.kubeletEndpoint.Port */
     char *(*mint_token)(void *, const char *, const char *, const char *, const char *, int64_t,
                         int64_t *);
     void *mint_ud;

@@ -185,13 +185,23 @@ static int start_watch(kubelet *k, dd_err *e)
     return r;
 }
 
+static int64_t kubelet_arg(const struct kubelet_config *cfg, const char *prefix, int64_t def)
+{
+    int64_t n = def;
+    for (size_t i = 0; cfg->kubelet_args && cfg->kubelet_args[i]; i++)
+        if (dd_startswith(cfg->kubelet_args[i], prefix))
+            dd_parse_int64(cfg->kubelet_args[i] + strlen(prefix), &n);
+    return n;
+}
+
 static int max_pods(const struct kubelet_config *cfg)
 {
-    int64_t n = 110;
-    for (size_t i = 0; cfg->kubelet_args && cfg->kubelet_args[i]; i++)
-        if (dd_startswith(cfg->kubelet_args[i], "max-pods="))
-            dd_parse_int64(cfg->kubelet_args[i] + 9, &n);
-    return (int)n;
+    return (int)kubelet_arg(cfg, "max-pods=", 110);
+}
+
+int kubelet_port(const struct kubelet_config *cfg)
+{
+    return (int)kubelet_arg(cfg, "port=", KUBELET_DEFAULT_PORT);
 }
 
 /* A container's writable layer cannot be an overlay upper dir on overlayfs, which is where the
@@ -230,6 +240,7 @@ static int prepare(kubelet *k, const struct kubelet_config *cfg, dd_err *e)
     k->taints = dd_strv_copy(cfg->node_taints);
     k->control_plane = cfg->control_plane;
     k->max_pods = max_pods(cfg);
+    k->port = kubelet_port(cfg);
     k->mint_token = cfg->mint_token;
     k->mint_ud = cfg->mint_ud;
     k->ca_pem = cfg->ca_pem ? dd_strdup(cfg->ca_pem) : NULL;

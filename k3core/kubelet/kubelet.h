@@ -79,6 +79,11 @@ struct kubelet_config {
     const struct kubelet_remote *remote;
 };
 
+#define KUBELET_DEFAULT_PORT 10250
+/* The kubelet port (--kubelet-arg port=N, default 10250) published in the Node's
+ * status.daemonEndpoints.kubeletEndpoint.Port; `k3core agent` serves streams on it. */
+int kubelet_port(const struct kubelet_config *cfg);
+
 /* Validates --node-label/--node-taint/--kubelet-arg values; -EINVAL naming the bad one. */
 int kubelet_config_check(const struct kubelet_config *cfg, dd_err *e);
 

@@ -47,7 +47,7 @@ static int parse_taint(const char *s, json_t **ret, dd_err *e)
 }
 
 /* The kubelet flags this agent understands through --kubelet-arg. */
-static const char *const known_kubelet_args[] = {"max-pods", NULL};
+static const char *const known_kubelet_args[] = {"max-pods", "port", NULL};
 
 int kubelet_config_check(const struct kubelet_config *cfg, dd_err *e)
 {
@@ -73,10 +73,11 @@ int kubelet_config_check(const struct kubelet_config *cfg, dd_err *e)
         if (!dd_strv_contains((char **)known_kubelet_args, name))
             return dd_err_set(e, EINVAL,
                               "unsupported --kubelet-arg \"%s\": this agent understands only "
-                              "max-pods=N",
+                              "max-pods=N and port=N",
                               a);
-        if (!eq || dd_parse_int64(eq + 1, &n) < 0 || n < 1 || n > 10000)
-            return dd_err_set(e, EINVAL, "invalid --kubelet-arg \"%s\": want max-pods=N", a);
+        bool port = !strcmp(name, "port");
+        if (!eq || dd_parse_int64(eq + 1, &n) < 0 || n < 1 || n > (port ? 65535 : 10000))
+            return dd_err_set(e, EINVAL, "invalid --kubelet-arg \"%s\": want %s=N", a, name);
     }
     return 0;
 }
@@ -162,8 +163,8 @@ static json_t *node_status(kubelet *k)
     return json_pack("{s:o,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:o,s:[]}", "capacity", cap,
                      "allocatable", cap, "conditions", conditions(now), "addresses", "type",
                      "InternalIP", "address", k->node_ip, "type", "Hostname", "address",
-                     k->node_name, "daemonEndpoints", "kubeletEndpoint", "Port", 10250, "nodeInfo",
-                     node_info(), "images");
+                     k->node_name, "daemonEndpoints", "kubeletEndpoint", "Port", k->port,
+                     "nodeInfo", node_info(), "images");
 }
 
 static json_t *taints(kubelet *k)

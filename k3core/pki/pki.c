@@ -1,5 +1,5 @@
 /* pki.c: creates and loads the cluster CA, the serving certificate and the admin client
- * certificate under <data-dir>/server/tls (k3s's file names), and builds the server's SSL_CTX.
+ * certificates under <data-dir>/server/tls (k3s's file names), and builds the server's SSL_CTX.
  *
  * Keys are EC P-256; CAs live ten years, leaf certificates one year and are re-issued at start
  * when they expire within 90 days or when the serving certificate lacks a wanted SAN (a new
@@ -242,11 +242,15 @@ int pki_load_or_create(const char *dir, const struct pki_params *p, struct pki *
     char *masters[] = {(char *)"system:masters", NULL};
     struct leaf_spec serving = {"serving-kube-apiserver", "kube-apiserver", NULL, 1, p->sans};
     struct leaf_spec admin = {"client-admin", "system:admin", masters, 2, NULL};
+    struct leaf_spec kubelet = {"client-kube-apiserver", PKI_KUBELET_CLIENT_CN, masters, 2, NULL};
     r = load_or_issue_leaf(dir, &serving, pki->server_ca, pki->server_ca_key, &pki->serving,
                            &pki->serving_key, e);
     if (r >= 0)
         r = load_or_issue_leaf(dir, &admin, pki->client_ca, pki->client_ca_key, &pki->admin,
                                &pki->admin_key, e);
+    if (r >= 0)
+        r = load_or_issue_leaf(dir, &kubelet, pki->client_ca, pki->client_ca_key,
+                               &pki->kubelet_client, &pki->kubelet_client_key, e);
     if (r >= 0)
         r = load_or_create_sa_key(pki, e);
     if (r < 0)
@@ -268,6 +272,8 @@ void pki_free(struct pki *pki)
     EVP_PKEY_free(pki->serving_key);
     X509_free(pki->admin);
     EVP_PKEY_free(pki->admin_key);
+    X509_free(pki->kubelet_client);
+    EVP_PKEY_free(pki->kubelet_client_key);
     EVP_PKEY_free(pki->sa_key);
     free(pki->server_ca_pem);
     free(pki->dir);

@@ -5,9 +5,13 @@
  *   server-ca.{crt,key}                 signs the serving certificate
  *   client-ca.{crt,key}                 signs client certificates (admin, future nodes)
  *   serving-kube-apiserver.{crt,key}    TLS serving cert, SANs from pki_params (re-issued when they
- * change) client-admin.{crt,key}              CN=system:admin, O=system:masters service.key signs
- * ServiceAccount JWTs (ES256) Later starts load the same files. Nothing here listens or knows HTTP;
- * the server builds its SSL_CTX with pki_server_ctx().
+ * change)
+ *   client-admin.{crt,key}              CN=system:admin, O=system:masters
+ *   client-kube-apiserver.{crt,key}     CN=system:apiserver, O=system:masters: the server's
+ *                                       identity toward agents' kubelet ports (logs, exec...)
+ *   service.key                         signs ServiceAccount JWTs (ES256)
+ * Later starts load the same files. Nothing here listens or knows HTTP; the server builds its
+ * SSL_CTX with pki_server_ctx(), tls.c the kubelet port's contexts on both ends.
  */
 #ifndef K3CORE_PKI_H
 #define K3CORE_PKI_H
@@ -31,6 +35,8 @@ struct pki {
     EVP_PKEY *serving_key;
     X509 *admin;
     EVP_PKEY *admin_key;
+    X509 *kubelet_client; /* client-kube-apiserver */
+    EVP_PKEY *kubelet_client_key;
     EVP_PKEY *sa_key;
     char *server_ca_pem; /* PEM text, for kubeconfigs and kube-root-ca.crt */
 };
@@ -42,6 +48,24 @@ void pki_free(struct pki *pki);
 /* A TLS 1.2+ server context presenting the serving certificate and asking (not requiring) a client
  * certificate signed by the client CA. */
 SSL_CTX *pki_server_ctx(const struct pki *pki, dd_err *e);
+
+/* ---- tls.c: the kubelet port (agents' 10250) ---- */
+
+/* The only client identity (certificate CN, signed by the client CA) an agent's kubelet port
+ * serves: the server proxying logs, exec, attach and port-forward. */
+#define PKI_KUBELET_CLIENT_CN "system:apiserver"
+
+/* The server's side: a TLS 1.2+ client context presenting client-kube-apiserver and verifying
+ * the kubelet against the server CA (the caller checks the name or IP per connection). */
+SSL_CTX *pki_kubelet_client_ctx(const struct pki *pki, dd_err *e);
+/* The agent's side: a TLS 1.2+ server context presenting cert_file (chain) + key_file and asking
+ * (not requiring: anonymous requests get 401 from the handler) for a client certificate signed
+ * by client_ca_file. */
+SSL_CTX *pki_kubelet_server_ctx(const char *cert_file, const char *key_file,
+                                const char *client_ca_file, dd_err *e);
+/* 0 when cert (the verified peer certificate, may be NULL) is PKI_KUBELET_CLIENT_CN; -EACCES
+ * without one (401), -EPERM for another identity (403), with e saying who. */
+int pki_kubelet_client_check(X509 *cert, dd_err *e);
 
 /* Issues a client certificate (CN=cn, O=each of orgs) signed by the client CA. */
 int pki_issue_client(const struct pki *pki, const char *cn, char *const *orgs, X509 **ret_cert,

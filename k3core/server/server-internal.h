@@ -22,6 +22,7 @@ struct ksrv {
     ev_loop *loop;
     http_server *http;
     SSL_CTX *tls;
+    SSL_CTX *kubelet_tls; /* stream-pods.c: toward agents' kubelet ports, made on first use */
     kst_store *store;
     kobj_api *api;
     ev_timer *ctrl_timer;

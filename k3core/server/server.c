@@ -266,6 +266,7 @@ static void ksrv_release(struct ksrv *s)
     kobj_close(s->api);
     kst_close(s->store);
     SSL_CTX_free(s->tls);
+    SSL_CTX_free(s->kubelet_tls);
     pki_free(s->pki);
     ev_loop_free(s->loop);
     free(s->issuer);

@@ -1,119 +1,105 @@
-/* stream-pods.c: routes the streaming subresources of pods (log, exec, attach) from the generic
- * resource endpoint to k3core/stream: it checks that the pod exists (404 as upstream), asks the
- * in-process kubelet for the container's rt state directory and log file, maps the kubelet's
- * errors to Status replies (400 for an ambiguous or waiting container) and hands the request
- * over; port-forward gets the pod's network namespace instead.
+/* stream-pods.c: routes the streaming subresources of pods (log, exec, attach, portforward) from
+ * the generic resource endpoint to k3core/stream. It checks that the pod exists (404 as
+ * upstream); a pod of this server's own node is served by the in-process kubelet
+ * (kstream_pod_serve), a pod of a joined agent's node through that node's kubelet port: the
+ * request goes to https://<InternalIP>:<daemonEndpoints.kubeletEndpoint.Port> under upstream's
+ * kubelet paths (/containerLogs/NS/POD/C, /exec/NS/POD[/C], /attach/NS/POD[/C],
+ * /portForward/NS/POD) with the client's query, verified against the server CA and presenting
+ * the client-kube-apiserver certificate (kstream_proxy).
  */
-#include "k3core/kubelet/kubelet.h"
 #include "k3core/server/server-internal.h"
 #include "k3core/stream/stream.h"
 
-/* Gets the pod; fails clearly when it runs on another node (a joined `k3core agent`), whose
- * kubelet this server does not reach for streams. */
-static int local_pod(struct ksrv *s, const kobj_req *kr, kobj_status *st)
+/* The kubelet's path: the client's query, and the container it names, or the pod's only one
+ * (kubectl always names one; upstream's apiserver defaults it likewise). */
+static char *kubelet_target(http_req *req, const kobj_req *kr, enum kstream_kind kind,
+                            const json_t *pod)
 {
-    json_t *pod = NULL;
-    if (kobj_get(s->api, kr, &pod, st) < 0)
-        return -1;
-    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
-    int r = 0;
-    if (node && !dd_streq(node, s->cfg->node_name))
-        r = kobj_fail(st, 400, "BadRequest",
-                      "pod %s runs on node %s: logs, exec, attach and port-forward reach only "
-                      "pods on the server's own node in this version",
-                      kr->name, node);
-    json_decref(pod);
-    return r;
-}
-
-static int resolve(struct ksrv *s, const kobj_req *kr, const char *container, char **ret_dir,
-                   char **ret_log, kobj_status *st)
-{
-    if (local_pod(s, kr, st) < 0)
-        return -1;
-    if (!s->kubelet)
-        return kobj_fail(st, 400, "BadRequest", "pod %s is not running on a node of this server",
-                         kr->name);
-    dd_err e = {0};
-    int r =
-        kubelet_container_ref(s->kubelet, kr->ns, kr->name, container, NULL, ret_dir, ret_log, &e);
-    if (r == -EAGAIN)
-        return kobj_fail(st, 400, "BadRequest", "%s: ContainerCreating", e.msg);
-    if (r < 0)
-        return kobj_fail(st, 400, "BadRequest", "%s", e.msg);
-    return 0;
-}
-
-static int serve_log(struct ksrv *s, http_req *req, const kobj_req *kr, kobj_status *st)
-{
-    struct kstream_log_opts o;
-    if (kstream_log_opts_parse(req, dd_now_ns(), &o, st) < 0)
-        return -1;
-    _cleanup_free_ char *dir = NULL, *log = NULL;
-    int r = resolve(s, kr, o.container, &dir, &log, st);
-    if (r >= 0 && o.previous) {
-        free(log);
-        log = NULL;
-        dd_err e = {0};
-        if (kubelet_previous_log(s->kubelet, kr->ns, kr->name, o.container, &log, &e) < 0)
-            r = kobj_fail(st, 400, "BadRequest", "%s", e.msg);
-        o.follow = false;
+    const char *container = http_req_query(req, "container");
+    const json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
+    if ((!container || !*container) && json_array_size(cs) == 1)
+        container = json_string_value(json_object_get(json_array_get(cs, 0), "name"));
+    _cleanup_strv_free_ char **q = NULL;
+    const char *k, *v;
+    for (size_t i = 0; http_req_query_at(req, i, &k, &v); i++) {
+        q = dd_strv_push(q, k);
+        q = dd_strv_push(q, v ? v : "");
     }
-    if (r >= 0 && !log)
-        r = kobj_fail(st, 400, "BadRequest", "container in pod %s has no log yet", kr->name);
-    if (r >= 0)
-        r = kstream_log_serve(s->loop, req, log, dir, &o, st);
-    kstream_log_opts_release(&o);
+    return kstream_kubelet_target(kind, kr->ns, kr->name, container, q);
+}
+
+/* The node's InternalIP and kubelet port. */
+static int kubelet_endpoint(struct ksrv *s, const char *node, char **ret_ip, int *ret_port,
+                            kobj_status *st)
+{
+    kobj_req nr = {.res = kres_lookup("", "v1", "nodes"), .name = node};
+    json_t *n = NULL;
+    if (kobj_get(s->api, &nr, &n, st) < 0)
+        return -1;
+    const json_t *status = json_object_get(n, "status");
+    const char *ip = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(status, "addresses"), i, a)
+    {
+        const char *type = json_string_value(json_object_get(a, "type"));
+        if (type && !strcmp(type, "InternalIP")) {
+            ip = json_string_value(json_object_get(a, "address"));
+            break;
+        }
+    }
+    json_int_t port = json_integer_value(json_object_get(
+        json_object_get(json_object_get(status, "daemonEndpoints"), "kubeletEndpoint"), "Port"));
+    int r = 0;
+    if (!ip)
+        r = kobj_fail(st, 500, "InternalError", "error dialing backend: node %s has no InternalIP",
+                      node);
+    else if (port <= 0 || port > 65535)
+        r = kobj_fail(st, 500, "InternalError",
+                      "error dialing backend: node %s publishes no kubelet port", node);
+    if (r >= 0) {
+        *ret_ip = dd_strdup(ip);
+        *ret_port = (int)port;
+    }
+    json_decref(n);
     return r;
 }
 
-static bool qbool(http_req *req, const char *k)
+static int serve_remote(struct ksrv *s, http_req *req, const kobj_req *kr, enum kstream_kind kind,
+                        const json_t *pod, const char *node, kobj_status *st)
 {
-    return ksrv_query_bool(req, k, false);
-}
-
-static int serve_exec(struct ksrv *s, http_req *req, const kobj_req *kr, bool attach,
-                      kobj_status *st)
-{
-    _cleanup_free_ char *dir = NULL;
-    if (resolve(s, kr, http_req_query(req, "container"), &dir, NULL, st) < 0)
+    _cleanup_free_ char *ip = NULL;
+    int port = 0;
+    if (kubelet_endpoint(s, node, &ip, &port, st) < 0)
         return -1;
-    if (!dir)
-        return kobj_fail(st, 400, "BadRequest", "container in pod %s is not running", kr->name);
-    _cleanup_strv_free_ char **argv = attach ? NULL : http_req_query_all(req, "command");
-    if (!attach && !argv[0])
-        return kobj_fail(st, 400, "BadRequest", "you must specify at least 1 command");
-    struct kstream_exec_opts o = {.argv = argv,
-                                  .in = qbool(req, "stdin"),
-                                  .out = qbool(req, "stdout"),
-                                  .err = qbool(req, "stderr"),
-                                  .tty = qbool(req, "tty")};
-    if (!o.in && !o.out && !o.err)
-        return kobj_fail(st, 400, "BadRequest",
-                         "you must specify at least 1 of stdin, stdout, stderr");
-    return kstream_exec_serve(s->loop, req, dir, &o, st);
+    if (!s->kubelet_tls) {
+        dd_err e = {0};
+        if (!(s->kubelet_tls = pki_kubelet_client_ctx(s->pki, &e)))
+            return kobj_fail(st, 500, "InternalError", "error dialing backend: %s", e.msg);
+    }
+    _cleanup_free_ char *target = kubelet_target(req, kr, kind, pod);
+    struct kstream_proxy_target t = {
+        .tls = s->kubelet_tls, .host = ip, .port = port, .target = target};
+    return kstream_proxy(s->loop, req, &t, st);
 }
 
 bool ksrv_is_pod_stream(const kres_resource *r, const char *sub)
 {
-    return sub && !r->group[0] && !strcmp(r->resource, "pods") &&
-           (!strcmp(sub, "log") || !strcmp(sub, "exec") || !strcmp(sub, "attach") ||
-            !strcmp(sub, "portforward"));
+    return sub && !r->group[0] && !strcmp(r->resource, "pods") && kstream_kind_of(sub) >= 0;
 }
 
 int ksrv_handle_pod_stream(struct ksrv *s, http_req *req, const kobj_req *kr, kobj_status *st)
 {
-    const char *sub = kr->subresource;
-    if (!strcmp(sub, "log"))
-        return serve_log(s, req, kr, st);
-    if (!strcmp(sub, "exec") || !strcmp(sub, "attach"))
-        return serve_exec(s, req, kr, !strcmp(sub, "attach"), st);
-    if (local_pod(s, kr, st) < 0)
+    enum kstream_kind kind = (enum kstream_kind)kstream_kind_of(kr->subresource);
+    json_t *pod = NULL;
+    if (kobj_get(s->api, kr, &pod, st) < 0)
         return -1;
-    _cleanup_free_ char *netns = NULL;
-    dd_err e = {0};
-    if (!s->kubelet || kubelet_pod_netns(s->kubelet, kr->ns, kr->name, &netns, &e) < 0)
-        return kobj_fail(st, 400, "BadRequest", "%s",
-                         s->kubelet ? e.msg : "pod is not running on a node of this server");
-    return kstream_portforward_serve(s->loop, req, netns, kr->name, st);
+    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+    int r;
+    if (node && !dd_streq(node, s->cfg->node_name))
+        r = serve_remote(s, req, kr, kind, pod, node, st);
+    else
+        r = kstream_pod_serve(s->loop, s->kubelet, req, kind, kr->ns, kr->name, NULL, st);
+    json_decref(pod);
+    return r;
 }

@@ -241,6 +241,10 @@ http_raw *http_hijack(http_req *req, const http_raw_ops *ops, void *ud);
  * NULL-terminated; typically Connection, Upgrade, Sec-WebSocket-Accept) + "\r\n". Finishes req. */
 http_raw *http_upgrade(http_req *req, const char *const *headers, const http_raw_ops *ops,
                        void *ud);
+/* Takes the connection over without writing anything: the caller sends the whole response
+ * itself with http_raw_write() (a proxy relaying another server's answer, head included).
+ * Finishes req; the connection closes after http_raw_close(), never serving another request. */
+http_raw *http_takeover(http_req *req, const http_raw_ops *ops, void *ud);
 /* Queues bytes; 0 / 1 (above high water: wait for on_drain) / -EPIPE / -ENOBUFS, as streams. */
 int http_raw_write(http_raw *raw, const void *data, size_t len);
 /* Half-closes our direction once queued output is sent (shutdown(SHUT_WR); close_notify on TLS). */

@@ -303,6 +303,11 @@ http_raw *http_upgrade(http_req *req, const char *const *headers, const http_raw
     return make_raw(req, ops, ud);
 }
 
+http_raw *http_takeover(http_req *req, const http_raw_ops *ops, void *ud)
+{
+    return make_raw(req, ops, ud);
+}
+
 void http_raw_input(http_conn *c)
 {
     http_raw *raw = c->raw;

@@ -5,7 +5,10 @@
 # with distinct podCIDRs from 10.42.0.0/16; a pod pinned to each node runs; the pod on node-a
 # fetches HTTP from the busybox httpd pod on node-b by pod IP (host-gw routes, no NAT between
 # pods), and a deleted Node's route goes away; a wrong token and
-# a token with another CA's hash are refused with no Node created. Everything (namespaces,
+# a token with another CA's hash are refused with no Node created. The pod on node-b's logs,
+# exec (exit code, stdin) and port-forward work with kubectl 1.27 (SPDY) and 1.33 (WebSocket)
+# through node-b's kubelet port, which refuses anonymous clients (401) and other identities
+# (403); with node-b stopped they fail with "error dialing backend". Everything (namespaces,
 # bridges, routes, rules, mounts, processes) is gone afterwards.
 . "$(dirname "$0")/lib.sh"
 RUN=$$
@@ -20,10 +23,11 @@ DB=$K3CORE_TMP/b
 AGENT_PID=""
 WAIT_PID=""
 SERVER_PID=""
+PF_PID=""
 
 cleanup() {
     rc=$?
-    for p in $AGENT_PID $WAIT_PID $SERVER_PID; do
+    for p in $PF_PID $AGENT_PID $WAIT_PID $SERVER_PID; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -172,7 +176,7 @@ done
 
 pin() { printf '{"spec":{"nodeSelector":{"kubernetes.io/hostname":"%s"}}}' "$1"; }
 $K run web --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-b)" -- \
-    sh -c 'mkdir -p /w/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho two-node-ok from \$REMOTE_ADDR\n" >/w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && exec httpd -f -p 8080 -h /w' >/dev/null
+    sh -c 'echo web-on-node-b; mkdir -p /w/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho two-node-ok from \$REMOTE_ADDR\n" >/w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && exec httpd -f -p 8080 -h /w' >/dev/null
 $K wait --for=condition=Ready pod/web --timeout=90s >/dev/null || fail "web on node-b not Ready"
 [ "$($K get pod web -o jsonpath='{.spec.nodeName}')" = node-b ] || fail "web not on node-b"
 wip=$($K get pod web -o jsonpath='{.status.podIP}')
@@ -200,16 +204,95 @@ case "$from" in *"from $cip" | *"from [::ffff:$cip]") ;; *)
     fail "web saw '$from', not the client pod's $cip (pod-to-pod traffic must not be NATed)" ;;
 esac
 
-# streams of pods on the agent's node are not served yet: a clear error, not a hang
-out=$($K logs web 2>&1) && fail "logs of a pod on node-b pretended to work: $out"
-expect_contains "$out" "runs on node node-b" "kubectl logs of a pod on node-b"
-$K delete pod web cli --grace-period=1 >/dev/null
+# streams of a pod on node-b: the server relays them to node-b's kubelet port (10250, published
+# in the Node's status), which takes only the server's client certificate
+[ "$($K get node node-b -o jsonpath='{.status.daemonEndpoints.kubeletEndpoint.Port}')" = 10250 ] ||
+    fail "node-b publishes no kubelet port 10250"
+kcurl() { # <expected status> <what> curl-args... : the status line of a request to node-b:10250
+    want=$1 what=$2
+    shift 2
+    code=$(ina curl -sS -o "$K3CORE_TMP/kcurl.out" -w '%{http_code}' --cacert "$DA/server/tls/server-ca.crt" "$@") ||
+        fail "$what: curl failed"
+    [ "$code" = "$want" ] || fail "$what: HTTP $code, want $want: $(cat "$K3CORE_TMP/kcurl.out")"
+}
+KP="https://$IPB:10250/containerLogs/default/web/web"
+kcurl 401 "anonymous request to the kubelet port" "$KP"
+kcurl 401 "anonymous request to an unknown path of the kubelet port" "https://$IPB:10250/pods"
+kcurl 403 "node-b's own certificate at the kubelet port" --cert "$DB/agent/client-kubelet.crt" \
+    --key "$DB/agent/client-kubelet.key" "$KP"
+kcurl 200 "the server's certificate at the kubelet port" --cert "$DA/server/tls/client-kube-apiserver.crt" \
+    --key "$DA/server/tls/client-kube-apiserver.key" "$KP"
+expect_contains "$(cat "$K3CORE_TMP/kcurl.out")" "web-on-node-b" "web's log from the kubelet port"
+# a WebSocket exec is relayed as such (kubectl 1.33 would fall back to SPDY if it were not)
+out=$(ina curl -sS -i -N --max-time 10 --cacert "$DA/server/tls/server-ca.crt" \
+    --cert "$DA/server/tls/client-admin.crt" --key "$DA/server/tls/client-admin.key" \
+    -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+    -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v5.channel.k8s.io' \
+    "https://127.0.0.1:6443/api/v1/namespaces/default/pods/web/exec?command=echo&command=ws-ok&stdout=true" 2>&1 |
+    tr -d '\r' || true)
+expect_contains "$out" "HTTP/1.1 101" "WebSocket exec through the server"
+expect_contains "$out" "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" "WebSocket exec through the server"
+expect_contains "$out" "ws-ok" "WebSocket exec through the server"
+$K run att --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-b)" -- \
+    sh -c 'while sleep 0.2; do echo tick; done' >/dev/null
+$K wait --for=condition=Ready pod/att --timeout=60s >/dev/null || fail "att on node-b not Ready"
+# megabytes both ways, through the relay's queues: stdin up, a download through port-forward down
+head -c 3000000 /dev/urandom >"$K3CORE_TMP/big"
+bigsum=$(md5sum <"$K3CORE_TMP/big" | cut -d' ' -f1)
+websum=$($K exec web -- sh -c 'head -c 4000000 /dev/urandom >/w/big && md5sum </w/big') ||
+    fail "cannot write /w/big in web: $websum"
+websum=${websum%% *}
+lport=18080
+for kc in $K127 $K133; do
+    k="ina $kc"
+    out=$($k logs web 2>&1) || fail "$kc logs of web on node-b: $out"
+    expect_contains "$out" "web-on-node-b" "$kc logs web"
+    out=$(ina timeout 20 "$kc" logs -f --tail=1 att 2>&1 | head -n 3 || true)
+    [ "$(printf '%s\n' "$out" | grep -c tick)" = 3 ] || fail "$kc logs -f of att on node-b: $out"
+    out=$(ina timeout 20 "$kc" attach att 2>/dev/null | head -n 2 || true)
+    expect_contains "$out" "tick" "$kc attach to att on node-b"
+    rc=0
+    out=$($k exec web -- sh -c 'echo out-$(hostname); echo err >&2; exit 3' 2>&1) || rc=$?
+    [ $rc = 3 ] || fail "$kc exec on node-b exited $rc, want 3: $out"
+    expect_contains "$out" "out-web" "$kc exec on node-b"
+    expect_contains "$out" "err" "$kc exec stderr on node-b"
+    out=$(seq 1 20000 | $k exec -i web -- sh -c 'tr 0-9 a-j | tail -n 1' 2>&1) ||
+        fail "$kc exec -i on node-b: $out"
+    expect_contains "$out" "caaaa" "$kc exec -i stdin on node-b"
+    out=$($k exec -i web -- md5sum <"$K3CORE_TMP/big" 2>&1) || fail "$kc exec -i of 3 MB on node-b: $out"
+    expect_contains "$out" "$bigsum" "$kc exec -i of 3 MB on node-b"
+    lport=$((lport + 1))
+    $k port-forward pod/web "$lport:8080" >"$K3CORE_TMP/pf.log" 2>&1 &
+    PF_PID=$!
+    i=0
+    until grep -q "Forwarding from 127.0.0.1:$lport" "$K3CORE_TMP/pf.log"; do
+        kill -0 $PF_PID 2>/dev/null || fail "$kc port-forward to node-b exited: $(cat "$K3CORE_TMP/pf.log")"
+        i=$((i + 1))
+        [ $i -lt 150 ] || fail "$kc port-forward to node-b not ready"
+        sleep 0.2
+    done
+    out=$(ina curl -sS --max-time 10 "http://127.0.0.1:$lport/cgi-bin/ip" 2>&1) || out="curl failed: $out"
+    sum=$(ina curl -sS --max-time 30 "http://127.0.0.1:$lport/big" | md5sum | cut -d' ' -f1)
+    [ "$sum" = "$websum" ] || fail "$kc port-forward download of 4 MB from node-b: md5 $sum, want $websum"
+    kill $PF_PID 2>/dev/null || true
+    wait $PF_PID 2>/dev/null || true
+    expect_contains "$out" "two-node-ok" "$kc port-forward GET to web on node-b"
+done
+$K delete pod cli att --grace-period=1 >/dev/null
 
 # the agent's shutdown removes its bridge, rules and routes; then the server's
 kill "$AGENT_PID"
 wait "$AGENT_PID" || fail "k3core agent did not exit cleanly on SIGTERM"
 AGENT_PID=""
 if inb ip link show k3c0 >/dev/null 2>&1; then fail "the stopped agent left k3c0"; fi
+# with node-b down its pods' streams fail clearly, as upstream's "error dialing backend"
+out=$($K logs web 2>&1) && fail "logs of a pod on a stopped node-b pretended to work: $out"
+expect_contains "$out" "error dialing backend: dial tcp $IPB:10250: connect: Connection refused" \
+    "kubectl logs of a pod on stopped node-b"
+out=$($K exec web -- true 2>&1) && fail "exec in a pod on a stopped node-b pretended to work: $out"
+expect_contains "$out" "error dialing backend" "kubectl exec in a pod on stopped node-b"
+$K delete pod web --grace-period=0 --force >/dev/null 2>&1 || fail "cannot force-delete web"
+
 # a restarted agent rejoins with its stored node password and keeps its podCIDR (this time
 # through K3S_URL and K3S_TOKEN, with the short token form: the bare password)
 K3S_URL="https://$IPA:6443" K3S_TOKEN="$pw" nsenter --net="/run/netns/$NSB" "$K3CORE_BIN" agent \

@@ -174,8 +174,18 @@ static void h_ws(http_req *req)
     g_hj.raw = http_upgrade(req, hdrs, &hj_ops, &g_hj);
 }
 
+/* takeover: the handler writes the whole answer itself, then echoes */
+static void h_takeover(http_req *req)
+{
+    memset(&g_hj, 0, sizeof(g_hj));
+    g_hj.raw = http_takeover(req, &hj_ops, &g_hj);
+    static const char head[] = "HTTP/1.1 299 Relayed\r\nX-From: elsewhere\r\n\r\n";
+    http_raw_write(g_hj.raw, head, strlen(head));
+}
+
 static const http_route routes[] = {
     {"GET", "/ws", h_ws},
+    {"GET", "/takeover", h_takeover},
     {"GET", "/echo/{id}", h_echo},
     {"POST", "/echo/{id}", h_echo},
     {"PUT", "/spool", h_spool, HTTP_ROUTE_SPOOL},
@@ -450,6 +460,23 @@ TEST(generic_upgrade_sends_caller_headers)
     CHECK(pump_until(&f, "ping", NULL));
     CHECK_EQ_STR(f.in.data, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                             "Upgrade: websocket\r\nSec-WebSocket-Accept: abc\r\n\r\nping");
+    teardown(&f);
+}
+
+TEST(takeover_writes_nothing_of_its_own)
+{
+    struct fixture f;
+    setup(&f);
+    const char *req = "GET /takeover HTTP/1.1\r\nHost: x\r\n\r\nping";
+    send_all(&f, req, strlen(req));
+    CHECK(pump_until(&f, "ping", NULL));
+    CHECK_EQ_STR(f.in.data, "HTTP/1.1 299 Relayed\r\nX-From: elsewhere\r\n\r\nping");
+    shutdown(f.cfd, SHUT_WR);
+    bool eof = false;
+    CHECK(pump_until(&f, "pingbye", &eof));
+    while (!eof)
+        pump_until(&f, "never", &eof);
+    CHECK(g_hj.eof);
     teardown(&f);
 }
 
