@@ -101,9 +101,20 @@ void http_conn_flush(http_conn *c, bool from_event)
     if (http_conn_buffered(c) == 0) {
         dd_buf_reset(&c->out);
         c->out_off = 0;
-        if (c->close_after_write) {
+        if (c->close_after_write && (c->read_eof || c->state != CONN_CLOSING)) {
             http_conn_close(c);
             return;
+        }
+        if (c->close_after_write && !c->lingering) {
+            /* Lingering close: close() with unread input makes the kernel reset the connection
+             * and drop what we just sent (a proxied stream's last frames, an error reply). So
+             * half-close and read until the peer closes; the sweep ends it after HTTP_LINGER_MS. */
+            c->lingering = true;
+            c->linger_since_ms = ev_now_ms(c->loop);
+            if (!c->shut_done) {
+                c->shut_done = true;
+                c->tp->shutdown_wr(c);
+            }
         }
         if (c->shut_after_write && !c->shut_done) {
             c->shut_done = true;

@@ -144,6 +144,8 @@ struct http_conn {
     bool close_after_write;
     bool shut_after_write;
     bool shut_done;
+    bool lingering; /* closing: half-closed, reading until the peer closes */
+    uint64_t linger_since_ms;
     bool kick_pending;
     bool want_drain;
     bool tls_want_write;
@@ -195,8 +197,10 @@ struct http_raw {
 };
 
 #define HTTP_HIGH_WATER (256u * 1024)
-#define HTTP_LOW_WATER  (64u * 1024)
-#define HTTP_HARD_CAP   (16u * 1024 * 1024)
+/* how long a closing connection waits for the peer to close after our half-close */
+#define HTTP_LINGER_MS 2000
+#define HTTP_LOW_WATER (64u * 1024)
+#define HTTP_HARD_CAP  (16u * 1024 * 1024)
 
 /* conn.c */
 void http_conn_ref(http_conn *c);

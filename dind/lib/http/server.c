@@ -114,7 +114,8 @@ static void sweep(ev_timer *t, void *data)
         http_conn *next = c->next;
         bool idle_state = c->state == CONN_HEAD || c->state == CONN_TLS_HANDSHAKE ||
                           c->state == CONN_BODY || c->state == CONN_CLOSING;
-        if (idle_state && now - c->last_active_ms > srv->opts.idle_ms)
+        if ((idle_state && now - c->last_active_ms > srv->opts.idle_ms) ||
+            (c->lingering && now - c->linger_since_ms > HTTP_LINGER_MS))
             http_conn_close(c);
         c = next;
     }

@@ -562,3 +562,26 @@ TEST(hijacked_peer_full_close_is_on_close_without_writes)
     CHECK_EQ_INT(http_server_conn_count(f.srv), 0);
     teardown(&f);
 }
+
+/* A closing connection half-closes and reads until the peer closes (a TCP close with unread
+ * input would reset the connection and drop the reply), bounded by the linger time. */
+TEST(closing_connection_lingers_until_the_peer_closes)
+{
+    struct fixture f;
+    setup(&f);
+    const char *req = "GET /echo/l HTTP/1.1\r\nConnection: close\r\n\r\nunread pipelined bytes";
+    send_all(&f, req, strlen(req));
+    bool eof = false;
+    CHECK(pump_until(&f, "id=l", &eof));
+    while (!eof)
+        pump_until(&f, "never", &eof); /* our half-close */
+    CHECK_EQ_INT(http_server_conn_count(f.srv), 1);
+    send_all(&f, "more", 4); /* still read and dropped */
+    ev_run_once(f.loop, 10);
+    CHECK_EQ_INT(http_server_conn_count(f.srv), 1);
+    shutdown(f.cfd, SHUT_WR);
+    for (int i = 0; i < 1000 && http_server_conn_count(f.srv) > 0; i++)
+        ev_run_once(f.loop, 10);
+    CHECK_EQ_INT(http_server_conn_count(f.srv), 0);
+    teardown(&f);
+}
