@@ -1,7 +1,8 @@
 /* defaults: the defaulting upstream's SetDefaults_* functions and admission plugins apply to
  * the common kinds — Pod (and every pod template), Deployment, ReplicaSet, StatefulSet,
  * DaemonSet, Job, CronJob, Service (ClusterIP and NodePort allocation from the configured
- * ranges, derived from the stored Services so nothing needs releasing), Namespace, Secret, PVC.
+ * ranges, derived from the stored Services so nothing needs releasing), Namespace, Secret, PVC,
+ * HorizontalPodAutoscaler.
  * Kinds not listed get none (their fields stay as sent).
  */
 #include <arpa/inet.h>
@@ -262,6 +263,20 @@ static void crd_status_defaults(json_t *obj)
                   "lastTransitionTime", now));
 }
 
+/* autoscaling/v2 SetDefaults_HorizontalPodAutoscaler: minReplicas 1, no metrics means 80% average
+ * CPU utilization (behavior's scaling rules are not filled in); v1 gets minReplicas only */
+static void hpa_defaults(const char *version, json_t *obj)
+{
+    json_t *spec = obj_at(obj, "spec");
+    def_int(spec, "minReplicas", 1);
+    if (strcmp(version, "v2") || json_array_size(json_object_get(spec, "metrics")))
+        return;
+    json_object_set_new(spec, "metrics",
+                        json_pack("[{s:s,s:{s:s,s:{s:s,s:i}}}]", "type", "Resource", "resource",
+                                  "name", "cpu", "target", "type", "Utilization",
+                                  "averageUtilization", 80));
+}
+
 int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, const json_t *old,
                         kobj_status *st)
 {
@@ -290,6 +305,8 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
         def_str(obj_at(obj, "status"), "phase", "Active");
         jx_set_str(obj_at(kobj_meta(obj), "labels"), "kubernetes.io/metadata.name",
                    kobj_meta_str(obj, "name"));
+    } else if (strcmp(g, "autoscaling") == 0 && strcmp(res, "horizontalpodautoscalers") == 0) {
+        hpa_defaults(r->version, obj);
     } else if (!*g && strcmp(res, "secrets") == 0) {
         def_str(obj, "type", "Opaque");
     } else if (strcmp(g, "apiextensions.k8s.io") == 0 &&

@@ -69,8 +69,8 @@ int kl_eph_target_pidns(struct kl_ctr *c, char **ret, dd_err *e)
         if (dd_streq(p->ctrs[i].name, target))
             t = &p->ctrs[i];
     if (!t)
-        return dd_err_set(e, ENOENT, "target container \"%s\" is not a container of pod %s",
-                          target, p->name);
+        return dd_err_set(e, ENOENT, "target container \"%s\" is not a container of pod %s", target,
+                          p->name);
     struct rt_state s = {0};
     int r = t->rt_id ? rt_state(t->state_dir, &s, e) : 0;
     if (r >= 0 && (s.status != RT_RUNNING || s.pid <= 0))

@@ -382,10 +382,6 @@ static const struct tcol cj_cols[] = {
     {"Images", "string", "", 1, cj_images, NULL},
 };
 
-#define KIND(g, r, c)                                                                              \
-    {                                                                                              \
-        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
-    }
 const struct tkind ktable_apps[] = {
     KIND("", "pods", pod_cols),           KIND("apps", "deployments", deploy_cols),
     KIND("apps", "replicasets", rs_cols), KIND("apps", "statefulsets", sts_cols),

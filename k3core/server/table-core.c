@@ -445,10 +445,6 @@ static const struct tcol crd_cols[] = {
     {"Created At", "date", "", 0, crd_created, NULL},
 };
 
-#define KIND(g, r, c)                                                                              \
-    {                                                                                              \
-        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
-    }
 const struct tkind ktable_core[] = {
     KIND("", "services", svc_cols),
     KIND("", "nodes", node_cols),
