@@ -16,6 +16,10 @@ M = "io.k8s.apimachinery.pkg.apis.meta.v1."
 DOCS = [
     ("NAME", M + "ObjectMeta", "name"),
     ("AGE", M + "ObjectMeta", "creationTimestamp"),
+    ("POD_IP", P + "core.v1.PodStatus", "podIP"),
+    ("POD_NODE", P + "core.v1.PodSpec", "nodeName"),
+    ("POD_NOMINATED", P + "core.v1.PodStatus", "nominatedNodeName"),
+    ("POD_GATES", P + "core.v1.PodSpec", "readinessGates"),
     ("RC_REPLICAS", P + "core.v1.ReplicationControllerSpec", "replicas"),
     ("RC_CURRENT", P + "core.v1.ReplicationControllerStatus", "replicas"),
     ("RC_READY", P + "core.v1.ReplicationControllerStatus", "readyReplicas"),

@@ -1,7 +1,8 @@
 /* Unit tests of the Table cells (k3core/server/table*.c) for kinds whose text upstream composes
  * from several fields: HPA targets (formatHPAMetrics, v1 objects), label selectors, resource
- * quotas, endpoint slices, CSI drivers, IP addresses, flow schema order and the default NAME /
- * CREATED AT table of built-in kinds without a printer. */
+ * quotas, endpoint slices, pod READY/STATUS/RESTARTS with init containers and sidecars, CSI
+ * drivers, IP addresses, flow schema order and the default NAME / CREATED AT table of built-in
+ * kinds without a printer. */
 #include "k3core/server/server-internal.h"
 #include "tests/unit/unit.h"
 
@@ -143,4 +144,47 @@ TEST(table_default_and_order)
             want[i]);
     json_decref(t);
     json_decref(list);
+}
+
+#define POD(init_specs, init_statuses, statuses, extra)                                            \
+    "{\"metadata\":{\"name\":\"p\"" extra "},\"spec\":{\"containers\":[{\"name\":\"app\"}],"       \
+    "\"initContainers\":" init_specs "},\"status\":{\"phase\":\"Pending\","                        \
+    "\"initContainerStatuses\":" init_statuses ",\"containerStatuses\":" statuses "}}"
+
+TEST(table_pod_init_and_sidecars)
+{
+    char *got;
+#define STATUS(json, want)                                                                         \
+    got = cell("", "v1", "pods", json, "Status");                                                  \
+    CHECK_EQ_STR(got, want);                                                                       \
+    free(got)
+    STATUS(POD("[{\"name\":\"i1\"},{\"name\":\"i2\"}]",
+               "[{\"name\":\"i1\",\"state\":{\"terminated\":{\"exitCode\":0}}},"
+               "{\"name\":\"i2\",\"state\":{\"waiting\":{\"reason\":\"PodInitializing\"}}}]",
+               "[]", ""),
+           "Init:1/2");
+    STATUS(POD("[{\"name\":\"i1\"}]",
+               "[{\"name\":\"i1\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\"}}}]", "[]",
+               ""),
+           "Init:ErrImagePull");
+    STATUS(POD("[{\"name\":\"i1\"}]",
+               "[{\"name\":\"i1\",\"restartCount\":3,\"state\":{\"terminated\":{\"exitCode\":2}}}]",
+               "[]", ""),
+           "Init:ExitCode:2");
+    /* a started sidecar counts as a container; a deleted pod is Terminating */
+    const char *side =
+        POD("[{\"name\":\"s\",\"restartPolicy\":\"Always\"}]",
+            "[{\"name\":\"s\",\"started\":true,\"ready\":true,\"restartCount\":1,"
+            "\"state\":{\"running\":{}}}]",
+            "[{\"name\":\"app\",\"ready\":true,\"restartCount\":2,\"state\":{\"running\":{}}}]",
+            ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"");
+    CHECK_CELL("", "v1", "pods", side, "Ready", "2/2");
+    CHECK_CELL("", "v1", "pods", side, "Restarts", "3");
+    STATUS(side, "Terminating");
+    /* scheduling gates */
+    STATUS("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"a\"}]},"
+           "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+           "\"status\":\"False\",\"reason\":\"SchedulingGated\"}]}}",
+           "SchedulingGated");
+#undef STATUS
 }
