@@ -365,28 +365,40 @@ static const struct tcol ds_cols[] = {
     WIDE_WORKLOAD,
 };
 
-static json_t *job_status(const json_t *o)
+/* the status of the first condition of a type is what counts (upstream's hasJobCondition) */
+static bool job_condition(const json_t *o, const char *type)
 {
     size_t i;
     json_t *c;
-    const char *res = "Running";
     json_array_foreach(tpath(o, "status.conditions"), i, c)
     {
-        if (!dd_streq(tstr(c, "status"), "True"))
-            continue;
-        const char *t = tstr(c, "type");
-        if (dd_streq(t, "Complete") || dd_streq(t, "Failed") || dd_streq(t, "Suspended"))
-            res = t;
-        else if (dd_streq(t, "FailureTarget"))
-            res = "FailureTarget";
+        if (dd_streq(tstr(c, "type"), type))
+            return dd_streq(tstr(c, "status"), "True");
     }
-    return json_string(res);
+    return false;
 }
 
+static json_t *job_status(const json_t *o)
+{
+    const char *st = job_condition(o, "Complete")             ? "Complete"
+                     : job_condition(o, "Failed")             ? "Failed"
+                     : tpath(o, "metadata.deletionTimestamp") ? "Terminating"
+                     : job_condition(o, "Suspended")          ? "Suspended"
+                     : job_condition(o, "FailureTarget")      ? "FailureTarget"
+                                                              : "Running";
+    return json_string(st);
+}
+
+/* "succeeded/completions", or without completions "n/1", "n/1 of <parallelism>" */
 static json_t *job_completions(const json_t *o)
 {
     const json_t *c = tpath(o, "spec.completions");
-    return ratio(ival(o, "status.succeeded"), c ? json_integer_value(c) : 1);
+    int64_t done = ival(o, "status.succeeded"), par = ival(o, "spec.parallelism");
+    if (c)
+        return ratio(done, json_integer_value(c));
+    if (par > 1)
+        return json_sprintf("%lld/1 of %lld", (long long)done, (long long)par);
+    return ratio(done, 1);
 }
 
 static json_t *job_duration(const json_t *o)

@@ -297,24 +297,43 @@ static const struct tcol event_cols[] = {
 
 /* ---- network, storage, coordination ---- */
 
+/* formatEndpoints: "ip:port" for every port of every subset (bare IPs without ports), the
+ * first three then " + N more..."; "<none>" without subsets */
 static json_t *ep_addrs(const json_t *o)
 {
+    const json_t *subsets = tpath(o, "subsets");
+    if (!json_array_size(subsets))
+        return json_string("<none>");
     dd_buf b = DD_BUF_INIT;
-    size_t i, k, n = 0;
-    json_t *s, *a;
-    json_array_foreach(tpath(o, "subsets"), i, s)
+    size_t i, k, p, n = 0, listed = 0;
+    bool more = false;
+    json_t *s, *a, *port;
+    json_array_foreach(subsets, i, s)
     {
-        json_t *port = json_array_get(json_object_get(s, "ports"), 0);
-        json_array_foreach(json_object_get(s, "addresses"), k, a)
-        {
-            if (n++ < 3)
-                dd_buf_addf(&b, "%s%s:%lld", b.len ? "," : "", tstr(a, "ip") ? tstr(a, "ip") : "",
-                            (long long)json_integer_value(json_object_get(port, "port")));
+        const json_t *ports = json_object_get(s, "ports"), *addrs = json_object_get(s, "addresses");
+        size_t nports = json_array_size(ports);
+        for (p = 0; p < (nports ? nports : 1); p++) {
+            port = json_array_get(ports, p);
+            n += json_array_size(addrs);
+            json_array_foreach(addrs, k, a)
+            {
+                if (listed == 3) {
+                    more = true;
+                    break;
+                }
+                const char *ip = tstr(a, "ip") ?: "";
+                bool v6 = strchr(ip, ':') != NULL;
+                dd_buf_addf(&b, "%s%s%s%s", listed++ ? "," : "", v6 && port ? "[" : "", ip,
+                            v6 && port ? "]" : "");
+                if (port)
+                    dd_buf_addf(&b, ":%lld",
+                                (long long)json_integer_value(json_object_get(port, "port")));
+            }
         }
     }
-    if (n > 3)
+    if (more)
         dd_buf_addf(&b, " + %zu more...", n - 3);
-    json_t *j = json_string(b.len ? b.data : "<none>");
+    json_t *j = json_string(b.len ? b.data : "");
     dd_buf_release(&b);
     return j;
 }

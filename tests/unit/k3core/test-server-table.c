@@ -1,8 +1,8 @@
 /* Unit tests of the Table cells (k3core/server/table*.c) for kinds whose text upstream composes
  * from several fields: HPA targets (formatHPAMetrics, v1 objects), label selectors, resource
- * quotas, endpoint slices, pod READY/STATUS/RESTARTS with init containers and sidecars, CSI
- * drivers, IP addresses, flow schema order and the default NAME / CREATED AT table of built-in
- * kinds without a printer. */
+ * quotas, endpoints and endpoint slices, jobs, pod READY/STATUS/RESTARTS with init containers and
+ * sidecars, CSI drivers, IP addresses, flow schema order and the default NAME / CREATED AT table of
+ * built-in kinds without a printer. */
 #include "k3core/server/server-internal.h"
 #include "tests/unit/unit.h"
 
@@ -112,6 +112,27 @@ TEST(table_selectors_and_lists)
                "\"a\"},{\"audience\":\"b\"}],\"volumeLifecycleModes\":[\"Persistent\","
                "\"Ephemeral\"]}}",
                "TokenRequests", "a,b");
+    /* endpoints: every port of every subset, IPv6 in brackets, bare IPs without ports */
+    CHECK_CELL("", "v1", "endpoints",
+               "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":"
+               "\"10.0.0.1\"},{\"ip\":\"fd00::1\"}],\"ports\":[{\"port\":80},{\"port\":"
+               "443}]},{\"addresses\":[{\"ip\":\"10.0.0.9\"}]}]}",
+               "Endpoints", "10.0.0.1:80,[fd00::1]:80,10.0.0.1:443 + 2 more...");
+    CHECK_CELL("", "v1", "endpoints",
+               "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":"
+               "\"10.0.0.9\"}]}]}",
+               "Endpoints", "10.0.0.9");
+    CHECK_CELL("", "v1", "endpoints", "{\"metadata\":{\"name\":\"e\"}}", "Endpoints", "<none>");
+    /* jobs: parallel without completions, the first condition of a type counts */
+    CHECK_CELL("batch", "v1", "jobs",
+               "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"parallelism\":3},"
+               "\"status\":{\"succeeded\":1}}",
+               "Completions", "1/1 of 3");
+    CHECK_CELL("batch", "v1", "jobs",
+               "{\"metadata\":{\"name\":\"j\"},\"status\":{\"conditions\":[{\"type\":"
+               "\"FailureTarget\",\"status\":\"True\"},{\"type\":\"Failed\",\"status\":"
+               "\"True\"}]}}",
+               "Status", "Failed");
     CHECK_CELL("networking.k8s.io", "v1", "ipaddresses",
                "{\"metadata\":{\"name\":\"10.43.0.1\"},\"spec\":{\"parentRef\":{\"group\":\"\","
                "\"resource\":\"Services\",\"namespace\":\"default\",\"name\":\"kubernetes\"}}}",
