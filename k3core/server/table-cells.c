@@ -44,21 +44,6 @@ json_t *join_field(const json_t *arr, const char *field, const char *sep, const 
     return j;
 }
 
-json_t *selector_string(const json_t *sel)
-{
-    dd_buf b = DD_BUF_INIT;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)json_object_get(sel, "matchLabels"), k, v)
-        dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
-    if (!json_object_get(sel, "matchLabels"))
-        json_object_foreach((json_t *)sel, k, v) if (json_is_string(v))
-            dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
-    json_t *j = json_string(b.len ? b.data : "<none>");
-    dd_buf_release(&b);
-    return j;
-}
-
 /* ---- pods ---- */
 
 /* The status of the pod condition `type` ("True"...), or NULL. */
@@ -285,7 +270,7 @@ static json_t *images_of(const json_t *o)
 
 static json_t *selector_of(const json_t *o)
 {
-    return selector_string(tpath(o, "spec.selector"));
+    return format_label_selector(tpath(o, "spec.selector"));
 }
 
 static json_t *spec_replicas_default1(const json_t *o)
@@ -317,7 +302,7 @@ INT_CELL(ds_available, "status.numberAvailable")
 
 static json_t *ds_nodesel(const json_t *o)
 {
-    return selector_string(tpath(o, "spec.template.spec.nodeSelector"));
+    return format_labels(tpath(o, "spec.template.spec.nodeSelector"));
 }
 
 #define WIDE_WORKLOAD                                                                              \
@@ -461,6 +446,11 @@ static json_t *cj_images(const json_t *o)
                       "<none>");
 }
 
+static json_t *cj_selector(const json_t *o)
+{
+    return format_label_selector(tpath(o, "spec.jobTemplate.spec.selector"));
+}
+
 static const struct tcol cj_cols[] = {
     {"Name", "string", "name", 0, cell_name, NULL},
     {"Schedule", "string", "", 0, cj_schedule, NULL},
@@ -471,6 +461,7 @@ static const struct tcol cj_cols[] = {
     {"Age", "string", "", 0, cell_age, NULL},
     {"Containers", "string", "", 1, cj_containers, NULL},
     {"Images", "string", "", 1, cj_images, NULL},
+    {"Selector", "string", "", 1, cj_selector, NULL},
 };
 
 const struct tkind ktable_apps[] = {

@@ -73,7 +73,7 @@ static json_t *svc_ports(const json_t *o)
 
 static json_t *svc_selector(const json_t *o)
 {
-    return selector_string(tpath(o, "spec.selector"));
+    return format_labels(tpath(o, "spec.selector"));
 }
 
 static const struct tcol svc_cols[] = {

@@ -50,7 +50,6 @@ void human_duration(int64_t secs, char *out, size_t n);
 json_t *age_of(const char *rfc3339);
 json_t *cell_name(const json_t *o);
 json_t *cell_age(const json_t *o);
-json_t *selector_string(const json_t *sel);
 json_t *join_field(const json_t *arr, const char *field, const char *sep, const char *none);
 /* s, or def when s is NULL or empty */
 json_t *tstr_or(const char *s, const char *def);

@@ -112,6 +112,17 @@ TEST(table_selectors_and_lists)
                "\"a\"},{\"audience\":\"b\"}],\"volumeLifecycleModes\":[\"Persistent\","
                "\"Ephemeral\"]}}",
                "TokenRequests", "a,b");
+    /* label maps sorted (labels.FormatLabels), workload selectors with expressions */
+    CHECK_CELL("", "v1", "services",
+               "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"selector\":{\"z\":\"1\","
+               "\"a\":\"2\"}}}",
+               "Selector", "a=2,z=1");
+    CHECK_CELL("apps", "v1", "replicasets",
+               "{\"metadata\":{\"name\":\"r\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+               "\"app\":\"w\"},\"matchExpressions\":[{\"key\":\"env\",\"operator\":"
+               "\"In\",\"values\":[\"prod\"]}]}}}",
+               "Selector", "app=w,env in (prod)");
+    CHECK_CELL("batch", "v1", "cronjobs", "{\"metadata\":{\"name\":\"c\"}}", "Selector", "<none>");
     /* endpoints: every port of every subset, IPv6 in brackets, bare IPs without ports */
     CHECK_CELL("", "v1", "endpoints",
                "{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":"
