@@ -305,49 +305,49 @@ static json_t *ds_nodesel(const json_t *o)
     return format_labels(tpath(o, "spec.template.spec.nodeSelector"));
 }
 
-#define WIDE_WORKLOAD                                                                              \
-    {"Containers", "string", "", 1, containers_of, NULL},                                          \
-        {"Images", "string", "", 1, images_of, NULL},                                              \
+#define WIDE_WORKLOAD(selector_desc)                                                               \
+    {"Containers", "string", "", 1, containers_of, DESC_CONTAINERS},                               \
+        {"Images", "string", "", 1, images_of, DESC_IMAGES},                                       \
     {                                                                                              \
-        "Selector", "string", "", 1, selector_of, NULL                                             \
+        "Selector", "string", "", 1, selector_of, selector_desc                                    \
     }
 
 static const struct tcol deploy_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Ready", "string", "", 0, deploy_ready, NULL},
-    {"Up-to-date", "integer", "", 0, st_updated, NULL},
-    {"Available", "integer", "", 0, st_available, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Ready", "string", "", 0, deploy_ready, "Number of the pod with ready state"},
+    {"Up-to-date", "string", "", 0, st_updated, TD_DEPLOY_UPDATED},
+    {"Available", "string", "", 0, st_available, TD_DEPLOY_AVAILABLE},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_DEPLOY_SELECTOR),
 };
 
 static const struct tcol rs_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Desired", "integer", "", 0, spec_replicas_default1, NULL},
-    {"Current", "integer", "", 0, st_current, NULL},
-    {"Ready", "integer", "", 0, st_ready, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Desired", "integer", "", 0, spec_replicas_default1, TD_RS_REPLICAS},
+    {"Current", "integer", "", 0, st_current, TD_RS_CURRENT},
+    {"Ready", "integer", "", 0, st_ready, TD_RS_READY},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_RS_SELECTOR),
 };
 
 static const struct tcol sts_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Ready", "string", "", 0, deploy_ready, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"Containers", "string", "", 1, containers_of, NULL},
-    {"Images", "string", "", 1, images_of, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Ready", "string", "", 0, deploy_ready, "Number of the pod with ready state"},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"Containers", "string", "", 1, containers_of, DESC_CONTAINERS},
+    {"Images", "string", "", 1, images_of, DESC_IMAGES},
 };
 
 static const struct tcol ds_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Desired", "integer", "", 0, ds_desired, NULL},
-    {"Current", "integer", "", 0, ds_current, NULL},
-    {"Ready", "integer", "", 0, ds_ready, NULL},
-    {"Up-to-date", "integer", "", 0, ds_updated, NULL},
-    {"Available", "integer", "", 0, ds_available, NULL},
-    {"Node Selector", "string", "", 0, ds_nodesel, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Desired", "integer", "", 0, ds_desired, TD_DS_DESIRED},
+    {"Current", "integer", "", 0, ds_current, TD_DS_CURRENT},
+    {"Ready", "integer", "", 0, ds_ready, TD_DS_READY},
+    {"Up-to-date", "integer", "", 0, ds_updated, TD_DS_UPDATED},
+    {"Available", "integer", "", 0, ds_available, TD_DS_AVAILABLE},
+    {"Node Selector", "string", "", 0, ds_nodesel, TD_DS_NODESELECTOR},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_DS_SELECTOR),
 };
 
 /* the status of the first condition of a type is what counts (upstream's hasJobCondition) */
@@ -400,12 +400,12 @@ static json_t *job_duration(const json_t *o)
 }
 
 static const struct tcol job_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Status", "string", "", 0, job_status, NULL},
-    {"Completions", "string", "", 0, job_completions, NULL},
-    {"Duration", "string", "", 0, job_duration, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Status", "string", "", 0, job_status, "Status of the job."},
+    {"Completions", "string", "", 0, job_completions, TD_JOB_SUCCEEDED},
+    {"Duration", "string", "", 0, job_duration, "Time required to complete the job."},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_JOB_SELECTOR),
 };
 
 static json_t *cj_schedule(const json_t *o)
@@ -452,16 +452,16 @@ static json_t *cj_selector(const json_t *o)
 }
 
 static const struct tcol cj_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Schedule", "string", "", 0, cj_schedule, NULL},
-    {"Timezone", "string", "", 0, cj_tz, NULL},
-    {"Suspend", "boolean", "", 0, cj_suspend, NULL},
-    {"Active", "integer", "", 0, cj_active, NULL},
-    {"Last Schedule", "string", "", 0, cj_last, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"Containers", "string", "", 1, cj_containers, NULL},
-    {"Images", "string", "", 1, cj_images, NULL},
-    {"Selector", "string", "", 1, cj_selector, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Schedule", "string", "", 0, cj_schedule, TD_CJ_SCHEDULE},
+    {"Timezone", "string", "", 0, cj_tz, TD_CJ_TIMEZONE},
+    {"Suspend", "boolean", "", 0, cj_suspend, TD_CJ_SUSPEND},
+    {"Active", "integer", "", 0, cj_active, TD_CJ_ACTIVE},
+    {"Last Schedule", "string", "", 0, cj_last, TD_CJ_LAST},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"Containers", "string", "", 1, cj_containers, DESC_CONTAINERS},
+    {"Images", "string", "", 1, cj_images, DESC_IMAGES},
+    {"Selector", "string", "", 1, cj_selector, TD_JOB_SELECTOR},
 };
 
 const struct tkind ktable_apps[] = {

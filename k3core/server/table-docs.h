@@ -39,6 +39,234 @@
     "all its containers are ready AND all conditions specified in the readiness gates have "       \
     "status equal to \"True\" More info: "                                                         \
     "https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates"
+#define TD_DEPLOY_UPDATED                                                                          \
+    "Total number of non-terminating pods targeted by this deployment that have the desired "      \
+    "template spec."
+#define TD_DEPLOY_AVAILABLE                                                                        \
+    "Total number of available non-terminating pods (ready for at least minReadySeconds) "         \
+    "targeted by this deployment."
+#define TD_DEPLOY_SELECTOR                                                                         \
+    "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the "   \
+    "ones affected by this deployment. It must match the pod template's labels."
+#define TD_RS_REPLICAS                                                                             \
+    "Replicas is the number of desired pods. This is a pointer to distinguish between explicit "   \
+    "zero and unspecified. Defaults to 1. More info: "                                             \
+    "https://kubernetes.io/docs/concepts/workloads/controllers/replicaset"
+#define TD_RS_CURRENT                                                                              \
+    "Replicas is the most recently observed number of non-terminating pods. More info: "           \
+    "https://kubernetes.io/docs/concepts/workloads/controllers/replicaset"
+#define TD_RS_READY                                                                                \
+    "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition."
+#define TD_RS_SELECTOR                                                                             \
+    "Selector is a label query over pods that should match the replica count. Label keys and "     \
+    "values that must match in order to be controlled by this replica set. It must match the pod " \
+    "template's labels. More info: "                                                               \
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
+#define TD_DS_DESIRED                                                                              \
+    "The total number of nodes that should be running the daemon pod (including nodes correctly "  \
+    "running the daemon pod). More info: "                                                         \
+    "https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"
+#define TD_DS_CURRENT                                                                              \
+    "The number of nodes that are running at least 1 daemon pod and are supposed to run the "      \
+    "daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"
+#define TD_DS_READY                                                                                \
+    "numberReady is the number of nodes that should be running the daemon pod and have one or "    \
+    "more of the daemon pod running with a Ready Condition."
+#define TD_DS_UPDATED "The total number of nodes that are running updated daemon pod"
+#define TD_DS_AVAILABLE                                                                            \
+    "The number of nodes that should be running the daemon pod and have one or more of the "       \
+    "daemon pod running and available (ready for at least spec.minReadySeconds)"
+#define TD_DS_NODESELECTOR                                                                         \
+    "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which "  \
+    "must match a node's labels for the pod to be scheduled on that node. More info: "             \
+    "https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"
+#define TD_DS_SELECTOR                                                                             \
+    "A label query over pods that are managed by the daemon set. Must match in order to be "       \
+    "controlled. It must match the pod template's labels. More info: "                             \
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
+#define TD_JOB_SUCCEEDED                                                                           \
+    "The number of pods which reached phase Succeeded. The value increases monotonically for a "   \
+    "given spec. However, it may decrease in reaction to scale down of elastic indexed jobs."
+#define TD_JOB_SELECTOR                                                                            \
+    "A label query over pods that should match the pod count. Normally, the system sets this "     \
+    "field for you. More info: "                                                                   \
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"
+#define TD_CJ_SCHEDULE "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."
+#define TD_CJ_TIMEZONE                                                                             \
+    "The time zone name for the given schedule, see "                                              \
+    "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will "   \
+    "default to the time zone of the kube-controller-manager process. The set of valid time zone " \
+    "names and the time zone offset is loaded from the system-wide time zone database by the API " \
+    "server during CronJob validation and the controller manager during execution. If no "         \
+    "system-wide time zone database can be found a bundled version of the database is used "       \
+    "instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a " \
+    "change in host configuration, the controller will stop creating new new Jobs and will "       \
+    "create a system event with the reason UnknownTimeZone. More information can be found in "     \
+    "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones"
+#define TD_CJ_SUSPEND                                                                              \
+    "This flag tells the controller to suspend subsequent executions, it does not apply to "       \
+    "already started executions.  Defaults to false."
+#define TD_CJ_ACTIVE "A list of pointers to currently running jobs."
+#define TD_CJ_LAST   "Information when was the last time the job was successfully scheduled."
+#define TD_SVC_TYPE                                                                                \
+    "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are "        \
+    "ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a "              \
+    "cluster-internal IP address for load-balancing to endpoints. Endpoints are determined by "    \
+    "the selector or if that is not specified, by manual construction of an Endpoints object or "  \
+    "EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated and the "         \
+    "endpoints are published as a set of endpoints rather than a virtual IP. \"NodePort\" builds " \
+    "on ClusterIP and allocates a port on every node which routes to the same endpoints as the "   \
+    "clusterIP. \"LoadBalancer\" builds on NodePort and creates an external load-balancer (if "    \
+    "supported in the current cloud) which routes to the same endpoints as the clusterIP. "        \
+    "\"ExternalName\" aliases this service to the specified externalName. Several other fields "   \
+    "do not apply to ExternalName services. More info: "                                           \
+    "https://kubernetes.io/docs/concepts/services-networking/service/"                             \
+    "#publishing-services-service-types"
+#define TD_SVC_CLUSTERIP                                                                           \
+    "clusterIP is the IP address of the service and is usually assigned randomly. If an address "  \
+    "is specified manually, is in-range (as per system configuration), and is not in use, it "     \
+    "will be allocated to the service; otherwise creation of the service will fail. This field "   \
+    "may not be changed through updates unless the type field is also being changed to "           \
+    "ExternalName (which requires this field to be blank) or the type field is being changed "     \
+    "from ExternalName (in which case this field may optionally be specified, as describe "        \
+    "above).  Valid values are \"None\", empty string (\"\"), or a valid IP address. Setting "     \
+    "this to \"None\" makes a \"headless service\" (no virtual IP), which is useful when direct "  \
+    "endpoint connections are preferred and proxying is not required.  Only applies to types "     \
+    "ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a Service "   \
+    "of type ExternalName, creation will fail. This field will be wiped when updating a Service "  \
+    "to type ExternalName. More info: "                                                            \
+    "https://kubernetes.io/docs/concepts/services-networking/service/"                             \
+    "#virtual-ips-and-service-proxies"
+#define TD_SVC_EXTERNALIPS                                                                         \
+    "externalIPs is a list of IP addresses for which nodes in the cluster will also accept "       \
+    "traffic for this service.  These IPs are not managed by Kubernetes.  The user is "            \
+    "responsible for ensuring that traffic arrives at a node with this IP.  A common example is "  \
+    "external load-balancers that are not part of the Kubernetes system."
+#define TD_SVC_PORTS                                                                               \
+    "The list of ports that are exposed by this service. More info: "                              \
+    "https://kubernetes.io/docs/concepts/services-networking/service/"                             \
+    "#virtual-ips-and-service-proxies"
+#define TD_SVC_SELECTOR                                                                            \
+    "Route service traffic to pods with label keys and values matching this selector. If empty "   \
+    "or not present, the service is assumed to have an external process managing its endpoints, "  \
+    "which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and "            \
+    "LoadBalancer. Ignored if type is ExternalName. More info: "                                   \
+    "https://kubernetes.io/docs/concepts/services-networking/service/"
+#define TD_EP_SUBSETS                                                                              \
+    "The set of all endpoints is the union of all subsets. Addresses are placed into subsets "     \
+    "according to the IPs they share. A single address with multiple ports, some of which are "    \
+    "ready and some of which are not (because they come from different containers) will result "   \
+    "in the address being displayed in different subsets for the different ports. No address "     \
+    "will appear in both Addresses and NotReadyAddresses in the same subset. Sets of addresses "   \
+    "and ports that comprise a service."
+#define TD_NODE_KUBELET "Kubelet Version reported by the node."
+#define TD_NODE_ADDRESSES                                                                          \
+    "List of addresses reachable to the node. Queried from cloud provider, if available. More "    \
+    "info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is "  \
+    "declared as mergeable, but the merge key is not sufficiently unique, which can cause data "   \
+    "corruption when it is merged. Callers should instead use a full-replacement patch. See "      \
+    "https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change "   \
+    "during the lifetime of a Node. However, there are some exceptions where this may not be "     \
+    "possible, such as Pods that inherit a Node's address in its own status or consumers of the "  \
+    "downward API (status.hostIP)."
+#define TD_NODE_OS                                                                                 \
+    "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."
+#define TD_NODE_KERNEL                                                                             \
+    "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."
+#define TD_NODE_RUNTIME                                                                            \
+    "ContainerRuntime Version reported by the node through runtime remote API (e.g. "              \
+    "containerd://1.4.2)."
+#define TD_EV_LAST "The time at which the most recent occurrence of this event was recorded."
+#define TD_EV_TYPE "Type of this event (Normal, Warning), new types could be added in the future"
+#define TD_EV_REASON                                                                               \
+    "This should be a short, machine understandable string that gives the reason for the "         \
+    "transition into the object's current status."
+#define TD_EV_OBJECT "The object that this event is about."
+#define TD_EV_FIELDPATH                                                                            \
+    "If referring to a piece of an object instead of an entire object, this string should "        \
+    "contain a valid JSON/Go field access statement, such as "                                     \
+    "desiredState.manifest.containers[2]. For example, if the object reference is to a container " \
+    "within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" "    \
+    "refers to the name of the container that triggered the event) or if no container name is "    \
+    "specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is "       \
+    "chosen only to have some well-defined way of referencing a part of an object."
+#define TD_EV_SOURCE                                                                               \
+    "The component reporting this event. Should be a short machine understandable string."
+#define TD_EV_MESSAGE "A human-readable description of the status of this operation."
+#define TD_EV_FIRST                                                                                \
+    "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"
+#define TD_EV_COUNT "The number of times this event has occurred."
+#define TD_SECRET_TYPE                                                                             \
+    "Used to facilitate programmatic handling of secret data. More info: "                         \
+    "https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"
+#define TD_SECRET_DATA                                                                             \
+    "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' "   \
+    "or '.'. The serialized form of the secret data is a base64 encoded string, representing the " \
+    "arbitrary (possibly non-string) data value here. Described in "                               \
+    "https://tools.ietf.org/html/rfc4648#section-4"
+#define TD_SA_SECRETS                                                                              \
+    "Secrets is a list of the secrets in the same namespace that pods running using this "         \
+    "ServiceAccount are allowed to use. Pods are only limited to this list if this service "       \
+    "account has a \"kubernetes.io/enforce-mountable-secrets\" annotation set to \"true\". The "   \
+    "\"kubernetes.io/enforce-mountable-secrets\" annotation is deprecated since v1.32. Prefer "    \
+    "separate namespaces to isolate access to mounted secrets. This field should not be used to "  \
+    "find auto-generated service account token secrets for use outside of pods. Instead, tokens "  \
+    "can be requested directly using the TokenRequest API, or service account token secrets can "  \
+    "be manually created. More info: https://kubernetes.io/docs/concepts/configuration/secret"
+#define TD_CM_DATA                                                                                 \
+    "Data contains the configuration data. Each key must consist of alphanumeric characters, "     \
+    "'-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The "    \
+    "keys stored in Data must not overlap with the keys in the BinaryData field, this is "         \
+    "enforced during validation process."
+#define TD_PV_CAPACITY                                                                             \
+    "capacity is the description of the persistent volume's resources and capacity. More info: "   \
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity"
+#define TD_PV_MODES                                                                                \
+    "accessModes contains all ways the volume can be mounted. More info: "                         \
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes"
+#define TD_PV_RECLAIM                                                                              \
+    "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released "     \
+    "from its claim. Valid options are Retain (default for manually created PersistentVolumes), "  \
+    "Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). "   \
+    "Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: " \
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming"
+#define TD_PV_PHASE                                                                                \
+    "phase indicates if a volume is available, bound to a claim, or released by a claim. More "    \
+    "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase"
+#define TD_PV_CLAIM                                                                                \
+    "claimRef is part of a bi-directional binding between PersistentVolume and "                   \
+    "PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the "           \
+    "authoritative bind between PV and PVC. More info: "                                           \
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding"
+#define TD_PV_REASON                                                                               \
+    "reason is a brief CamelCase string that describes any failure and is meant for machine "      \
+    "parsing and tidy display in the CLI."
+#define TD_PV_VOLUMEMODE                                                                           \
+    "volumeMode defines if a volume is intended to be used with a formatted filesystem or to "     \
+    "remain in raw block state. Value of Filesystem is implied when not included in spec."
+#define TD_PVC_PHASE "phase represents the current phase of PersistentVolumeClaim."
+#define TD_PVC_VOLUME                                                                              \
+    "volumeName is the binding reference to the PersistentVolume backing this claim."
+#define TD_PVC_CAPACITY "capacity represents the actual resources of the underlying volume."
+#define TD_PVC_MODES                                                                               \
+    "accessModes contains the actual access modes the volume backing the PVC has. More info: "     \
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1"
+#define TD_PVC_VOLUMEMODE                                                                          \
+    "volumeMode defines what type of volume is required by the claim. Value of Filesystem is "     \
+    "implied when not included in claim spec."
+#define TD_LEASE_HOLDER                                                                            \
+    "holderIdentity contains the identity of the holder of a current lease. If Coordinated "       \
+    "Leader Election is used, the holder identity must be equal to the elected "                   \
+    "LeaseCandidate.metadata.name field."
+#define TD_SC_PROVISIONER "provisioner indicates the type of the provisioner."
+#define TD_SC_RECLAIM                                                                              \
+    "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of "   \
+    "this storage class. Defaults to Delete."
+#define TD_SC_BINDING                                                                              \
+    "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.  "    \
+    "When unset, VolumeBindingImmediate is used. This field is only honored by servers that "      \
+    "enable the VolumeScheduling feature."
+#define TD_SC_EXPANSION "allowVolumeExpansion shows whether the storage class allow volume expand."
 #define TD_RC_REPLICAS                                                                             \
     "Replicas is the number of desired replicas. This is a pointer to distinguish between "        \
     "explicit zero and unspecified. Defaults to 1. More info: "                                    \

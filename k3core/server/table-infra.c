@@ -43,8 +43,6 @@ static json_t *pt_labels(const json_t *o)
     return format_labels(tpath(o, "template.metadata.labels"));
 }
 
-#define DESC_CONTAINERS "Names of each container in the template."
-#define DESC_IMAGES     "Images referenced by each container in the template."
 static const struct tcol pt_cols[] = {
     {"Name", "string", "name", 0, cell_name, TD_NAME},
     {"Containers", "string", "", 0, pt_names, DESC_CONTAINERS},

@@ -31,6 +31,10 @@ struct tkind {
         g, r, c, DD_ARRAY_SIZE(c), NULL                                                            \
     }
 
+/* upstream's descriptions of the wide CONTAINERS and IMAGES columns */
+#define DESC_CONTAINERS "Names of each container in the template."
+#define DESC_IMAGES     "Images referenced by each container in the template."
+
 /* Workload kinds (table-cells.c), services/nodes/config/storage basics (table-core.c),
  * autoscaling/policy/rbac/admission/flow control/certificates (table-policy.c), and
  * networking/discovery/storage/node/resource kinds (table-infra.c). */
