@@ -109,7 +109,7 @@ static void hpa_metric(dd_buf *b, const json_t *spec, const json_t *status)
 }
 
 /* autoscaling/v1 keeps one CPU target: the v2 metrics upstream converts it to (an unset target
- * is stored as v2's default, 80%) */
+ * becomes v2's default, 80%) */
 static void hpa_v1_metrics(const json_t *o, json_t **specs, json_t **statuses)
 {
     const json_t *t = tpath(o, "spec.targetCPUUtilizationPercentage");
@@ -126,7 +126,9 @@ static void hpa_v1_metrics(const json_t *o, json_t **specs, json_t **statuses)
 static json_t *hpa_targets(const json_t *o)
 {
     json_t *specs, *statuses;
-    if (!dd_streq(tstr(o, "apiVersion"), "autoscaling/v1")) {
+    /* v2 objects always have metrics (defaulting); ones created through v1 do not, and the
+     * store serves them to both versions as written */
+    if (tpath(o, "spec.metrics")) {
         specs = json_incref((json_t *)tpath(o, "spec.metrics"));
         statuses = json_incref((json_t *)tpath(o, "status.currentMetrics"));
     } else {

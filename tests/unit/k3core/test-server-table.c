@@ -84,6 +84,11 @@ TEST(table_hpa_targets)
     CHECK_CELL("autoscaling", "v1", "horizontalpodautoscalers", v1, "MinPods", "<unset>");
     CHECK_CELL("autoscaling", "v1", "horizontalpodautoscalers", v1, "Replicas", "2");
     CHECK_CELL("autoscaling", "v1", "horizontalpodautoscalers", v1, "Reference", "Deployment/web");
+    /* an object written through v1 read as v2 */
+    CHECK_CELL("autoscaling", "v2", "horizontalpodautoscalers",
+               "{\"apiVersion\":\"autoscaling/v2\",\"metadata\":{\"name\":\"h\"},\"spec\":{"
+               "\"targetCPUUtilizationPercentage\":60}}",
+               "Targets", "cpu: <unknown>/60%");
 }
 
 TEST(table_selectors_and_lists)
