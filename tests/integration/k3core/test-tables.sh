@@ -46,6 +46,19 @@ check_table "$out" "$H" hpa-multi \
     "hpa-multi|StatefulSet/db|cpu: <unknown>/50%, memory: <unknown>/100Mi + 1 more...|2|10|0|~age"
 out=$($K127 -n tables get hpa)
 check_table "$out" "$H" hpa-default "hpa-default|Deployment/web|cpu: <unknown>/80%|1|3|0|~age"
+# an autoscaling/v1 HPA written by kubectl 1.27, read by 1.33
+$K127 -n tables create -f - >/dev/null <<YAML
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: hpa-v1}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 4
+  targetCPUUtilizationPercentage: 60
+YAML
+out=$($kn get hpa hpa-v1)
+check_table "$out" "NAME     REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   AGE" \
+    hpa-v1 "hpa-v1|Deployment/web|cpu: <unknown>/60%|1|4|0|~age"
 
 out=$($kn get pdb)
 H="NAME      MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE"
