@@ -1,7 +1,8 @@
 /* defaults: the defaulting upstream's SetDefaults_* functions and admission plugins apply to
  * the common kinds — Pod (and every pod template), Deployment, ReplicaSet, StatefulSet,
  * DaemonSet, Job, CronJob, Service (ClusterIP and NodePort allocation from the configured
- * ranges, derived from the stored Services so nothing needs releasing), Namespace, Secret, PVC.
+ * ranges, derived from the stored Services so nothing needs releasing), Namespace, Secret, PVC,
+ * HorizontalPodAutoscaler.
  * Kinds not listed get none (their fields stay as sent).
  */
 #include <arpa/inet.h>

@@ -300,6 +300,22 @@ static json_t *merge_for_subresource(const kobj_req *req, json_t *new_obj, const
         json_decref(new_obj);
         return res;
     }
+    if (dd_streq(req->subresource, "approval")) {
+        /* CSR approval: only status.conditions change (upstream's approval strategy) */
+        json_t *res = json_deep_copy(old);
+        json_t *conds = json_object_get(json_object_get(new_obj, "status"), "conditions");
+        json_t *status = json_object_get(res, "status");
+        if (!json_is_object(status)) {
+            status = json_object();
+            json_object_set_new(res, "status", status);
+        }
+        if (conds)
+            json_object_set(status, "conditions", conds);
+        else
+            json_object_del(status, "conditions");
+        json_decref(new_obj);
+        return res;
+    }
     if (dd_streq(req->subresource, "ephemeralcontainers")) {
         /* only spec.ephemeralContainers changes through this subresource */
         json_t *res = json_deep_copy(old);

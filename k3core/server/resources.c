@@ -94,6 +94,26 @@ static void list_opts(http_req *req, kobj_list_opts *o)
                           .resource_version = http_req_query(req, "resourceVersion")};
 }
 
+/* CertificateSigningRequests record who asked (upstream's PrepareForCreate): spec.username, uid
+ * and groups come from the authenticated user, whatever the body says. */
+static void csr_requestor(struct call *c, json_t *body)
+{
+    const struct kuser *u = ksrv_user(c->req);
+    json_t *spec = json_object_get(body, "spec");
+    if (!u || !json_is_object(spec))
+        return;
+    json_object_set_new(spec, "username", json_string(u->name ? u->name : ""));
+    if (u->uid && *u->uid)
+        json_object_set_new(spec, "uid", json_string(u->uid));
+    else
+        json_object_del(spec, "uid");
+    json_t *groups = json_array();
+    for (char **g = u->groups; g && *g; g++)
+        json_array_append_new(groups, json_string(*g));
+    json_object_set_new(spec, "groups", groups);
+    json_object_del(spec, "extra");
+}
+
 static int run_write(struct call *c, json_t *body, kobj_status *st)
 {
     kobj_result res = {0};
@@ -101,6 +121,10 @@ static int run_write(struct call *c, json_t *body, kobj_status *st)
     if (!strcmp(c->verb, "create") || !strcmp(c->verb, "update")) {
         if (!body || !json_is_object(body))
             return kobj_fail(st, 400, "BadRequest", "the request body must be a JSON object");
+        if (!strcmp(c->verb, "create") && !c->p.sub &&
+            !strcmp(c->res->group, "certificates.k8s.io") &&
+            !strcmp(c->res->resource, "certificatesigningrequests"))
+            csr_requestor(c, body);
         r = !strcmp(c->verb, "create") ? kobj_create(c->s->api, &c->kr, body, &res, st)
                                        : kobj_update(c->s->api, &c->kr, body, &res, st);
     } else if (!strcmp(c->verb, "patch")) {

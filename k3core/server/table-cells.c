@@ -44,50 +44,7 @@ json_t *join_field(const json_t *arr, const char *field, const char *sep, const 
     return j;
 }
 
-json_t *selector_string(const json_t *sel)
-{
-    dd_buf b = DD_BUF_INIT;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)json_object_get(sel, "matchLabels"), k, v)
-        dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
-    if (!json_object_get(sel, "matchLabels"))
-        json_object_foreach((json_t *)sel, k, v) if (json_is_string(v))
-            dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
-    json_t *j = json_string(b.len ? b.data : "<none>");
-    dd_buf_release(&b);
-    return j;
-}
-
 /* ---- pods ---- */
-
-static json_t *pod_ready(const json_t *o)
-{
-    size_t i, ready = 0;
-    json_t *cs;
-    json_array_foreach(tpath(o, "status.containerStatuses"), i, cs) ready +=
-        json_is_true(json_object_get(cs, "ready"));
-    return ratio((int64_t)ready, (int64_t)json_array_size(tpath(o, "spec.containers")));
-}
-
-static const char *container_reason(const json_t *cs, char *buf, size_t n, bool *running)
-{
-    const json_t *st = json_object_get(cs, "state");
-    if (tstr(st, "waiting.reason") && *tstr(st, "waiting.reason"))
-        return tstr(st, "waiting.reason");
-    const json_t *t = json_object_get(st, "terminated");
-    if (t && tstr(t, "reason") && *tstr(t, "reason"))
-        return tstr(t, "reason");
-    if (t) {
-        int64_t sig = ival(t, "signal");
-        snprintf(buf, n, sig ? "Signal:%lld" : "ExitCode:%lld",
-                 (long long)(sig ? sig : ival(t, "exitCode")));
-        return buf;
-    }
-    if (json_object_get(st, "running") && json_is_true(json_object_get(cs, "ready")))
-        *running = true;
-    return NULL;
-}
 
 /* The status of the pod condition `type` ("True"...), or NULL. */
 static const char *pod_condition(const json_t *o, const char *type)
@@ -102,52 +59,156 @@ static const char *pod_condition(const json_t *o, const char *type)
     return NULL;
 }
 
+/* What upstream's printPod derives from a pod's statuses: READY, STATUS and RESTARTS. */
+struct pod_summary {
+    int64_t ready, total, restarts;
+    const char *last_restart; /* newest lastState.terminated.finishedAt counted, or NULL */
+    char reason[96];
+};
+
+static void newer(const char **last, const json_t *cs)
+{
+    const char *f = tstr(cs, "lastState.terminated.finishedAt");
+    if (f && (!*last || strcmp(f, *last) > 0))
+        *last = f;
+}
+
+/* a terminated state's reason, else Signal:N / ExitCode:N, with prefix ("Init:" or "") */
+static void terminated_reason(const json_t *t, const char *prefix, char *buf, size_t n)
+{
+    const char *r = tstr(t, "reason");
+    if (r && *r)
+        snprintf(buf, n, "%s%s", prefix, r);
+    else if (ival(t, "signal"))
+        snprintf(buf, n, "%sSignal:%lld", prefix, (long long)ival(t, "signal"));
+    else
+        snprintf(buf, n, "%sExitCode:%lld", prefix, (long long)ival(t, "exitCode"));
+}
+
+/* restartPolicy Always: a sidecar, counted with the containers */
+static bool restartable_init(const json_t *o, const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(tpath(o, "spec.initContainers"), i, c)
+    {
+        if (dd_streq(tstr(c, "name"), name))
+            return dd_streq(tstr(c, "restartPolicy"), "Always");
+    }
+    return false;
+}
+
+/* Walks the init container statuses; true while the pod is still initializing. */
+static bool init_summary(const json_t *o, struct pod_summary *p, int64_t *side_restarts,
+                         const char **side_last)
+{
+    size_t i;
+    json_t *cs;
+    size_t ninit = json_array_size(tpath(o, "spec.initContainers"));
+    json_array_foreach(tpath(o, "status.initContainerStatuses"), i, cs)
+    {
+        const json_t *st = json_object_get(cs, "state");
+        const json_t *term = json_object_get(st, "terminated");
+        const char *waiting = tstr(st, "waiting.reason");
+        bool sidecar = restartable_init(o, tstr(cs, "name"));
+        p->restarts += ival(cs, "restartCount");
+        newer(&p->last_restart, cs);
+        if (sidecar) {
+            *side_restarts += ival(cs, "restartCount");
+            newer(side_last, cs);
+        }
+        if (term && !ival(term, "exitCode"))
+            continue;
+        if (sidecar && json_is_true(json_object_get(cs, "started"))) {
+            p->ready += json_is_true(json_object_get(cs, "ready"));
+            continue;
+        }
+        if (term)
+            terminated_reason(term, "Init:", p->reason, sizeof(p->reason));
+        else if (waiting && *waiting && strcmp(waiting, "PodInitializing"))
+            snprintf(p->reason, sizeof(p->reason), "Init:%s", waiting);
+        else
+            snprintf(p->reason, sizeof(p->reason), "Init:%zu/%zu", i, ninit);
+        return true;
+    }
+    return false;
+}
+
+static void pod_summary(const json_t *o, struct pod_summary *p)
+{
+    memset(p, 0, sizeof(*p));
+    const char *phase = tstr(o, "status.phase") ?: "", *sreason = tstr(o, "status.reason");
+    snprintf(p->reason, sizeof(p->reason), "%s", sreason && *sreason ? sreason : phase);
+    size_t i;
+    json_t *c;
+    json_array_foreach(tpath(o, "status.conditions"), i, c)
+    {
+        if (dd_streq(tstr(c, "type"), "PodScheduled") &&
+            dd_streq(tstr(c, "reason"), "SchedulingGated"))
+            snprintf(p->reason, sizeof(p->reason), "SchedulingGated");
+    }
+    p->total = (int64_t)json_array_size(tpath(o, "spec.containers"));
+    json_array_foreach(tpath(o, "spec.initContainers"), i, c) p->total +=
+        dd_streq(tstr(c, "restartPolicy"), "Always");
+    int64_t side_restarts = 0;
+    const char *side_last = NULL;
+    bool initializing = init_summary(o, p, &side_restarts, &side_last);
+    if (!initializing || dd_streq(pod_condition(o, "Initialized"), "True")) {
+        p->restarts = side_restarts;
+        p->last_restart = side_last;
+        bool running = false;
+        const json_t *statuses = tpath(o, "status.containerStatuses");
+        for (i = json_array_size(statuses); i-- > 0;) {
+            const json_t *cs = json_array_get(statuses, i), *st = json_object_get(cs, "state");
+            const char *waiting = tstr(st, "waiting.reason");
+            p->restarts += ival(cs, "restartCount");
+            newer(&p->last_restart, cs);
+            if (waiting && *waiting)
+                snprintf(p->reason, sizeof(p->reason), "%s", waiting);
+            else if (json_object_get(st, "terminated"))
+                terminated_reason(json_object_get(st, "terminated"), "", p->reason,
+                                  sizeof(p->reason));
+            else if (json_is_true(json_object_get(cs, "ready")) && json_object_get(st, "running")) {
+                running = true;
+                p->ready++;
+            }
+        }
+        if (!strcmp(p->reason, "Completed") && running)
+            snprintf(p->reason, sizeof(p->reason), "%s",
+                     dd_streq(pod_condition(o, "Ready"), "True") ? "Running" : "NotReady");
+    }
+    if (tpath(o, "metadata.deletionTimestamp")) {
+        if (dd_streq(sreason, "NodeLost"))
+            snprintf(p->reason, sizeof(p->reason), "Unknown");
+        else if (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"))
+            snprintf(p->reason, sizeof(p->reason), "Terminating");
+    }
+}
+
+static json_t *pod_ready(const json_t *o)
+{
+    struct pod_summary p;
+    pod_summary(o, &p);
+    return ratio(p.ready, p.total);
+}
+
 static json_t *pod_status(const json_t *o)
 {
-    const char *reason = tstr(o, "status.reason");
-    if (!reason || !*reason)
-        reason = tstr(o, "status.phase") ? tstr(o, "status.phase") : "Pending";
-    static char buf[64];
-    char tmp[64];
-    bool running = false;
-    size_t i, n = json_array_size(tpath(o, "status.containerStatuses"));
-    for (i = n; i-- > 0;) {
-        const char *r = container_reason(json_array_get(tpath(o, "status.containerStatuses"), i),
-                                         tmp, sizeof(tmp), &running);
-        if (r) {
-            snprintf(buf, sizeof(buf), "%s", r);
-            reason = buf;
-        }
-    }
-    if (!strcmp(reason, "Completed") && running) {
-        const char *ready = pod_condition(o, "Ready");
-        reason = ready && !strcmp(ready, "True") ? "Running" : "NotReady";
-    }
-    if (tstr(o, "metadata.deletionTimestamp"))
-        reason = "Terminating";
-    return json_string(reason);
+    struct pod_summary p;
+    pod_summary(o, &p);
+    return json_string(p.reason);
 }
 
 static json_t *pod_restarts(const json_t *o)
 {
-    size_t i;
-    json_t *cs;
-    int64_t total = 0;
-    const char *last = NULL;
-    json_array_foreach(tpath(o, "status.containerStatuses"), i, cs)
-    {
-        total += ival(cs, "restartCount");
-        const char *f = tstr(cs, "lastState.terminated.finishedAt");
-        if (f && (!last || strcmp(f, last) > 0))
-            last = f;
-    }
-    if (!total || !last)
-        return json_integer(total);
-    char buf[64];
-    json_t *age = age_of(last);
-    snprintf(buf, sizeof(buf), "%lld (%s ago)", (long long)total, json_string_value(age));
+    struct pod_summary p;
+    pod_summary(o, &p);
+    if (!p.restarts || !p.last_restart)
+        return json_sprintf("%lld", (long long)p.restarts);
+    json_t *age = age_of(p.last_restart);
+    json_t *j = json_sprintf("%lld (%s ago)", (long long)p.restarts, json_string_value(age));
     json_decref(age);
-    return json_string(buf);
+    return j;
 }
 
 static json_t *pod_ip(const json_t *o)
@@ -181,15 +242,18 @@ static json_t *pod_gates(const json_t *o)
 }
 
 static const struct tcol pod_cols[] = {
-    {"Name", "string", "name", 0, cell_name, "Name must be unique within a namespace."},
-    {"Ready", "string", "", 0, pod_ready, "The aggregate readiness state of this pod."},
-    {"Status", "string", "", 0, pod_status, "The aggregate status of the containers."},
-    {"Restarts", "string", "", 0, pod_restarts, "The number of times the containers restarted."},
-    {"Age", "string", "", 0, cell_age, "CreationTimestamp"},
-    {"IP", "string", "", 1, pod_ip, "IP address allocated to the pod."},
-    {"Node", "string", "", 1, pod_node, "Name of the Node this pod is running on."},
-    {"Nominated Node", "string", "", 1, pod_nominated, "Nominated node name."},
-    {"Readiness Gates", "string", "", 1, pod_gates, "Pod readiness gates."},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Ready", "string", "", 0, pod_ready,
+     "The aggregate readiness state of this pod for accepting traffic."},
+    {"Status", "string", "", 0, pod_status, "The aggregate status of the containers in this pod."},
+    {"Restarts", "string", "", 0, pod_restarts,
+     "The number of times the containers in this pod have been restarted and when the last "
+     "container in this pod has restarted."},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"IP", "string", "", 1, pod_ip, TD_POD_IP},
+    {"Node", "string", "", 1, pod_node, TD_POD_NODE},
+    {"Nominated Node", "string", "", 1, pod_nominated, TD_POD_NOMINATED},
+    {"Readiness Gates", "string", "", 1, pod_gates, TD_POD_GATES},
 };
 
 /* ---- workloads ---- */
@@ -206,7 +270,7 @@ static json_t *images_of(const json_t *o)
 
 static json_t *selector_of(const json_t *o)
 {
-    return selector_string(tpath(o, "spec.selector"));
+    return format_label_selector(tpath(o, "spec.selector"));
 }
 
 static json_t *spec_replicas_default1(const json_t *o)
@@ -238,76 +302,88 @@ INT_CELL(ds_available, "status.numberAvailable")
 
 static json_t *ds_nodesel(const json_t *o)
 {
-    return selector_string(tpath(o, "spec.template.spec.nodeSelector"));
+    return format_labels(tpath(o, "spec.template.spec.nodeSelector"));
 }
 
-#define WIDE_WORKLOAD                                                                              \
-    {"Containers", "string", "", 1, containers_of, NULL},                                          \
-        {"Images", "string", "", 1, images_of, NULL},                                              \
+#define WIDE_WORKLOAD(selector_desc)                                                               \
+    {"Containers", "string", "", 1, containers_of, DESC_CONTAINERS},                               \
+        {"Images", "string", "", 1, images_of, DESC_IMAGES},                                       \
     {                                                                                              \
-        "Selector", "string", "", 1, selector_of, NULL                                             \
+        "Selector", "string", "", 1, selector_of, selector_desc                                    \
     }
 
 static const struct tcol deploy_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Ready", "string", "", 0, deploy_ready, NULL},
-    {"Up-to-date", "integer", "", 0, st_updated, NULL},
-    {"Available", "integer", "", 0, st_available, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Ready", "string", "", 0, deploy_ready, "Number of the pod with ready state"},
+    {"Up-to-date", "string", "", 0, st_updated, TD_DEPLOY_UPDATED},
+    {"Available", "string", "", 0, st_available, TD_DEPLOY_AVAILABLE},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_DEPLOY_SELECTOR),
 };
 
 static const struct tcol rs_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Desired", "integer", "", 0, spec_replicas_default1, NULL},
-    {"Current", "integer", "", 0, st_current, NULL},
-    {"Ready", "integer", "", 0, st_ready, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Desired", "integer", "", 0, spec_replicas_default1, TD_RS_REPLICAS},
+    {"Current", "integer", "", 0, st_current, TD_RS_CURRENT},
+    {"Ready", "integer", "", 0, st_ready, TD_RS_READY},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_RS_SELECTOR),
 };
 
 static const struct tcol sts_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Ready", "string", "", 0, deploy_ready, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"Containers", "string", "", 1, containers_of, NULL},
-    {"Images", "string", "", 1, images_of, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Ready", "string", "", 0, deploy_ready, "Number of the pod with ready state"},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"Containers", "string", "", 1, containers_of, DESC_CONTAINERS},
+    {"Images", "string", "", 1, images_of, DESC_IMAGES},
 };
 
 static const struct tcol ds_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Desired", "integer", "", 0, ds_desired, NULL},
-    {"Current", "integer", "", 0, ds_current, NULL},
-    {"Ready", "integer", "", 0, ds_ready, NULL},
-    {"Up-to-date", "integer", "", 0, ds_updated, NULL},
-    {"Available", "integer", "", 0, ds_available, NULL},
-    {"Node Selector", "string", "", 0, ds_nodesel, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Desired", "integer", "", 0, ds_desired, TD_DS_DESIRED},
+    {"Current", "integer", "", 0, ds_current, TD_DS_CURRENT},
+    {"Ready", "integer", "", 0, ds_ready, TD_DS_READY},
+    {"Up-to-date", "integer", "", 0, ds_updated, TD_DS_UPDATED},
+    {"Available", "integer", "", 0, ds_available, TD_DS_AVAILABLE},
+    {"Node Selector", "string", "", 0, ds_nodesel, TD_DS_NODESELECTOR},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_DS_SELECTOR),
 };
 
-static json_t *job_status(const json_t *o)
+/* the status of the first condition of a type is what counts (upstream's hasJobCondition) */
+static bool job_condition(const json_t *o, const char *type)
 {
     size_t i;
     json_t *c;
-    const char *res = "Running";
     json_array_foreach(tpath(o, "status.conditions"), i, c)
     {
-        if (!dd_streq(tstr(c, "status"), "True"))
-            continue;
-        const char *t = tstr(c, "type");
-        if (dd_streq(t, "Complete") || dd_streq(t, "Failed") || dd_streq(t, "Suspended"))
-            res = t;
-        else if (dd_streq(t, "FailureTarget"))
-            res = "FailureTarget";
+        if (dd_streq(tstr(c, "type"), type))
+            return dd_streq(tstr(c, "status"), "True");
     }
-    return json_string(res);
+    return false;
 }
 
+static json_t *job_status(const json_t *o)
+{
+    const char *st = job_condition(o, "Complete")             ? "Complete"
+                     : job_condition(o, "Failed")             ? "Failed"
+                     : tpath(o, "metadata.deletionTimestamp") ? "Terminating"
+                     : job_condition(o, "Suspended")          ? "Suspended"
+                     : job_condition(o, "FailureTarget")      ? "FailureTarget"
+                                                              : "Running";
+    return json_string(st);
+}
+
+/* "succeeded/completions", or without completions "n/1", "n/1 of <parallelism>" */
 static json_t *job_completions(const json_t *o)
 {
     const json_t *c = tpath(o, "spec.completions");
-    return ratio(ival(o, "status.succeeded"), c ? json_integer_value(c) : 1);
+    int64_t done = ival(o, "status.succeeded"), par = ival(o, "spec.parallelism");
+    if (c)
+        return ratio(done, json_integer_value(c));
+    if (par > 1)
+        return json_sprintf("%lld/1 of %lld", (long long)done, (long long)par);
+    return ratio(done, 1);
 }
 
 static json_t *job_duration(const json_t *o)
@@ -324,12 +400,12 @@ static json_t *job_duration(const json_t *o)
 }
 
 static const struct tcol job_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Status", "string", "", 0, job_status, NULL},
-    {"Completions", "string", "", 0, job_completions, NULL},
-    {"Duration", "string", "", 0, job_duration, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    WIDE_WORKLOAD,
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Status", "string", "", 0, job_status, "Status of the job."},
+    {"Completions", "string", "", 0, job_completions, TD_JOB_SUCCEEDED},
+    {"Duration", "string", "", 0, job_duration, "Time required to complete the job."},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    WIDE_WORKLOAD(TD_JOB_SELECTOR),
 };
 
 static json_t *cj_schedule(const json_t *o)
@@ -370,22 +446,24 @@ static json_t *cj_images(const json_t *o)
                       "<none>");
 }
 
+static json_t *cj_selector(const json_t *o)
+{
+    return format_label_selector(tpath(o, "spec.jobTemplate.spec.selector"));
+}
+
 static const struct tcol cj_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Schedule", "string", "", 0, cj_schedule, NULL},
-    {"Timezone", "string", "", 0, cj_tz, NULL},
-    {"Suspend", "boolean", "", 0, cj_suspend, NULL},
-    {"Active", "integer", "", 0, cj_active, NULL},
-    {"Last Schedule", "string", "", 0, cj_last, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"Containers", "string", "", 1, cj_containers, NULL},
-    {"Images", "string", "", 1, cj_images, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Schedule", "string", "", 0, cj_schedule, TD_CJ_SCHEDULE},
+    {"Timezone", "string", "", 0, cj_tz, TD_CJ_TIMEZONE},
+    {"Suspend", "boolean", "", 0, cj_suspend, TD_CJ_SUSPEND},
+    {"Active", "integer", "", 0, cj_active, TD_CJ_ACTIVE},
+    {"Last Schedule", "string", "", 0, cj_last, TD_CJ_LAST},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"Containers", "string", "", 1, cj_containers, DESC_CONTAINERS},
+    {"Images", "string", "", 1, cj_images, DESC_IMAGES},
+    {"Selector", "string", "", 1, cj_selector, TD_JOB_SELECTOR},
 };
 
-#define KIND(g, r, c)                                                                              \
-    {                                                                                              \
-        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
-    }
 const struct tkind ktable_apps[] = {
     KIND("", "pods", pod_cols),           KIND("apps", "deployments", deploy_cols),
     KIND("apps", "replicasets", rs_cols), KIND("apps", "statefulsets", sts_cols),

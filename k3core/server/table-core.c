@@ -73,17 +73,17 @@ static json_t *svc_ports(const json_t *o)
 
 static json_t *svc_selector(const json_t *o)
 {
-    return selector_string(tpath(o, "spec.selector"));
+    return format_labels(tpath(o, "spec.selector"));
 }
 
 static const struct tcol svc_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Type", "string", "", 0, svc_type, NULL},
-    {"Cluster-IP", "string", "", 0, svc_cip, NULL},
-    {"External-IP", "string", "", 0, svc_eip, NULL},
-    {"Port(s)", "string", "", 0, svc_ports, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"Selector", "string", "", 1, svc_selector, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Type", "string", "", 0, svc_type, TD_SVC_TYPE},
+    {"Cluster-IP", "string", "", 0, svc_cip, TD_SVC_CLUSTERIP},
+    {"External-IP", "string", "", 0, svc_eip, TD_SVC_EXTERNALIPS},
+    {"Port(s)", "string", "", 0, svc_ports, TD_SVC_PORTS},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"Selector", "string", "", 1, svc_selector, TD_SVC_SELECTOR},
 };
 
 /* ---- nodes, namespaces ---- */
@@ -193,22 +193,22 @@ static json_t *sc_expansion(const json_t *o)
 }
 
 static const struct tcol node_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Status", "string", "", 0, node_status, NULL},
-    {"Roles", "string", "", 0, node_roles, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"Version", "string", "", 0, node_version, NULL},
-    {"Internal-IP", "string", "", 1, node_iip, NULL},
-    {"External-IP", "string", "", 1, node_eip, NULL},
-    {"OS-Image", "string", "", 1, node_os, NULL},
-    {"Kernel-Version", "string", "", 1, node_kernel, NULL},
-    {"Container-Runtime", "string", "", 1, node_runtime, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Status", "string", "", 0, node_status, "The status of the node"},
+    {"Roles", "string", "", 0, node_roles, "The roles of the node"},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"Version", "string", "", 0, node_version, TD_NODE_KUBELET},
+    {"Internal-IP", "string", "", 1, node_iip, TD_NODE_ADDRESSES},
+    {"External-IP", "string", "", 1, node_eip, TD_NODE_ADDRESSES},
+    {"OS-Image", "string", "", 1, node_os, TD_NODE_OS},
+    {"Kernel-Version", "string", "", 1, node_kernel, TD_NODE_KERNEL},
+    {"Container-Runtime", "string", "", 1, node_runtime, TD_NODE_RUNTIME},
 };
 
 static const struct tcol ns_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Status", "string", "", 0, ns_status, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Status", "string", "", 0, ns_status, "The status of the namespace"},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 /* ---- config ---- */
@@ -229,22 +229,22 @@ static json_t *sa_secrets(const json_t *o)
 }
 
 static const struct tcol cm_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Data", "string", "", 0, cm_data, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Data", "string", "", 0, cm_data, TD_CM_DATA},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 static const struct tcol secret_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Type", "string", "", 0, secret_type, NULL},
-    {"Data", "string", "", 0, secret_data, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Type", "string", "", 0, secret_type, TD_SECRET_TYPE},
+    {"Data", "string", "", 0, secret_data, TD_SECRET_DATA},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 static const struct tcol sa_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Secrets", "string", "", 0, sa_secrets, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Secrets", "string", "", 0, sa_secrets, TD_SA_SECRETS},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 /* ---- events ---- */
@@ -283,38 +283,57 @@ static json_t *ev_count(const json_t *o)
 }
 
 static const struct tcol event_cols[] = {
-    {"Last Seen", "string", "", 0, ev_last, NULL},
-    {"Type", "string", "", 0, ev_type, NULL},
-    {"Reason", "string", "", 0, ev_reason, NULL},
-    {"Object", "string", "", 0, ev_object, NULL},
-    {"Subobject", "string", "", 1, ev_subobject, NULL},
-    {"Source", "string", "", 1, ev_source, NULL},
-    {"Message", "string", "", 0, ev_message, NULL},
-    {"First Seen", "string", "", 1, ev_first, NULL},
-    {"Count", "string", "", 1, ev_count, NULL},
-    {"Name", "string", "name", 1, cell_name, NULL},
+    {"Last Seen", "string", "", 0, ev_last, TD_EV_LAST},
+    {"Type", "string", "", 0, ev_type, TD_EV_TYPE},
+    {"Reason", "string", "", 0, ev_reason, TD_EV_REASON},
+    {"Object", "string", "", 0, ev_object, TD_EV_OBJECT},
+    {"Subobject", "string", "", 1, ev_subobject, TD_EV_FIELDPATH},
+    {"Source", "string", "", 1, ev_source, TD_EV_SOURCE},
+    {"Message", "string", "", 0, ev_message, TD_EV_MESSAGE},
+    {"First Seen", "string", "", 1, ev_first, TD_EV_FIRST},
+    {"Count", "string", "", 1, ev_count, TD_EV_COUNT},
+    {"Name", "string", "name", 1, cell_name, TD_NAME},
 };
 
 /* ---- network, storage, coordination ---- */
 
+/* formatEndpoints: "ip:port" for every port of every subset (bare IPs without ports), the
+ * first three then " + N more..."; "<none>" without subsets */
 static json_t *ep_addrs(const json_t *o)
 {
+    const json_t *subsets = tpath(o, "subsets");
+    if (!json_array_size(subsets))
+        return json_string("<none>");
     dd_buf b = DD_BUF_INIT;
-    size_t i, k, n = 0;
-    json_t *s, *a;
-    json_array_foreach(tpath(o, "subsets"), i, s)
+    size_t i, k, p, n = 0, listed = 0;
+    bool more = false;
+    json_t *s, *a, *port;
+    json_array_foreach(subsets, i, s)
     {
-        json_t *port = json_array_get(json_object_get(s, "ports"), 0);
-        json_array_foreach(json_object_get(s, "addresses"), k, a)
-        {
-            if (n++ < 3)
-                dd_buf_addf(&b, "%s%s:%lld", b.len ? "," : "", tstr(a, "ip") ? tstr(a, "ip") : "",
-                            (long long)json_integer_value(json_object_get(port, "port")));
+        const json_t *ports = json_object_get(s, "ports"), *addrs = json_object_get(s, "addresses");
+        size_t nports = json_array_size(ports);
+        for (p = 0; p < (nports ? nports : 1); p++) {
+            port = json_array_get(ports, p);
+            n += json_array_size(addrs);
+            json_array_foreach(addrs, k, a)
+            {
+                if (listed == 3) {
+                    more = true;
+                    break;
+                }
+                const char *ip = tstr(a, "ip") ?: "";
+                bool v6 = strchr(ip, ':') != NULL;
+                dd_buf_addf(&b, "%s%s%s%s", listed++ ? "," : "", v6 && port ? "[" : "", ip,
+                            v6 && port ? "]" : "");
+                if (port)
+                    dd_buf_addf(&b, ":%lld",
+                                (long long)json_integer_value(json_object_get(port, "port")));
+            }
         }
     }
-    if (n > 3)
+    if (more)
         dd_buf_addf(&b, " + %zu more...", n - 3);
-    json_t *j = json_string(b.len ? b.data : "<none>");
+    json_t *j = json_string(b.len ? b.data : "");
     dd_buf_release(&b);
     return j;
 }
@@ -388,67 +407,69 @@ static json_t *crd_created(const json_t *o)
 }
 
 static const struct tcol ep_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Endpoints", "string", "", 0, ep_addrs, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Endpoints", "string", "", 0, ep_addrs, TD_EP_SUBSETS},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 static const struct tcol ing_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL}, {"Class", "string", "", 0, ing_class, NULL},
-    {"Hosts", "string", "", 0, ing_hosts, NULL},    {"Address", "string", "", 0, ing_address, NULL},
-    {"Ports", "string", "", 0, ing_ports, NULL},    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Class", "string", "", 0, ing_class,
+     "The name of the IngressClass resource that should be used for additional configuration"},
+    {"Hosts", "string", "", 0, ing_hosts,
+     "Hosts that incoming requests are matched against before the ingress rule"},
+    {"Address", "string", "", 0, ing_address,
+     "Address is a list containing ingress points for the load-balancer"},
+    {"Ports", "string", "", 0, ing_ports, "Ports of TLS configurations that open"},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 static const struct tcol pvc_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Status", "string", "", 0, pvc_status, NULL},
-    {"Volume", "string", "", 0, pvc_volume, NULL},
-    {"Capacity", "string", "", 0, pvc_capacity, NULL},
-    {"Access Modes", "string", "", 0, pvc_modes, NULL},
-    {"StorageClass", "string", "", 0, pvc_sc, NULL},
-    {"VolumeAttributesClass", "string", "", 0, pvc_vac, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"VolumeMode", "string", "", 1, pvc_mode, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Status", "string", "", 0, pvc_status, TD_PVC_PHASE},
+    {"Volume", "string", "", 0, pvc_volume, TD_PVC_VOLUME},
+    {"Capacity", "string", "", 0, pvc_capacity, TD_PVC_CAPACITY},
+    {"Access Modes", "string", "", 0, pvc_modes, TD_PVC_MODES},
+    {"StorageClass", "string", "", 0, pvc_sc, "StorageClass of the pvc"},
+    {"VolumeAttributesClass", "string", "", 0, pvc_vac, "VolumeAttributesClass of the pvc"},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"VolumeMode", "string", "", 1, pvc_mode, TD_PVC_VOLUMEMODE},
 };
 
 static const struct tcol pv_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Capacity", "string", "", 0, pv_capacity, NULL},
-    {"Access Modes", "string", "", 0, pv_modes, NULL},
-    {"Reclaim Policy", "string", "", 0, pv_policy, NULL},
-    {"Status", "string", "", 0, pv_status, NULL},
-    {"Claim", "string", "", 0, pv_claim, NULL},
-    {"StorageClass", "string", "", 0, pv_sc, NULL},
-    {"VolumeAttributesClass", "string", "", 0, pvc_vac, NULL},
-    {"Reason", "string", "", 0, pv_reason, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
-    {"VolumeMode", "string", "", 1, pvc_mode, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Capacity", "string", "", 0, pv_capacity, TD_PV_CAPACITY},
+    {"Access Modes", "string", "", 0, pv_modes, TD_PV_MODES},
+    {"Reclaim Policy", "string", "", 0, pv_policy, TD_PV_RECLAIM},
+    {"Status", "string", "", 0, pv_status, TD_PV_PHASE},
+    {"Claim", "string", "", 0, pv_claim, TD_PV_CLAIM},
+    {"StorageClass", "string", "", 0, pv_sc, "StorageClass of the pv"},
+    {"VolumeAttributesClass", "string", "", 0, pvc_vac, "VolumeAttributesClass of the pv"},
+    {"Reason", "string", "", 0, pv_reason, TD_PV_REASON},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
+    {"VolumeMode", "string", "", 1, pvc_mode, TD_PV_VOLUMEMODE},
 };
 
 static const struct tcol lease_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Holder", "string", "", 0, lease_holder, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Holder", "string", "", 0, lease_holder, TD_LEASE_HOLDER},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 static const struct tcol sc_cols[] = {
-    {"Name", "string", "name", 0, sc_name, NULL},
-    {"Provisioner", "string", "", 0, sc_provisioner, NULL},
-    {"ReclaimPolicy", "string", "", 0, sc_reclaim, NULL},
-    {"VolumeBindingMode", "string", "", 0, sc_binding, NULL},
-    {"AllowVolumeExpansion", "boolean", "", 0, sc_expansion, NULL},
-    {"Age", "string", "", 0, cell_age, NULL},
+    {"Name", "string", "name", 0, sc_name, TD_NAME},
+    {"Provisioner", "string", "", 0, sc_provisioner, TD_SC_PROVISIONER},
+    {"ReclaimPolicy", "string", "", 0, sc_reclaim, TD_SC_RECLAIM},
+    {"VolumeBindingMode", "string", "", 0, sc_binding, TD_SC_BINDING},
+    {"AllowVolumeExpansion", "string", "", 0, sc_expansion, TD_SC_EXPANSION},
+    {"Age", "string", "", 0, cell_age, TD_AGE},
 };
 
 static const struct tcol crd_cols[] = {
-    {"Name", "string", "name", 0, cell_name, NULL},
-    {"Created At", "date", "", 0, crd_created, NULL},
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Created At", "date", "", 0, crd_created, TD_AGE},
 };
 
-#define KIND(g, r, c)                                                                              \
-    {                                                                                              \
-        g, r, c, DD_ARRAY_SIZE(c)                                                                  \
-    }
 const struct tkind ktable_core[] = {
     KIND("", "services", svc_cols),
     KIND("", "nodes", node_cols),

@@ -90,27 +90,44 @@ json_t *cell_age(const json_t *o)
     return age_of(tstr(o, "metadata.creationTimestamp"));
 }
 
+json_t *tstr_or(const char *s, const char *def)
+{
+    return json_string(s && *s ? s : def);
+}
+
+json_t *cell_created(const json_t *o)
+{
+    return tstr_or(tstr(o, "metadata.creationTimestamp"), "");
+}
+
+/* custom resources without additionalPrinterColumns: NAME and AGE, as upstream's CRD handler */
 static const struct tcol default_cols[] = {
     {"Name", "string", "name", 0, cell_name, NULL},
     {"Age", "string", "", 0, cell_age, NULL},
 };
 
-static const struct tcol *find_cols(const kres_resource *r, size_t *ret_n)
+/* built-in kinds upstream has no printer for (roles, clusterroles, limitranges...): the generic
+ * apiserver's default table, NAME and CREATED AT */
+static const struct tcol created_cols[] = {
+    {"Name", "string", "name", 0, cell_name, TD_NAME},
+    {"Created At", "date", "", 0, cell_created, TD_AGE},
+};
+static const struct tkind default_kind = KIND("", "", default_cols);
+static const struct tkind created_kind = KIND("", "", created_cols);
+
+static const struct tkind *find_kind(const kres_resource *r)
 {
     r = kobj_storage_res(r);
-    const struct tkind *sets[] = {ktable_apps, ktable_core};
-    const size_t counts[] = {ktable_napps, ktable_ncore};
-    for (size_t s = 0; s < 2; s++) {
+    const struct tkind *sets[] = {ktable_apps, ktable_core, ktable_policy, ktable_infra};
+    const size_t counts[] = {ktable_napps, ktable_ncore, ktable_npolicy, ktable_ninfra};
+    for (size_t s = 0; s < DD_ARRAY_SIZE(sets); s++) {
         for (size_t i = 0; i < counts[s]; i++) {
             const struct tkind *k = &sets[s][i];
-            if (!strcmp(k->group, r->group) && !strcmp(k->resource, r->resource)) {
-                *ret_n = k->ncols;
-                return k->cols;
-            }
+            if (!strcmp(k->group, r->group) && !strcmp(k->resource, r->resource))
+                return k;
         }
     }
-    *ret_n = DD_ARRAY_SIZE(default_cols);
-    return default_cols;
+    return (r->flags & KRES_CUSTOM) ? &default_kind : &created_kind;
 }
 
 static json_t *coldef(const char *name, const char *type, const char *format, int priority,
@@ -223,14 +240,23 @@ static json_t *column_defs(const struct tcol *cols, size_t ncols, const json_t *
 json_t *ksrv_table(const kres_resource *r, const json_t *in, const char *version,
                    const char *include, bool list)
 {
-    size_t ncols = 0, i;
-    const struct tcol *cols = find_cols(r, &ncols);
+    size_t i;
+    const struct tkind *kind = find_kind(r);
+    const struct tcol *cols = kind->cols;
+    size_t ncols = kind->ncols;
     json_t *crdcols = crd_columns(r);
     json_t *rows = json_array(), *item;
     json_t *meta = json_object();
     if (list) {
-        json_array_foreach(json_object_get(in, "items"), i, item)
-            add_rows(r, rows, item, cols, ncols, crdcols, include);
+        const json_t *items = json_object_get(in, "items");
+        size_t n = json_array_size(items);
+        json_t **order = dd_calloc(n ? n : 1, sizeof(*order));
+        json_array_foreach(items, i, item) order[i] = item;
+        if (kind->order && n > 1)
+            qsort(order, n, sizeof(*order), kind->order);
+        for (i = 0; i < n; i++)
+            add_rows(r, rows, order[i], cols, ncols, crdcols, include);
+        free(order);
         json_t *lm = json_object_get(in, "metadata");
         if (lm)
             json_object_update(meta, lm);
@@ -246,4 +272,127 @@ json_t *ksrv_table(const kres_resource *r, const json_t *in, const char *version
                   "columnDefinitions", column_defs(cols, ncols, crdcols), "rows", rows);
     json_decref(crdcols);
     return t;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **tsorted(const json_t *j, size_t *ret_n)
+{
+    size_t n = json_is_object(j) ? json_object_size(j) : json_array_size(j), i = 0, k;
+    const char **out = dd_calloc(n ? n : 1, sizeof(*out));
+    const char *key;
+    json_t *v;
+    if (json_is_object(j)) {
+        json_object_foreach((json_t *)j, key, v) out[i++] = key;
+    } else {
+        json_array_foreach(j, k, v) if (json_is_string(v)) out[i++] = json_string_value(v);
+    }
+    qsort(out, i, sizeof(*out), cmp_str);
+    *ret_n = i;
+    return out;
+}
+
+json_t *format_labels(const json_t *map)
+{
+    size_t n, i;
+    const char **keys = tsorted(json_is_object(map) ? map : NULL, &n);
+    dd_buf b = DD_BUF_INIT;
+    for (i = 0; i < n; i++)
+        dd_buf_addf(&b, "%s%s=%s", i ? "," : "", keys[i],
+                    json_string_value(json_object_get(map, keys[i])) ?: "");
+    free(keys);
+    json_t *j = json_string(b.len ? b.data : "<none>");
+    dd_buf_release(&b);
+    return j;
+}
+
+struct requirement {
+    const char *key;
+    char *text;
+};
+
+static char *expression_text(const json_t *e)
+{
+    const char *key = tstr(e, "key") ?: "", *op = tstr(e, "operator") ?: "";
+    if (!strcmp(op, "Exists"))
+        return dd_strdup(key);
+    if (!strcmp(op, "DoesNotExist"))
+        return dd_asprintf("!%s", key);
+    if (strcmp(op, "In") && strcmp(op, "NotIn"))
+        return NULL;
+    size_t n, i;
+    const char **vals = tsorted(json_object_get(e, "values"), &n);
+    dd_buf b = DD_BUF_INIT;
+    dd_buf_addf(&b, "%s %s (", key, !strcmp(op, "In") ? "in" : "notin");
+    for (i = 0; i < n; i++)
+        dd_buf_addf(&b, "%s%s", i ? "," : "", vals[i]);
+    dd_buf_addf(&b, ")");
+    free(vals);
+    char *s = dd_strdup(b.data);
+    dd_buf_release(&b);
+    return s;
+}
+
+json_t *format_label_selector(const json_t *sel)
+{
+    const json_t *ml = json_object_get(sel, "matchLabels"),
+                 *me = json_object_get(sel, "matchExpressions");
+    size_t n = json_object_size(ml) + json_array_size(me), k = 0, i;
+    struct requirement *req = dd_calloc(n ? n : 1, sizeof(*req));
+    const char *key;
+    json_t *v;
+    bool bad = false;
+    json_object_foreach((json_t *)ml, key, v)
+    {
+        req[k].key = key;
+        req[k++].text = dd_asprintf("%s=%s", key, json_string_value(v) ?: "");
+    }
+    json_array_foreach(me, i, v)
+    {
+        req[k].key = tstr(v, "key") ?: "";
+        req[k].text = expression_text(v);
+        bad |= !req[k++].text;
+    }
+    /* stable insertion sort by key, as the selector orders its requirements */
+    for (i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && strcmp(req[j - 1].key, req[j].key) > 0; j--) {
+            struct requirement t = req[j];
+            req[j] = req[j - 1];
+            req[j - 1] = t;
+        }
+    dd_buf b = DD_BUF_INIT;
+    for (i = 0; i < k; i++) {
+        if (req[i].text)
+            dd_buf_addf(&b, "%s%s", b.len ? "," : "", req[i].text);
+        free(req[i].text);
+    }
+    free(req);
+    json_t *j = json_string(bad ? "<error>" : b.len ? b.data : "<none>");
+    dd_buf_release(&b);
+    return j;
+}
+
+void tmore_add(struct tmore *m, const char *item)
+{
+    if (m->count++ < m->max)
+        dd_buf_addf(&m->b, "%s%s", m->b.len ? "," : "", item);
+}
+
+json_t *tmore_done(struct tmore *m)
+{
+    json_t *j;
+    if (m->count > m->max)
+        j = json_sprintf("%s + %zu more...", m->b.data, m->count - m->max);
+    else
+        j = json_string(m->b.len ? m->b.data : "<unset>");
+    dd_buf_release(&m->b);
+    return j;
+}
+
+json_t *bool_ptr(const json_t *v)
+{
+    return json_string(!json_is_boolean(v) ? "<unset>" : json_is_true(v) ? "True" : "False");
 }

@@ -118,7 +118,7 @@ TEST(table_pods_and_default)
     CHECK_EQ_STR(json_string_value(json_array_get(cells, 0)), "web");
     CHECK_EQ_STR(json_string_value(json_array_get(cells, 1)), "1/2");
     CHECK_EQ_STR(json_string_value(json_array_get(cells, 2)), "CrashLoopBackOff");
-    CHECK_EQ_INT(json_integer_value(json_array_get(cells, 3)), 2);
+    CHECK_EQ_STR(json_string_value(json_array_get(cells, 3)), "2");
     json_t *ro = json_object_get(json_array_get(json_object_get(t, "rows"), 0), "object");
     CHECK_EQ_STR(json_string_value(json_object_get(ro, "kind")), "PartialObjectMetadata");
     json_decref(t);
