@@ -156,15 +156,76 @@ static json_t *node_info(void)
                      K3CORE_VERSION, "operatingSystem", "linux", "architecture", arch());
 }
 
+/* "docker.io/library/busybox:latest" for a familiar name, as containerd reports image names. */
+static json_t *full_name(const char *name)
+{
+    img_ref ref;
+    if (img_ref_parse(name, 0, &ref, NULL) < 0)
+        return json_string(name);
+    char *s = img_ref_string(&ref);
+    img_ref_release(&ref);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static void add_images(img_store *st, json_t *out)
+{
+    img_image **list = NULL;
+    if (!st || img_list(st, &list, NULL) < 0)
+        return;
+    for (size_t i = 0; list[i]; i++) {
+        json_t *names = json_array();
+        for (char **d = list[i]->repo_digests; *d; d++)
+            json_array_append_new(names, full_name(*d));
+        for (char **t = list[i]->repo_tags; *t; t++)
+            json_array_append_new(names, full_name(*t));
+        if (!json_array_size(names))
+            json_array_append_new(names, json_string(list[i]->id));
+        json_array_append_new(
+            out, json_pack("{s:o,s:I}", "names", names, "sizeBytes", (json_int_t)list[i]->size));
+    }
+    img_image_list_free(list);
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "sizeBytes"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "sizeBytes"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+#define NODE_MAX_IMAGES 50 /* upstream's --node-status-max-images */
+
+/* status.images: the node's images (its own store and a shared --image-store), largest first,
+ * at most 50, each with its digests and tags fully qualified and its unpacked size. */
+static json_t *node_images(kubelet *k)
+{
+    json_t *all = json_array();
+    add_images(k->images, all);
+    add_images(k->shared_images, all);
+    size_t n = json_array_size(all);
+    json_t **v = dd_calloc(n ? n : 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(all, i);
+    qsort(v, n, sizeof(*v), by_size_desc);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n && i < NODE_MAX_IMAGES; i++)
+        json_array_append(out, v[i]);
+    free(v);
+    json_decref(all);
+    return out;
+}
+
 static json_t *node_status(kubelet *k)
 {
     _cleanup_free_ char *now = kl_now_rfc3339();
     json_t *cap = capacity(k);
-    return json_pack("{s:o,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:o,s:[]}", "capacity", cap,
+    return json_pack("{s:o,s:O,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:o,s:o}", "capacity", cap,
                      "allocatable", cap, "conditions", conditions(now), "addresses", "type",
                      "InternalIP", "address", k->node_ip, "type", "Hostname", "address",
                      k->node_name, "daemonEndpoints", "kubeletEndpoint", "Port", k->port,
-                     "nodeInfo", node_info(), "images");
+                     "nodeInfo", node_info(), "images", node_images(k));
 }
 
 static json_t *taints(kubelet *k)

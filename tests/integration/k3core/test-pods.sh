@@ -42,6 +42,10 @@ expect_contains "$out" "kubernetes.io/os=linux"
 expect_contains "$out" "team=qa" "--node-label"
 [ "$($K get node -o jsonpath='{.items[0].status.allocatable.pods}')" = 50 ] || fail "max-pods"
 [ -n "$($K get lease -n kube-node-lease -o name)" ] || fail "no node lease"
+# status.images: the airgap image, fully qualified, with its size
+wait_for "node status.images" sh -c "$K get nodes -o jsonpath='{.items[0].status.images[*].names}' | grep -q 'docker.io/library/busybox:latest'"
+[ "$($K get nodes -o jsonpath='{.items[0].status.images[0].sizeBytes}')" -gt 100000 ] ||
+    fail "image size: $($K get nodes -o jsonpath='{.items[0].status.images}')"
 
 # a running pod
 $K run bb --image=busybox:latest --image-pull-policy=IfNotPresent -- sh -c 'echo hi; sleep 3600' >/dev/null
