@@ -60,6 +60,7 @@ struct kl_pod {
     char *netns;           /* bind-mounted namespaces, NULL before the sandbox exists */
     int64_t volumes_at_ns; /* when the payload volumes were last brought up to date */
     bool host_net;         /* spec.hostNetwork: the node's network and UTS namespaces */
+    bool host_ports;       /* hostPort rules were installed for this pod */
     char *ipcns, *utsns;
     char pod_ip[NET_IP_STRLEN]; /* eth0 on the node bridge; "" before attach */
     json_t *obj;                /* the newest Pod object, owned */

@@ -9,6 +9,7 @@
  * address), detaches the mounts and removes the files. Once the pod has its IP, the pod directory
  * gets etc/{hosts,resolv.conf,hostname} (podfiles.c) that every container bind-mounts (volumes.c).
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -119,6 +120,8 @@ static int write_files(struct kl_pod *p, dd_err *e)
     return r < 0 ? dd_err_wrap(e, "pod files") : 0;
 }
 
+static int publish_ports(struct kl_pod *p, dd_err *e);
+
 int kl_sandbox_create(struct kl_pod *p, dd_err *e)
 {
     _cleanup_free_ char *nsdir = dd_path_join(p->dir, "ns");
@@ -148,8 +151,10 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
     struct net_pod_ip ip;
     if (r >= 0 && p->host_net)
         snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", p->k->node_ip);
-    else if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, e)) >= 0)
+    else if (r >= 0 && (r = net_pod_attach(&p->k->net, p->netns, p->uid, &ip, e)) >= 0) {
         memcpy(p->pod_ip, ip.ip, sizeof(p->pod_ip));
+        r = publish_ports(p, e);
+    }
     if (r >= 0)
         r = write_files(p, e);
     if (r < 0) {
@@ -159,9 +164,54 @@ int kl_sandbox_create(struct kl_pod *p, dd_err *e)
     return 0;
 }
 
+/* The containers' ports with a hostPort (init containers too, as upstream). */
+static size_t host_ports(const json_t *spec, struct net_hostport **ret)
+{
+    static const char *const lists[] = {"initContainers", "containers"};
+    size_t n = 0;
+    *ret = NULL;
+    for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
+        size_t i, j;
+        json_t *c, *port;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            json_array_foreach(json_object_get(c, "ports"), j, port)
+            {
+                json_int_t hp = json_integer_value(json_object_get(port, "hostPort"));
+                if (hp <= 0)
+                    continue;
+                *ret = dd_realloc(*ret, (n + 1) * sizeof(**ret));
+                struct net_hostport *h = &(*ret)[n++];
+                memset(h, 0, sizeof(*h));
+                h->host_port = (int)hp;
+                h->container_port = (int)json_integer_value(json_object_get(port, "containerPort"));
+                const char *proto = kl_str(port, "protocol", NULL) ?: "TCP";
+                for (size_t k = 0; proto[k] && k + 1 < sizeof(h->protocol); k++)
+                    h->protocol[k] = (char)tolower((unsigned char)proto[k]);
+                snprintf(h->host_ip, sizeof(h->host_ip), "%s", kl_str(port, "hostIP", NULL) ?: "");
+            }
+        }
+    }
+    return n;
+}
+
+/* hostPort: connections to the node's port reach the pod (DNAT, as the portmap plugin does). */
+static int publish_ports(struct kl_pod *p, dd_err *e)
+{
+    struct net_hostport *hp;
+    size_t n = host_ports(json_object_get(p->obj, "spec"), &hp);
+    int r = n ? net_hostports_add(p->k->net.bridge, p->uid, p->pod_ip, hp, n, e) : 0;
+    p->host_ports = n > 0 && r >= 0;
+    free(hp);
+    return r;
+}
+
 void kl_sandbox_destroy(struct kl_pod *p)
 {
     dd_err e = {0};
+    if (p->host_ports && net_hostports_remove(p->k->net.bridge, p->uid, &e) < 0)
+        dd_warn("kubelet: %s", e.msg);
+    p->host_ports = false;
     if (p->netns && !p->host_net && net_pod_detach(&p->k->net, p->uid, &e) < 0)
         dd_warn("kubelet: %s", e.msg);
     p->pod_ip[0] = '\0';

@@ -223,6 +223,72 @@ char *ksched_check_resources(const json_t *pod, const json_t *node, const json_t
     return NULL;
 }
 
+/* Calls fn for every hostPort of the pod's containers and init containers. */
+static bool any_port(const json_t *pod, bool (*fn)(const json_t *port, const void *ud),
+                     const void *ud)
+{
+    static const char *const lists[] = {"initContainers", "containers"};
+    const json_t *spec = json_object_get(pod, "spec");
+    for (size_t l = 0; l < DD_ARRAY_SIZE(lists); l++) {
+        size_t i, j;
+        json_t *c, *p;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            json_array_foreach(json_object_get(c, "ports"), j, p)
+            {
+                if (json_integer_value(json_object_get(p, "hostPort")) > 0 && fn(p, ud))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool wildcard_ip(const char *ip)
+{
+    return !ip || !*ip || !strcmp(ip, "0.0.0.0");
+}
+
+/* Same hostPort and protocol on addresses that overlap (either one is every address). */
+static bool port_conflicts(const json_t *a, const void *ud)
+{
+    const json_t *b = ud;
+    const char *pa = str(a, "protocol") ?: "TCP", *pb = str(b, "protocol") ?: "TCP";
+    const char *ia = str(a, "hostIP"), *ib = str(b, "hostIP");
+    return json_integer_value(json_object_get(a, "hostPort")) ==
+               json_integer_value(json_object_get(b, "hostPort")) &&
+           !strcmp(pa, pb) && (wildcard_ip(ia) || wildcard_ip(ib) || !strcmp(ia, ib));
+}
+
+static bool port_used_by(const json_t *port, const void *bound_pod)
+{
+    return any_port(bound_pod, port_conflicts, port);
+}
+
+struct port_scan {
+    const json_t *bound;
+};
+
+static bool port_taken(const json_t *port, const void *ud)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(((const struct port_scan *)ud)->bound, i, b)
+    {
+        if (!finished(b) && port_used_by(port, b))
+            return true;
+    }
+    return false;
+}
+
+char *ksched_check_ports(const json_t *pod, const json_t *bound)
+{
+    struct port_scan sc = {bound};
+    if (any_port(pod, port_taken, &sc))
+        return dd_strdup("node(s) didn't have free ports for the requested pod ports");
+    return NULL;
+}
+
 char *ksched_check_volumes(const json_t *volumes, const json_t *node)
 {
     const char *claim;
@@ -254,6 +320,8 @@ char *ksched_filter(const json_t *pod, const json_t *node, const json_t *bound)
         why = ksched_check_affinity(pod, node);
     if (!why)
         why = ksched_check_taints(pod, node);
+    if (!why)
+        why = ksched_check_ports(pod, bound);
     if (!why)
         why = ksched_check_resources(pod, node, bound);
     return why;

@@ -165,7 +165,9 @@ static json_t *pod_volumes(kobj_api *api, const json_t *pod)
     return out;
 }
 
-static void schedule_one(kobj_api *api, kubelet *k, const json_t *pod, const json_t *nodes,
+/* pod is an item of pods (this pass's list): once bound it counts on its node for the pods
+ * after it in the same pass (resources, pod count, host ports). */
+static void schedule_one(kobj_api *api, kubelet *k, json_t *pod, const json_t *nodes,
                          const json_t *pods)
 {
     size_t n = json_array_size(nodes), i;
@@ -185,6 +187,9 @@ static void schedule_one(kobj_api *api, kubelet *k, const json_t *pod, const jso
     }
     json_decref(volumes);
     if (chosen && bind(api, k, pod, chosen) == 0) {
+        json_t *spec = json_object_get(pod, "spec");
+        if (json_is_object(spec))
+            json_object_set_new(spec, "nodeName", json_string(chosen));
         dd_strv_free(why);
         return;
     }

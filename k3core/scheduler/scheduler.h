@@ -29,6 +29,8 @@ char *ksched_check_taints(const json_t *pod, const json_t *node);
 char *ksched_check_volumes(const json_t *volumes, const json_t *node);
 /* bound: a JSON array of pods already on the node (finished ones are skipped). */
 char *ksched_check_resources(const json_t *pod, const json_t *node, const json_t *bound);
+/* NodePorts: a hostPort (protocol, hostIP overlapping) already used by a running pod in bound. */
+char *ksched_check_ports(const json_t *pod, const json_t *bound);
 
 /* All predicates in upstream's order; NULL when the node fits. */
 char *ksched_filter(const json_t *pod, const json_t *node, const json_t *bound);

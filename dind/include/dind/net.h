@@ -142,8 +142,9 @@ struct net_bridge_cfg {
 int net_bridge_setup(const struct net_bridge_cfg *cfg, dd_err *e);
 /* Removes this bridge's tagged rules and the bridge link. Idempotent. Leaves IPAM files. */
 int net_bridge_teardown(const struct net_bridge_cfg *cfg, dd_err *e);
-/* Removes every rule carrying a k3d-dind-net tag (any bridge) from filter FORWARD and
- * nat POSTROUTING in the caller's namespace; returns how many. Idempotent. */
+/* Removes every rule carrying a k3d-dind-net tag (any bridge, host ports included) from filter
+ * FORWARD and nat POSTROUTING, PREROUTING and OUTPUT in the caller's namespace; returns how many.
+ * Idempotent. */
 int net_cleanup_all(dd_err *e);
 
 struct net_pod_ip {
@@ -166,6 +167,21 @@ int net_pod_attach(const struct net_bridge_cfg *cfg, const char *netns_path, con
 int net_pod_detach(const struct net_bridge_cfg *cfg, const char *owner_id, dd_err *e);
 /* Name of the node-side veth for owner_id (16 bytes). */
 void net_pod_veth_name(const char *owner_id, char out[16]);
+
+/* One published port: host_port on the node (host_ip, "" = every local address) → the pod's
+ * container_port, protocol "tcp", "udp" or "sctp". */
+struct net_hostport {
+    int host_port, container_port;
+    char protocol[8];
+    char host_ip[NET_IP_STRLEN];
+};
+/* DNATs connections to the node's host ports (nat PREROUTING, and OUTPUT for the node's own
+ * non-loopback traffic) to pod_ip, tagged "<bridge>/hp/<owner>" so net_hostports_remove() and
+ * the bridge's teardown find them. On failure nothing of owner's remains. */
+int net_hostports_add(const char *bridge, const char *owner, const char *pod_ip,
+                      const struct net_hostport *hp, size_t n, dd_err *e);
+/* Removes owner's host-port rules; returns how many. Idempotent. */
+int net_hostports_remove(const char *bridge, const char *owner, dd_err *e);
 
 /* The first non-loopback IPv4 address of this network namespace (getifaddrs order), or
  * "127.0.0.1" when there is none: k3s's default node IP and advertise address. Caller frees. */

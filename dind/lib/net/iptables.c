@@ -151,7 +151,10 @@ static bool rule_is_ours(char *const *v, const char *bridge)
     for (size_t i = 0; v[i] && v[i + 1]; i++) {
         if (strcmp(v[i], "--comment") != 0 || !dd_startswith(v[i + 1], NET_RULE_TAG))
             continue;
-        return !bridge || strcmp(v[i + 1] + strlen(NET_RULE_TAG), bridge) == 0;
+        /* "<bridge>" or a pod's "<bridge>/hp/<owner>" (host ports) */
+        const char *rest = v[i + 1] + strlen(NET_RULE_TAG);
+        size_t n = bridge ? strlen(bridge) : 0;
+        return !bridge || (strncmp(rest, bridge, n) == 0 && (rest[n] == '\0' || rest[n] == '/'));
     }
     return false;
 }
@@ -197,11 +200,86 @@ static int remove_in_chain(const char *table, const char *chain, const char *bri
 
 int net_rules_remove(const char *bridge, dd_err *e)
 {
-    int a = remove_in_chain("filter", "FORWARD", bridge, e);
-    if (a < 0)
-        return a;
-    int b = remove_in_chain("nat", "POSTROUTING", bridge, e);
-    return b < 0 ? b : a + b;
+    static const char *const chains[][2] = {
+        {"filter", "FORWARD"}, {"nat", "POSTROUTING"}, {"nat", "PREROUTING"}, {"nat", "OUTPUT"}};
+    int count = 0;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(chains); i++) {
+        int r = remove_in_chain(chains[i][0], chains[i][1], bridge, e);
+        if (r < 0)
+            return r;
+        count += r;
+    }
+    return count;
+}
+
+/* ---- host ports: DNAT from the node's addresses to a pod (the portmap CNI plugin's role) ---- */
+
+static void hostport_tag(char *out, size_t n, const char *bridge, const char *owner)
+{
+    snprintf(out, n, NET_RULE_TAG "%s/hp/%s", bridge, owner);
+}
+
+int net_hostports_add(const char *bridge, const char *owner, const char *pod_ip,
+                      const struct net_hostport *hp, size_t n, dd_err *e)
+{
+    char tag[160];
+    hostport_tag(tag, sizeof(tag), bridge, owner);
+    int r = 0;
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        char dport[16], to[NET_IP_STRLEN + 8];
+        snprintf(dport, sizeof(dport), "%d", hp[i].host_port);
+        snprintf(to, sizeof(to), "%s:%d", pod_ip, hp[i].container_port);
+        const char *proto = hp[i].protocol;
+        bool any = !hp[i].host_ip[0] || !strcmp(hp[i].host_ip, "0.0.0.0");
+        /* from elsewhere: to any local address (or the one asked for) */
+        const char *pre_any[] = {"-p",        proto,        "--dport", dport,  "-m",
+                                 "addrtype",  "--dst-type", "LOCAL",   "-m",   "comment",
+                                 "--comment", tag,          "-j",      "DNAT", "--to-destination",
+                                 to,          NULL};
+        const char *pre_ip[] = {"-p",          proto,  "--dport",          dport,       "-d",
+                                hp[i].host_ip, "-m",   "comment",          "--comment", tag,
+                                "-j",          "DNAT", "--to-destination", to,          NULL};
+        /* from the node itself, except loopback (DNAT of 127.0.0.0/8 to a pod needs
+         * route_localnet; such connections are refused rather than left hanging) */
+        const char *out_any[] = {"-p",
+                                 proto,
+                                 "--dport",
+                                 dport,
+                                 "!",
+                                 "-d",
+                                 "127.0.0.0/8",
+                                 "-m",
+                                 "addrtype",
+                                 "--dst-type",
+                                 "LOCAL",
+                                 "-m",
+                                 "comment",
+                                 "--comment",
+                                 tag,
+                                 "-j",
+                                 "DNAT",
+                                 "--to-destination",
+                                 to,
+                                 NULL};
+        r = rule_ensure("nat", "PREROUTING", "-A", any ? pre_any : pre_ip, e);
+        if (r >= 0)
+            r = rule_ensure("nat", "OUTPUT", "-A", any ? out_any : pre_ip, e);
+    }
+    if (r < 0) {
+        net_hostports_remove(bridge, owner, NULL);
+        return dd_err_wrap(e, "publishing host ports of %s", owner);
+    }
+    return 0;
+}
+
+int net_hostports_remove(const char *bridge, const char *owner, dd_err *e)
+{
+    char tag[160];
+    hostport_tag(tag, sizeof(tag), bridge, owner);
+    const char *mine = tag + strlen(NET_RULE_TAG);
+    int a = remove_in_chain("nat", "PREROUTING", mine, e);
+    int b = a < 0 ? a : remove_in_chain("nat", "OUTPUT", mine, e);
+    return a < 0 ? a : b < 0 ? b : a + b;
 }
 
 int net_cleanup_all(dd_err *e)

@@ -43,7 +43,53 @@ cip=$(printf '%s\n' "$log" | sed -n 's/.*inet \(10\.42\.0\.[0-9]*\)\/24.*/\1/p' 
 ip link show k3c0 >/dev/null 2>&1 || fail "no bridge k3c0 while pods run"
 iptables -w -S FORWARD | grep -q 'k3d-dind-net:k3c0' || fail "no FORWARD rule for k3c0"
 
-$K delete pod web cli --grace-period=1 >/dev/null
+# hostPort: the node's port 18080 (here on the bridge address, a local one) reaches the pod's
+# 8080; a second pod asking for the same host port is not scheduled; deletion drops the rules
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: hp}
+spec:
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'mkdir -p /w && echo host-port-ok > /w/index.html && exec httpd -f -p 8080 -h /w']
+    ports: [{containerPort: 8080, hostPort: 18080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hp2}
+spec:
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, '3600']
+    ports: [{containerPort: 9090, hostPort: 18080}]
+YAML
+$K wait --for=condition=Ready pod/hp --timeout=60s >/dev/null || fail "hp did not become Ready"
+out=""
+for i in $(seq 50); do
+    out=$(curl -s --max-time 3 http://10.42.0.1:18080/) && break
+    sleep 0.2
+done
+[ "$out" = host-port-ok ] || fail "hostPort 18080 did not reach the pod ($(jp hp '{.status.podIP}')): '$out';
+direct: $(curl -s --max-time 3 "http://$(jp hp '{.status.podIP}'):8080/");
+$(iptables -w -t nat -S)"
+iptables -w -t nat -S PREROUTING | grep -q 'k3d-dind-net:k3c0/hp/' || fail "no hostPort DNAT rule"
+wait_for "hp2 FailedScheduling" sh -c "$K get events --field-selector involvedObject.name=hp2,reason=FailedScheduling -o jsonpath='{.items[*].message}' | grep -q \"didn't have free ports for the requested pod ports\""
+is hp2 '{.status.phase}' Pending || fail "hp2 not Pending"
+$K delete pod hp --grace-period=1 >/dev/null
+if iptables -w -t nat -S | grep -q 'k3d-dind-net:k3c0/hp/'; then fail "hostPort rules left after the pod"; fi
+i=0
+until is hp2 '{.status.phase}' Running; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || fail "hp2 not Running once the port is free: $($K describe pod hp2)"
+    sleep 0.2
+done
+
+$K delete pod web cli hp2 --grace-period=1 >/dev/null
 k3core_stop
 if ip link show k3c0 >/dev/null 2>&1; then fail "bridge k3c0 left behind"; fi
 if iptables -w -S | grep -q k3d-dind-net; then fail "filter rules left behind"; fi

@@ -150,3 +150,32 @@ TEST(scheduler_volume_node_affinity)
     json_decref(vols);
     json_decref(n);
 }
+
+#define PORTS(p) "{" TOL ",\"containers\":[{\"name\":\"c\",\"ports\":[" p "]}]}"
+#define BOUND(p) "[{\"spec\":{\"containers\":[{\"ports\":[" p "]}]}}]"
+
+TEST(scheduler_host_ports)
+{
+    const char *want = "node(s) didn't have free ports for the requested pod ports";
+    char *w = verdict(PORTS("{\"containerPort\":80,\"hostPort\":8080}"),
+                      BOUND("{\"containerPort\":81,\"hostPort\":8080}"));
+    CHECK_EQ_STR(w, want);
+    free(w);
+    /* another protocol, another port, or distinct host IPs do not conflict */
+    CHECK(verdict(PORTS("{\"containerPort\":80,\"hostPort\":8080,\"protocol\":\"UDP\"}"),
+                  BOUND("{\"containerPort\":81,\"hostPort\":8080}")) == NULL);
+    CHECK(verdict(PORTS("{\"containerPort\":80,\"hostPort\":8081}"),
+                  BOUND("{\"containerPort\":81,\"hostPort\":8080}")) == NULL);
+    CHECK(verdict(PORTS("{\"containerPort\":80,\"hostPort\":8080,\"hostIP\":\"10.0.0.1\"}"),
+                  BOUND("{\"hostPort\":8080,\"hostIP\":\"10.0.0.2\"}")) == NULL);
+    /* a wildcard address overlaps every address; container ports alone never conflict */
+    w = verdict(PORTS("{\"containerPort\":80,\"hostPort\":8080,\"hostIP\":\"10.0.0.1\"}"),
+                BOUND("{\"hostPort\":8080,\"hostIP\":\"0.0.0.0\"}"));
+    CHECK_EQ_STR(w, want);
+    free(w);
+    CHECK(verdict(PORTS("{\"containerPort\":80}"), BOUND("{\"containerPort\":80}")) == NULL);
+    /* a finished pod frees its ports */
+    CHECK(verdict(PORTS("{\"hostPort\":8080}"),
+                  "[{\"spec\":{\"containers\":[{\"ports\":[{\"hostPort\":8080}]}]},"
+                  "\"status\":{\"phase\":\"Succeeded\"}}]") == NULL);
+}
