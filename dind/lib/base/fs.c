@@ -2,6 +2,7 @@
  * tree it removes, and nothing crosses a mount point while deleting. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -145,6 +146,89 @@ int dd_rm_rf(const char *path, dd_err *e)
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? 0 : dd_err_sys(e, "stat %s", path);
     return rm_rf_at(AT_FDCWD, path, st.st_dev, e);
+}
+
+struct rm_job {
+    struct rm_job *next;
+    char path[];
+};
+
+static pthread_mutex_t rm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rm_idle = PTHREAD_COND_INITIALIZER;
+static struct rm_job *rm_head, **rm_tail = &rm_head;
+static bool rm_running;
+
+static void *rm_worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&rm_lock);
+    while (rm_head) {
+        struct rm_job *j = rm_head;
+        rm_head = j->next;
+        if (!rm_head)
+            rm_tail = &rm_head;
+        pthread_mutex_unlock(&rm_lock);
+        (void)dd_rm_rf(j->path, NULL);
+        free(j);
+        pthread_mutex_lock(&rm_lock);
+    }
+    rm_running = false;
+    pthread_cond_broadcast(&rm_idle);
+    pthread_mutex_unlock(&rm_lock);
+    return NULL;
+}
+
+void dd_rm_rf_background(const char *path)
+{
+    size_t n = strlen(path) + 1;
+    struct rm_job *j = dd_malloc(sizeof(*j) + n);
+    j->next = NULL;
+    memcpy(j->path, path, n);
+    pthread_mutex_lock(&rm_lock);
+    *rm_tail = j;
+    rm_tail = &j->next;
+    bool start = !rm_running;
+    if (start) {
+        pthread_attr_t a;
+        pthread_t t;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 * 1024); /* rm_rf_at's recursion is small per level */
+        rm_running = pthread_create(&t, &a, rm_worker, NULL) == 0;
+        pthread_attr_destroy(&a);
+    }
+    bool inline_rm = !rm_running;
+    if (inline_rm) { /* no thread: take our job back and do it here */
+        struct rm_job **pp = &rm_head;
+        while (*pp != j)
+            pp = &(*pp)->next;
+        *pp = NULL;
+        rm_tail = pp;
+    }
+    pthread_mutex_unlock(&rm_lock);
+    if (inline_rm) {
+        (void)dd_rm_rf(j->path, NULL);
+        free(j);
+    }
+}
+
+bool dd_rm_rf_background_wait(int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&rm_lock);
+    int r = 0;
+    while (rm_running && r == 0)
+        r = pthread_cond_timedwait(&rm_idle, &rm_lock, &until);
+    bool done = !rm_running;
+    pthread_mutex_unlock(&rm_lock);
+    return done;
 }
 
 char *dd_path_join(const char *a, const char *b)

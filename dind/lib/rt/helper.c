@@ -12,9 +12,30 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include "dind/cgroup.h"
 #include "dind/lib/rt/rt-helper.h"
 
 extern char **environ;
+
+/* What the daemon knows about the host and hands to its helpers in the environment, so that
+ * every container start does not parse the host's mount table (hundreds of mounts on a busy
+ * host) again: the cgroup layout (cg_export) and the cgroup mounts to reproduce inside. */
+#define RT_CGROUPS_ENV       "DIND_RT_CGROUPS"
+#define RT_CGROUP_MOUNTS_ENV "DIND_RT_CGROUP_MOUNTS"
+
+const char *rt_helper_cgroup_mounts;
+
+static void import_host_facts(void)
+{
+    const char *cg = getenv(RT_CGROUPS_ENV);
+    const char *mounts = getenv(RT_CGROUP_MOUNTS_ENV);
+    if (cg && *cg)
+        (void)cg_import(cg, NULL); /* unusable: detected on first use, as without it */
+    if (mounts)
+        rt_helper_cgroup_mounts = dd_strdup(mounts);
+    unsetenv(RT_CGROUPS_ENV);
+    unsetenv(RT_CGROUP_MOUNTS_ENV);
+}
 
 static bool requested(int argc, char **argv, const char **ret_kind)
 {
@@ -33,6 +54,7 @@ void rt_shim_main_if_requested(int argc, char **argv)
     if (!requested(argc, argv, &kind))
         return;
     unsetenv(RT_HELPER_ENV);
+    import_host_facts();
     if (strcmp(kind, RT_EXEC_ARGV0) == 0)
         _exit(rt_exec_helper_main(3, 4));
     if (argc < 2)
@@ -56,12 +78,29 @@ __attribute__((constructor)) static void rt_helper_ctor(int argc, char **argv, c
     rt_shim_main_if_requested(argc, argv);
 }
 
+static pthread_once_t mounts_once = PTHREAD_ONCE_INIT;
+static char *mounts_env;
+
+static void mounts_find(void)
+{
+    _cleanup_free_ char *text = rt_cgroup_mounts_text();
+    mounts_env = dd_asprintf(RT_CGROUP_MOUNTS_ENV "=%s", text);
+}
+
 static char **helper_env(void)
 {
     char **env = NULL;
     for (char **p = environ; p && *p; p++)
-        if (!dd_startswith(*p, RT_HELPER_ENV "="))
+        if (!dd_startswith(*p, RT_HELPER_ENV "=") && !dd_startswith(*p, RT_CGROUPS_ENV "=") &&
+            !dd_startswith(*p, RT_CGROUP_MOUNTS_ENV "="))
             env = dd_strv_push(env, *p);
+    _cleanup_free_ char *cg = cg_export();
+    if (cg) {
+        _cleanup_free_ char *var = dd_asprintf(RT_CGROUPS_ENV "=%s", cg);
+        env = dd_strv_push(env, var);
+    }
+    pthread_once(&mounts_once, mounts_find);
+    env = dd_strv_push(env, mounts_env);
     return dd_strv_push(env, RT_HELPER_ENV "=1");
 }
 
