@@ -120,7 +120,7 @@ void ctr_store_free(struct ctr_store *s)
     if (s->db)
         sqlite3_close(s->db);
     /* Directories of removed containers: the next start would sweep them, but leave none. */
-    (void)dd_rm_rf_background_wait(10000);
+    (void)dd_background_wait(10000);
     free(s->data_root);
     free(s->exec_root);
     free(s);
@@ -183,13 +183,17 @@ int ctr_store_add(struct ctr_store *s, struct container *c, dd_err *e)
  * filesystem mounted with discard every freed block is trimmed synchronously, milliseconds per
  * file, which the removal (and `docker run --rm`) would otherwise wait for. A crash in between
  * leaves a CTR_TRASH_PREFIX directory that the next start removes (lifecycle.c, sweep_orphans). */
+char *ctr_trash_path(const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    return slash ? dd_asprintf("%.*s/" CTR_TRASH_PREFIX "%s", (int)(slash - dir), dir, slash + 1)
+                 : NULL;
+}
+
 void ctr_store_discard_dir(struct ctr_store *s, const char *dir)
 {
     (void)s;
-    const char *slash = strrchr(dir, '/');
-    _cleanup_free_ char *trash =
-        slash ? dd_asprintf("%.*s/" CTR_TRASH_PREFIX "%s", (int)(slash - dir), dir, slash + 1)
-              : NULL;
+    _cleanup_free_ char *trash = ctr_trash_path(dir);
     if (trash && rename(dir, trash) == 0)
         dd_rm_rf_background(trash);
     else

@@ -148,71 +148,73 @@ int dd_rm_rf(const char *path, dd_err *e)
     return rm_rf_at(AT_FDCWD, path, st.st_dev, e);
 }
 
-struct rm_job {
-    struct rm_job *next;
-    char path[];
+struct bg_job {
+    struct bg_job *next;
+    void (*fn)(void *arg);
+    void *arg;
 };
 
-static pthread_mutex_t rm_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t rm_idle = PTHREAD_COND_INITIALIZER;
-static struct rm_job *rm_head, **rm_tail = &rm_head;
-static bool rm_running;
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_idle = PTHREAD_COND_INITIALIZER;
+static struct bg_job *bg_head, **bg_tail = &bg_head;
+static bool bg_running;
 
-static void *rm_worker(void *arg)
+static void *bg_worker(void *unused)
 {
-    (void)arg;
-    pthread_mutex_lock(&rm_lock);
-    while (rm_head) {
-        struct rm_job *j = rm_head;
-        rm_head = j->next;
-        if (!rm_head)
-            rm_tail = &rm_head;
-        pthread_mutex_unlock(&rm_lock);
-        (void)dd_rm_rf(j->path, NULL);
+    (void)unused;
+    pthread_mutex_lock(&bg_lock);
+    while (bg_head) {
+        struct bg_job *j = bg_head;
+        bg_head = j->next;
+        if (!bg_head)
+            bg_tail = &bg_head;
+        pthread_mutex_unlock(&bg_lock);
+        j->fn(j->arg);
         free(j);
-        pthread_mutex_lock(&rm_lock);
+        pthread_mutex_lock(&bg_lock);
     }
-    rm_running = false;
-    pthread_cond_broadcast(&rm_idle);
-    pthread_mutex_unlock(&rm_lock);
+    bg_running = false;
+    pthread_cond_broadcast(&bg_idle);
+    pthread_mutex_unlock(&bg_lock);
     return NULL;
 }
 
-void dd_rm_rf_background(const char *path)
+void dd_background(void (*fn)(void *arg), void *arg)
 {
-    size_t n = strlen(path) + 1;
-    struct rm_job *j = dd_malloc(sizeof(*j) + n);
-    j->next = NULL;
-    memcpy(j->path, path, n);
-    pthread_mutex_lock(&rm_lock);
-    *rm_tail = j;
-    rm_tail = &j->next;
-    bool start = !rm_running;
-    if (start) {
+    struct bg_job *j = dd_malloc(sizeof(*j));
+    *j = (struct bg_job){NULL, fn, arg};
+    bool inline_run = false;
+    pthread_mutex_lock(&bg_lock);
+    *bg_tail = j;
+    bg_tail = &j->next;
+    if (!bg_running) {
         pthread_attr_t a;
         pthread_t t;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 64 * 1024); /* rm_rf_at's recursion is small per level */
-        rm_running = pthread_create(&t, &a, rm_worker, NULL) == 0;
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        bool started = pthread_create(&t, &a, bg_worker, NULL) == 0;
         pthread_attr_destroy(&a);
+        inline_run = !started;
+        bg_running = true; /* the new thread's, or ours below */
     }
-    bool inline_rm = !rm_running;
-    if (inline_rm) { /* no thread: take our job back and do it here */
-        struct rm_job **pp = &rm_head;
-        while (*pp != j)
-            pp = &(*pp)->next;
-        *pp = NULL;
-        rm_tail = pp;
-    }
-    pthread_mutex_unlock(&rm_lock);
-    if (inline_rm) {
-        (void)dd_rm_rf(j->path, NULL);
-        free(j);
-    }
+    pthread_mutex_unlock(&bg_lock);
+    if (inline_run) /* no thread: run the queue here (ours last, so the order holds) */
+        bg_worker(NULL);
 }
 
-bool dd_rm_rf_background_wait(int timeout_ms)
+static void rm_rf_job(void *path)
+{
+    (void)dd_rm_rf(path, NULL);
+    free(path);
+}
+
+void dd_rm_rf_background(const char *path)
+{
+    dd_background(rm_rf_job, dd_strdup(path));
+}
+
+bool dd_background_wait(int timeout_ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -222,12 +224,12 @@ bool dd_rm_rf_background_wait(int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&rm_lock);
+    pthread_mutex_lock(&bg_lock);
     int r = 0;
-    while (rm_running && r == 0)
-        r = pthread_cond_timedwait(&rm_idle, &rm_lock, &until);
-    bool done = !rm_running;
-    pthread_mutex_unlock(&rm_lock);
+    while (bg_running && r == 0)
+        r = pthread_cond_timedwait(&bg_idle, &bg_lock, &until);
+    bool done = !bg_running;
+    pthread_mutex_unlock(&bg_lock);
     return done;
 }
 

@@ -221,7 +221,9 @@ static void wait_shim(const char *state_dir, int timeout_ms)
     (void)poll(&p, 1, 5000);
 }
 
-int rt_delete(const char *state_dir, dd_err *e)
+/* Stops what is left of the container and removes its cgroup: what must be gone before a
+ * delete returns. */
+static int delete_begin(const char *state_dir, dd_err *e)
 {
     struct rt_spec spec = {0};
     bool have_spec = rt_spec_load(state_dir, &spec, NULL) >= 0;
@@ -235,12 +237,35 @@ int rt_delete(const char *state_dir, dd_err *e)
     if (have_spec)
         r = rt_cgroup_destroy(&spec, e);
     rt_spec_release(&spec);
-    if (r < 0)
-        return dd_err_wrap(e, "deleting container");
+    return r < 0 ? dd_err_wrap(e, "deleting container") : 0;
+}
+
+static int delete_files(const char *state_dir, dd_err *e)
+{
     _cleanup_free_ char *rootfs = dd_path_join(state_dir, RT_DIR_ROOTFS);
     unmount_rootfs(rootfs);
-    if ((r = dd_rm_rf(state_dir, e)) < 0)
-        return dd_err_wrap(e, "deleting container");
+    int r = dd_rm_rf(state_dir, e);
+    return r < 0 ? dd_err_wrap(e, "deleting container") : 0;
+}
+
+int rt_delete(const char *state_dir, dd_err *e)
+{
+    int r = delete_begin(state_dir, e);
+    return r < 0 ? r : delete_files(state_dir, e);
+}
+
+int rt_delete_detached(const char *state_dir, const char *trash, dd_err *e)
+{
+    int r = delete_begin(state_dir, e);
+    if (r < 0)
+        return r;
+    /* Unmounted here: whoever looks at the mount table next (layer collection) must not see
+     * the rootfs any more. */
+    _cleanup_free_ char *rootfs = dd_path_join(state_dir, RT_DIR_ROOTFS);
+    unmount_rootfs(rootfs);
+    if (rename(state_dir, trash) < 0)
+        return delete_files(state_dir, e);
+    dd_rm_rf_background(trash);
     return 0;
 }
 
