@@ -110,14 +110,12 @@ static int start_shim(const char *state_dir, dd_err *e)
         return dd_err_sys(e, "socketpair");
     char *argv[] = {(char *)RT_SHIM_ARGV0, (char *)state_dir, NULL};
     int fds[4] = {-1, -1, -1, sp[1]};
-    pid_t pid = 0;
-    int r = rt_spawn_helper(argv, fds, 4, &pid, e);
+    int r = rt_spawn_helper_detached(argv, fds, 4, e);
     close(sp[1]);
     if (r < 0) {
         close(sp[0]);
         return r;
     }
-    rt_reap(pid); /* the intermediate process exits at once; the shim lives on */
     char line[2048];
     r = read_line(sp[0], line, sizeof(line));
     close(sp[0]);

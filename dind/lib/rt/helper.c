@@ -8,6 +8,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -37,11 +39,14 @@ static void import_host_facts(void)
     unsetenv(RT_CGROUP_MOUNTS_ENV);
 }
 
-static bool requested(int argc, char **argv, const char **ret_kind)
+/* The marker's value: "1", or "2" for a shim that rt_spawn_helper_detached already detached. */
+static bool requested(int argc, char **argv, const char **ret_kind, bool *ret_detached)
 {
     const char *marker = getenv(RT_HELPER_ENV);
-    if (!marker || strcmp(marker, "1") != 0 || argc < 1 || !argv || !argv[0])
+    if (!marker || (strcmp(marker, "1") != 0 && strcmp(marker, "2") != 0) || argc < 1 || !argv ||
+        !argv[0])
         return false;
+    *ret_detached = marker[0] == '2';
     if (strcmp(argv[0], RT_SHIM_ARGV0) != 0 && strcmp(argv[0], RT_EXEC_ARGV0) != 0)
         return false;
     *ret_kind = argv[0];
@@ -51,7 +56,8 @@ static bool requested(int argc, char **argv, const char **ret_kind)
 void rt_shim_main_if_requested(int argc, char **argv)
 {
     const char *kind = NULL;
-    if (!requested(argc, argv, &kind))
+    bool detached = false;
+    if (!requested(argc, argv, &kind, &detached))
         return;
     unsetenv(RT_HELPER_ENV);
     import_host_facts();
@@ -59,6 +65,8 @@ void rt_shim_main_if_requested(int argc, char **argv)
         _exit(rt_exec_helper_main(3, 4));
     if (argc < 2)
         _exit(2);
+    if (detached)
+        _exit(rt_shim_main(3, argv[1]));
     /* Detach: a new session, and a second fork so the shim is nobody's child but init's (or
      * the nearest subreaper's). */
     setsid();
@@ -87,7 +95,7 @@ static void mounts_find(void)
     mounts_env = dd_asprintf(RT_CGROUP_MOUNTS_ENV "=%s", text);
 }
 
-static char **helper_env(void)
+static char **helper_env(const char *marker)
 {
     char **env = NULL;
     for (char **p = environ; p && *p; p++)
@@ -101,7 +109,7 @@ static char **helper_env(void)
     }
     pthread_once(&mounts_once, mounts_find);
     env = dd_strv_push(env, mounts_env);
-    return dd_strv_push(env, RT_HELPER_ENV "=1");
+    return dd_strv_push(env, marker);
 }
 
 static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
@@ -151,7 +159,7 @@ int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char **env = helper_env();
+    char **env = helper_env(RT_HELPER_ENV "=1");
     int r = posix_spawn(ret_pid, rt_helper_program(), &fa, &attr, argv, env);
     dd_strv_free(env);
     for (size_t i = 0; i < n_fds && i < 8; i++)
@@ -161,6 +169,99 @@ int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret
     posix_spawnattr_destroy(&attr);
     if (r != 0) {
         errno = r;
+        return dd_err_sys(e, "starting %s", argv[0]);
+    }
+    return 0;
+}
+
+/* ---- detached spawn: two vfork-style clones, one exec ----
+ *
+ * A shim must be nobody's child but init's (or the nearest subreaper's). posix_spawn + a fork
+ * in the helper costs an extra process with its own page tables, copy-on-write faults and exit,
+ * a millisecond and more per container on a virtual machine. Instead: a child sharing our memory
+ * (CLONE_VM | CLONE_VFORK, as posix_spawn does internally) starts a new session and spawns the
+ * helper the same way, then exits; the helper is orphaned at once. We stay suspended meanwhile,
+ * so the children may use our memory; they only make system calls. */
+struct detach_ctx {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const int *fds; /* fds[i] becomes fd i; already moved above the targets, CLOEXEC */
+    size_t n_fds;
+    int err; /* errno of a failed step, reported back through the shared memory */
+    char *stack2;
+};
+
+#define DETACH_STACK (32 * 1024)
+
+static int detach_exec(void *arg)
+{
+    struct detach_ctx *c = arg;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < _NSIG; sig++)
+        (void)sigaction(sig, &dfl, NULL); /* our own copy of the table (no CLONE_SIGHAND) */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (size_t i = 0; i < c->n_fds; i++)
+        if (c->fds[i] >= 0 && dup2(c->fds[i], (int)i) < 0) {
+            c->err = errno;
+            _exit(127);
+        }
+    execve(c->path, c->argv, c->envp);
+    c->err = errno;
+    _exit(127);
+}
+
+static int detach_session(void *arg)
+{
+    struct detach_ctx *c = arg;
+    if (setsid() < 0) {
+        c->err = errno;
+        _exit(1);
+    }
+    /* Its exit signal goes to us, who are gone by then: nobody waits for it. */
+    pid_t pid = clone(detach_exec, c->stack2 + DETACH_STACK, CLONE_VM | CLONE_VFORK, c);
+    if (pid < 0)
+        c->err = errno;
+    _exit(0);
+}
+
+int rt_spawn_helper_detached(char *const argv[], const int *fds, size_t n_fds, dd_err *e)
+{
+    if (n_fds > 8)
+        return dd_err_set(e, EINVAL, "too many fds for a helper");
+    int moved[8];
+    for (size_t i = 0; i < n_fds; i++)
+        moved[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 16) : -1;
+    char **env = helper_env(RT_HELPER_ENV "=2");
+    char *stacks = dd_malloc(2 * DETACH_STACK);
+    struct detach_ctx c = {.path = rt_helper_program(),
+                           .argv = argv,
+                           .envp = env,
+                           .fds = moved,
+                           .n_fds = n_fds,
+                           .stack2 = stacks + DETACH_STACK};
+    /* No signal handler of ours may run on the children's side of our memory. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid_t pid = clone(detach_session, stacks + DETACH_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    int clone_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid > 0)
+        rt_reap(pid);
+    free(stacks);
+    dd_strv_free(env);
+    for (size_t i = 0; i < n_fds; i++)
+        if (moved[i] >= 0)
+            close(moved[i]);
+    if (pid < 0) {
+        errno = clone_err;
+        return dd_err_sys(e, "starting %s", argv[0]);
+    }
+    if (c.err) {
+        errno = c.err;
         return dd_err_sys(e, "starting %s", argv[0]);
     }
     return 0;
