@@ -1,6 +1,7 @@
 /* Entering rt's helper processes. The daemon never forks without exec (it may be
- * multithreaded): it posix_spawns the helper program with argv[0] = "dind-rt-shim" or
- * "dind-rt-exec" and DIND_RT_HELPER=1 in the environment, with its end of a socket as fd 3. The
+ * multithreaded): it posix_spawns the helper program with argv[0] = "dind-rt-exec" and
+ * DIND_RT_HELPER=1 in the environment, or spawns it detached (below) with argv[0] =
+ * "dind-rt-shim" and DIND_RT_HELPER=2, with its end of a socket as fd 3. The
  * helper program is dind-shim, a small static binary installed next to libdind.so (found through
  * dladdr of this code); where there is none, /proc/self/exe: a constructor of libdind recognises
  * the marker before any program's main() runs, so every binary linked with libdind (dindd,
