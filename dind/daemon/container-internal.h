@@ -57,6 +57,9 @@ int ctr_signal_parse(const char *s, int *ret);
 int ctr_store_add(struct ctr_store *s, struct container *c, dd_err *e);
 /* Removes from the database and the store, notifies CTR_CHANGE_REMOVED, drops the store's ref. */
 int ctr_store_remove(struct ctr_store *s, struct container *c, dd_err *e);
+/* <parent of dir>/.trash-<name of dir>: where a directory goes to be removed in the
+ * background (NULL for a path without '/'). */
+char *ctr_trash_path(const char *dir);
 /* Removes a container's directory in the background (see store.c); never fails. */
 void ctr_store_discard_dir(struct ctr_store *s, const char *dir);
 /* The prefix of directories awaiting that removal, swept at daemon start. */

@@ -620,7 +620,8 @@ int ctr_remove(struct ctr_store *s, struct container *c, bool force, bool volume
         events_emit_container(c, "kill", a);
         rt_kill(c->state_dir, SIGKILL, NULL);
     }
-    int r = rt_delete(c->state_dir, e);
+    _cleanup_free_ char *trash = ctr_trash_path(c->state_dir);
+    int r = trash ? rt_delete_detached(c->state_dir, trash, e) : rt_delete(c->state_dir, e);
     if (r < 0) {
         if (was_running)
             watch_exit(c);
@@ -694,7 +695,7 @@ static void sweep_orphans(struct ctr_store *s, const char *root, bool runtime)
     if (!d)
         return;
     while ((de = readdir(d))) {
-        bool trash = !runtime && dd_startswith(de->d_name, CTR_TRASH_PREFIX);
+        bool trash = dd_startswith(de->d_name, CTR_TRASH_PREFIX);
         if (!trash &&
             (de->d_name[0] == '.' || strlen(de->d_name) != 64 || ctr_find_id(s, de->d_name)))
             continue;

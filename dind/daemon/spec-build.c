@@ -326,6 +326,8 @@ int spec_build(struct ctr_store *s, struct container *c, const struct img_image 
     spec->upper_dir = dd_path_join(c->dir, "upper");
     spec->work_dir = dd_path_join(c->dir, "work");
     spec->root_readonly = hc_bool(c, "ReadonlyRootfs");
+    /* --rm: the writable layer goes with the container, no need to make it durable */
+    spec->root_volatile = hc_bool(c, "AutoRemove");
     spec->hostname = dd_strdup(c->hostname);
     spec->init = hc_bool(c, "Init");
     spec->stop_signal = c->stop_signal;

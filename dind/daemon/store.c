@@ -9,7 +9,6 @@
 #include <regex.h>
 #include <sqlite3.h>
 #include <stdio.h>
-#include <sys/wait.h>
 
 #include "container-internal.h"
 #include "ctr-volumes.h"
@@ -120,6 +119,8 @@ void ctr_store_free(struct ctr_store *s)
     free(s->items);
     if (s->db)
         sqlite3_close(s->db);
+    /* Directories of removed containers: the next start would sweep them, but leave none. */
+    (void)dd_background_wait(10000);
     free(s->data_root);
     free(s->exec_root);
     free(s);
@@ -178,34 +179,25 @@ int ctr_store_add(struct ctr_store *s, struct container *c, dd_err *e)
     return 0;
 }
 
-static void trash_reaped(ev_child *w, pid_t pid, const siginfo_t *info, void *data)
-{
-    ev_child_del(w);
-}
-
-/* A container's directory goes away in a forked child, after a rename out of the way: on a
+/* A container's directory goes away on a background thread, after a rename out of the way: on a
  * filesystem mounted with discard every freed block is trimmed synchronously, milliseconds per
- * file, which the removal (and `docker run --rm`) would otherwise wait for. Forking without exec
- * is safe: dindd is single-threaded (archive.c does the same). A crash in between leaves a
- * CTR_TRASH_PREFIX directory that the next start removes (lifecycle.c, sweep_orphans). */
-void ctr_store_discard_dir(struct ctr_store *s, const char *dir)
+ * file, which the removal (and `docker run --rm`) would otherwise wait for. A crash in between
+ * leaves a CTR_TRASH_PREFIX directory that the next start removes (lifecycle.c, sweep_orphans). */
+char *ctr_trash_path(const char *dir)
 {
     const char *slash = strrchr(dir, '/');
-    _cleanup_free_ char *trash =
-        slash ? dd_asprintf("%.*s/" CTR_TRASH_PREFIX "%s", (int)(slash - dir), dir, slash + 1)
-              : NULL;
-    pid_t pid = -1;
-    if (trash && rename(dir, trash) == 0 && (pid = fork()) == 0) {
-        /* Hold no client connection open: their peers wait for EOF. */
-        close_range(3, ~0U, 0);
-        _exit(dd_rm_rf(trash, NULL) < 0);
-    }
-    if (pid > 0 && ev_child_add(s->loop, pid, trash_reaped, NULL, NULL))
-        return;
-    if (pid > 0)
-        waitpid(pid, NULL, 0); /* no watcher: reap it here */
+    return slash ? dd_asprintf("%.*s/" CTR_TRASH_PREFIX "%s", (int)(slash - dir), dir, slash + 1)
+                 : NULL;
+}
+
+void ctr_store_discard_dir(struct ctr_store *s, const char *dir)
+{
+    (void)s;
+    _cleanup_free_ char *trash = ctr_trash_path(dir);
+    if (trash && rename(dir, trash) == 0)
+        dd_rm_rf_background(trash);
     else
-        dd_rm_rf(trash && access(trash, F_OK) == 0 ? trash : dir, NULL);
+        dd_rm_rf(dir, NULL);
 }
 
 int ctr_store_remove(struct ctr_store *s, struct container *c, dd_err *e)

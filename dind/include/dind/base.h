@@ -153,6 +153,16 @@ int dd_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 int dd_write_file_replace(const char *path, const void *data, size_t len, mode_t mode, dd_err *e);
 /* Removes a tree without crossing mount points; missing path is success. */
 int dd_rm_rf(const char *path, dd_err *e);
+/* Runs fn(arg) on a background thread of this process (started when needed, gone when idle),
+ * one job after the other in the order queued. For work the caller need not wait for, such as
+ * deleting trees already renamed out of the way (milliseconds per file on a filesystem mounted
+ * with discard). No fork: after a fork every page the daemon then writes costs a copy and a TLB
+ * shootdown. Without a thread, fn runs before dd_background returns. */
+void dd_background(void (*fn)(void *arg), void *arg);
+/* dd_rm_rf(path) as a background job. */
+void dd_rm_rf_background(const char *path);
+/* Waits up to timeout_ms for the jobs queued so far; false on timeout. */
+bool dd_background_wait(int timeout_ms);
 char *dd_path_join(const char *a, const char *b);
 /* Writes all bytes, retrying on EINTR/short writes (blocking fds). */
 int dd_write_all(int fd, const void *data, size_t len);

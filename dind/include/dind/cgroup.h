@@ -59,6 +59,10 @@ struct cg_setup_opts {
  * by the first function that needs it; call it explicitly to fail early or to override. Calling
  * it again re-detects (used by forked tests). */
 int cg_setup(const struct cg_setup_opts *opts, dd_err *e);
+/* The detected layout as text, for a helper process the caller starts (NULL if none, or not
+ * expressible); cg_import() in that process takes it over instead of detecting. Free it. */
+char *cg_export(void);
+int cg_import(const char *text, dd_err *e);
 enum cg_mode cg_mode(void); /* detects on first use; CG_MODE_NONE if detection failed */
 const char *
 cg_mode_name(enum cg_mode m); /* "none" | "v1" | "v2" (Docker's CgroupVersion: "1"/"2") */

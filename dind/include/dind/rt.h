@@ -143,6 +143,10 @@ struct rt_spec {
     char *upper_dir, *work_dir;
     char *root_path;
     bool root_readonly;
+    /* The overlay is mounted "volatile" (no syncs of the upper filesystem, not even at unmount)
+     * for a container whose writable layer is thrown away with it (docker run --rm): a crash
+     * may lose its writes, which nobody will read. Ignored where the kernel lacks the option. */
+    bool root_volatile;
 
     char *hostname;
     struct rt_ns namespaces[RT_NS_COUNT];
@@ -233,6 +237,10 @@ int rt_kill(const char *state_dir, int sig, dd_err *e);
 /* Kills whatever is left (SIGKILL to every process of the cgroup or pid namespace), waits for the
  * shim, unmounts the rootfs, removes the cgroup and the state directory. Idempotent. */
 int rt_delete(const char *state_dir, dd_err *e);
+/* rt_delete that returns once the container is stopped, its cgroup gone and its rootfs
+ * unmounted: the state dir is then renamed to trash (a path on the same filesystem) and removed
+ * by a background job (dd_rm_rf_background). A crash may leave trash behind, for rt_delete. */
+int rt_delete_detached(const char *state_dir, const char *trash, dd_err *e);
 
 /* Host pids of every process in the container (sorted). */
 int rt_top(const char *state_dir, pid_t **ret_pids, size_t *ret_n, dd_err *e);

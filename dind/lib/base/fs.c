@@ -2,6 +2,7 @@
  * tree it removes, and nothing crosses a mount point while deleting. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -145,6 +146,91 @@ int dd_rm_rf(const char *path, dd_err *e)
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? 0 : dd_err_sys(e, "stat %s", path);
     return rm_rf_at(AT_FDCWD, path, st.st_dev, e);
+}
+
+struct bg_job {
+    struct bg_job *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_idle = PTHREAD_COND_INITIALIZER;
+static struct bg_job *bg_head, **bg_tail = &bg_head;
+static bool bg_running;
+
+static void *bg_worker(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&bg_lock);
+    while (bg_head) {
+        struct bg_job *j = bg_head;
+        bg_head = j->next;
+        if (!bg_head)
+            bg_tail = &bg_head;
+        pthread_mutex_unlock(&bg_lock);
+        j->fn(j->arg);
+        free(j);
+        pthread_mutex_lock(&bg_lock);
+    }
+    bg_running = false;
+    pthread_cond_broadcast(&bg_idle);
+    pthread_mutex_unlock(&bg_lock);
+    return NULL;
+}
+
+void dd_background(void (*fn)(void *arg), void *arg)
+{
+    struct bg_job *j = dd_malloc(sizeof(*j));
+    *j = (struct bg_job){NULL, fn, arg};
+    bool inline_run = false;
+    pthread_mutex_lock(&bg_lock);
+    *bg_tail = j;
+    bg_tail = &j->next;
+    if (!bg_running) {
+        pthread_attr_t a;
+        pthread_t t;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        bool started = pthread_create(&t, &a, bg_worker, NULL) == 0;
+        pthread_attr_destroy(&a);
+        inline_run = !started;
+        bg_running = true; /* the new thread's, or ours below */
+    }
+    pthread_mutex_unlock(&bg_lock);
+    if (inline_run) /* no thread: run the queue here (ours last, so the order holds) */
+        bg_worker(NULL);
+}
+
+static void rm_rf_job(void *path)
+{
+    (void)dd_rm_rf(path, NULL);
+    free(path);
+}
+
+void dd_rm_rf_background(const char *path)
+{
+    dd_background(rm_rf_job, dd_strdup(path));
+}
+
+bool dd_background_wait(int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&bg_lock);
+    int r = 0;
+    while (bg_running && r == 0)
+        r = pthread_cond_timedwait(&bg_idle, &bg_lock, &until);
+    bool done = !bg_running;
+    pthread_mutex_unlock(&bg_lock);
+    return done;
 }
 
 char *dd_path_join(const char *a, const char *b)

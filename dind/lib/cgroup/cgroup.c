@@ -204,6 +204,68 @@ static int ensure_setup(dd_err *e)
     return cg_sys.ready ? 0 : cg_setup(NULL, e);
 }
 
+/* The layout as "mode=1\nb<ctl>=<dir>\n..." (v1) or "mode=2\nm=<mount>\nB=<base>\n" (v2):
+ * helper processes started by the daemon take it over (cg_import) instead of parsing the
+ * host's mountinfo again (hundreds of mounts on a busy host, per container). NULL when there is
+ * nothing to pass on (no cgroups, or a path that cannot be written on one line). */
+char *cg_export(void)
+{
+    if (ensure_setup(NULL) < 0 || cg_sys.mode == CG_MODE_NONE)
+        return NULL;
+    dd_buf b = DD_BUF_INIT;
+    dd_buf_addf(&b, "mode=%d\n", cg_sys.mode == CG_MODE_V1 ? 1 : 2);
+    bool ok = true;
+    for (int c = 0; c < CG_NCTL; c++) {
+        if (!cg_sys.v1_base[c])
+            continue;
+        ok &= !strchr(cg_sys.v1_base[c], '\n');
+        dd_buf_addf(&b, "b%d=%s\n", c, cg_sys.v1_base[c]);
+    }
+    if (cg_sys.v2_mount && cg_sys.v2_base) {
+        ok &= !strchr(cg_sys.v2_mount, '\n') && !strchr(cg_sys.v2_base, '\n');
+        dd_buf_addf(&b, "m=%s\nB=%s\n", cg_sys.v2_mount, cg_sys.v2_base);
+    }
+    if (!ok) {
+        dd_buf_release(&b);
+        return NULL;
+    }
+    return dd_buf_detach(&b, NULL);
+}
+
+int cg_import(const char *text, dd_err *e)
+{
+    sys_reset();
+    _cleanup_free_ char *t = dd_strdup(text);
+    int mode = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(l, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *v = eq + 1;
+        if (strcmp(l, "mode") == 0) {
+            mode = atoi(v);
+        } else if (l[0] == 'b' && l[1] >= '0' && l[1] < '0' + CG_NCTL && !l[2]) {
+            free(cg_sys.v1_base[l[1] - '0']);
+            cg_sys.v1_base[l[1] - '0'] = dd_strdup(v);
+        } else if (strcmp(l, "m") == 0) {
+            free(cg_sys.v2_mount);
+            cg_sys.v2_mount = dd_strdup(v);
+        } else if (strcmp(l, "B") == 0) {
+            free(cg_sys.v2_base);
+            cg_sys.v2_base = dd_strdup(v);
+        }
+    }
+    if ((mode != 1 && mode != 2) || (mode == 2 && (!cg_sys.v2_mount || !cg_sys.v2_base))) {
+        sys_reset();
+        return dd_err_set(e, EINVAL, "unusable cgroup layout");
+    }
+    cg_sys.mode = mode == 1 ? CG_MODE_V1 : CG_MODE_V2;
+    cg_sys.ready = true;
+    return 0;
+}
+
 enum cg_mode cg_mode(void)
 {
     return ensure_setup(NULL) < 0 ? CG_MODE_NONE : cg_sys.mode;

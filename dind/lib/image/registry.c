@@ -5,7 +5,10 @@
  * 401. It knows nothing of manifests or the store: pull.c and push.c give it URLs and sinks. */
 #include <arpa/inet.h>
 #include <ctype.h>
+/* Type-checking macros would wrap calls to the real functions, which we do not link (below). */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,12 +28,75 @@ struct img_reg {
     char *ca_file, *cert_file, *key_file; /* TLS settings of the endpoint's host */
 };
 
+/* libcurl is loaded with the first registry opened, not linked: with TLS, HTTP/2, LDAP,
+ * Kerberos and their dependencies it maps some twenty libraries, about 4 MiB of RSS in every
+ * process of libdind (the idle daemon's largest part) for pulls that most runs never make. */
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *c);
+    CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+    void (*easy_reset)(CURL *c);
+    void (*easy_cleanup)(CURL *c);
+    const char *(*easy_strerror)(CURLcode code);
+    char *(*easy_escape)(CURL *c, const char *s, int len);
+    void (*free)(void *p);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} lc;
+static char lc_error[512];
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(lc_error, sizeof(lc_error), "loading libcurl: %s", dlerror());
+        return;
+    }
+    struct {
+        void **fn;
+        const char *name;
+    } syms[] = {
+        {(void **)&lc.global_init, "curl_global_init"},
+        {(void **)&lc.easy_init, "curl_easy_init"},
+        {(void **)&lc.easy_setopt, "curl_easy_setopt"},
+        {(void **)&lc.easy_perform, "curl_easy_perform"},
+        {(void **)&lc.easy_getinfo, "curl_easy_getinfo"},
+        {(void **)&lc.easy_reset, "curl_easy_reset"},
+        {(void **)&lc.easy_cleanup, "curl_easy_cleanup"},
+        {(void **)&lc.easy_strerror, "curl_easy_strerror"},
+        {(void **)&lc.easy_escape, "curl_easy_escape"},
+        {(void **)&lc.free, "curl_free"},
+        {(void **)&lc.slist_append, "curl_slist_append"},
+        {(void **)&lc.slist_free_all, "curl_slist_free_all"},
+    };
+    for (size_t i = 0; i < DD_ARRAY_SIZE(syms); i++) {
+        *syms[i].fn = dlsym(h, syms[i].name);
+        if (!*syms[i].fn) {
+            snprintf(lc_error, sizeof(lc_error), "libcurl lacks %s", syms[i].name);
+            lc.easy_init = NULL;
+            return;
+        }
+    }
+    lc.global_init(CURL_GLOBAL_DEFAULT);
 }
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_easy_init      lc.easy_init
+#define curl_easy_setopt    lc.easy_setopt
+#define curl_easy_perform   lc.easy_perform
+#define curl_easy_getinfo   lc.easy_getinfo
+#define curl_easy_reset     lc.easy_reset
+#define curl_easy_cleanup   lc.easy_cleanup
+#define curl_easy_strerror  lc.easy_strerror
+#define curl_easy_escape    lc.easy_escape
+#define curl_free           lc.free
+#define curl_slist_append   lc.slist_append
+#define curl_slist_free_all lc.slist_free_all
 
 void img_reg_resp_release(img_reg_resp *r)
 {
@@ -670,6 +736,8 @@ int img_reg_open(const img_registries *regs, const img_ref *ref, const img_auth 
                  const char *actions, const volatile bool *cancel, img_reg **ret, dd_err *e)
 {
     pthread_once(&curl_once, curl_init_once);
+    if (!lc.easy_init)
+        return dd_err_set(e, ENOSYS, "registry access needs libcurl: %s", lc_error);
     const img_registry_host *h = host_entry(regs, ref->domain);
     _cleanup_strv_free_ char **cands = candidates(regs, ref->domain);
     int rc = -EIO;

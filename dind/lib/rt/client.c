@@ -110,14 +110,12 @@ static int start_shim(const char *state_dir, dd_err *e)
         return dd_err_sys(e, "socketpair");
     char *argv[] = {(char *)RT_SHIM_ARGV0, (char *)state_dir, NULL};
     int fds[4] = {-1, -1, -1, sp[1]};
-    pid_t pid = 0;
-    int r = rt_spawn_helper(argv, fds, 4, &pid, e);
+    int r = rt_spawn_helper_detached(argv, fds, 4, e);
     close(sp[1]);
     if (r < 0) {
         close(sp[0]);
         return r;
     }
-    rt_reap(pid); /* the intermediate process exits at once; the shim lives on */
     char line[2048];
     r = read_line(sp[0], line, sizeof(line));
     close(sp[0]);
@@ -221,7 +219,9 @@ static void wait_shim(const char *state_dir, int timeout_ms)
     (void)poll(&p, 1, 5000);
 }
 
-int rt_delete(const char *state_dir, dd_err *e)
+/* Stops what is left of the container and removes its cgroup: what must be gone before a
+ * delete returns. */
+static int delete_begin(const char *state_dir, dd_err *e)
 {
     struct rt_spec spec = {0};
     bool have_spec = rt_spec_load(state_dir, &spec, NULL) >= 0;
@@ -235,12 +235,35 @@ int rt_delete(const char *state_dir, dd_err *e)
     if (have_spec)
         r = rt_cgroup_destroy(&spec, e);
     rt_spec_release(&spec);
-    if (r < 0)
-        return dd_err_wrap(e, "deleting container");
+    return r < 0 ? dd_err_wrap(e, "deleting container") : 0;
+}
+
+static int delete_files(const char *state_dir, dd_err *e)
+{
     _cleanup_free_ char *rootfs = dd_path_join(state_dir, RT_DIR_ROOTFS);
     unmount_rootfs(rootfs);
-    if ((r = dd_rm_rf(state_dir, e)) < 0)
-        return dd_err_wrap(e, "deleting container");
+    int r = dd_rm_rf(state_dir, e);
+    return r < 0 ? dd_err_wrap(e, "deleting container") : 0;
+}
+
+int rt_delete(const char *state_dir, dd_err *e)
+{
+    int r = delete_begin(state_dir, e);
+    return r < 0 ? r : delete_files(state_dir, e);
+}
+
+int rt_delete_detached(const char *state_dir, const char *trash, dd_err *e)
+{
+    int r = delete_begin(state_dir, e);
+    if (r < 0)
+        return r;
+    /* Unmounted here: whoever looks at the mount table next (layer collection) must not see
+     * the rootfs any more. */
+    _cleanup_free_ char *rootfs = dd_path_join(state_dir, RT_DIR_ROOTFS);
+    unmount_rootfs(rootfs);
+    if (rename(state_dir, trash) < 0)
+        return delete_files(state_dir, e);
+    dd_rm_rf_background(trash);
     return 0;
 }
 

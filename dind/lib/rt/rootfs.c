@@ -31,11 +31,31 @@ static int overlay_data(const struct rt_spec *s, dd_buf *b, dd_err *e)
     return 0;
 }
 
+/* A volatile overlay leaves work/incompat/volatile behind, and overlayfs refuses to mount that
+ * work dir again (even after a clean unmount): the upper dir may have lost writes. Such a
+ * container's layer is disposable by definition (see rt_spec), so it is mounted again. */
+static void volatile_prepare(const struct rt_spec *s)
+{
+    _cleanup_free_ char *mark = dd_path_join(s->work_dir, "work/incompat/volatile");
+    (void)dd_rm_rf(mark, NULL);
+}
+
 int rt_mount_rootfs(const struct rt_spec *s, const char *target, dd_err *e)
 {
     if (s->lower_dirs && s->lower_dirs[0]) {
         dd_buf data = DD_BUF_INIT;
         int r = overlay_data(s, &data, e);
+        if (r >= 0 && s->upper_dir && s->root_volatile) {
+            volatile_prepare(s);
+            size_t plain = data.len;
+            dd_buf_adds(&data, ",volatile");
+            if (mount("overlay", target, "overlay", 0, data.data) == 0) {
+                dd_buf_release(&data);
+                return 0;
+            }
+            data.len = plain; /* a kernel before 5.10: without it */
+            data.data[plain] = '\0';
+        }
         if (r >= 0 &&
             mount("overlay", target, "overlay", s->upper_dir ? 0 : MS_RDONLY, data.data) < 0) {
             if (errno == EINVAL && s->upper_dir)

@@ -11,6 +11,9 @@
 const char *rt_helper_program(void);
 /* posix_spawn of rt_helper_program() with the helper marker; fds[i] (if >= 0) becomes fd i. */
 int rt_spawn_helper(char *const argv[], const int *fds, size_t n_fds, pid_t *ret_pid, dd_err *e);
+/* The same for the shim, detached: a session of its own, its parent gone before this returns
+ * (no intermediate process of ours to reap later). Fails if the program could not be executed. */
+int rt_spawn_helper_detached(char *const argv[], const int *fds, size_t n_fds, dd_err *e);
 /* waitpid(pid) retrying on EINTR (ECHILD if someone else reaped it is fine). */
 void rt_reap(pid_t pid);
 /* The exec helper: request on req_fd, replies on sync_fd. Returns its exit code. */

@@ -76,6 +76,11 @@ struct rt_cgroup_mount {
     char *subdir;  /* mount point below /sys/fs/cgroup ("" for a v2-only host) */
 };
 
+/* The host's cgroup mounts as text lines (shimstart.c), and the copy a helper process received
+ * from the daemon that started it (helper.c; NULL if none: the shim then reads them itself). */
+char *rt_cgroup_mounts_text(void);
+extern const char *rt_helper_cgroup_mounts;
+
 /* Everything the child needs, prepared by the shim before clone (the child is a copy of the shim
  * and must not allocate much or take locks others may hold). */
 struct rt_child_ctx {

@@ -42,10 +42,13 @@ int rt_shim_stdio(struct shim *s, dd_err *e)
 }
 
 /* The cgroup filesystems mounted on the host below /sys/fs/cgroup, to mount the same in the
- * container. */
-static void parse_cgroup_mounts(struct rt_child_ctx *c)
+ * container: one "<fstype> <options> <subdir>" line each (mountinfo escapes blanks, so no field
+ * has one). The daemon computes this once and hands it to its shims (helper.c); a shim started
+ * without it reads the mount table itself. */
+char *rt_cgroup_mounts_text(void)
 {
     _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    dd_buf out = DD_BUF_INIT;
     char line[4096];
     while (f && fgets(line, sizeof(line), f)) {
         char mp[1024], fstype[64], src[256], opts[1024];
@@ -63,10 +66,29 @@ static void parse_cgroup_mounts(struct rt_child_ctx *c)
                 continue;
             dd_buf_addf(&o, "%s%s", o.len ? "," : "", tok);
         }
+        /* "-" stands for no options, "." for the mount point /sys/fs/cgroup itself. */
+        if (*sub == '/')
+            sub++;
+        dd_buf_addf(&out, "%s %s %s\n", fstype, o.len ? o.data : "-", *sub ? sub : ".");
+        dd_buf_release(&o);
+    }
+    return dd_buf_detach(&out, NULL);
+}
+
+static void parse_cgroup_mounts(struct rt_child_ctx *c, const char *text)
+{
+    _cleanup_free_ char *own = text ? NULL : rt_cgroup_mounts_text();
+    _cleanup_free_ char *t = dd_strdup(text ? text : own);
+    char *save = NULL;
+    for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char fstype[64], opts[1024], sub[1024];
+        if (sscanf(l, "%63s %1023s %1023s", fstype, opts, sub) != 3)
+            continue;
         c->cgroup_mounts =
             dd_realloc(c->cgroup_mounts, (c->n_cgroup_mounts + 1) * sizeof(*c->cgroup_mounts));
         c->cgroup_mounts[c->n_cgroup_mounts++] = (struct rt_cgroup_mount){
-            dd_strdup(fstype), dd_buf_detach(&o, NULL), dd_strdup(*sub == '/' ? sub + 1 : sub)};
+            dd_strdup(fstype), dd_strdup(strcmp(opts, "-") == 0 ? "" : opts),
+            dd_strdup(strcmp(sub, ".") == 0 ? "" : sub)};
     }
 }
 
@@ -174,7 +196,7 @@ __attribute__((noreturn)) static void in_child(struct shim *s, int sync_fd)
         c.stdio[i] = s->child_stdio[i];
     c.bpf = s->bpf;
     c.bpf_len = s->bpf_len;
-    parse_cgroup_mounts(&c);
+    parse_cgroup_mounts(&c, rt_helper_cgroup_mounts);
     rt_child_main(&c);
 }
 

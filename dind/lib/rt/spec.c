@@ -173,7 +173,7 @@ void rt_spec_pack(dd_buf *b, const struct rt_spec *s)
     rt_pack_u64(b, s->capabilities);
     rt_pack_u64(b, s->root_readonly | (uint64_t)s->seccomp << 1 | (uint64_t)s->privileged << 2 |
                        (uint64_t)s->oom_score_adj_set << 3 | (uint64_t)s->init << 4 |
-                       (uint64_t)s->no_new_privileges << 5);
+                       (uint64_t)s->no_new_privileges << 5 | (uint64_t)s->root_volatile << 6);
     rt_pack_strv(b, s->masked_paths);
     rt_pack_strv(b, s->readonly_paths);
     pack_devices_rlimits(b, s);
@@ -276,6 +276,7 @@ int rt_spec_unpack(const void *data, size_t len, struct rt_spec *ret, dd_err *e)
     s.oom_score_adj_set = f & 8;
     s.init = f & 16;
     s.no_new_privileges = f & 32;
+    s.root_volatile = f & 64;
     s.masked_paths = rt_unpack_strv(&u);
     s.readonly_paths = rt_unpack_strv(&u);
     unpack_devices_rlimits(&u, &s);
