@@ -302,25 +302,35 @@ json_t *kobj_hpa_v1_to_v2(const json_t *obj)
     return out;
 }
 
+/* v2 metrics (status: current metrics) → v1: the first CPU utilization one becomes
+ * obj.targetCPUUtilizationPercentage (currentCPUUtilizationPercentage), the others go to the
+ * annotation in v1's shape. */
+static void split_metrics(json_t *meta, json_t *obj, const json_t *list, bool status)
+{
+    const char *cpu_key =
+        status ? "currentCPUUtilizationPercentage" : "targetCPUUtilizationPercentage";
+    json_t *other = json_array(), *m;
+    size_t i;
+    json_array_foreach(list, i, m)
+    {
+        const json_t *u = cpu_utilization(m, status);
+        if (u && !json_object_get(obj, cpu_key))
+            json_object_set(obj, cpu_key, (json_t *)u);
+        else
+            json_array_append_new(other, metric_to_v1(m, status));
+    }
+    if (json_array_size(other))
+        put_annotation(meta, status ? ANN_CURRENT : ANN_METRICS, other);
+    json_decref(other);
+}
+
 json_t *kobj_hpa_v2_to_v1(const json_t *obj)
 {
     json_t *out = json_deep_copy(obj);
     json_t *meta = kobj_meta(out);
     json_t *spec = json_object_get(out, "spec");
     if (json_is_object(spec)) {
-        json_t *metrics = json_object_get(spec, "metrics"), *other = json_array(), *m;
-        size_t i;
-        json_array_foreach(metrics, i, m)
-        {
-            const json_t *u = cpu_utilization(m, false);
-            if (u && !json_object_get(spec, "targetCPUUtilizationPercentage"))
-                json_object_set(spec, "targetCPUUtilizationPercentage", (json_t *)u);
-            else
-                json_array_append_new(other, metric_to_v1(m, false));
-        }
-        if (json_array_size(other))
-            put_annotation(meta, ANN_METRICS, other);
-        json_decref(other);
+        split_metrics(meta, spec, json_object_get(spec, "metrics"), false);
         json_t *b = json_object_get(spec, "behavior");
         if (b && !json_is_null(b))
             put_annotation(meta, ANN_BEHAVIOR, b);
@@ -329,19 +339,7 @@ json_t *kobj_hpa_v2_to_v1(const json_t *obj)
     }
     json_t *status = json_object_get(out, "status");
     if (json_is_object(status)) {
-        json_t *cur = json_object_get(status, "currentMetrics"), *other = json_array(), *m;
-        size_t i;
-        json_array_foreach(cur, i, m)
-        {
-            const json_t *u = cpu_utilization(m, true);
-            if (u && !json_object_get(status, "currentCPUUtilizationPercentage"))
-                json_object_set(status, "currentCPUUtilizationPercentage", (json_t *)u);
-            else
-                json_array_append_new(other, metric_to_v1(m, true));
-        }
-        if (json_array_size(other))
-            put_annotation(meta, ANN_CURRENT, other);
-        json_decref(other);
+        split_metrics(meta, status, json_object_get(status, "currentMetrics"), true);
         json_t *conds = json_object_get(status, "conditions");
         if (json_array_size(conds))
             put_annotation(meta, ANN_CONDITIONS, conds);

@@ -1,7 +1,8 @@
 # Shared helpers for k3core integration tests (sourced by test-*.sh with `sh`).
 # k3core_start: starts `k3core server` on a free port with a temporary data dir and kubeconfig;
 # the EXIT trap stops it and removes the temp dir, even when a test fails.
-# Exports KUBECONFIG, K3CORE_PORT, K3CORE_DATA, K3CORE_TMP; kubectl binaries as K127 K130 K133.
+# Exports KUBECONFIG, K3CORE_PORT, K3CORE_DATA, K3CORE_TMP; kubectl binaries as K127 K130 K133;
+# wait_for, and jp/is/has/ge to read pod fields with the test's $K.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 K3CORE_BIN=${K3CORE_BIN:-$ROOT/build/bin/k3core}
@@ -91,3 +92,21 @@ kcurl() {
 list_rv() {
     $1 get --raw "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
 }
+
+# wait_for WHAT CMD...: polls CMD every 0.2 s until it succeeds (2 minutes at most), else fails
+# naming WHAT.
+wait_for() {
+    what=$1
+    shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "timed out waiting for $what"
+        sleep 0.2
+    done
+}
+# jp POD JSONPATH: a pod's field ($K is the test's kubectl); is / has / ge compare it.
+jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
+is() { [ "$(jp "$1" "$2")" = "$3" ]; }
+has() { case "$(jp "$1" "$2")" in *"$3"*) return 0 ;; esac; return 1; }
+ge() { [ "$(jp "$1" "$2")" -ge "$3" ] 2>/dev/null; }

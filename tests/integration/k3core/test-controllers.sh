@@ -12,16 +12,6 @@ mkdir -p "$K3CORE_DATA/agent/images"
 sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
 k3core_start
 
-wait_for() {
-    what=$1
-    shift
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 450 ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
 count() { $K get "$@" -o name 2>/dev/null | wc -l; }
 is_count() { n=$1; shift; [ "$(count "$@")" -eq "$n" ]; }
 jpath() { $K get "$1" -o jsonpath="$2" 2>/dev/null; }

@@ -11,18 +11,6 @@ sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.
 k3core_start
 k3core_curl_setup
 
-wait_for() {
-    what=$1
-    shift
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 300 ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
-jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
-is() { [ "$(jp "$1" "$2")" = "$3" ]; }
 
 $K run app --image=busybox:latest --image-pull-policy=IfNotPresent -- \
     sh -c 'exec sleep 3602' >/dev/null

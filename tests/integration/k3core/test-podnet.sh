@@ -9,18 +9,6 @@ mkdir -p "$K3CORE_DATA/agent/images"
 sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
 k3core_start
 
-wait_for() {
-    what=$1
-    shift
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
-jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
-is() { [ "$(jp "$1" "$2")" = "$3" ]; }
 
 $K run web --image=busybox:latest --image-pull-policy=IfNotPresent -- \
     sh -c 'mkdir -p /w && echo pod-net-ok > /w/index.html && exec httpd -f -p 8080 -h /w' >/dev/null

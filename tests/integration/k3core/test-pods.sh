@@ -18,21 +18,6 @@ fi
 expect_contains "$out" 'invalid taint "bad"'
 k3core_start --node-label team=qa --kubelet-arg max-pods=50
 
-# wait_for WHAT CMD...: polls CMD until it succeeds (bounded), else fails naming WHAT.
-wait_for() {
-    what=$1
-    shift
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
-jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
-is() { [ "$(jp "$1" "$2")" = "$3" ]; }
-ge() { [ "$(jp "$1" "$2")" -ge "$3" ] 2>/dev/null; }
-has() { case "$(jp "$1" "$2")" in *"$3"*) return 0 ;; esac; return 1; }
 
 # the node
 wait_for "node Ready" sh -c "$K get nodes | grep -q ' Ready '"

@@ -37,19 +37,6 @@ stop_registries() {
 }
 trap stop_registries EXIT
 
-wait_for() {
-    what=$1
-    shift
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
-jp() { $K get pod "$1" -o jsonpath="$2" 2>/dev/null; }
-is() { [ "$(jp "$1" "$2")" = "$3" ]; }
-has() { case "$(jp "$1" "$2")" in *"$3"*) return 0 ;; esac; return 1; }
 events() { $K get events --field-selector "involvedObject.name=$1" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}'; }
 
 PORT=$(free_port)

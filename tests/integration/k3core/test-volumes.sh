@@ -9,16 +9,6 @@ K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
 sh "$ROOT/tests/fixtures/mkimage-busybox.sh" "$K3CORE_DATA/agent/images/busybox.tar" >/dev/null
 k3core_start
-wait_for() {
-    what=$1
-    shift
-    i=0
-    until "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 300 ] || fail "timed out waiting for $what"
-        sleep 0.2
-    done
-}
 is() { [ "$($K get "$1" -o jsonpath="$2" 2>/dev/null)" = "$3" ]; }
 
 out=$($K get storageclass)
