@@ -186,17 +186,19 @@ static void schedule_one(kobj_api *api, kubelet *k, json_t *pod, const json_t *n
             chosen = kl_str(json_object_get(node, "metadata"), "name", NULL);
     }
     json_decref(volumes);
-    if (chosen && bind(api, k, pod, chosen) == 0) {
+    bool bound = chosen && bind(api, k, pod, chosen) == 0;
+    if (bound) {
         json_t *spec = json_object_get(pod, "spec");
         if (json_is_object(spec))
             json_object_set_new(spec, "nodeName", json_string(chosen));
-        dd_strv_free(why);
-        return;
     }
     _cleanup_free_ char *msg = chosen ? NULL : ksched_summary(why, n);
+    /* not dd_strv_free: nodes that fit leave NULL holes in why */
     for (i = 0; i < n; i++)
         free(why[i]);
     free(why);
+    if (bound)
+        return;
     if (msg && !dd_streq(old_message(pod), msg)) {
         set_condition(api, pod, false, msg);
         if (k)
