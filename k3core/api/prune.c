@@ -66,22 +66,44 @@ static void walk_array(prune_ctx *c, const json_t *items, json_t *arr, const cha
     }
 }
 
-static void check_quantity(prune_ctx *c, const json_t *schema, const json_t *value)
+static bool is_quantity(const json_t *schema)
 {
-    const char *ref = json_string_value(json_object_get(schema, "r"));
-    if (c->type_error || !dd_streq(ref, "io.k8s.apimachinery.pkg.api.resource.Quantity"))
-        return;
+    return dd_streq(json_string_value(json_object_get(schema, "r")),
+                    "io.k8s.apimachinery.pkg.api.resource.Quantity");
+}
+
+/* A Quantity is checked and stored in upstream's canonical form ("1000m" → "1"; a JSON number
+ * becomes its string), as the API server's typed decoder and encoder leave it. NULL: unchanged. */
+static json_t *canonical_quantity(prune_ctx *c, const json_t *value)
+{
     dd_err e = {0};
     kqty q;
-    if (json_is_string(value) && kqty_parse(json_string_value(value), &q, &e) < 0)
-        c->type_error = dd_strdup(e.msg);
-    else if (!json_is_string(value) && !json_is_number(value) && !json_is_null(value))
-        c->type_error = dd_strdup("quantities must be a string or a number");
+    char num[64];
+    const char *s = json_string_value(value);
+    if (json_is_integer(value))
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(value)), s = num;
+    else if (json_is_real(value))
+        snprintf(num, sizeof(num), "%.17g", json_real_value(value)), s = num;
+    else if (!json_is_string(value)) {
+        if (!json_is_null(value) && !c->type_error)
+            c->type_error = dd_strdup("quantities must be a string or a number");
+        return NULL;
+    }
+    if (kqty_parse(s, &q, &e) < 0) {
+        if (!c->type_error)
+            c->type_error = dd_strdup(e.msg);
+        return NULL;
+    }
+    char *canon = kqty_canonical(&q);
+    json_t *out = json_is_string(value) && !strcmp(canon, s) ? NULL : json_string(canon);
+    free(canon);
+    return out;
 }
 
 static void walk(prune_ctx *c, const json_t *schema, json_t *value, const char *path)
 {
-    check_quantity(c, schema, value);
+    if (is_quantity(schema))
+        return; /* replaced by its parent (canonical_quantity) */
     const json_t *n = kres_schema_resolve(schema);
     const char *t = json_string_value(json_object_get(n, "t"));
     if (n && !c->type_error && !type_ok(t, value))
@@ -113,8 +135,13 @@ static void walk(prune_ctx *c, const json_t *schema, json_t *value, const char *
             json_object_del(value, k);
             continue;
         }
-        if (child)
+        if (child && is_quantity(child)) {
+            json_t *canon = canonical_quantity(c, v);
+            if (canon)
+                json_object_set_new(value, k, canon);
+        } else if (child) {
             walk(c, child, v, p);
+        }
     }
 }
 

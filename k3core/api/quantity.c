@@ -154,3 +154,62 @@ int kqty_cmp(const kqty *a, const kqty *b)
 {
     return a->nano < b->nano ? -1 : a->nano > b->nano;
 }
+
+/* Digits of v (any sign) into out (at least 42 bytes). */
+static void i128_str(__int128 v, char *out)
+{
+    char tmp[48];
+    size_t n = 0;
+    bool neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    size_t o = 0;
+    if (neg)
+        out[o++] = '-';
+    while (n)
+        out[o++] = tmp[--n];
+    out[o] = '\0';
+}
+
+char *kqty_canonical(const kqty *q)
+{
+    static const __int128 nano = 1000000000;
+    char digits[48];
+    if (q->nano == 0)
+        return dd_strdup("0");
+    enum kqty_format f = q->format;
+    /* binary only for whole values of at least 1024 (upstream: no rounding, no confusion) */
+    if (f == KQTY_BINARY_SI &&
+        (q->nano % nano != 0 || (q->nano > -1024 * nano && q->nano < 1024 * nano)))
+        f = KQTY_DECIMAL_SI;
+    if (f == KQTY_BINARY_SI) {
+        static const char *const bin[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+        __int128 m = q->nano / nano;
+        size_t e = 0;
+        while (e + 1 < DD_ARRAY_SIZE(bin) && m % 1024 == 0) {
+            m /= 1024;
+            e++;
+        }
+        /* without a suffix the number reads back as decimal SI: print that form right away,
+         * as upstream shows it once stored ("62.5Ki" → "64k") */
+        if (e > 0) {
+            i128_str(m, digits);
+            return dd_asprintf("%s%s", digits, bin[e]);
+        }
+    }
+    /* the largest exponent (a multiple of 3) that keeps the mantissa whole */
+    __int128 m = q->nano;
+    int e = -9;
+    while (e < 18 && m % 1000 == 0) {
+        m /= 1000;
+        e += 3;
+    }
+    i128_str(m, digits);
+    if (f == KQTY_DECIMAL_EXPONENT)
+        return e ? dd_asprintf("%se%d", digits, e) : dd_strdup(digits);
+    static const char *const dec[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
+    return dd_asprintf("%s%s", digits, dec[(e + 9) / 3]);
+}

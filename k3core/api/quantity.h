@@ -29,5 +29,9 @@ int kqty_parse(const char *s, kqty *ret, dd_err *e);
 int64_t kqty_value(const kqty *q);
 int64_t kqty_milli(const kqty *q);
 int kqty_cmp(const kqty *a, const kqty *b);
+/* Upstream's canonical form (what the API server stores and returns): "1000m" → "1",
+ * "0.5" → "500m", "2048Mi" → "2Gi", "1536Mi" stays, "1e3" stays, binary below 1024 or
+ * fractional → decimal SI. Caller frees. */
+char *kqty_canonical(const kqty *q);
 
 #endif

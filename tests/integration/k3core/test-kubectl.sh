@@ -189,8 +189,25 @@ out=$($K133 -n ns133 get job pbj2 -o jsonpath='{.metadata.ownerReferences[0].nam
 [ "$out" = "pbc busybox:latest" ] || fail "job from cronjob (protobuf): $out"
 $K133 -n ns133 delete ingress demo demo2 >/dev/null
 $K133 -n ns133 delete deploy pbd >/dev/null
-$K133 -n ns133 delete cronjob pbc >/dev/null
+# the jobs first: pbj2 is owned by pbc, and the garbage collector may remove it once pbc is gone
 $K133 -n ns133 delete job pbj pbj2 >/dev/null
+$K133 -n ns133 delete cronjob pbc >/dev/null
+
+# quantities are stored in upstream's canonical form (a YAML number becomes a string)
+out=$($K133 create --dry-run=server -o jsonpath='{.spec.containers[0].resources.limits.cpu} {.spec.containers[0].resources.limits.memory} {.spec.containers[0].resources.requests.cpu}' -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: qty, namespace: ns133}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    resources:
+      limits: {cpu: 1000m, memory: 0.5Gi}
+      requests: {cpu: 0.25}
+YAML
+)
+[ "$out" = "1 512Mi 250m" ] || fail "canonical quantities: $out"
 
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null

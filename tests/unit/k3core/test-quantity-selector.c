@@ -128,3 +128,24 @@ TEST(selector_name_validators)
     CHECK(ksel_check_qualified_name("kubernetes.io/name") == NULL);
     CHECK(ksel_check_qualified_name("/name") != NULL);
 }
+
+/* Upstream's canonical forms (resource.Quantity.String() after parsing). */
+TEST(quantity_canonical_forms)
+{
+    static const char *const cases[][2] = {
+        {"1000m", "1"},       {"0.5", "500m"},      {"1500m", "1500m"}, {"2000", "2k"},
+        {"1000000", "1M"},    {"100", "100"},       {"0", "0"},         {"0Mi", "0"},
+        {"2048Mi", "2Gi"},    {"1536Mi", "1536Mi"}, {"1024", "1024"},   {"1Ki", "1Ki"},
+        {"512Ki", "512Ki"},   {"0.5Gi", "512Mi"},   {"1.5Ki", "1536"},  {"-62.5Ki", "-64k"},
+        {"100Ki", "100Ki"},   {"1e3", "1e3"},       {"1E6", "1e6"},     {"1.5e3", "1500"},
+        {"-1500m", "-1500m"}, {"1n", "1n"},         {"0.1", "100m"},    {"12e0", "12"},
+        {"10Mi", "10Mi"},
+    };
+    for (size_t i = 0; i < DD_ARRAY_SIZE(cases); i++) {
+        kqty q;
+        CHECK(kqty_parse(cases[i][0], &q, NULL) == 0);
+        char *s = kqty_canonical(&q);
+        CHECK_EQ_STR(s, cases[i][1]);
+        free(s);
+    }
+}
