@@ -304,11 +304,13 @@ static void px_flush(struct kproxy *px)
             break;
         }
         char buf[256];
-        if (px->state == PX_WAIT)
+        if (px->state == PX_WAIT) {
             px_fail(px, 500, "InternalError", "error sending request to backend %s: %s", px->addr,
                     ssl_reason(buf, sizeof(buf)));
-        else
+        } else {
+            dd_warn("proxy to kubelet %s: writing: %s", px->addr, ssl_reason(buf, sizeof(buf)));
             px_end(px);
+        }
         return;
     }
     if (px->out.len == px->out_off) {
@@ -556,6 +558,9 @@ static int px_connect(struct kproxy *px, const struct kstream_proxy_target *t, d
     if (!px->ssl || SSL_set_fd(px->ssl, px->fd) != 1)
         return dd_err_set(e, EIO, "error dialing backend: creating a TLS connection");
     SSL_set_connect_state(px->ssl);
+    /* px_flush writes from a queue that px_raw_data may grow (and move) between a WANT_WRITE
+     * and its retry: without these a retry fails as "bad write retry" and the relay ends. */
+    SSL_set_mode(px->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     X509_VERIFY_PARAM *vp = SSL_get0_param(px->ssl);
     if (X509_VERIFY_PARAM_set1_ip_asc(vp, t->host) != 1)
         return dd_err_set(e, EINVAL, "error dialing backend: %s is not an IP address", t->host);
