@@ -27,8 +27,9 @@ int kctl_start(ev_loop *loop, kobj_api *api, kctl **ret, dd_err *e);
 void kctl_stop(kctl *c); /* NULL-safe */
 /* Turns on the local-path provisioner (k3s's local-storage component): volumes of the
  * `local-path` StorageClass, created here as the default class unless it exists, are directories
- * under storage_dir (k3s: <data-dir>/storage). */
-int kctl_local_storage(kctl *c, const char *storage_dir, dd_err *e);
+ * under storage_dir (k3s: <data-dir>/storage). node is the server's own node (NULL with
+ * --disable-agent): only its volumes' directories are removed here. */
+int kctl_local_storage(kctl *c, const char *storage_dir, const char *node, dd_err *e);
 
 /* ---- pure helpers (calc.c), unit-tested ---- */
 

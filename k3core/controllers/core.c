@@ -520,6 +520,7 @@ void kctl_stop(kctl *c)
     }
     json_decref(c->warned);
     free(c->storage_dir);
+    free(c->storage_node);
     ev_timer_del(c->timer);
     free(c);
 }

@@ -29,6 +29,7 @@ struct kctl {
     json_t *cache[KC_N]; /* "ns/name" → object (as last seen by the watch) */
     json_t *queue[KC_N]; /* "ns/name" → true: objects to sync */
     char *storage_dir;   /* local-path provisioner's directory; NULL = no provisioning */
+    char *storage_node;  /* this server's own node (its in-process agent); NULL = none */
     json_t *warned;      /* "ns/name" → last warning recorded for a CronJob (no repeats) */
     int64_t last_resync_ns;
     uint64_t resyncs;

@@ -5,7 +5,8 @@
  * its first consumer (volumeBindingMode WaitForFirstConsumer) or, for Immediate, as soon as it is
  * created. A claim with no class at all gets the default class (upstream's retroactive default
  * StorageClass assignment). When its claim is gone a volume is Released; with reclaimPolicy Delete
- * the provisioned volume and, when it lives on this host, its directory are deleted.
+ * the provisioned volume and, when it lives on this server's own node, its directory are deleted
+ * (a volume on another node is removed by that node's kubelet, see k3core/kubelet/localpath.c).
  *
  * It does not resize, snapshot or clone volumes, and it does not restrict the access modes a
  * hostPath volume really offers (a node-local directory serves any mode on its node).
@@ -294,14 +295,30 @@ int kctl_sync_pvc(kctl *c, const char *ns, const char *name)
     return r;
 }
 
+/* The node named by a provisioned volume's affinity (kubernetes.io/hostname In [node]), or NULL. */
+static const char *pv_node(const json_t *pv)
+{
+    const json_t *terms = json_object_get(
+        json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"), "required"),
+        "nodeSelectorTerms");
+    const json_t *expr =
+        json_array_get(json_object_get(json_array_get(terms, 0), "matchExpressions"), 0);
+    if (!dd_streq(kctl_str(expr, "key", NULL), "kubernetes.io/hostname"))
+        return NULL;
+    return json_string_value(json_array_get(json_object_get(expr, "values"), 0));
+}
+
 /* Removes a provisioned volume's directory when it is on this host: the path is ours (under the
- * storage directory) and no other node is named in its affinity. */
+ * storage directory) and the volume belongs to this server's own node (or to no node). A volume
+ * on another node is cleaned up by that node's kubelet once the volume is gone (kl_localpath_*). */
 static void remove_local_dir(kctl *c, const json_t *pv)
 {
     const char *path =
         kctl_str(json_object_get(json_object_get(pv, "spec"), "hostPath"), "path", NULL);
     size_t n = strlen(c->storage_dir);
-    if (!path || strncmp(path, c->storage_dir, n) || path[n] != '/' || strstr(path, "/.."))
+    const char *node = pv_node(pv);
+    if (!path || strncmp(path, c->storage_dir, n) || path[n] != '/' || strstr(path, "/..") ||
+        (node && !dd_streq(node, c->storage_node)))
         return;
     dd_err e = {0};
     if (dd_rm_rf(path, &e) < 0)
@@ -356,10 +373,12 @@ void kctl_volumes_pod_changed(kctl *c, const json_t *pod)
     }
 }
 
-int kctl_local_storage(kctl *c, const char *storage_dir, dd_err *e)
+int kctl_local_storage(kctl *c, const char *storage_dir, const char *node, dd_err *e)
 {
     free(c->storage_dir);
+    free(c->storage_node);
     c->storage_dir = dd_strdup(storage_dir);
+    c->storage_node = node ? dd_strdup(node) : NULL;
     json_t *cur = get_class(c, CLASS);
     if (cur) {
         json_decref(cur);

@@ -108,7 +108,12 @@ struct kubelet {
     void *events_seen; /* kapi.c's cache of recent Events (aggregation) */
     void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
     size_t events_next;
+    int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
 };
+
+/* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
+void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);
+void kl_localpath_sweep(kubelet *k); /* from the sync loop; rate-limited itself */
 
 /* ---- kapi.c: object-layer helpers (errors logged, not fatal) ---- */
 /* The kobj_ calls, sent to the remote server when k->remote is set. */

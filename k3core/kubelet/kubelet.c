@@ -113,6 +113,7 @@ static void on_sync(ev_timer *t, void *data)
         ksched_run(k->api, k);
     if (kl_net_sync(k, false))
         sync_all(k); /* pods wait for the pod bridge, i.e. for the Node's podCIDR */
+    kl_localpath_sweep(k);
     ev_timer_reset(t, k->net_up ? 1000 : 200);
 }
 

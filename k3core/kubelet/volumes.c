@@ -215,7 +215,8 @@ static int empty_dir(const json_t *src, const char *dir, dd_err *e)
 /* A persistentVolumeClaim: the bound PersistentVolume's directory (hostPath or local) takes the
  * place of the volume's directory as a symlink, which the bind mount follows. Until the claim is
  * bound the pod waits (the sync retries). */
-static int claim_path(struct kl_pod *p, const char *claim, char **ret, bool *ret_create, dd_err *e)
+static int claim_path(struct kl_pod *p, const char *claim, char **ret, bool *ret_create,
+                      json_t **ret_pv, dd_err *e)
 {
     json_t *pvc = kl_get(p->k, "", "persistentvolumeclaims", p->ns, claim);
     const char *pv_name = kl_str(json_object_get(pvc, "spec"), "volumeName", NULL);
@@ -240,6 +241,7 @@ static int claim_path(struct kl_pod *p, const char *claim, char **ret, bool *ret
     if (r >= 0) {
         *ret = dd_strdup(path);
         *ret_create = dd_streq(kl_str(hp, "type", NULL), "DirectoryOrCreate");
+        *ret_pv = json_incref(pv);
     }
     json_decref(pv);
     json_decref(pvc);
@@ -253,9 +255,14 @@ static int claim_source(struct kl_pod *p, const json_t *src, const char *dir, dd
 {
     _cleanup_free_ char *path = NULL;
     bool create = false;
-    int r = claim_path(p, kl_str(src, "claimName", NULL) ?: "", &path, &create, e);
-    if (r >= 0 && create)
+    json_t *pv = NULL;
+    int r = claim_path(p, kl_str(src, "claimName", NULL) ?: "", &path, &create, &pv, e);
+    if (r >= 0 && create && access(path, F_OK) != 0) {
         r = dd_mkdir_p(path, 0777, e);
+        if (r >= 0)
+            kl_localpath_created(p->k, pv, path); /* ours to remove once the volume is gone */
+    }
+    json_decref(pv);
     if (r < 0)
         return r;
     if (rmdir(dir) < 0 && errno != ENOENT && unlink(dir) < 0)

@@ -301,7 +301,8 @@ int ksrv_run(const struct kcfg *cfg)
         _cleanup_free_ char *storage = cfg->local_storage_path && *cfg->local_storage_path
                                            ? dd_strdup(cfg->local_storage_path)
                                            : dd_path_join(cfg->data_dir, "storage");
-        r = kctl_local_storage(s.workloads, storage, &e);
+        r = kctl_local_storage(s.workloads, storage, cfg->disable_agent ? NULL : cfg->node_name,
+                               &e);
     }
     if (r >= 0)
         r = start_listening(&s, &e);

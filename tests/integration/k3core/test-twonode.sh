@@ -204,6 +204,46 @@ case "$from" in *"from $cip" | *"from [::ffff:$cip]") ;; *)
     fail "web saw '$from', not the client pod's $cip (pod-to-pod traffic must not be NATed)" ;;
 esac
 
+# a local-path volume on node-b: its directory is made by node-b's kubelet and, once the claim and
+# its volume are deleted, removed by node-b's kubelet (the server only removes those on its node)
+$K apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: datab}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pvb}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node-b}
+  restartPolicy: Never
+  containers:
+  - {name: w, image: busybox:latest, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo kept >/d/f"],
+     volumeMounts: [{name: d, mountPath: /d}]}
+  volumes: [{name: d, persistentVolumeClaim: {claimName: datab}}]
+EOF
+i=0
+until [ "$($K get pod pvb -o jsonpath='{.status.phase}')" = Succeeded ]; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || fail "pvb with a local-path volume on node-b did not succeed: $($K get pod pvb -o yaml)"
+    sleep 0.2
+done
+pvb=$($K get pvc datab -o jsonpath='{.spec.volumeName}')
+pvdir=$($K get pv "$pvb" -o jsonpath='{.spec.hostPath.path}')
+[ "$($K get pv "$pvb" -o jsonpath='{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}')" = node-b ] ||
+    fail "local-path volume $pvb is not pinned to node-b"
+[ "$(cat "$pvdir/f" 2>/dev/null)" = kept ] || fail "pvb's file not in $pvdir"
+$K delete pod pvb --wait=true >/dev/null
+$K delete pvc datab >/dev/null
+i=0
+while [ -e "$pvdir" ] || $K get pv "$pvb" >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "the deleted local-path volume $pvb on node-b left $pvdir behind"
+    sleep 0.2
+done
+[ -z "$(ls "$DB/agent/localpath" 2>/dev/null)" ] || fail "node-b kept local-path records: $(ls "$DB/agent/localpath")"
+
 # streams of a pod on node-b: the server relays them to node-b's kubelet port (10250, published
 # in the Node's status), which takes only the server's client certificate
 [ "$($K get node node-b -o jsonpath='{.status.daemonEndpoints.kubeletEndpoint.Port}')" = 10250 ] ||
