@@ -263,6 +263,26 @@ static void crd_status_defaults(json_t *obj)
                   "lastTransitionTime", now));
 }
 
+/* Upstream's StorageObjectInUseProtection admission: every new claim and volume carries the
+ * protection finalizer its controller lifts once nothing uses it (k3core/controllers/volume.c). */
+static void add_finalizer(json_t *obj, const char *name)
+{
+    json_t *meta = kobj_meta(obj);
+    json_t *fins = json_object_get(meta, "finalizers");
+    if (!fins)
+        json_object_set_new(meta, "finalizers", fins = json_array());
+    if (!json_is_array(fins))
+        return;
+    size_t i;
+    json_t *f;
+    json_array_foreach(fins, i, f)
+    {
+        if (dd_streq(json_string_value(f), name))
+            return;
+    }
+    json_array_append_new(fins, json_string(name));
+}
+
 int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, const json_t *old,
                         kobj_status *st)
 {
@@ -303,14 +323,18 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
         crd_status_defaults(obj);
     } else if (!*g && strcmp(res, "persistentvolumeclaims") == 0) {
         def_str(obj_at(obj, "spec"), "volumeMode", "Filesystem");
-        if (!old)
+        if (!old) {
             def_str(obj_at(obj, "status"), "phase", "Pending");
+            add_finalizer(obj, "kubernetes.io/pvc-protection");
+        }
     } else if (!*g && strcmp(res, "persistentvolumes") == 0) {
         json_t *spec = obj_at(obj, "spec");
         def_str(spec, "volumeMode", "Filesystem");
         def_str(spec, "persistentVolumeReclaimPolicy", "Retain");
-        if (!old)
+        if (!old) {
             def_str(obj_at(obj, "status"), "phase", "Pending");
+            add_finalizer(obj, "kubernetes.io/pv-protection");
+        }
     }
     return 0;
 }

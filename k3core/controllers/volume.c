@@ -253,10 +253,61 @@ static int set_default_class(kctl *c, const json_t *pvc)
     return r;
 }
 
+/* Lifts a protection finalizer (upstream's pvc-protection and pv-protection controllers). */
+static int drop_finalizer(kctl *c, const kres_resource *r, const json_t *obj, const char *fin)
+{
+    const json_t *fins = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+    json_t *keep = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fins, i, f)
+    {
+        if (!dd_streq(json_string_value(f), fin))
+            json_array_append(keep, f);
+    }
+    if (json_array_size(keep) == json_array_size(fins)) {
+        json_decref(keep);
+        return 0;
+    }
+    json_t *o = json_deep_copy(obj);
+    json_object_set_new(json_object_get(o, "metadata"), "finalizers", keep);
+    int r2 = kctl_update(c, r, o);
+    json_decref(o);
+    return r2;
+}
+
+/* Is the claim mounted by a scheduled pod that has not finished? Such a pod keeps a deleted
+ * claim (and so its volume) alive until it ends or is gone, as upstream. */
+static bool claim_in_use(kctl *c, const json_t *pvc)
+{
+    const char *k;
+    json_t *pod;
+    json_object_foreach(c->cache[KC_PODS], k, pod)
+    {
+        const char *phase = kctl_str(json_object_get(pod, "status"), "phase", NULL);
+        if (!dd_streq(kctl_ns(pod), kctl_ns(pvc)) ||
+            !kctl_str(json_object_get(pod, "spec"), "nodeName", NULL) ||
+            dd_streq(phase, "Succeeded") || dd_streq(phase, "Failed"))
+            continue;
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v)
+        {
+            if (dd_streq(kctl_str(v, "persistentVolumeClaim", "claimName"), kctl_name(pvc)))
+                return true;
+        }
+    }
+    return false;
+}
+
 int kctl_sync_pvc(kctl *c, const char *ns, const char *name)
 {
     const json_t *pvc = kctl_cached(c, KC_PVCS, ns, name);
-    if (!pvc || kctl_str(json_object_get(pvc, "metadata"), "deletionTimestamp", NULL))
+    if (pvc && kctl_str(json_object_get(pvc, "metadata"), "deletionTimestamp", NULL))
+        return claim_in_use(c, pvc) ? 0
+                                    : drop_finalizer(c, res_of("", "persistentvolumeclaims"), pvc,
+                                                     "kubernetes.io/pvc-protection");
+    if (!pvc)
         return 0;
     const json_t *spec = json_object_get(pvc, "spec");
     const char *vol = kctl_str(spec, "volumeName", NULL);
@@ -329,11 +380,21 @@ int kctl_sync_pv(kctl *c, const char *ns, const char *name)
 {
     (void)ns;
     const json_t *pv = kctl_cached(c, KC_PVS, "", name);
-    if (!pv || kctl_str(json_object_get(pv, "metadata"), "deletionTimestamp", NULL))
+    const char *phase = kctl_str(json_object_get(pv, "status"), "phase", NULL);
+    if (pv && kctl_str(json_object_get(pv, "metadata"), "deletionTimestamp", NULL)) {
+        /* a volume bound to a claim that still exists stays until the claim lets go */
+        const json_t *ref = json_object_get(json_object_get(pv, "spec"), "claimRef");
+        const json_t *pvc = kctl_cached(c, KC_PVCS, kctl_str(ref, "namespace", NULL) ?: "",
+                                        kctl_str(ref, "name", NULL) ?: "");
+        if (dd_streq(phase, "Bound") && pvc && dd_streq(kctl_uid(pvc), kctl_str(ref, "uid", NULL)))
+            return 0;
+        return drop_finalizer(c, res_of("", "persistentvolumes"), pv,
+                              "kubernetes.io/pv-protection");
+    }
+    if (!pv)
         return 0;
     const json_t *spec = json_object_get(pv, "spec");
     const json_t *ref = json_object_get(spec, "claimRef");
-    const char *phase = kctl_str(json_object_get(pv, "status"), "phase", NULL);
     const char *want = "Available";
     if (ref) {
         const json_t *pvc = kctl_cached(c, KC_PVCS, kctl_str(ref, "namespace", NULL) ?: "",

@@ -39,7 +39,8 @@ void kl_localpath_created(kubelet *k, const json_t *pv, const char *path)
     _cleanup_free_ char *rec = dd_path_join(dir, name);
     _cleanup_free_ char *data = dd_asprintf("%s\n%s\n", uid, path);
     dd_err e = {0};
-    if (dd_mkdir_p(dir, 0700, &e) < 0 || dd_write_file_atomic(rec, data, strlen(data), 0600, &e) < 0)
+    if (dd_mkdir_p(dir, 0700, &e) < 0 ||
+        dd_write_file_atomic(rec, data, strlen(data), 0600, &e) < 0)
         dd_warn("local-path: recording %s for volume %s: %s", path, name, e.msg);
 }
 
@@ -53,8 +54,8 @@ static bool in_use(kubelet *k, const char *path)
         {
             if (!json_object_get(vol, "persistentVolumeClaim"))
                 continue;
-            _cleanup_free_ char *link = dd_asprintf("%s/volumes/%s", p->dir,
-                                                    kl_str(vol, "name", NULL) ?: "_");
+            _cleanup_free_ char *link =
+                dd_asprintf("%s/volumes/%s", p->dir, kl_str(vol, "name", NULL) ?: "_");
             char target[4096];
             ssize_t n = readlink(link, target, sizeof(target) - 1);
             if (n > 0 && (target[n] = '\0', !strcmp(target, path)))

@@ -223,6 +223,8 @@ static int claim_path(struct kl_pod *p, const char *claim, char **ret, bool *ret
     int r = 0;
     if (!pvc)
         r = dd_err_set(e, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    else if (kl_str(json_object_get(pvc, "metadata"), "deletionTimestamp", NULL))
+        r = dd_err_set(e, EAGAIN, "error processing PVC %s/%s: PVC is being deleted", p->ns, claim);
     else if (!pv_name || !dd_streq(kl_str(json_object_get(pvc, "status"), "phase", NULL), "Bound"))
         r = dd_err_set(e, EAGAIN, "persistentvolumeclaim \"%s\" is not bound yet", claim);
     json_t *pv = r < 0 ? NULL : kl_get(p->k, "", "persistentvolumes", NULL, pv_name);

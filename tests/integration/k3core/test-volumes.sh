@@ -86,8 +86,21 @@ wait_for "missing claim reported" sh -c "$K get events --field-selector involved
 is pod/orphan '{.status.phase}' Pending || fail "pod with a missing claim is not Pending"
 
 # deleting the provisioned claim deletes its volume and directory (reclaimPolicy Delete)
+# claims and volumes carry upstream's protection finalizers: a deleted claim that a running pod
+# mounts stays (Terminating) until that pod is gone, and no new pod starts on it meanwhile
+expect_contains "$($K get pvc data -o jsonpath='{.metadata.finalizers}')" kubernetes.io/pvc-protection "claim finalizers"
+expect_contains "$($K get pv "$pv" -o jsonpath='{.metadata.finalizers}')" kubernetes.io/pv-protection "volume finalizers"
+pod holder 'sleep 3600'
+wait_for "holder Running" is pod/holder '{.status.phase}' Running
 $K delete pod writer reader orphan static-writer --wait=true >/dev/null
-$K delete pvc data --wait=true >/dev/null
+$K delete pvc data --wait=false >/dev/null
+sleep 1
+[ -n "$($K get pvc data -o jsonpath='{.metadata.deletionTimestamp}')" ] || fail "a claim in use went at once"
+pod late 'true'
+wait_for "a pod on a terminating claim says why" sh -c "$K get events --field-selector involvedObject.name=late | grep -q 'PVC is being deleted'"
+is pod/late '{.status.phase}' Pending || fail "a pod started on a terminating claim"
+$K delete pod holder late --grace-period=1 --wait=true >/dev/null
+wait_for "claim gone with its last pod" sh -c "! $K get pvc data"
 wait_for "provisioned volume deleted" sh -c "! $K get pv $pv"
 [ ! -e "$path" ] || fail "volume directory $path left behind"
 $K delete pvc static >/dev/null
