@@ -87,6 +87,8 @@ int net_veth_create(net_nl *nl, const char *host_name, const char *peer_name, in
 int net_link_set_up(net_nl *nl, const char *name, bool up, dd_err *e);
 /* Enslaves name to master (a bridge); master NULL releases it. */
 int net_link_set_master(net_nl *nl, const char *name, const char *master, dd_err *e);
+/* Hairpin mode of a bridge port (a pod reaching itself through the node, e.g. its host port). */
+int net_link_set_hairpin(net_nl *nl, const char *name, bool on, dd_err *e);
 int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e);
 /* Deletes a link (for a veth: both ends). A missing link is success (returns 0; 1 if deleted). */
 int net_link_delete(net_nl *nl, const char *name, dd_err *e);

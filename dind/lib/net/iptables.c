@@ -200,8 +200,11 @@ static int remove_in_chain(const char *table, const char *chain, const char *bri
 
 int net_rules_remove(const char *bridge, dd_err *e)
 {
-    static const char *const chains[][2] = {
-        {"filter", "FORWARD"}, {"nat", "POSTROUTING"}, {"nat", "PREROUTING"}, {"nat", "OUTPUT"}};
+    static const char *const chains[][2] = {{"filter", "FORWARD"},
+                                            {"filter", "INPUT"},
+                                            {"nat", "POSTROUTING"},
+                                            {"nat", "PREROUTING"},
+                                            {"nat", "OUTPUT"}};
     int count = 0;
     for (size_t i = 0; i < DD_ARRAY_SIZE(chains); i++) {
         int r = remove_in_chain(chains[i][0], chains[i][1], bridge, e);
@@ -219,52 +222,73 @@ static void hostport_tag(char *out, size_t n, const char *bridge, const char *ow
     snprintf(out, n, NET_RULE_TAG "%s/hp/%s", bridge, owner);
 }
 
+/* DNAT from loopback to a pod needs route_localnet on the bridge (the portmap plugin's
+ * enableLocalnetRouting), and route_localnet alone would let pods reach the node's 127.0.0.1
+ * services through the bridge (CVE-2020-8558): so packets from the bridge to 127.0.0.0/8 that
+ * are not replies of our own DNATed connections are dropped, as kube-proxy does. */
+static int localnet_ensure(const char *bridge, dd_err *e)
+{
+    char tag[64];
+    snprintf(tag, sizeof(tag), NET_RULE_TAG "%s", bridge);
+    const char *guard[] = {"-i",          bridge,      "-d",
+                           "127.0.0.0/8", "-m",        "conntrack",
+                           "!",           "--ctstate", "RELATED,ESTABLISHED,DNAT",
+                           "-m",          "comment",   "--comment",
+                           tag,           "-j",        "DROP",
+                           NULL};
+    int r = rule_ensure("filter", "INPUT", "-I", guard, e);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *path = dd_asprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", bridge);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "1\n", 2) != 2)
+        return dd_err_sys(e, "enabling %s", path);
+    return 0;
+}
+
 int net_hostports_add(const char *bridge, const char *owner, const char *pod_ip,
                       const struct net_hostport *hp, size_t n, dd_err *e)
 {
     char tag[160];
     hostport_tag(tag, sizeof(tag), bridge, owner);
     int r = 0;
+    bool localnet = false;
     for (size_t i = 0; i < n && r >= 0; i++) {
-        char dport[16], to[NET_IP_STRLEN + 8];
+        char dport[16], cport[16], to[NET_IP_STRLEN + 8];
         snprintf(dport, sizeof(dport), "%d", hp[i].host_port);
+        snprintf(cport, sizeof(cport), "%d", hp[i].container_port);
         snprintf(to, sizeof(to), "%s:%d", pod_ip, hp[i].container_port);
         const char *proto = hp[i].protocol;
         bool any = !hp[i].host_ip[0] || !strcmp(hp[i].host_ip, "0.0.0.0");
-        /* from elsewhere: to any local address (or the one asked for) */
-        const char *pre_any[] = {"-p",        proto,        "--dport", dport,  "-m",
-                                 "addrtype",  "--dst-type", "LOCAL",   "-m",   "comment",
-                                 "--comment", tag,          "-j",      "DNAT", "--to-destination",
-                                 to,          NULL};
-        const char *pre_ip[] = {"-p",          proto,  "--dport",          dport,       "-d",
-                                hp[i].host_ip, "-m",   "comment",          "--comment", tag,
-                                "-j",          "DNAT", "--to-destination", to,          NULL};
-        /* from the node itself, except loopback (DNAT of 127.0.0.0/8 to a pod needs
-         * route_localnet; such connections are refused rather than left hanging) */
-        const char *out_any[] = {"-p",
-                                 proto,
-                                 "--dport",
-                                 dport,
-                                 "!",
-                                 "-d",
-                                 "127.0.0.0/8",
-                                 "-m",
-                                 "addrtype",
-                                 "--dst-type",
-                                 "LOCAL",
-                                 "-m",
-                                 "comment",
-                                 "--comment",
-                                 tag,
-                                 "-j",
-                                 "DNAT",
-                                 "--to-destination",
-                                 to,
-                                 NULL};
-        r = rule_ensure("nat", "PREROUTING", "-A", any ? pre_any : pre_ip, e);
+        bool loop = any || dd_startswith(hp[i].host_ip, "127.");
+        /* from elsewhere (and from the node itself): to any local address, loopback included,
+         * or to the one asked for */
+        const char *to_any[] = {"-p",        proto,        "--dport", dport,  "-m",
+                                "addrtype",  "--dst-type", "LOCAL",   "-m",   "comment",
+                                "--comment", tag,          "-j",      "DNAT", "--to-destination",
+                                to,          NULL};
+        const char *to_ip[] = {"-p",          proto,  "--dport",          dport,       "-d",
+                               hp[i].host_ip, "-m",   "comment",          "--comment", tag,
+                               "-j",          "DNAT", "--to-destination", to,          NULL};
+        /* the pod must answer the node, not 127.0.0.1 (its own loopback) nor itself (a pod
+         * reaching its own host port through the node: hairpin) */
+        const char *masq_loop[] = {"-s",        "127.0.0.0/8", "-d",  pod_ip,       "-p",
+                                   proto,       "--dport",     cport, "-m",         "comment",
+                                   "--comment", tag,           "-j",  "MASQUERADE", NULL};
+        const char *masq_hairpin[] = {"-s",        pod_ip,    "-d",  pod_ip,       "-p",
+                                      proto,       "--dport", cport, "-m",         "comment",
+                                      "--comment", tag,       "-j",  "MASQUERADE", NULL};
+        r = rule_ensure("nat", "PREROUTING", "-A", any ? to_any : to_ip, e);
         if (r >= 0)
-            r = rule_ensure("nat", "OUTPUT", "-A", any ? out_any : pre_ip, e);
+            r = rule_ensure("nat", "OUTPUT", "-A", any ? to_any : to_ip, e);
+        if (r >= 0)
+            r = rule_ensure("nat", "POSTROUTING", "-I", masq_hairpin, e);
+        if (r >= 0 && loop)
+            r = rule_ensure("nat", "POSTROUTING", "-I", masq_loop, e);
+        localnet = localnet || loop;
     }
+    if (r >= 0 && localnet)
+        r = localnet_ensure(bridge, e);
     if (r < 0) {
         net_hostports_remove(bridge, owner, NULL);
         return dd_err_wrap(e, "publishing host ports of %s", owner);
@@ -274,12 +298,18 @@ int net_hostports_add(const char *bridge, const char *owner, const char *pod_ip,
 
 int net_hostports_remove(const char *bridge, const char *owner, dd_err *e)
 {
+    static const char *const chains[] = {"PREROUTING", "OUTPUT", "POSTROUTING"};
     char tag[160];
     hostport_tag(tag, sizeof(tag), bridge, owner);
     const char *mine = tag + strlen(NET_RULE_TAG);
-    int a = remove_in_chain("nat", "PREROUTING", mine, e);
-    int b = a < 0 ? a : remove_in_chain("nat", "OUTPUT", mine, e);
-    return a < 0 ? a : b < 0 ? b : a + b;
+    int count = 0;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(chains); i++) {
+        int r = remove_in_chain("nat", chains[i], mine, e);
+        if (r < 0)
+            return r;
+        count += r;
+    }
+    return count;
 }
 
 int net_cleanup_all(dd_err *e)

@@ -290,6 +290,25 @@ int net_link_set_master(net_nl *nl, const char *name, const char *master, dd_err
     return 0;
 }
 
+int net_link_set_hairpin(net_nl *nl, const char *name, bool on, dd_err *e)
+{
+    char buf[NL_BUFSZ];
+    int idx = net_link_index(nl, name, e);
+    if (idx < 0)
+        return idx;
+    struct nlmsghdr *nlh = setlink_start(buf, idx);
+    nlh->nlmsg_type = RTM_SETLINK; /* PF_BRIDGE takes port attributes in SETLINK only */
+    struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+    ifi->ifi_family = AF_BRIDGE;
+    struct nlattr *nest = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+    mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, on ? 1 : 0);
+    mnl_attr_nest_end(nlh, nest);
+    int r = nl_talk(nl, nlh, NULL, NULL);
+    if (r < 0)
+        return dd_err_set(e, -r, "setting hairpin mode on %s: %s", name, strerror(-r));
+    return 0;
+}
+
 int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e)
 {
     char buf[NL_BUFSZ];

@@ -160,6 +160,8 @@ static int node_side(int nsfd, const struct net_bridge_cfg *cfg, const char *vet
     if (r >= 0)
         r = net_link_set_master(nl, veth, cfg->bridge, e);
     if (r >= 0)
+        r = net_link_set_hairpin(nl, veth, true, e);
+    if (r >= 0)
         r = net_link_set_up(nl, veth, true, e);
     return r;
 }

@@ -66,6 +66,14 @@ done
 direct: $(curl -s --max-time 3 "http://$(jp hp '{.status.podIP}'):8080/");
 $(iptables -w -t nat -S)"
 iptables -w -t nat -S PREROUTING | grep -q 'k3d-dind-net:k3c0/hp/' || fail "no hostPort DNAT rule"
+# from the node's own loopback (route_localnet + masquerade, as the portmap plugin), and from the
+# pod itself through the node's address (hairpin)
+out=$(curl -s --max-time 3 http://127.0.0.1:18080/ 2>&1) || true
+[ "$out" = host-port-ok ] || fail "hostPort 18080 via 127.0.0.1: '$out'"
+out=$($K exec hp -- wget -q -O - http://10.42.0.1:18080/ 2>&1) || true
+[ "$out" = host-port-ok ] || fail "hostPort 18080 from its own pod (hairpin): '$out'"
+# route_localnet on the bridge comes with kube-proxy's guard: pods cannot reach the node's 127.0.0.1
+iptables -w -S INPUT | grep -- '-i k3c0 -d 127.0.0.0/8' | grep -q DROP || fail "no 127.0.0.0/8 guard for k3c0"
 wait_for "hp2 FailedScheduling" sh -c "$K get events --field-selector involvedObject.name=hp2,reason=FailedScheduling -o jsonpath='{.items[*].message}' | grep -q \"didn't have free ports for the requested pod ports\""
 is hp2 '{.status.phase}' Pending || fail "hp2 not Pending"
 $K delete pod hp --grace-period=1 >/dev/null
