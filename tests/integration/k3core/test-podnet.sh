@@ -73,7 +73,7 @@ out=$(curl -s --max-time 3 http://127.0.0.1:18080/ 2>&1) || true
 out=$($K exec hp -- wget -q -O - http://10.42.0.1:18080/ 2>&1) || true
 [ "$out" = host-port-ok ] || fail "hostPort 18080 from its own pod (hairpin): '$out'"
 # route_localnet on the bridge comes with kube-proxy's guard: pods cannot reach the node's 127.0.0.1
-iptables -w -S INPUT | grep -- '-i k3c0 -d 127.0.0.0/8' | grep -q DROP || fail "no 127.0.0.0/8 guard for k3c0"
+iptables -w -S INPUT | grep -- '-i k3c0' | grep -- '-d 127.0.0.0/8' | grep -q DROP || fail "no 127.0.0.0/8 guard for k3c0"
 wait_for "hp2 FailedScheduling" sh -c "$K get events --field-selector involvedObject.name=hp2,reason=FailedScheduling -o jsonpath='{.items[*].message}' | grep -q \"didn't have free ports for the requested pod ports\""
 is hp2 '{.status.phase}' Pending || fail "hp2 not Pending"
 $K delete pod hp --grace-period=1 >/dev/null
