@@ -433,23 +433,46 @@ static json_t *removed_fields(const kres_resource *r, const json_t *obj, const j
     return gone;
 }
 
-/* `others` (take_from_others' result) with `mine` replaced in place by `entry` (steals it), or
- * entry appended when the manager had none: entries keep their order, so a write that changes
- * nothing leaves managedFields equal. */
+static int entry_field_cmp(const json_t *a, const json_t *b, const char *key)
+{
+    const char *x = json_string_value(json_object_get(a, key));
+    const char *y = json_string_value(json_object_get(b, key));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* upstream's encoding order: operation ("Apply" before "Update"), time (whole seconds, which
+ * our RFC 3339 strings compare as), manager, apiVersion, subresource */
+static int entry_order(const void *pa, const void *pb)
+{
+    const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+    static const char *const keys[] = {"operation", "time", "manager", "apiVersion", "subresource"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(keys); i++) {
+        int c = entry_field_cmp(a, b, keys[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+/* `others` (take_from_others' result) with `mine` replaced by `entry` (steals it), or entry
+ * added when the manager had none (entry NULL: mine dropped), in upstream's order. */
 static json_t *entries_with(const json_t *others, const json_t *mine, json_t *entry)
 {
-    json_t *fresh = json_array();
-    size_t i;
+    size_t n = json_array_size(others) + 1, k = 0, i;
+    json_t **v = dd_calloc(n, sizeof(*v));
     json_t *e;
     json_array_foreach(others, i, e)
     {
-        if (e == mine)
-            json_array_append(fresh, entry);
-        else
-            json_array_append(fresh, e);
+        if (e != mine)
+            v[k++] = e;
     }
-    if (!mine)
-        json_array_append(fresh, entry);
+    if (entry)
+        v[k++] = entry;
+    qsort(v, k, sizeof(*v), entry_order);
+    json_t *fresh = json_array();
+    for (i = 0; i < k; i++)
+        json_array_append(fresh, v[i]);
+    free(v);
     json_decref(entry);
     return fresh;
 }
@@ -496,14 +519,12 @@ void kobj_record_manager(const kres_resource *r, json_t *obj, const json_t *old,
     json_decref(merged);
     json_decref(changed);
     json_decref(removed);
-    json_t *fresh;
-    if (json_object_size(kept)) {
-        fresh = entries_with(out, mine, entry_new(manager, operation, av, subresource, kept));
-    } else {
+    json_t *entry = NULL;
+    if (json_object_size(kept))
+        entry = entry_new(manager, operation, av, subresource, kept);
+    else
         json_decref(kept);
-        fresh = json_array();
-        json_array_foreach(out, i, e) if (e != mine) json_array_append(fresh, e);
-    }
+    json_t *fresh = entries_with(out, mine, entry);
     json_decref(out);
     json_object_set_new(meta, "managedFields", fresh);
 }

@@ -315,6 +315,13 @@ TEST(patch_server_side_apply_two_managers)
         json_object_get(entry_of(o, "kubectl-set"), "fieldsV1"), JSON_COMPACT | JSON_SORT_KEYS);
     CHECK_EQ_STR(updset, "{\"f:spec\":{\"f:template\":{\"f:spec\":{\"f:containers\":{"
                          "\"k:{\\\"name\\\":\\\"a\\\"}\":{\"f:image\":{}}}}}}}");
+    /* upstream's order: appliers, then updaters, each by time, then name */
+    json_t *mf = json_object_get(json_object_get(o, "metadata"), "managedFields");
+    static const char *const order[] = {"m1", "m2", "m4", "kubectl-set"};
+    CHECK_EQ_INT(json_array_size(mf), DD_ARRAY_SIZE(order));
+    for (size_t i = 0; i < DD_ARRAY_SIZE(order) && i < json_array_size(mf); i++)
+        CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(mf, i), "manager")),
+                     order[i]);
     json_t *m1set = json_object_get(entry_of(o, "m1"), "fieldsV1");
     _cleanup_free_ char *m1s = json_dumps(m1set, JSON_COMPACT | JSON_SORT_KEYS);
     CHECK(strstr(m1s, "f:image") == NULL);
