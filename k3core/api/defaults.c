@@ -2,8 +2,10 @@
  * the common kinds — Pod (and every pod template), Deployment, ReplicaSet, StatefulSet,
  * DaemonSet, Job, CronJob, Service (ClusterIP and NodePort allocation from the configured
  * ranges, derived from the stored Services so nothing needs releasing), Namespace, Secret, PVC,
- * HorizontalPodAutoscaler.
- * Kinds not listed get none (their fields stay as sent).
+ * HorizontalPodAutoscaler, CSIDriver, PriorityClass, FlowSchema, PriorityLevelConfiguration.
+ * Kinds not listed get none (their fields stay as sent). Every write (create, update, patch,
+ * server-side apply, dry-run or not) goes through here before validation, so what is stored and
+ * returned carries the defaults, as upstream's decoder leaves them.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -37,6 +39,14 @@ static void def_bool(json_t *o, const char *key, bool v)
 {
     if (!json_object_get(o, key))
         jx_set_bool(o, key, v);
+}
+
+/* An int32 upstream does not keep a pointer to: absent and 0 are one value, replaced by v. */
+static void def_nonzero(json_t *o, const char *key, int64_t v)
+{
+    json_t *cur = json_object_get(o, key);
+    if (!cur || (json_is_integer(cur) && json_integer_value(cur) == 0))
+        jx_set_int(o, key, v);
 }
 
 /* Upstream's Probe and LifecycleHandler defaults (timeouts, thresholds, httpGet scheme). */
@@ -283,6 +293,50 @@ static void add_finalizer(json_t *obj, const char *name)
     json_array_append_new(fins, json_string(name));
 }
 
+/* storage.k8s.io/v1 SetDefaults_CSIDriver, with 1.33's default feature gates (CSIInlineVolume,
+ * CSIVolumeFSGroupPolicy and SELinuxMountReadWriteOncePod on). */
+static void csidriver_defaults(json_t *obj)
+{
+    json_t *spec = obj_at(obj, "spec");
+    def_bool(spec, "attachRequired", true);
+    def_bool(spec, "podInfoOnMount", false);
+    def_bool(spec, "storageCapacity", false);
+    def_str(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType");
+    if (json_array_size(json_object_get(spec, "volumeLifecycleModes")) == 0)
+        json_object_set_new(spec, "volumeLifecycleModes", json_pack("[s]", "Persistent"));
+    def_bool(spec, "requiresRepublish", false);
+    def_bool(spec, "seLinuxMount", false);
+}
+
+/* flowcontrol.apiserver.k8s.io/v1 (the storage version) SetDefaults_*: matchingPrecedence,
+ * queuing parameters are plain int32s (0 means unset); v1's nominalConcurrencyShares is a
+ * pointer, so an explicit 0 (a "jail" level) stays, unlike v1beta3's. */
+static void flowschema_defaults(json_t *obj)
+{
+    def_nonzero(obj_at(obj, "spec"), "matchingPrecedence", 1000);
+}
+
+static void prioritylevel_defaults(json_t *obj)
+{
+    json_t *spec = obj_at(obj, "spec");
+    json_t *limited = json_object_get(spec, "limited");
+    if (json_is_object(limited)) {
+        def_int(limited, "nominalConcurrencyShares", 30);
+        def_int(limited, "lendablePercent", 0);
+        json_t *q = json_object_get(json_object_get(limited, "limitResponse"), "queuing");
+        if (json_is_object(q)) {
+            def_nonzero(q, "queues", 64);
+            def_nonzero(q, "handSize", 8);
+            def_nonzero(q, "queueLengthLimit", 50);
+        }
+    }
+    json_t *exempt = json_object_get(spec, "exempt");
+    if (json_is_object(exempt)) {
+        def_int(exempt, "nominalConcurrencyShares", 0);
+        def_int(exempt, "lendablePercent", 0);
+    }
+}
+
 int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, const json_t *old,
                         kobj_status *st)
 {
@@ -335,6 +389,15 @@ int kobj_apply_defaults(kobj_api *api, const kres_resource *r, json_t *obj, cons
             def_str(obj_at(obj, "status"), "phase", "Pending");
             add_finalizer(obj, "kubernetes.io/pv-protection");
         }
+    } else if (!strcmp(g, "storage.k8s.io") && !strcmp(res, "csidrivers")) {
+        csidriver_defaults(obj);
+    } else if (!strcmp(g, "scheduling.k8s.io") && !strcmp(res, "priorityclasses")) {
+        def_str(obj, "preemptionPolicy", "PreemptLowerPriority");
+    } else if (!strcmp(g, "flowcontrol.apiserver.k8s.io") && !strcmp(res, "flowschemas")) {
+        flowschema_defaults(obj);
+    } else if (!strcmp(g, "flowcontrol.apiserver.k8s.io") &&
+               !strcmp(res, "prioritylevelconfigurations")) {
+        prioritylevel_defaults(obj);
     }
     return 0;
 }

@@ -440,7 +440,11 @@ int kobj_write_update(kobj_api *api, const kobj_req *req, json_t *new_obj, const
         return r;
     }
     bump_generation(req->res, new_obj, old);
-    if (same_ignoring_managed(new_obj, old)) {
+    /* an apply that changes only managedFields (a new co-owner of the same values) is written */
+    if (same_ignoring_managed(new_obj, old) &&
+        (!applied ||
+         json_equal(json_object_get(kobj_meta(new_obj), "managedFields"),
+                    json_object_get(json_object_get(old, "metadata"), "managedFields")))) {
         json_decref(new_obj);
         ret->object = json_deep_copy(old);
         ret->warnings = warnings;
@@ -448,7 +452,8 @@ int kobj_write_update(kobj_api *api, const kobj_req *req, json_t *new_obj, const
         return 0;
     }
     if (!applied)
-        kobj_record_manager(req->res, new_obj, old, req->field_manager, "Update", req->subresource);
+        kobj_record_manager(req->res, new_obj, old, req->field_manager, "Update",
+                            req->managed_as ? req->managed_as : req->subresource);
     if (!req->dry_run)
         r = store_update(api, req->res, new_obj, old_rev, st);
     if (r >= 0 && !req->dry_run)
@@ -483,6 +488,7 @@ int kobj_update(kobj_api *api, const kobj_req *req, const json_t *body, kobj_res
         r = kobj_scale_apply(req->res, old, body, &new_obj, st);
         kobj_req sub = *req;
         sub.subresource = NULL;
+        sub.managed_as = "scale";
         if (r >= 0)
             r = kobj_write_update(api, &sub, new_obj, old, old_rev, false, ret, st);
         if (r >= 0) {

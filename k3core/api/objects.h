@@ -81,11 +81,13 @@ typedef struct kobj_req {
     const char *subresource;   /* NULL, "status", "scale", "finalize", "binding", ... */
     const char *ns;            /* namespace; NULL for cluster-scoped or an all-namespaces list */
     const char *name;          /* object name; NULL for collections and for create */
-    const char *field_manager; /* ?fieldManager=; NULL → derived from the user agent by the
-                                  server, or "unknown" */
+    const char *field_manager; /* ?fieldManager=, else derived from the User-Agent by the
+                                  server (not for apply); NULL → "unknown" */
     bool dry_run;              /* ?dryRun=All */
     enum kobj_validation validation; /* ?fieldValidation= (upstream default: Warn) */
     bool force;                      /* ?force=true (server-side apply) */
+    const char *managed_as; /* the subresource managedFields records when the write runs as the
+                               main resource (a scale write is an update of the object) */
 } kobj_req;
 
 /* Parses "Strict"/"Warn"/"Ignore" ("" / NULL → Warn); -EINVAL with a 400 in st otherwise. */

@@ -311,6 +311,7 @@ int kobj_patch(kobj_api *api, const kobj_req *req, enum kobj_patch_type type, co
         json_decref(patched);
         patched = r >= 0 ? full : NULL;
         wr.subresource = NULL;
+        wr.managed_as = "scale";
     }
     if (r >= 0)
         r = kobj_write_update(api, &wr, patched, old, rev, type == KOBJ_PATCH_APPLY, ret, st);

@@ -19,6 +19,7 @@ struct call {
     const kres_resource *res;
     const char *verb;
     kobj_req kr;
+    char agent_manager[132]; /* the field manager taken from the User-Agent */
 };
 
 static const char *decide_verb(http_req *req, const struct kpath *p)
@@ -176,6 +177,25 @@ static int run_read(struct call *c, kobj_status *st)
     return 0;
 }
 
+/* Upstream's managerOrUserAgent: a write without fieldManager is recorded under the client's
+ * User-Agent up to its first '/' ("kubectl", "helm"), printable characters only, at most about
+ * 128. Server-side apply keeps requiring an explicit fieldManager, as upstream validates the
+ * query before this fallback. */
+static const char *field_manager(struct call *c)
+{
+    const char *fm = http_req_query(c->req, "fieldManager");
+    const char *ct = http_req_header(c->req, "Content-Type");
+    if ((fm && *fm) || (ct && dd_startswith(ct, "application/apply-patch")))
+        return fm;
+    const char *ua = http_req_header(c->req, "User-Agent");
+    size_t n = 0;
+    for (; ua && *ua && *ua != '/' && n < sizeof(c->agent_manager) - 1; ua++)
+        if ((unsigned char)*ua >= 0x20 && *ua != 0x7f)
+            c->agent_manager[n++] = *ua;
+    c->agent_manager[n] = '\0';
+    return n ? c->agent_manager : NULL;
+}
+
 static int fill_kobj_req(struct call *c, kobj_status *st)
 {
     const char *dry = http_req_query(c->req, "dryRun");
@@ -185,7 +205,7 @@ static int fill_kobj_req(struct call *c, kobj_status *st)
                        .subresource = c->p.sub,
                        .ns = c->p.ns,
                        .name = c->p.name,
-                       .field_manager = http_req_query(c->req, "fieldManager"),
+                       .field_manager = field_manager(c),
                        .dry_run = dry && !strcmp(dry, "All"),
                        .force = ksrv_query_bool(c->req, "force", false)};
     return kobj_parse_validation(http_req_query(c->req, "fieldValidation"), &c->kr.validation, st);

@@ -283,31 +283,30 @@ static const struct tcol es_cols[] = {
 
 /* ---- storage ---- */
 
-/* a boolean field, def when absent (upstream's defaulting) */
-static json_t *bool_at(const json_t *o, const char *path, bool def)
+/* a stored flag, false when absent (the API layer defaults the CSIDriver ones at write time) */
+static json_t *bool_at(const json_t *o, const char *path)
 {
-    const json_t *v = tpath(o, path);
-    return json_boolean(json_is_boolean(v) ? json_is_true(v) : def);
+    return json_boolean(json_is_true(tpath(o, path)));
 }
 
 static json_t *csid_attach(const json_t *o)
 {
-    return bool_at(o, "spec.attachRequired", true);
+    return bool_at(o, "spec.attachRequired");
 }
 
 static json_t *csid_podinfo(const json_t *o)
 {
-    return bool_at(o, "spec.podInfoOnMount", false);
+    return bool_at(o, "spec.podInfoOnMount");
 }
 
 static json_t *csid_capacity(const json_t *o)
 {
-    return bool_at(o, "spec.storageCapacity", false);
+    return bool_at(o, "spec.storageCapacity");
 }
 
 static json_t *csid_republish(const json_t *o)
 {
-    return bool_at(o, "spec.requiresRepublish", false);
+    return bool_at(o, "spec.requiresRepublish");
 }
 
 static json_t *csid_tokens(const json_t *o)
@@ -318,8 +317,7 @@ static json_t *csid_tokens(const json_t *o)
 
 static json_t *csid_modes(const json_t *o)
 {
-    /* v1 defaults an empty volumeLifecycleModes to [Persistent] */
-    return join_field(tpath(o, "spec.volumeLifecycleModes"), NULL, ",", "Persistent");
+    return join_field(tpath(o, "spec.volumeLifecycleModes"), NULL, ",", "<none>");
 }
 
 static const struct tcol csid_cols[] = {
@@ -378,7 +376,7 @@ static json_t *va_node(const json_t *o)
 
 static json_t *va_attached(const json_t *o)
 {
-    return bool_at(o, "status.attached", false);
+    return bool_at(o, "status.attached");
 }
 
 static const struct tcol va_cols[] = {

@@ -210,8 +210,7 @@ static json_t *pc_default(const json_t *o)
 
 static json_t *pc_preemption(const json_t *o)
 {
-    /* upstream defaults preemptionPolicy to PreemptLowerPriority */
-    return tstr_or(tstr(o, "preemptionPolicy"), "PreemptLowerPriority");
+    return tstr_or(tstr(o, "preemptionPolicy"), "");
 }
 
 static const struct tcol pc_cols[] = {
@@ -453,9 +452,7 @@ static json_t *fs_pl(const json_t *o)
 
 static json_t *fs_precedence(const json_t *o)
 {
-    /* v1 defaults a zero/absent matchingPrecedence to 1000 */
-    json_int_t p = json_integer_value(tpath(o, "spec.matchingPrecedence"));
-    return json_integer(p ? p : 1000);
+    return int_or(tpath(o, "spec.matchingPrecedence"), 0);
 }
 
 static json_t *fs_distinguisher(const json_t *o)
@@ -482,8 +479,6 @@ static int fs_order(const void *a, const void *b)
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
     json_int_t px = json_integer_value(tpath(x, "spec.matchingPrecedence"));
     json_int_t py = json_integer_value(tpath(y, "spec.matchingPrecedence"));
-    px = px ? px : 1000;
-    py = py ? py : 1000;
     if (px != py)
         return px < py ? -1 : 1;
     return strcmp(tstr(x, "metadata.name") ?: "", tstr(y, "metadata.name") ?: "");
@@ -507,30 +502,29 @@ static json_t *pl_type(const json_t *o)
 static json_t *pl_shares(const json_t *o)
 {
     const json_t *l = tpath(o, "spec.limited");
-    /* v1 defaults nominalConcurrencyShares to 30 */
-    return l ? int_or(json_object_get(l, "nominalConcurrencyShares"), 30) : json_string("<none>");
+    return l ? int_or(json_object_get(l, "nominalConcurrencyShares"), 0) : json_string("<none>");
 }
 
-/* a queuing parameter; v1 defaults queues 64, handSize 8, queueLengthLimit 50 */
-static json_t *pl_queuing(const json_t *o, const char *field, json_int_t def)
+/* a queuing parameter of a Limited level that queues */
+static json_t *pl_queuing(const json_t *o, const char *field)
 {
     const json_t *q = tpath(o, "spec.limited.limitResponse.queuing");
-    return q ? int_or(json_object_get(q, field), def) : json_string("<none>");
+    return q ? int_or(json_object_get(q, field), 0) : json_string("<none>");
 }
 
 static json_t *pl_queues(const json_t *o)
 {
-    return pl_queuing(o, "queues", 64);
+    return pl_queuing(o, "queues");
 }
 
 static json_t *pl_handsize(const json_t *o)
 {
-    return pl_queuing(o, "handSize", 8);
+    return pl_queuing(o, "handSize");
 }
 
 static json_t *pl_qlen(const json_t *o)
 {
-    return pl_queuing(o, "queueLengthLimit", 50);
+    return pl_queuing(o, "queueLengthLimit");
 }
 
 static const struct tcol pl_cols[] = {

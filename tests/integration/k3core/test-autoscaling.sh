@@ -69,4 +69,52 @@ out=$($K133 get --raw '/apis/autoscaling/v1/namespaces/default/horizontalpodauto
 expect_contains "$out" '"apiVersion":"autoscaling/v1"' "v1 watch"
 expect_contains "$out" '"targetCPUUtilizationPercentage":60' "v1 watch object"
 expect_not_contains "$out" '"metrics"' "v1 watch object"
+
+# managedFields: each entry names the version its manager wrote through (kubectl 1.27's autoscale:
+# autoscaling/v1), and a write through the other version is compared with an entry in the
+# entry's own version, as upstream converts: a v2 change of the cpu target takes v1's
+# targetCPUUtilizationPercentage from its owner, a v2 apply of it conflicts with a v1 applier
+entries() { # entries HPA: "manager apiVersion spec-fields;" per managedFields entry
+    $1 get hpa "$2" -o json --show-managed-fields | py "' '.join('%s %s %s;' % (e['manager'], e['apiVersion'], ','.join(sorted(k[2:] for k in e['fieldsV1'].get('f:spec', {})))) for e in o['metadata']['managedFields'])"
+}
+$K127 autoscale deployment web --max=4 --cpu-percent=50 --name mf >/dev/null
+$K127 get hpa mf -o yaml --show-managed-fields | grep -q "apiVersion: autoscaling/v1" ||
+    fail "1.27 autoscale's entry: $($K127 get hpa mf -o yaml --show-managed-fields)"
+out=$(entries "$K127" mf)
+[ "$out" = "kubectl-autoscale autoscaling/v1 maxReplicas,minReplicas,scaleTargetRef,targetCPUUtilizationPercentage;" ] ||
+    fail "1.27 autoscale's managedFields: $out"
+$K133 patch hpa mf --type=json --field-manager v2patcher \
+    -p '[{"op":"replace","path":"/spec/metrics/0/resource/target/averageUtilization","value":70}]' >/dev/null
+out=$(entries "$K133" mf)
+[ "$out" = "kubectl-autoscale autoscaling/v1 maxReplicas,minReplicas,scaleTargetRef; v2patcher autoscaling/v2 metrics;" ] ||
+    fail "a v2 update of the cpu target, managedFields: $out"
+cat >"$K3CORE_TMP/a1.yaml" <<'YAML'
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: mfa}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 4
+  targetCPUUtilizationPercentage: 40
+YAML
+cat >"$K3CORE_TMP/a2.yaml" <<'YAML'
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: mfa}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+YAML
+$K133 apply --server-side --field-manager a1 -f "$K3CORE_TMP/a1.yaml" >/dev/null
+out=$($K133 apply --server-side --field-manager a2 -f "$K3CORE_TMP/a2.yaml" 2>&1) &&
+    fail "a v2 apply of a v1 applier's cpu target did not conflict"
+expect_contains "$out" 'Apply failed with 1 conflict: conflict with "a1": .spec.targetCPUUtilizationPercentage' "v2 apply over v1"
+$K133 apply --server-side --field-manager a2 --force-conflicts -f "$K3CORE_TMP/a2.yaml" >/dev/null
+out=$(entries "$K133" mfa)
+[ "$out" = "a1 autoscaling/v1 maxReplicas,scaleTargetRef; a2 autoscaling/v2 maxReplicas,metrics,scaleTargetRef;" ] ||
+    fail "forced v2 apply, managedFields: $out"
+$K133 delete hpa mf mfa >/dev/null
 echo "ok: autoscaling v1/v2"

@@ -209,6 +209,82 @@ YAML
 )
 [ "$out" = "1 512Mi 250m" ] || fail "canonical quantities: $out"
 
+# server-side apply by several managers, as upstream's structured merge: fields are compared
+# leaf by leaf (a second applier touching one container field does not conflict over the
+# others), defaulted fields belong to nobody, a co-owner of equal values is recorded, a field
+# its last applier drops is removed and defaulted again, an update without ?fieldManager is
+# recorded under the User-Agent's name, a scale write as subresource "scale"
+ssa() { $K133 -n ns133 apply --server-side --field-manager "$@" 2>&1; }
+owned() { # owned MANAGER: the field paths that manager's managedFields entry lists
+    $K133 -n ns133 get deploy ssa -o json --show-managed-fields | python3 -c '
+import json, sys
+def walk(node, path):
+    for k, v in sorted(node.items()):
+        if k == ".":
+            continue
+        p = path + "." + k[2:] if k[0] == "f" else path + "[" + k[2:] + "]"
+        if v and set(v) != {"."}:
+            walk(v, p)
+        else:
+            print(p)
+for e in json.load(sys.stdin)["metadata"]["managedFields"]:
+    if e["manager"] == sys.argv[1]:
+        walk(e["fieldsV1"], "")' "$1" | tr '\n' ' '
+}
+cat >"$K3CORE_TMP/ssa1.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ssa}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ssa}}
+  template:
+    metadata: {labels: {app: ssa}}
+    spec:
+      containers: [{name: c, image: "busybox:1.36"}]
+YAML
+cat >"$K3CORE_TMP/ssa2.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ssa}
+spec:
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1}}
+  template:
+    spec:
+      containers: [{name: c, imagePullPolicy: Always}]
+YAML
+head -5 "$K3CORE_TMP/ssa2.yaml" >"$K3CORE_TMP/ssa2b.yaml"
+out=$(ssa m1 -f "$K3CORE_TMP/ssa1.yaml") || fail "SSA m1: $out"
+out=$(ssa m2 -f "$K3CORE_TMP/ssa2.yaml") || fail "SSA m2 over defaulted fields: $out"
+get_ssa() { $K133 -n ns133 get deploy ssa -o jsonpath="$1"; }
+[ "$(get_ssa '{.spec.strategy.rollingUpdate.maxSurge} {.spec.strategy.rollingUpdate.maxUnavailable} {.spec.template.spec.containers[0].imagePullPolicy}')" = "1 25% Always" ] ||
+    fail "m2's apply: $(get_ssa '{.spec}')"
+rv=$(get_ssa '{.metadata.resourceVersion}')
+out=$(ssa m1 -f "$K3CORE_TMP/ssa1.yaml") || fail "SSA m1 again: $out"
+[ "$(get_ssa '{.metadata.resourceVersion} {.spec.template.spec.containers[0].imagePullPolicy}')" = "$rv Always" ] ||
+    fail "m1's unchanged re-apply wrote or reverted: $(get_ssa '{.metadata.resourceVersion} {.spec}')"
+[ "$(owned m1)" = '.spec.replicas .spec.selector.matchLabels.app .spec.template.metadata.labels.app .spec.template.spec.containers[{"name":"c"}].image .spec.template.spec.containers[{"name":"c"}].name ' ] ||
+    fail "m1 owns: $(owned m1)"
+[ "$(owned m2)" = '.spec.strategy.rollingUpdate.maxSurge .spec.strategy.type .spec.template.spec.containers[{"name":"c"}].imagePullPolicy .spec.template.spec.containers[{"name":"c"}].name ' ] ||
+    fail "m2 owns: $(owned m2)"
+sed 's/Always/Never/' "$K3CORE_TMP/ssa2.yaml" >"$K3CORE_TMP/ssa3.yaml"
+out=$(ssa m3 -f "$K3CORE_TMP/ssa3.yaml") && fail "SSA m3 took m2's fields without a conflict"
+# (equal strategy values are shared with m2, not conflicts)
+expect_contains "$out" 'Apply failed with 1 conflict: conflict with "m2": .spec.template.spec.containers[name="c"].imagePullPolicy' "m3's conflict"
+out=$(ssa m2 -f "$K3CORE_TMP/ssa2b.yaml") || fail "SSA m2 without the container: $out"
+[ "$(get_ssa '{.spec.template.spec.containers[0].imagePullPolicy} {.spec.strategy.rollingUpdate.maxSurge}')" = "IfNotPresent 1" ] ||
+    fail "a dropped field is defaulted again: $(get_ssa '{.spec}')"
+out=$(ssa m4 -f "$K3CORE_TMP/ssa1.yaml") || fail "SSA m4 co-owning equal values: $out"
+[ "$(owned m4)" = "$(owned m1)" ] || fail "m4 co-owns: $(owned m4)"
+$K133 -n ns133 scale deploy ssa --replicas=3 >/dev/null
+[ "$(owned kubectl.1.33)" = ".spec.replicas " ] || fail "scale's manager owns: $(owned kubectl.1.33)"
+out=$($K133 -n ns133 get deploy ssa --show-managed-fields \
+    -o jsonpath='{.metadata.managedFields[?(@.manager=="kubectl.1.33")].subresource}')
+[ "$out" = scale ] || fail "scale entry: $out"
+out=$(ssa m1 -f "$K3CORE_TMP/ssa1.yaml") && fail "SSA m1 over the scaled replicas without a conflict"
+expect_contains "$out" 'Apply failed with 1 conflict: conflict with "kubectl.1.33" with subresource "scale" using apps/v1: .spec.replicas' "m1's conflict"
+$K133 -n ns133 delete deploy ssa >/dev/null
+
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null
 $K133 get namespace ns127 >/dev/null 2>&1 && fail "namespace ns127 still present"

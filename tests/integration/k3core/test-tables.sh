@@ -143,6 +143,43 @@ check_table "$out" "$H" tables-pl "tables-pl|Limited|5|16|4|20|~age"
 out=$($K get flowschema tables-fs)
 H="NAME        PRIORITYLEVEL   MATCHINGPRECEDENCE   DISTINGUISHERMETHOD   AGE   MISSINGPL"
 check_table "$out" "$H" tables-fs "tables-fs|tables-pl|500|ByUser|~age|?"
+# the cells above read stored values: upstream's SetDefaults_* run at every write, so -o json,
+# dry-run and server-side apply show them too
+spec_of() { python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)[sys.argv[1]], sort_keys=True))' "$1"; }
+out=$($K get csidriver tables.csi.example.com -o json | spec_of spec)
+[ "$out" = '{"attachRequired": true, "fsGroupPolicy": "ReadWriteOnceWithFSType", "podInfoOnMount": false, "requiresRepublish": false, "seLinuxMount": false, "storageCapacity": false, "volumeLifecycleModes": ["Persistent"]}' ] ||
+    fail "stored CSIDriver defaults: $out"
+[ "$($K get priorityclass tables-high -o jsonpath='{.preemptionPolicy}')" = PreemptLowerPriority ] ||
+    fail "stored PriorityClass default: $($K get priorityclass tables-high -o yaml)"
+cat >"$K3CORE_TMP/pl-def.yaml" <<'YAML'
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: PriorityLevelConfiguration
+metadata: {name: tables-pl-def}
+spec:
+  type: Limited
+  limited: {limitResponse: {type: Queue, queuing: {}}}
+YAML
+out=$($K create --dry-run=server -o json -f "$K3CORE_TMP/pl-def.yaml" | spec_of spec)
+[ "$out" = '{"limited": {"lendablePercent": 0, "limitResponse": {"queuing": {"handSize": 8, "queueLengthLimit": 50, "queues": 64}, "type": "Queue"}, "nominalConcurrencyShares": 30}, "type": "Limited"}' ] ||
+    fail "PriorityLevelConfiguration defaults in a dry run: $out"
+$K apply --server-side -f "$K3CORE_TMP/pl-def.yaml" >/dev/null
+check_table "$($K get prioritylevelconfiguration tables-pl-def)" \
+    "NAME            TYPE      NOMINALCONCURRENCYSHARES   QUEUES   HANDSIZE   QUEUELENGTHLIMIT   AGE" \
+    tables-pl-def "tables-pl-def|Limited|30|64|8|50|~age"
+$K apply --server-side -f - >/dev/null <<'YAML'
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: tables-fs-def}
+spec:
+  priorityLevelConfiguration: {name: tables-pl-def}
+YAML
+[ "$($K get flowschema tables-fs-def -o jsonpath='{.spec.matchingPrecedence}')" = 1000 ] ||
+    fail "stored FlowSchema default: $($K get flowschema tables-fs-def -o yaml)"
+check_table "$($K get flowschema tables-fs-def)" \
+    "NAME            PRIORITYLEVEL   MATCHINGPRECEDENCE   DISTINGUISHERMETHOD   AGE   MISSINGPL" \
+    tables-fs-def "tables-fs-def|tables-pl-def|1000|<none>|~age|?"
+$K delete flowschema tables-fs-def >/dev/null
+$K delete prioritylevelconfiguration tables-pl-def >/dev/null
 out=$($K get validatingadmissionpolicy tables-vap)
 check_table "$out" "NAME         VALIDATIONS   PARAMKIND      AGE" tables-vap \
     "tables-vap|1|v1/ConfigMap|~age"

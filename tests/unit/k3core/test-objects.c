@@ -77,6 +77,16 @@ static json_int_t int_at(const json_t *o, const char *path)
     return json_integer_value(cur);
 }
 
+static const json_t *value_at(const json_t *o, const char *path)
+{
+    _cleanup_free_ char *copy = dd_strdup(path);
+    char *save = NULL;
+    const json_t *cur = o;
+    for (char *p = strtok_r(copy, ".", &save); p && cur; p = strtok_r(NULL, ".", &save))
+        cur = json_is_array(cur) ? json_array_get(cur, (size_t)atoi(p)) : json_object_get(cur, p);
+    return cur;
+}
+
 TEST(objects_bootstrap)
 {
     env v = setup();
@@ -149,6 +159,73 @@ TEST(objects_create_get_errors_and_defaults)
     CHECK(kobj_create(v.api, &nsreq, b, &r, &st) < 0);
     CHECK_EQ_STR(st.message, "namespaces \"missing\" not found");
     json_decref(b);
+}
+
+/* upstream 1.33's v1 SetDefaults_CSIDriver, _PriorityClass and flowcontrol v1's, stored */
+TEST(objects_defaults_storage_scheduling_flowcontrol)
+{
+    env v = setup();
+    json_t *d = create(&v, "storage.k8s.io", "csidrivers", NULL,
+                       "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"podInfoOnMount\":true}}");
+    CHECK(json_is_true(value_at(d, "spec.attachRequired")));
+    CHECK(json_is_true(value_at(d, "spec.podInfoOnMount")));
+    static const char *const off[] = {"spec.storageCapacity", "spec.requiresRepublish",
+                                      "spec.seLinuxMount"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(off); i++)
+        CHECK(json_is_false(value_at(d, off[i])));
+    CHECK_EQ_STR(str_at(d, "spec.fsGroupPolicy"), "ReadWriteOnceWithFSType");
+    CHECK_EQ_STR(str_at(d, "spec.volumeLifecycleModes.0"), "Persistent");
+    CHECK_EQ_INT(json_array_size(value_at(d, "spec.volumeLifecycleModes")), 1);
+    json_decref(d);
+    d = create(&v, "storage.k8s.io", "csidrivers", NULL,
+               "{\"metadata\":{\"name\":\"e\"},\"spec\":{\"attachRequired\":false,"
+               "\"volumeLifecycleModes\":[\"Ephemeral\"]}}");
+    CHECK(json_is_false(value_at(d, "spec.attachRequired")));
+    CHECK_EQ_STR(str_at(d, "spec.volumeLifecycleModes.0"), "Ephemeral");
+    CHECK_EQ_INT(json_array_size(value_at(d, "spec.volumeLifecycleModes")), 1);
+    json_decref(d);
+
+    json_t *pc = create(&v, "scheduling.k8s.io", "priorityclasses", NULL,
+                        "{\"metadata\":{\"name\":\"p\"},\"value\":5}");
+    CHECK_EQ_STR(str_at(pc, "preemptionPolicy"), "PreemptLowerPriority");
+    json_decref(pc);
+    pc = create(&v, "scheduling.k8s.io", "priorityclasses", NULL,
+                "{\"metadata\":{\"name\":\"q\"},\"value\":5,\"preemptionPolicy\":\"Never\"}");
+    CHECK_EQ_STR(str_at(pc, "preemptionPolicy"), "Never");
+    json_decref(pc);
+
+    /* matchingPrecedence is a plain int32 upstream: 0 is unset */
+    json_t *fs = create(&v, "flowcontrol.apiserver.k8s.io", "flowschemas", NULL,
+                        "{\"metadata\":{\"name\":\"f\"},\"spec\":{\"matchingPrecedence\":0,"
+                        "\"priorityLevelConfiguration\":{\"name\":\"l\"}}}");
+    CHECK_EQ_INT(int_at(fs, "spec.matchingPrecedence"), 1000);
+    json_decref(fs);
+    json_t *pl = create(&v, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", NULL,
+                        "{\"metadata\":{\"name\":\"l\"},\"spec\":{\"type\":\"Limited\","
+                        "\"limited\":{\"limitResponse\":{\"type\":\"Queue\",\"queuing\":{"
+                        "\"handSize\":4}}}}}");
+    CHECK_EQ_INT(int_at(pl, "spec.limited.nominalConcurrencyShares"), 30);
+    CHECK(json_is_integer(value_at(pl, "spec.limited.lendablePercent")));
+    CHECK_EQ_INT(int_at(pl, "spec.limited.lendablePercent"), 0);
+    CHECK_EQ_INT(int_at(pl, "spec.limited.limitResponse.queuing.queues"), 64);
+    CHECK_EQ_INT(int_at(pl, "spec.limited.limitResponse.queuing.handSize"), 4);
+    CHECK_EQ_INT(int_at(pl, "spec.limited.limitResponse.queuing.queueLengthLimit"), 50);
+    json_decref(pl);
+    /* v1's nominalConcurrencyShares is a pointer: an explicit 0 stays; Reject has no queuing */
+    pl = create(&v, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", NULL,
+                "{\"metadata\":{\"name\":\"jail\"},\"spec\":{\"type\":\"Limited\","
+                "\"limited\":{\"nominalConcurrencyShares\":0,\"limitResponse\":{\"type\":"
+                "\"Reject\"}}}}");
+    CHECK(json_is_integer(value_at(pl, "spec.limited.nominalConcurrencyShares")));
+    CHECK_EQ_INT(int_at(pl, "spec.limited.nominalConcurrencyShares"), 0);
+    CHECK(value_at(pl, "spec.limited.limitResponse.queuing") == NULL);
+    json_decref(pl);
+    pl = create(&v, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", NULL,
+                "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"type\":\"Exempt\","
+                "\"exempt\":{}}}");
+    CHECK(json_is_integer(value_at(pl, "spec.exempt.nominalConcurrencyShares")));
+    CHECK(json_is_integer(value_at(pl, "spec.exempt.lendablePercent")));
+    json_decref(pl);
 }
 
 TEST(objects_update_conflict_and_generation)

@@ -235,3 +235,103 @@ TEST(patch_server_side_apply_conflict_and_force)
     CHECK(json_object_get(labels, "drop") == NULL);
     json_decref(o);
 }
+
+static json_t *entry_of(json_t *o, const char *manager)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(json_object_get(o, "metadata"), "managedFields"), i, e)
+    {
+        if (!strcmp(json_string_value(json_object_get(e, "manager")), manager))
+            return e;
+    }
+    return NULL;
+}
+
+/* Upstream's structured merge with several appliers: fields compared leaf by leaf, defaulted
+ * fields owned by nobody, equal values shared, conflicts grouped by manager in upstream's
+ * words, an updater's write recorded with what it changed only. */
+TEST(patch_server_side_apply_two_managers)
+{
+    kobj_api *api = setup();
+    kobj_status st = {0};
+    int r;
+    kobj_req m1 = req_for("m1"), m2 = req_for("m2"), m3 = req_for("m3"), m4 = req_for("m4");
+    static const char base[] =
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+        "\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":"
+        "{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"a\","
+        "\"image\":\"nginx:1\"}]}}}}";
+    json_t *o = do_patch(api, &m1, KOBJ_PATCH_APPLY, base, &st, &r);
+    CHECK_EQ_INT(r, 0);
+    json_decref(o);
+    /* another container field and the defaulted strategy: nobody owns them, no conflict */
+    static const char pull[] =
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+        "\"spec\":{\"strategy\":{\"rollingUpdate\":{\"maxSurge\":1}},\"template\":{\"spec\":{"
+        "\"containers\":[{\"name\":\"a\",\"imagePullPolicy\":\"Always\"}]}}}}";
+    o = do_patch(api, &m2, KOBJ_PATCH_APPLY, pull, &st, &r);
+    if (r < 0)
+        unit_fail(__FILE__, __LINE__, "m2: %s", st.message);
+    _cleanup_free_ char *m2set =
+        json_dumps(json_object_get(entry_of(o, "m2"), "fieldsV1"), JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(m2set, "{\"f:spec\":{\"f:strategy\":{\"f:rollingUpdate\":{\"f:maxSurge\":{}}},"
+                        "\"f:template\":{\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"a\\\"}"
+                        "\":{\".\":{},\"f:imagePullPolicy\":{},\"f:name\":{}}}}}}}");
+    json_decref(o);
+    /* the same values by a new manager: recorded as a co-owner */
+    o = do_patch(api, &m4, KOBJ_PATCH_APPLY, base, &st, &r);
+    CHECK_EQ_INT(r, 0);
+    CHECK(entry_of(o, "m4") != NULL);
+    CHECK(json_equal(json_object_get(entry_of(o, "m4"), "fieldsV1"),
+                     json_object_get(entry_of(o, "m1"), "fieldsV1")));
+    json_decref(o);
+    /* other values for fields of m1 (and m4) and of m2: grouped by manager, sorted */
+    static const char other[] =
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+        "\"spec\":{\"replicas\":3,\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\","
+        "\"imagePullPolicy\":\"Never\"}]}}}}";
+    o = do_patch(api, &m3, KOBJ_PATCH_APPLY, other, &st, &r);
+    CHECK(r < 0);
+    CHECK_EQ_INT(st.code, 409);
+    CHECK_EQ_STR(st.message, "Apply failed with 3 conflicts: conflicts with \"m1\":\n"
+                             "- .spec.replicas\n"
+                             "conflicts with \"m2\":\n"
+                             "- .spec.template.spec.containers[name=\"a\"].imagePullPolicy\n"
+                             "conflicts with \"m4\":\n"
+                             "- .spec.replicas");
+    CHECK_EQ_INT(json_array_size(st.causes), 3);
+    CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(st.causes, 0), "field")),
+                 ".spec.replicas");
+    kobj_status_release(&st);
+    /* an update changing one container field takes that field only */
+    kobj_req upd = req_for("kubectl-set");
+    o = do_patch(api, &upd, KOBJ_PATCH_STRATEGIC,
+                 "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\","
+                 "\"image\":\"nginx:2\"}]}}}}",
+                 &st, &r);
+    CHECK_EQ_INT(r, 0);
+    _cleanup_free_ char *updset = json_dumps(
+        json_object_get(entry_of(o, "kubectl-set"), "fieldsV1"), JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(updset, "{\"f:spec\":{\"f:template\":{\"f:spec\":{\"f:containers\":{"
+                         "\"k:{\\\"name\\\":\\\"a\\\"}\":{\"f:image\":{}}}}}}}");
+    /* upstream's order: appliers, then updaters, each by time, then name */
+    json_t *mf = json_object_get(json_object_get(o, "metadata"), "managedFields");
+    static const char *const order[] = {"m1", "m2", "m4", "kubectl-set"};
+    CHECK_EQ_INT(json_array_size(mf), DD_ARRAY_SIZE(order));
+    for (size_t i = 0; i < DD_ARRAY_SIZE(order) && i < json_array_size(mf); i++)
+        CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(mf, i), "manager")),
+                     order[i]);
+    json_t *m1set = json_object_get(entry_of(o, "m1"), "fieldsV1");
+    _cleanup_free_ char *m1s = json_dumps(m1set, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK(strstr(m1s, "f:image") == NULL);
+    CHECK(strstr(m1s, "f:labels") != NULL);
+    json_decref(o);
+    /* m1 re-applying the old image conflicts with the updater, "using" its version */
+    o = do_patch(api, &m1, KOBJ_PATCH_APPLY, base, &st, &r);
+    CHECK(r < 0);
+    CHECK_EQ_STR(st.message,
+                 "Apply failed with 1 conflict: conflict with \"kubectl-set\" using apps/v1: "
+                 ".spec.template.spec.containers[name=\"a\"].image");
+    kobj_status_release(&st);
+}

@@ -158,11 +158,12 @@ TEST(table_default_and_order)
                        "\"2026-01-02T03:04:05Z\"}}";
     CHECK_CELL("rbac.authorization.k8s.io", "v1", "roles", role, "Created At",
                "2026-01-02T03:04:05Z");
-    /* flow schemas list by matching precedence (0 = 1000), then name */
+    /* flow schemas list by matching precedence (stored defaulted to 1000), then name */
     const kres_resource *r = kres_lookup("flowcontrol.apiserver.k8s.io", "v1", "flowschemas");
     CHECK(r != NULL);
     json_t *list =
-        json_loads("{\"items\":[{\"metadata\":{\"name\":\"c\"},\"spec\":{}},"
+        json_loads("{\"items\":[{\"metadata\":{\"name\":\"c\"},\"spec\":{"
+                   "\"matchingPrecedence\":1000}},"
                    "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"matchingPrecedence\":1000}},"
                    "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"matchingPrecedence\":2000}},"
                    "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"matchingPrecedence\":10}}]}",
