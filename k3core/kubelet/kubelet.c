@@ -315,6 +315,15 @@ void kubelet_stop(kubelet *k)
     }
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
+    /* every container is killed first, so that the teardowns below (one by one, each waiting for
+     * its shim) find them already gone rather than waiting out each death in turn */
+    for (struct kl_pod *p = k->pods; p; p = p->next)
+        for (size_t i = 0; i < kl_pod_n_all(p); i++)
+            if (kl_pod_ctr(p, i)->state_dir)
+                (void)rt_kill(kl_pod_ctr(p, i)->state_dir, SIGKILL, NULL);
+    dd_err le = {0};
+    if (k->net_up && net_pod_links_delete_all(&le) < 0)
+        dd_warn("kubelet: %s", le.msg);
     while (k->pods) {
         struct kl_pod *p = k->pods;
         k->pods = p->next;

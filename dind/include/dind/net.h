@@ -90,6 +90,10 @@ int net_link_set_master(net_nl *nl, const char *name, const char *master, dd_err
 /* Hairpin mode of a bridge port (a pod reaching itself through the node, e.g. its host port). */
 int net_link_set_hairpin(net_nl *nl, const char *name, bool on, dd_err *e);
 int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e);
+/* Puts a link in a link group (IFLA_GROUP); deletes every link of a group in one batch (one
+ * RCU grace period for all instead of one each). */
+int net_link_set_group(net_nl *nl, const char *name, uint32_t group, dd_err *e);
+int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e);
 /* Deletes a link (for a veth: both ends). A missing link is success (returns 0; 1 if deleted). */
 int net_link_delete(net_nl *nl, const char *name, dd_err *e);
 /* Adds addr/prefix to the link; an address already present is success. */
@@ -167,6 +171,9 @@ int net_pod_attach(const struct net_bridge_cfg *cfg, const char *netns_path, con
 /* Deletes the pod's node-side veth (which removes eth0 in the pod namespace too) and releases its
  * address. Idempotent: a pod already detached is success. */
 int net_pod_detach(const struct net_bridge_cfg *cfg, const char *owner_id, dd_err *e);
+/* Deletes the veths of every pod attached in this network namespace at once (a node's shutdown):
+ * the pods' own net_pod_detach() then only releases their addresses. */
+int net_pod_links_delete_all(dd_err *e);
 /* Name of the node-side veth for owner_id (16 bytes). */
 void net_pod_veth_name(const char *owner_id, char out[16]);
 

@@ -325,6 +325,35 @@ int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e)
     return 0;
 }
 
+int net_link_set_group(net_nl *nl, const char *name, uint32_t group, dd_err *e)
+{
+    char buf[NL_BUFSZ];
+    int idx = net_link_index(nl, name, e);
+    if (idx < 0)
+        return idx;
+    struct nlmsghdr *nlh = setlink_start(buf, idx);
+    mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+    int r = nl_talk(nl, nlh, NULL, NULL);
+    if (r < 0)
+        return dd_err_set(e, -r, "setting the link group of %s: %s", name, strerror(-r));
+    return 0;
+}
+
+int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e)
+{
+    char buf[NL_BUFSZ];
+    struct nlmsghdr *nlh = msg_start(buf, RTM_DELLINK, 0);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+    int r = nl_talk(nl, nlh, NULL, NULL);
+    if (r == -ENODEV)
+        return 0;
+    if (r < 0)
+        return dd_err_set(e, -r, "deleting the links of group %u: %s", group, strerror(-r));
+    return 0;
+}
+
 int net_link_delete(net_nl *nl, const char *name, dd_err *e)
 {
     char buf[NL_BUFSZ];

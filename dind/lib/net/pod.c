@@ -11,6 +11,9 @@
 #include "dind/net.h"
 #include "net-internal.h"
 
+/* The link group of pod veths (host ends), so a node's shutdown deletes them in one batch. */
+#define NET_POD_LINK_GROUP 0x6b33u
+
 void net_pod_veth_name(const char *owner_id, char out[16])
 {
     uint32_t h = 2166136261u; /* FNV-1a: stable across restarts, so detach needs no state */
@@ -162,6 +165,8 @@ static int node_side(int nsfd, const struct net_bridge_cfg *cfg, const char *vet
     if (r >= 0)
         r = net_link_set_hairpin(nl, veth, true, e);
     if (r >= 0)
+        r = net_link_set_group(nl, veth, NET_POD_LINK_GROUP, e);
+    if (r >= 0)
         r = net_link_set_up(nl, veth, true, e);
     return r;
 }
@@ -220,6 +225,13 @@ int net_pod_attach(const struct net_bridge_cfg *cfg, const char *netns_path, con
     return r < 0 ? dd_err_wrap(e, "attaching pod '%s' to %s", owner_id ? owner_id : "",
                                cfg->bridge ? cfg->bridge : "")
                  : 0;
+}
+
+int net_pod_links_delete_all(dd_err *e)
+{
+    _cleanup_net_nl_ net_nl *nl = NULL;
+    int r = net_nl_open(-1, &nl, e);
+    return r < 0 ? r : net_link_delete_group(nl, NET_POD_LINK_GROUP, e);
 }
 
 int net_pod_detach(const struct net_bridge_cfg *cfg, const char *owner_id, dd_err *e)
