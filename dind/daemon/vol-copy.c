@@ -22,9 +22,8 @@
 
 static int open_in_root(int rootfd, const char *path)
 {
-    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+    return dd_openat2(rootfd, path, O_RDONLY | O_DIRECTORY,
+                      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 static bool dir_empty(int fd)

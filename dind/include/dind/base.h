@@ -151,6 +151,10 @@ int dd_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  * regenerated whenever they are needed (a container's /etc files, rewritten at every start):
  * an fsync costs milliseconds of journal commit on the start path for nothing. */
 int dd_write_file_replace(const char *path, const void *data, size_t len, mode_t mode, dd_err *e);
+/* openat2(2) with O_CLOEXEC added, retried while the kernel answers EAGAIN (a concurrent rename
+ * or mount raced a ".." step of RESOLVE_IN_ROOT/RESOLVE_BENEATH, which busy hosts do see).
+ * Returns the fd or -1 with errno. */
+int dd_openat2(int dirfd, const char *path, int flags, uint64_t resolve);
 /* Removes a tree without crossing mount points; missing path is success. */
 int dd_rm_rf(const char *path, dd_err *e);
 /* Runs fn(arg) on a background thread of this process (started when needed, gone when idle),

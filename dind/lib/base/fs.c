@@ -2,9 +2,11 @@
  * tree it removes, and nothing crosses a mount point while deleting. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "dind/base.h"
@@ -138,6 +140,17 @@ static int rm_rf_at(int dfd, const char *name, dev_t dev, dd_err *e)
     if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         return dd_err_sys(e, "removing %s", name);
     return 0;
+}
+
+int dd_openat2(int dirfd, const char *path, int flags, uint64_t resolve)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
+    long fd;
+    int tries = 0;
+    do
+        fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    while (fd < 0 && errno == EAGAIN && ++tries < 64);
+    return (int)fd;
 }
 
 int dd_rm_rf(const char *path, dd_err *e)

@@ -21,16 +21,10 @@
 #define WH_OPAQUE ".wh..wh..opq"
 #define WH_META   ".wh..wh."
 
-static long sys_openat2(int dirfd, const char *path, int flags, unsigned long long resolve)
-{
-    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
-    return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-}
-
 int img_open_beneath(int dirfd, const char *path, int flags, dd_err *e)
 {
-    long fd = sys_openat2(dirfd, path, flags,
-                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    long fd = dd_openat2(dirfd, path, flags,
+                         RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (fd < 0)
         return dd_err_sys(e, "opening %s", path);
     return (int)fd;
@@ -38,7 +32,7 @@ int img_open_beneath(int dirfd, const char *path, int flags, dd_err *e)
 
 int img_open_in_root(int dirfd, const char *path, dd_err *e)
 {
-    long fd = sys_openat2(dirfd, path, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    long fd = dd_openat2(dirfd, path, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (fd < 0)
         return dd_err_sys(e, "opening %s", path);
     return (int)fd;
@@ -70,16 +64,16 @@ static int open_parent(struct unpack *u, const char *rel, bool create, const cha
     char *comp = copy;
     for (char *slash; (slash = strchr(comp, '/')); comp = slash + 1) {
         *slash = '\0';
-        long nfd = sys_openat2(fd, comp, O_PATH | O_DIRECTORY,
-                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                                   RESOLVE_NO_XDEV);
+        long nfd = dd_openat2(fd, comp, O_PATH | O_DIRECTORY,
+                              RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                                  RESOLVE_NO_XDEV);
         if (nfd < 0 && errno == ENOENT && create) {
             if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
                 close(fd);
                 return dd_err_sys(e, "creating directory %s", copy);
             }
-            nfd = sys_openat2(fd, comp, O_PATH | O_DIRECTORY,
-                              RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+            nfd = dd_openat2(fd, comp, O_PATH | O_DIRECTORY,
+                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
         }
         int err = errno;
         close(fd);

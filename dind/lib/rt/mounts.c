@@ -38,13 +38,11 @@ const char *const rt_default_readonly_paths[] = {
 
 static int openat_in_root(int rootfd, const char *path, int flags)
 {
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
     while (*path == '/')
         path++;
     if (!*path)
         path = ".";
-    int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+    int fd = dd_openat2(rootfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     return fd < 0 ? -errno : fd;
 }
 
