@@ -109,7 +109,16 @@ struct kubelet {
     void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
     size_t events_next;
     int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
+    ksvc_view *svcview;        /* svcview.c: Services and EndpointSlices */
 };
+
+#define SVC_NAME_LABEL "kubernetes.io/service-name"
+
+/* ---- svcview.c ---- */
+/* Starts k->svcview (the first state is loaded before it returns, except that a failed remote
+ * list is retried in the background). */
+int kl_svcview_start(kubelet *k, dd_err *e);
+void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
 
 /* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
 void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);
