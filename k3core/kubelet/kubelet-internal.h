@@ -110,6 +110,8 @@ struct kubelet {
     size_t events_next;
     int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
     ksvc_view *svcview;        /* svcview.c: Services and EndpointSlices */
+    char *proxy_rules;         /* proxy.c: the rule text installed, NULL = none */
+    bool proxy_dirty;          /* the view changed since proxy_rules was rendered */
 };
 
 #define SVC_NAME_LABEL "kubernetes.io/service-name"
@@ -119,6 +121,11 @@ struct kubelet {
  * list is retried in the background). */
 int kl_svcview_start(kubelet *k, dd_err *e);
 void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
+
+/* ---- proxy.c: the service proxy ---- */
+void kl_proxy_start(kubelet *k); /* after kl_svcview_start */
+void kl_proxy_sync(kubelet *k);  /* installs the rules when owed and the bridge is up */
+void kl_proxy_stop(kubelet *k);  /* removes our chains; before kl_svcview_stop */
 
 /* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
 void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);

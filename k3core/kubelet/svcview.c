@@ -22,9 +22,9 @@ struct ksvc_sub {
 
 struct ksvc_view {
     kubelet *k;
-    json_t *services, *slices;              /* "ns/name" -> trimmed object */
-    kobj_watch *svc_watch, *slice_watch;    /* in-process */
-    void *rsvc_watch, *rslice_watch;        /* remote */
+    json_t *services, *slices;             /* "ns/name" -> trimmed object */
+    kobj_watch *svc_watch, *slice_watch;   /* in-process */
+    void *rsvc_watch, *rslice_watch;       /* remote */
     bool relist_svc, relist_slices, dirty; /* remote: list again; subscribers owe a call */
     ev_timer *timer;
     struct ksvc_sub *subs;
@@ -76,9 +76,9 @@ json_t *ksvc_trim_slice(const json_t *slice)
     }
     const json_t *ports = json_object_get(slice, "ports");
     const json_t *at = json_object_get(slice, "addressType");
-    json_t *o = json_pack("{s:o,s:o,s:o}", "metadata",
-                          trim_meta(json_object_get(slice, "metadata"), true), "endpoints", eps,
-                          "ports", ports ? json_deep_copy(ports) : json_array());
+    json_t *o =
+        json_pack("{s:o,s:o,s:o}", "metadata", trim_meta(json_object_get(slice, "metadata"), true),
+                  "endpoints", eps, "ports", ports ? json_deep_copy(ports) : json_array());
     if (json_is_string(at))
         json_object_set(o, "addressType", (json_t *)at);
     return o;
@@ -209,8 +209,8 @@ static int start_remote(ksvc_view *v, dd_err *e)
         return 0;
     int r = rm->watch(rm->ud, kl_res("", "services"), NULL, on_remote_svc, v, &v->rsvc_watch, e);
     if (r >= 0)
-        r = rm->watch(rm->ud, kl_res("discovery.k8s.io", "endpointslices"), NULL,
-                      on_remote_slices, v, &v->rslice_watch, e);
+        r = rm->watch(rm->ud, kl_res("discovery.k8s.io", "endpointslices"), NULL, on_remote_slices,
+                      v, &v->rslice_watch, e);
     return r;
 }
 
