@@ -25,7 +25,8 @@ static const struct net_jump jumps[] = {
 
 static void bridge_nf_on(void)
 {
-    _cleanup_close_ int fd = open("/proc/sys/net/bridge/bridge-nf-call-iptables", O_WRONLY | O_CLOEXEC);
+    _cleanup_close_ int fd =
+        open("/proc/sys/net/bridge/bridge-nf-call-iptables", O_WRONLY | O_CLOEXEC);
     if (fd >= 0 && write(fd, "1\n", 2) != 2)
         dd_warn("kubelet: service proxy: enabling bridge-nf-call-iptables: %s", strerror(errno));
 }

@@ -16,6 +16,7 @@
  * externalIPs, loadBalancer IPs and terminating-endpoint fallback are not implemented here.
  * No I/O: the caller applies the text (net_chainset_apply).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,7 +27,7 @@
 #define SVC_NAME_LABEL_PROX "kubernetes.io/service-name"
 
 struct out {
-    dd_buf chains, rules; /* nat */
+    dd_buf chains, rules;   /* nat */
     dd_buf fchains, frules; /* filter */
     const struct kpx_opts *o;
 };
@@ -39,6 +40,25 @@ struct ep {
 static const char *str(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
+}
+
+/* Every value that reaches the text is checked: one odd string must not break the whole
+ * restore (and with it every other Service). */
+static bool ipv4(const char *s)
+{
+    struct in_addr a;
+    return s && inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* A comment word: characters other than [A-Za-z0-9._/:-] become '_'. */
+static char *comment_word(const char *s)
+{
+    char *w = dd_strdup(s);
+    for (char *c = w; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("._/:-", *c)))
+            *c = '_';
+    return w;
 }
 
 static uint64_t fnv(const char *s)
@@ -123,7 +143,7 @@ static size_t endpoints_of(const json_t *slices, const char *ns, const char *nam
         json_array_foreach(json_object_get(es, "endpoints"), i, ep)
         {
             const char *ip = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
-            if (!ready(ep) || !ip || strlen(ip) >= sizeof(eps[0].ip) || strchr(ip, ' '))
+            if (!ready(ep) || !ipv4(ip))
                 continue;
             bool dup = false;
             for (size_t j = 0; j < n && !dup; j++)
@@ -149,8 +169,8 @@ static void match_port(dd_buf *b, const char *proto, int port)
 /* TCP gets a reset: the kernel rate-limits ICMP errors per destination host (on recent kernels
  * a fresh peer starts without tokens, so a first port-unreachable may never leave), and a reset
  * is "connection refused" just as well. Other protocols get icmp-port-unreachable. */
-static void reject_one(dd_buf *b, const char *chain, const char *dst, const char *proto,
-                       int port, const char *what)
+static void reject_one(dd_buf *b, const char *chain, const char *dst, const char *proto, int port,
+                       const char *what)
 {
     dd_buf_addf(b, "-A %s%s", chain, dst);
     match_port(b, proto, port);
@@ -176,12 +196,13 @@ static void service_port(struct out *w, const json_t *spec, const char *ns, cons
     _cleanup_free_ char *proto = lower(str(port, "protocol"));
     int sport = (int)json_integer_value(json_object_get(port, "port"));
     int node_port = (int)json_integer_value(json_object_get(port, "nodePort"));
-    if (sport <= 0 || sport > 65535 || (strcmp(proto, "tcp") && strcmp(proto, "udp") &&
-                                        strcmp(proto, "sctp")))
+    if (sport <= 0 || sport > 65535 ||
+        (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp")))
         return;
     if (node_port < 0 || node_port > 65535)
         node_port = 0;
-    _cleanup_free_ char *what = dd_asprintf("%s/%s:%s", ns, name, pname);
+    _cleanup_free_ char *raw = dd_asprintf("%s/%s:%s", ns, name, pname);
+    _cleanup_free_ char *what = comment_word(raw);
     struct ep *eps = NULL;
     size_t n = endpoints_of(slices, ns, name, pname, proto, &eps);
     if (!n) {
@@ -192,9 +213,9 @@ static void service_port(struct out *w, const json_t *spec, const char *ns, cons
     _cleanup_free_ char *key = dd_asprintf("%s/%s:%s/%s", ns, name, pname, proto);
     _cleanup_free_ char *S = chain_name(w->o, 'S', key);
     bool affinity = dd_streq(str(spec, "sessionAffinity"), "ClientIP");
-    json_int_t timeout = json_integer_value(json_object_get(
-        json_object_get(json_object_get(spec, "sessionAffinityConfig"), "clientIP"),
-        "timeoutSeconds"));
+    json_int_t timeout = json_integer_value(
+        json_object_get(json_object_get(json_object_get(spec, "sessionAffinityConfig"), "clientIP"),
+                        "timeoutSeconds"));
     if (timeout <= 0)
         timeout = AFFINITY_DEFAULT_S;
     dd_buf_addf(&w->chains, ":%s - [0:0]\n", S);
@@ -245,14 +266,13 @@ static bool proxied(const json_t *spec, const struct kpx_opts *o)
         return false;
     if (o->skip_ip && !strcmp(cip, o->skip_ip))
         return false;
-    return !strchr(cip, ':') && !strchr(cip, ' '); /* IPv4 only */
+    return ipv4(cip); /* IPv4 only */
 }
 
 char *kpx_rules(const json_t *services, const json_t *slices, const struct kpx_opts *o)
 {
     struct out w = {.o = o};
-    dd_buf_init(&w.chains), dd_buf_init(&w.rules), dd_buf_init(&w.fchains),
-        dd_buf_init(&w.frules);
+    dd_buf_init(&w.chains), dd_buf_init(&w.rules), dd_buf_init(&w.fchains), dd_buf_init(&w.frules);
     const char *P = o->prefix;
     const char **keys = sorted_keys(services);
     for (size_t k = 0; keys[k]; k++) {
@@ -277,8 +297,7 @@ char *kpx_rules(const json_t *services, const json_t *slices, const struct kpx_o
         dd_buf_add(&b, w.chains.data, w.chains.len);
     dd_buf_addf(&b, "-A %sMARK-MASQ -j MARK --or-mark " MASQ_MARK "\n", P);
     dd_buf_addf(&b,
-                "-A %s" KPX_POSTROUTING " -m mark ! --mark " MASQ_MARK "/" MASQ_MARK
-                " -j RETURN\n"
+                "-A %s" KPX_POSTROUTING " -m mark ! --mark " MASQ_MARK "/" MASQ_MARK " -j RETURN\n"
                 "-A %s" KPX_POSTROUTING " -j MARK --xor-mark " MASQ_MARK "\n"
                 "-A %s" KPX_POSTROUTING " -j MASQUERADE\n",
                 P, P, P);

@@ -51,17 +51,17 @@ int ksrv_master_endpoints(struct ksrv *s, dd_err *e)
     static const char *const es_keys[] = {"addressType", "endpoints", "ports", NULL};
     const char *ip = s->node_ip;
     int port = s->cfg->https_port;
-    json_t *ep = json_pack(
-        "{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:[{s:[{s:s}],s:[{s:s,s:i,s:s}]}]}", "apiVersion", "v1",
-        "kind", "Endpoints", "metadata", "name", "kubernetes", "namespace", "default", "labels",
-        "endpointslice.kubernetes.io/skip-mirror", "true", "subsets", "addresses", "ip", ip,
-        "ports", "name", "https", "port", port, "protocol", "TCP");
-    json_t *es = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:[{s:[s],s:{s:b}}],s:[{s:s,s:i,s:s}]}",
-                           "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice",
-                           "metadata", "name", "kubernetes", "namespace", "default", "labels",
-                           "kubernetes.io/service-name", "kubernetes", "addressType", "IPv4",
-                           "endpoints", "addresses", ip, "conditions", "ready", 1, "ports", "name",
-                           "https", "port", port, "protocol", "TCP");
+    json_t *ep =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:[{s:[{s:s}],s:[{s:s,s:i,s:s}]}]}", "apiVersion",
+                  "v1", "kind", "Endpoints", "metadata", "name", "kubernetes", "namespace",
+                  "default", "labels", "endpointslice.kubernetes.io/skip-mirror", "true", "subsets",
+                  "addresses", "ip", ip, "ports", "name", "https", "port", port, "protocol", "TCP");
+    json_t *es =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:[{s:[s],s:{s:b}}],s:[{s:s,s:i,s:s}]}",
+                  "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name",
+                  "kubernetes", "namespace", "default", "labels", "kubernetes.io/service-name",
+                  "kubernetes", "addressType", "IPv4", "endpoints", "addresses", ip, "conditions",
+                  "ready", 1, "ports", "name", "https", "port", port, "protocol", "TCP");
     int r = put(s, "", "endpoints", ep, ep_keys, e);
     if (r >= 0)
         r = put(s, "discovery.k8s.io", "endpointslices", es, es_keys, e);
