@@ -112,6 +112,7 @@ struct kubelet {
     ksvc_view *svcview;        /* svcview.c: Services and EndpointSlices */
     char *proxy_rules;         /* proxy.c: the rule text installed, NULL = none */
     bool proxy_dirty;          /* the view changed since proxy_rules was rendered */
+    bool proxy_failed;         /* the last apply failed (warned once) */
 };
 
 #define SVC_NAME_LABEL "kubernetes.io/service-name"

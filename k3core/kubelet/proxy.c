@@ -54,10 +54,16 @@ void kl_proxy_sync(kubelet *k)
                               .localnet = true};
     dd_err e = {0};
     if (net_chainset_apply(&cs, &e) < 0) {
-        dd_warn("kubelet: service proxy: %s", e.msg); /* retried on the next sync tick */
+        /* retried on every sync tick: said once, until it works again */
+        if (!k->proxy_failed)
+            dd_warn("kubelet: service proxy: %s", e.msg);
+        else
+            dd_debug("kubelet: service proxy: %s", e.msg);
+        k->proxy_failed = true;
         free(text);
         return;
     }
+    k->proxy_failed = false;
     free(k->proxy_rules);
     k->proxy_rules = text;
     k->proxy_dirty = false;

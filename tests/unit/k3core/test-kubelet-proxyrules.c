@@ -51,17 +51,18 @@ TEST(proxyrules_clusterip_nodeport_endpoints)
                             "{\"type\":\"NodePort\",\"clusterIP\":\"10.43.0.20\",\"ports\":["
                             "{\"name\":\"http\",\"port\":80,\"targetPort\":\"web\","
                             "\"nodePort\":30080,\"protocol\":\"TCP\"}]}"));
-    json_object_set_new(
-        slices, "default/web-1",
-        slice("default", "web", "[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]",
-              "[{\"addresses\":[\"10.42.0.5\"],\"conditions\":{\"ready\":true}},"
-              "{\"addresses\":[\"10.42.1.6\"]},"
-              "{\"addresses\":[\"10.42.0.7\"],\"conditions\":{\"ready\":false}}]"));
+    json_object_set_new(slices, "default/web-1",
+                        slice("default", "web",
+                              "[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]",
+                              "[{\"addresses\":[\"10.42.0.5\"],\"conditions\":{\"ready\":true}},"
+                              "{\"addresses\":[\"10.42.1.6\"]},"
+                              "{\"addresses\":[\"10.42.0.7\"],\"conditions\":{\"ready\":false}}]"));
     _cleanup_free_ char *t = kpx_rules(svcs, slices, &opts);
     CHECK(dd_startswith(t, "*nat\n:K3D-t-SERVICES - [0:0]\n"));
     CHECK(strstr(t, "COMMIT\n*filter\n:K3D-t-FILTER - [0:0]\nCOMMIT\n") != NULL);
     _cleanup_free_ char *entry = line_with(t, "-A K3D-t-SERVICES -d 10.43.0.20/32", NULL);
-    CHECK(strstr(entry, "-p tcp -m tcp --dport 80 -m comment --comment default/web:http -j K3D-t-S"));
+    CHECK(
+        strstr(entry, "-p tcp -m tcp --dport 80 -m comment --comment default/web:http -j K3D-t-S"));
     /* the two ready endpoints (unset ready counts as ready), on the slice's port 8080 */
     CHECK_EQ_INT((int)count(t, "-j DNAT --to-destination 10.42.0.5:8080\n"), 1);
     CHECK_EQ_INT((int)count(t, "-j DNAT --to-destination 10.42.1.6:8080\n"), 1);
@@ -77,7 +78,8 @@ TEST(proxyrules_clusterip_nodeport_endpoints)
     /* the NodePort: marked, then the service chain; NODEPORTS is entered last, for local
      * destinations */
     _cleanup_free_ char *np = line_with(t, "-A K3D-t-NODEPORTS", NULL);
-    CHECK(strstr(np, "-p tcp -m tcp --dport 30080 -m comment --comment default/web:http -j K3D-t-X"));
+    CHECK(
+        strstr(np, "-p tcp -m tcp --dport 30080 -m comment --comment default/web:http -j K3D-t-X"));
     CHECK(strstr(t, "-A K3D-t-SERVICES -m addrtype --dst-type LOCAL -j K3D-t-NODEPORTS\nCOMMIT\n"));
     CHECK_EQ_INT((int)count(t, "REJECT"), 0);
     /* the same view renders the same text */
