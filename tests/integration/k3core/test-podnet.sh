@@ -125,6 +125,14 @@ spec:
 ---
 apiVersion: v1
 kind: Service
+metadata: {name: echo-sticky}
+spec:
+  selector: {app: echo}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
 metadata: {name: empty}
 spec:
   type: NodePort
@@ -149,6 +157,12 @@ wait_for "rules for echo" sh -c "iptables -w -t nat -S | grep -q 'default/echo:h
 out=$($K exec web -- sh -c "for i in \$(seq 20); do timeout 5 wget -q -O - http://$cip/ || echo FAILED; done" 2>&1) || true
 expect_not_contains "$out" FAILED "wget of the ClusterIP $cip from pod web"
 for p in $pods; do expect_contains "$out" "$p" "answers through ClusterIP $cip"; done
+# sessionAffinity ClientIP: every connection of one client goes to the same backend
+sip=$($K get svc echo-sticky -o jsonpath='{.spec.clusterIP}')
+wait_for "rules for echo-sticky" sh -c "iptables -w -t nat -S | grep -q 'default/echo-sticky:.*-j K3D-'"
+out=$($K exec web -- sh -c "for i in \$(seq 10); do timeout 5 wget -q -O - http://$sip/ || echo FAILED; done" 2>&1) || true
+expect_not_contains "$out" FAILED "wget of the ClientIP-affine $sip"
+[ "$(printf '%s\n' "$out" | sort -u | wc -l)" = 1 ] || fail "ClientIP affinity of $sip: answers from several backends: $out"
 # from the node: the NodePort on the bridge address and on 127.0.0.1; the ClusterIP itself
 for a in 10.42.0.1 127.0.0.1; do
     out=$(curl -s --max-time 3 "http://$a:30080/") || true
@@ -177,7 +191,7 @@ iptables -w -t nat -S | grep -q -- "DNAT --to-destination .*:$K3CORE_PORT" || fa
 # deleting the Deployment turns echo into a REJECT; deleting the Services removes their rules
 $K delete deployment echo --wait=true >/dev/null
 wait_for "echo to lose its endpoints" sh -c "iptables -w -S | grep -q 'default/echo:http:no-endpoints'"
-$K delete svc echo echo-np empty headless >/dev/null
+$K delete svc echo echo-np echo-sticky empty headless >/dev/null
 wait_for "service rules to go" sh -c "! iptables -w -S | grep -q 'default/e' && ! iptables -w -t nat -S | grep -q 'default/e'"
 iptables -w -t nat -S | grep -q 'default/kubernetes' || fail "kubernetes service rules gone too"
 
