@@ -3,11 +3,15 @@
  * libnftables is not installed on our machines, and the iptables CLI works with both kernels'
  * backends we meet, so this is the one implementation. Every rule carries the comment
  * "k3d-dind-net:<bridge>" and is added only after `iptables -C` says it is missing, so setup is
- * idempotent; removal lists the chains with -S and deletes exactly the rules with our tag. */
+ * idempotent; removal lists the chains with -S and deletes exactly the rules with our tag.
+ * Chain sets (a service proxy's rules) are chains of our own, "K3D-<bridge>-*", rewritten
+ * wholesale by one `iptables-restore --noflush` (declaring a chain flushes it; chains of the set
+ * the new text leaves out are deleted in the same transaction), entered by tagged jump rules;
+ * the bridge's teardown removes the jumps and then the chains. */
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "dind/net.h"
