@@ -37,8 +37,10 @@ void kl_proxy_sync(kubelet *k)
     if (!v || !k->proxy_dirty || !k->net_up || k->stopping)
         return;
     _cleanup_free_ char *prefix = dd_asprintf(NET_CHAIN_PREFIX "%s-", k->net.bridge);
-    struct kpx_opts o = {
-        .prefix = prefix, .cluster_cidr = k->cluster_cidr, .skip_ip = k->cluster_dns};
+    struct kpx_opts o = {.prefix = prefix,
+                         .cluster_cidr = k->cluster_cidr,
+                         .skip_ip = k->cluster_dns,
+                         .node_name = k->node_name};
     char *text = kpx_rules(ksvc_services(v), ksvc_slices(v), &o);
     if (k->proxy_rules && !strcmp(text, k->proxy_rules)) {
         free(text);

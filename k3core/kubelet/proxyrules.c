@@ -12,8 +12,9 @@
  *     port-unreachable).
  * Masquerading (MARK-MASQ sets a mark, POSTROUTING masquerades what carries it): sources outside
  * the cluster CIDR reaching a ClusterIP, every nodePort connection, and an endpoint reaching
- * itself through its Service (hairpin). externalTrafficPolicy/internalTrafficPolicy Local,
- * externalIPs, loadBalancer IPs and terminating-endpoint fallback are not implemented here.
+ * itself through its Service (hairpin). externalTrafficPolicy Local keeps outside clients'
+ * addresses on NodePorts and uses this node's endpoints only. internalTrafficPolicy Local,
+ * externalIPs, loadBalancer IPs and the terminating-endpoint fallback are not implemented.
  * No I/O: the caller applies the text (net_chainset_apply).
  */
 #include <arpa/inet.h>
@@ -35,6 +36,7 @@ struct out {
 struct ep {
     char ip[64];
     int port;
+    bool local; /* on this node (nodeName) */
 };
 
 static const char *str(const json_t *o, const char *k)
@@ -114,7 +116,7 @@ static bool ready(const json_t *ep)
 /* The ready endpoints of service ns/name for its port (name, protocol), deduplicated, in a
  * stable order; returns how many (*ret caller frees). */
 static size_t endpoints_of(const json_t *slices, const char *ns, const char *name,
-                           const char *pname, const char *proto, struct ep **ret)
+                           const char *pname, const char *proto, const char *node, struct ep **ret)
 {
     struct ep *eps = NULL;
     size_t n = 0;
@@ -152,6 +154,7 @@ static size_t endpoints_of(const json_t *slices, const char *ns, const char *nam
                 continue;
             eps = dd_realloc(eps, (n + 1) * sizeof(*eps));
             snprintf(eps[n].ip, sizeof(eps[n].ip), "%s", ip);
+            eps[n].local = node && dd_streq(str(ep, "nodeName"), node);
             eps[n++].port = port;
         }
     }
@@ -188,6 +191,63 @@ static void reject(struct out *w, const char *cip, const char *proto, int port, 
         reject_one(&w->frules, chain, " -m addrtype --dst-type LOCAL", proto, node_port, what);
 }
 
+/* Picks one of the chains E[i] with eps[i].local == local_only or any (local_only false). */
+static void pick(struct out *w, const char *from, const struct ep *eps, char **E, size_t n,
+                 bool local_only)
+{
+    size_t m = 0, k = 0;
+    for (size_t i = 0; i < n; i++)
+        m += !local_only || eps[i].local;
+    for (size_t i = 0; i < n; i++) {
+        if (local_only && !eps[i].local)
+            continue;
+        if (++k < m)
+            dd_buf_addf(&w->rules, "-A %s -m statistic --mode random --probability %.11f -j %s\n",
+                        from, 1.0 / (double)(m - k + 1), E[i]);
+        else
+            dd_buf_addf(&w->rules, "-A %s -j %s\n", from, E[i]);
+    }
+}
+
+/* The NodePort's chain X: with externalTrafficPolicy Cluster every connection is masqueraded and
+ * goes to any endpoint; with Local, connections from outside keep their source and go only to
+ * this node's endpoints (none: FILTER drops them), while pods and the node itself are served as
+ * cluster traffic (kube-proxy's short-circuit). */
+static void node_port_rules(struct out *w, const json_t *spec, const char *what, const char *key,
+                            const char *proto, int node_port, const char *S, const struct ep *eps,
+                            char **E, size_t n)
+{
+    const char *P = w->o->prefix;
+    _cleanup_free_ char *X = chain_name(w->o, 'X', key);
+    dd_buf_addf(&w->chains, ":%s - [0:0]\n", X);
+    dd_buf_addf(&w->rules, "-A %sNODEPORTS", P);
+    match_port(&w->rules, proto, node_port);
+    dd_buf_addf(&w->rules, " -m comment --comment %s -j %s\n", what, X);
+    if (!dd_streq(str(spec, "externalTrafficPolicy"), "Local") || !w->o->node_name) {
+        dd_buf_addf(&w->rules, "-A %s -j %sMARK-MASQ\n-A %s -j %s\n", X, P, X, S);
+        return;
+    }
+    if (w->o->cluster_cidr)
+        dd_buf_addf(&w->rules, "-A %s -s %s -j %s\n", X, w->o->cluster_cidr, S);
+    dd_buf_addf(&w->rules,
+                "-A %s -m addrtype --src-type LOCAL -j %sMARK-MASQ\n"
+                "-A %s -m addrtype --src-type LOCAL -j %s\n",
+                X, P, X, S);
+    size_t local = 0;
+    for (size_t i = 0; i < n; i++)
+        local += eps[i].local;
+    if (local) {
+        pick(w, X, eps, E, n, true);
+        return;
+    }
+    dd_buf_addf(&w->frules, "-A %s" KPX_FILTER " -m addrtype --dst-type LOCAL", P);
+    if (w->o->cluster_cidr)
+        dd_buf_addf(&w->frules, " ! -s %s", w->o->cluster_cidr);
+    dd_buf_addf(&w->frules, " -m addrtype ! --src-type LOCAL");
+    match_port(&w->frules, proto, node_port);
+    dd_buf_addf(&w->frules, " -m comment --comment %s:no-local-endpoints -j DROP\n", what);
+}
+
 static void service_port(struct out *w, const json_t *spec, const char *ns, const char *name,
                          const json_t *port, const json_t *slices)
 {
@@ -204,7 +264,7 @@ static void service_port(struct out *w, const json_t *spec, const char *ns, cons
     _cleanup_free_ char *raw = dd_asprintf("%s/%s:%s", ns, name, pname);
     _cleanup_free_ char *what = comment_word(raw);
     struct ep *eps = NULL;
-    size_t n = endpoints_of(slices, ns, name, pname, proto, &eps);
+    size_t n = endpoints_of(slices, ns, name, pname, proto, w->o->node_name, &eps);
     if (!n) {
         reject(w, cip, proto, sport, node_port, what);
         free(eps);
@@ -243,18 +303,9 @@ static void service_port(struct out *w, const json_t *spec, const char *ns, cons
     for (size_t i = 0; affinity && i < n; i++)
         dd_buf_addf(&w->rules, "-A %s -m recent --name %s --rcheck --seconds %lld --reap -j %s\n",
                     S, E[i], (long long)timeout, E[i]);
-    for (size_t i = 0; i + 1 < n; i++)
-        dd_buf_addf(&w->rules, "-A %s -m statistic --mode random --probability %.11f -j %s\n", S,
-                    1.0 / (double)(n - i), E[i]);
-    dd_buf_addf(&w->rules, "-A %s -j %s\n", S, E[n - 1]);
-    if (node_port > 0) {
-        _cleanup_free_ char *X = chain_name(w->o, 'X', key);
-        dd_buf_addf(&w->chains, ":%s - [0:0]\n", X);
-        dd_buf_addf(&w->rules, "-A %sNODEPORTS", P);
-        match_port(&w->rules, proto, node_port);
-        dd_buf_addf(&w->rules, " -m comment --comment %s -j %s\n", what, X);
-        dd_buf_addf(&w->rules, "-A %s -j %sMARK-MASQ\n-A %s -j %s\n", X, P, X, S);
-    }
+    pick(w, S, eps, E, n, false);
+    if (node_port > 0)
+        node_port_rules(w, spec, what, key, proto, node_port, S, eps, E, n);
     dd_strv_free(E);
     free(eps);
 }

@@ -18,6 +18,7 @@ struct kpx_opts {
     const char *prefix;       /* every chain's name starts with it, e.g. "K3D-k3c0-" */
     const char *cluster_cidr; /* pod network; other sources are masqueraded (NULL: none is) */
     const char *skip_ip;      /* a ClusterIP that gets no rules (the node-local cluster DNS) */
+    const char *node_name;    /* this node: endpoints of externalTrafficPolicy Local (NULL: none) */
 };
 
 /* services, slices: the view's objects ("ns/name" -> trimmed Service / EndpointSlice). Returns

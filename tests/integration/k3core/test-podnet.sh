@@ -120,6 +120,7 @@ kind: Service
 metadata: {name: echo-np}
 spec:
   type: NodePort
+  externalTrafficPolicy: Local
   selector: {app: echo}
   ports: [{port: 8081, targetPort: 8080, nodePort: 30080}]
 ---
@@ -163,7 +164,8 @@ wait_for "rules for echo-sticky" sh -c "iptables -w -t nat -S | grep -q 'default
 out=$($K exec web -- sh -c "for i in \$(seq 10); do timeout 5 wget -q -O - http://$sip/ || echo FAILED; done" 2>&1) || true
 expect_not_contains "$out" FAILED "wget of the ClientIP-affine $sip"
 [ "$(printf '%s\n' "$out" | sort -u | wc -l)" = 1 ] || fail "ClientIP affinity of $sip: answers from several backends: $out"
-# from the node: the NodePort on the bridge address and on 127.0.0.1; the ClusterIP itself
+# from the node: the NodePort on the bridge address and on 127.0.0.1 (externalTrafficPolicy
+# Local: the node's own connections are served as cluster traffic); the ClusterIP itself
 for a in 10.42.0.1 127.0.0.1; do
     out=$(curl -s --max-time 3 "http://$a:30080/") || true
     case " $pods " in *" $out "*) ;; *) fail "NodePort 30080 via $a: '$out'" ;; esac

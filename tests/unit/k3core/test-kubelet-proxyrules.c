@@ -166,3 +166,49 @@ TEST(proxyrules_reject_and_skipped)
     json_decref(svcs);
     json_decref(slices);
 }
+
+TEST(proxyrules_external_traffic_policy_local)
+{
+    struct kpx_opts o = opts;
+    o.node_name = "n1";
+    json_t *svcs = json_object(), *slices = json_object();
+    json_object_set_new(svcs, "d/loc",
+                        svc("d", "loc",
+                            "{\"type\":\"NodePort\",\"clusterIP\":\"10.43.4.4\","
+                            "\"externalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80,"
+                            "\"nodePort\":30004}]}"));
+    json_object_set_new(svcs, "d/far",
+                        svc("d", "far",
+                            "{\"type\":\"NodePort\",\"clusterIP\":\"10.43.5.5\","
+                            "\"externalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80,"
+                            "\"nodePort\":30005}]}"));
+    json_object_set_new(slices, "d/loc-1",
+                        slice("d", "loc", "[{\"port\":80}]",
+                              "[{\"addresses\":[\"10.42.0.4\"],\"nodeName\":\"n1\"},"
+                              "{\"addresses\":[\"10.42.1.4\"],\"nodeName\":\"n2\"}]"));
+    json_object_set_new(slices, "d/far-1",
+                        slice("d", "far", "[{\"port\":80}]",
+                              "[{\"addresses\":[\"10.42.1.5\"],\"nodeName\":\"n2\"}]"));
+    _cleanup_free_ char *t = kpx_rules(svcs, slices, &o);
+    /* X chains: pods and the node itself as cluster traffic; outsiders unmasqueraded to the
+     * local endpoint only */
+    _cleanup_free_ char *np = line_with(t, "--dport 30004", "NODEPORTS");
+    const char *x = strstr(np, "-j ");
+    CHECK(x != NULL);
+    _cleanup_free_ char *X = dd_strdup(x ? x + 3 : "");
+    _cleanup_free_ char *pods = dd_asprintf("-A %s -s 10.42.0.0/16 -j K3D-t-S", X);
+    _cleanup_free_ char *masq =
+        dd_asprintf("-A %s -m addrtype --src-type LOCAL -j K3D-t-MARK-MASQ", X);
+    _cleanup_free_ char *last = dd_asprintf("-A %s -j K3D-t-E", X);
+    CHECK(strstr(t, pods) != NULL);
+    CHECK(strstr(t, masq) != NULL);
+    CHECK_EQ_INT((int)count(t, last), 1); /* one local endpoint: no statistic */
+    _cleanup_free_ char *xm = dd_asprintf("-A %s -j K3D-t-MARK-MASQ", X);
+    CHECK_EQ_INT((int)count(t, xm), 0);
+    /* no local endpoint: outsiders are dropped in filter */
+    CHECK(strstr(t, "-A K3D-t-FILTER -m addrtype --dst-type LOCAL ! -s 10.42.0.0/16 -m addrtype ! "
+                    "--src-type LOCAL -p tcp -m tcp --dport 30005 -m comment --comment "
+                    "d/far::no-local-endpoints -j DROP\n") != NULL);
+    json_decref(svcs);
+    json_decref(slices);
+}
