@@ -109,7 +109,24 @@ struct kubelet {
     void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
     size_t events_next;
     int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
+    ksvc_view *svcview;        /* svcview.c: Services and EndpointSlices */
+    char *proxy_rules;         /* proxy.c: the rule text installed, NULL = none */
+    bool proxy_dirty;          /* the view changed since proxy_rules was rendered */
+    bool proxy_failed;         /* the last apply failed (warned once) */
 };
+
+#define SVC_NAME_LABEL "kubernetes.io/service-name"
+
+/* ---- svcview.c ---- */
+/* Starts k->svcview (the first state is loaded before it returns, except that a failed remote
+ * list is retried in the background). */
+int kl_svcview_start(kubelet *k, dd_err *e);
+void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
+
+/* ---- proxy.c: the service proxy ---- */
+void kl_proxy_start(kubelet *k); /* after kl_svcview_start */
+void kl_proxy_sync(kubelet *k);  /* installs the rules when owed and the bridge is up */
+void kl_proxy_stop(kubelet *k);  /* removes our chains; before kl_svcview_stop */
 
 /* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
 void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);

@@ -111,8 +111,10 @@ static void on_sync(ev_timer *t, void *data)
     kubelet *k = data;
     if (!k->remote)
         ksched_run(k->api, k);
-    if (kl_net_sync(k, false))
+    if (kl_net_sync(k, false)) {
         sync_all(k); /* pods wait for the pod bridge, i.e. for the Node's podCIDR */
+        kl_proxy_sync(k);
+    }
     kl_localpath_sweep(k);
     ev_timer_reset(t, k->net_up ? 1000 : 200);
 }
@@ -160,9 +162,9 @@ static int start_remote_watches(kubelet *k, dd_err *e)
     if (!rm->watch)
         return 0; /* the 1 s list in on_sync and the 2 s node list still find every change */
     _cleanup_free_ char *fs = dd_asprintf("spec.nodeName=%s", k->node_name);
-    int r = rm->watch(rm->ud, "pods", fs, on_pods_changed, k, &k->rpod_watch, e);
+    int r = rm->watch(rm->ud, kl_res("", "pods"), fs, on_pods_changed, k, &k->rpod_watch, e);
     if (r >= 0)
-        r = rm->watch(rm->ud, "nodes", NULL, on_nodes_changed, k, &k->rnode_watch, e);
+        r = rm->watch(rm->ud, kl_res("", "nodes"), NULL, on_nodes_changed, k, &k->rnode_watch, e);
     return r < 0 ? dd_err_wrap(e, "watching the server") : 0;
 }
 
@@ -290,6 +292,10 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
     }
     if (r >= 0)
         r = start_watch(k, e);
+    if (r >= 0)
+        r = kl_svcview_start(k, e);
+    if (r >= 0)
+        kl_proxy_start(k);
     if (r < 0) {
         kubelet_stop(k);
         return r;
@@ -315,6 +321,9 @@ void kubelet_stop(kubelet *k)
     }
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
+    kl_proxy_stop(k);
+    kl_svcview_stop(k->svcview);
+    k->svcview = NULL;
     /* every container is killed first, so that the teardowns below (one by one, each waiting for
      * its shim) find them already gone rather than waiting out each death in turn */
     for (struct kl_pod *p = k->pods; p; p = p->next)
