@@ -405,35 +405,39 @@ int net_chainset_apply(const struct net_chainset *cs, dd_err *e)
     return r < 0 ? dd_err_wrap(e, "installing chains %s*", prefix) : 0;
 }
 
-int net_chainset_remove(const char *bridge, dd_err *e)
+/* Every built-in chain our tagged rules (and jumps to our chains) may be in. */
+static const char *const builtin_chains[][2] = {{"filter", "FORWARD"}, {"filter", "INPUT"},
+                                                {"filter", "OUTPUT"},  {"nat", "POSTROUTING"},
+                                                {"nat", "PREROUTING"}, {"nat", "OUTPUT"}};
+
+/* Removes our rules tagged mine (a bridge, or a bridge's sub-tag) from every built-in chain. */
+static int remove_everywhere(const char *mine, dd_err *e)
 {
-    static const char *const chains[][2] = {{"filter", "FORWARD"}, {"filter", "INPUT"},
-                                            {"filter", "OUTPUT"},  {"nat", "POSTROUTING"},
-                                            {"nat", "PREROUTING"}, {"nat", "OUTPUT"}};
-    char tag[96];
-    chainset_tag(tag, sizeof(tag), bridge);
-    const char *mine = tag + strlen(NET_RULE_TAG);
-    for (size_t i = 0; i < DD_ARRAY_SIZE(chains); i++) {
-        int r = remove_in_chain(chains[i][0], chains[i][1], mine, e);
+    int count = 0;
+    for (size_t i = 0; i < DD_ARRAY_SIZE(builtin_chains); i++) {
+        int r = remove_in_chain(builtin_chains[i][0], builtin_chains[i][1], mine, e);
         if (r < 0)
             return r;
+        count += r;
     }
-    int r = chains_delete(bridge, e);
+    return count;
+}
+
+int net_chainset_remove(const char *bridge, dd_err *e)
+{
+    char tag[96];
+    chainset_tag(tag, sizeof(tag), bridge);
+    int r = remove_everywhere(tag + strlen(NET_RULE_TAG), e);
+    if (r >= 0)
+        r = chains_delete(bridge, e);
     return r < 0 ? r : 0;
 }
 
 int net_rules_remove(const char *bridge, dd_err *e)
 {
-    static const char *const chains[][2] = {{"filter", "FORWARD"}, {"filter", "INPUT"},
-                                            {"filter", "OUTPUT"},  {"nat", "POSTROUTING"},
-                                            {"nat", "PREROUTING"}, {"nat", "OUTPUT"}};
-    int count = 0;
-    for (size_t i = 0; i < DD_ARRAY_SIZE(chains); i++) {
-        int r = remove_in_chain(chains[i][0], chains[i][1], bridge, e);
-        if (r < 0)
-            return r;
-        count += r;
-    }
+    int count = remove_everywhere(bridge, e);
+    if (count < 0)
+        return count;
     int r = chains_delete(bridge, e);
     return r < 0 ? r : count + r;
 }
