@@ -109,7 +109,13 @@ struct kubelet {
     void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
     size_t events_next;
     int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
+    struct kl_dns *dns;        /* dns.c's server, once the pod bridge is up */
 };
+
+/* ---- dns.c: the node's cluster DNS on the cluster DNS address (a /32 on the pod bridge) */
+/* Adds the address to the bridge and starts answering on it; 0 if already running. */
+int kl_dns_start(kubelet *k, dd_err *e);
+void kl_dns_stop(kubelet *k); /* closes the sockets; the address goes with the bridge */
 
 /* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
 void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);

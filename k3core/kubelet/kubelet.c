@@ -321,6 +321,7 @@ void kubelet_stop(kubelet *k)
         kl_pod_teardown(p);
     }
     kl_routes_clear(k);
+    kl_dns_stop(k);
     dd_err ne = {0};
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);
