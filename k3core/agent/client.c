@@ -137,17 +137,19 @@ static int r_delete(void *ud, const kobj_req *req, const json_t *opts, kobj_resu
     return write_call(ud, "DELETE", req, opts, ret, st);
 }
 
-static int r_watch(void *ud, const char *resource, const char *field_selector,
+static int r_watch(void *ud, const kres_resource *res, const char *field_selector,
                    void (*changed)(void *), void *cb_ud, void **ret, dd_err *e)
 {
     struct kag_client *c = ud;
-    _cleanup_free_ char *fs = field_selector ? kag_http_escape(c->http, field_selector) : NULL;
-    _cleanup_free_ char *url = dd_asprintf("%s/api/v1/%s?watch=true%s%s", c->base_url, resource,
-                                           fs ? "&fieldSelector=" : "", fs ? fs : "");
+    kobj_req req = {.res = res};
+    kobj_list_opts o = {.field_selector = field_selector};
+    _cleanup_free_ char *path = path_of(c->http, &req, &o);
+    _cleanup_free_ char *url =
+        dd_asprintf("%s%s%cwatch=true", c->base_url, path, strchr(path, '?') ? '&' : '?');
     kag_watch *w = NULL;
     int r = kag_watch_start(c->loop, url, &c->tls, changed, cb_ud, &w, e);
     *ret = w;
-    return r < 0 ? dd_err_wrap(e, "watching %s", resource) : 0;
+    return r < 0 ? dd_err_wrap(e, "watching %s", res->resource) : 0;
 }
 
 static void r_unwatch(void *handle)

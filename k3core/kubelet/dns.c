@@ -85,8 +85,7 @@ static void index_rebuild(kubelet *k, struct kl_dns *d)
     json_object_foreach((json_t *)slices, key, v)
     {
         const char *ns = kl_str(v, "metadata", "namespace");
-        const char *svc = kl_str(json_object_get(v, "metadata"), "labels",
-                                 "kubernetes.io/service-name");
+        const char *svc = kl_str(json_object_get(v, "metadata"), "labels", SVC_NAME_LABEL);
         if (!ns || !svc || !dd_streq(kl_str(v, "addressType", NULL), "IPv4"))
             continue;
         _cleanup_free_ char *sk = dd_asprintf("%s/%s", ns, svc);
@@ -111,14 +110,15 @@ static void index_rebuild(kubelet *k, struct kl_dns *d)
         {
             json_array_foreach(json_object_get(sl, "endpoints"), j, ep)
             {
-                const char *eip = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
+                const char *eip =
+                    json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
                 char label[256];
                 if (!eip || json_object_get(d->ptr, eip))
                     continue;
                 endpoint_label(ep, eip, label, sizeof(label));
-                json_object_set_new(d->ptr, eip,
-                                    json_sprintf("%s.%s.%s.svc.%s", label, name, ns,
-                                                 k->cluster_domain));
+                json_object_set_new(
+                    d->ptr, eip,
+                    json_sprintf("%s.%s.%s.svc.%s", label, name, ns, k->cluster_domain));
             }
         }
     }
@@ -211,8 +211,8 @@ static size_t headless(kubelet *k, struct kl_dns *d, const json_t *svc, const ch
             json_array_foreach(json_object_get(sl, "ports"), pi, p)
             {
                 const char *pn = kl_str(p, "name", NULL), *pp = kl_str(p, "protocol", NULL);
-                if (port && (!pn || strcasecmp(pn, port) != 0 ||
-                             strcasecmp(pp ? pp : "TCP", proto) != 0))
+                if (port &&
+                    (!pn || strcasecmp(pn, port) != 0 || strcasecmp(pp ? pp : "TCP", proto) != 0))
                     continue;
                 net_dns_reply_add_srv(r, NET_DNS_ANSWER, qname, DNS_TTL, 0, 100,
                                       (uint16_t)json_integer_value(json_object_get(p, "port")),
@@ -252,9 +252,9 @@ static enum net_dns_verdict service(kubelet *k, struct kl_dns *d, const struct n
             return negative(k, r, NET_DNS_NXDOMAIN);
         size_t n = 0;
         if (has_ip)
-            n = q->qtype == NET_DNS_SRV ? srv_cluster(k, svc, q->qname, svc_name, sub2 + 1,
-                                                      sub1 + 1, parse_ip(ip), r)
-                                        : 1;
+            n = q->qtype == NET_DNS_SRV
+                    ? srv_cluster(k, svc, q->qname, svc_name, sub2 + 1, sub1 + 1, parse_ip(ip), r)
+                    : 1;
         else
             n = headless(k, d, svc, key, q->qname, NULL, q->qtype == NET_DNS_SRV ? NET_DNS_SRV : 0,
                          sub2 + 1, sub1 + 1, r);
@@ -433,12 +433,8 @@ int kl_dns_start(kubelet *k, dd_err *e)
     d->ip = ip;
     d->view = kl_service_view(k);
     d->dirty = true;
-    struct net_dns_server_cfg cfg = {.addr = ip,
-                                     .port = 53,
-                                     .upstreams = ups,
-                                     .n_upstreams = n_ups,
-                                     .lookup = lookup,
-                                     .ud = k};
+    struct net_dns_server_cfg cfg = {
+        .addr = ip, .port = 53, .upstreams = ups, .n_upstreams = n_ups, .lookup = lookup, .ud = k};
     if (!d->view) {
         free(d);
         return dd_err_set(e, ENOENT, "cluster DNS: no service view");
@@ -459,6 +455,7 @@ void kl_dns_stop(kubelet *k)
     struct kl_dns *d = k->dns;
     if (!d)
         return;
+    ksvc_unsubscribe(d->view, on_view_changed, k);
     net_dns_server_free(d->srv);
     json_decref(d->slices);
     json_decref(d->ptr);

@@ -109,8 +109,17 @@ struct kubelet {
     void *probe_tls;   /* handler.c's SSL_CTX for HTTPS probes, created on first use */
     size_t events_next;
     int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
+    ksvc_view *svcview;        /* svcview.c: Services and EndpointSlices */
     struct kl_dns *dns;        /* dns.c's server, once the pod bridge is up */
 };
+
+#define SVC_NAME_LABEL "kubernetes.io/service-name"
+
+/* ---- svcview.c ---- */
+/* Starts k->svcview (the first state is loaded before it returns, except that a failed remote
+ * list is retried in the background). */
+int kl_svcview_start(kubelet *k, dd_err *e);
+void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
 
 /* ---- dns.c: the node's cluster DNS on the cluster DNS address (a /32 on the pod bridge) */
 /* Adds the address to the bridge and starts answering on it; 0 if already running. */

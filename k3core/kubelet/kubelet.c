@@ -160,9 +160,9 @@ static int start_remote_watches(kubelet *k, dd_err *e)
     if (!rm->watch)
         return 0; /* the 1 s list in on_sync and the 2 s node list still find every change */
     _cleanup_free_ char *fs = dd_asprintf("spec.nodeName=%s", k->node_name);
-    int r = rm->watch(rm->ud, "pods", fs, on_pods_changed, k, &k->rpod_watch, e);
+    int r = rm->watch(rm->ud, kl_res("", "pods"), fs, on_pods_changed, k, &k->rpod_watch, e);
     if (r >= 0)
-        r = rm->watch(rm->ud, "nodes", NULL, on_nodes_changed, k, &k->rnode_watch, e);
+        r = rm->watch(rm->ud, kl_res("", "nodes"), NULL, on_nodes_changed, k, &k->rnode_watch, e);
     return r < 0 ? dd_err_wrap(e, "watching the server") : 0;
 }
 
@@ -290,6 +290,8 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
     }
     if (r >= 0)
         r = start_watch(k, e);
+    if (r >= 0)
+        r = kl_svcview_start(k, e);
     if (r < 0) {
         kubelet_stop(k);
         return r;
@@ -315,13 +317,15 @@ void kubelet_stop(kubelet *k)
     }
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
+    kl_dns_stop(k); /* before the view it subscribes to */
+    kl_svcview_stop(k->svcview);
+    k->svcview = NULL;
     while (k->pods) {
         struct kl_pod *p = k->pods;
         k->pods = p->next;
         kl_pod_teardown(p);
     }
     kl_routes_clear(k);
-    kl_dns_stop(k);
     dd_err ne = {0};
     if (k->net_up && net_bridge_teardown(&k->net, &ne) < 0)
         dd_warn("kubelet: %s", ne.msg);

@@ -46,9 +46,9 @@ struct kubelet_remote {
                   kobj_status *st);
     int (*del)(void *ud, const kobj_req *req, const json_t *opts, kobj_result *ret,
                kobj_status *st);
-    /* Calls changed(cb_ud) on the loop whenever core/v1 `resource` objects matching
+    /* Calls changed(cb_ud) on the loop whenever `res` objects (all namespaces) matching
      * field_selector (NULL = all) may have changed; *ret is the handle for unwatch. */
-    int (*watch)(void *ud, const char *resource, const char *field_selector,
+    int (*watch)(void *ud, const kres_resource *res, const char *field_selector,
                  void (*changed)(void *), void *cb_ud, void **ret, dd_err *e);
     void (*unwatch)(void *handle);
 };
@@ -114,5 +114,30 @@ int kubelet_previous_log(kubelet *k, const char *ns, const char *pod, const char
                          char **ret_log_path, dd_err *e);
 /* The pod's network namespace path (bind mount), for port-forward; -ENOENT when not running. */
 int kubelet_pod_netns(kubelet *k, const char *ns, const char *pod, char **ret_path, dd_err *e);
+
+/* ---- the node's view of Services and EndpointSlices (svcview.c), for node add-ons ----
+ * Cluster-wide, kept current by watches (in-process or from the remote server), trimmed to what
+ * the add-ons need: a Service keeps metadata {name, namespace} and its whole spec; an
+ * EndpointSlice keeps metadata {name, namespace, labels {kubernetes.io/service-name}},
+ * addressType, ports, and per endpoint addresses, conditions, hostname, nodeName and targetRef
+ * {kind, namespace, name}. Objects are borrowed: valid until the loop runs again, never to be
+ * modified. The view lives from kubelet_start to kubelet_stop. */
+typedef struct ksvc_view ksvc_view;
+typedef void (*ksvc_changed_fn)(void *ud);
+/* The kubelet's view; NULL before it started (or for k NULL). */
+ksvc_view *kl_service_view(kubelet *k);
+/* Object "namespace/name" -> Service (borrowed). */
+const json_t *ksvc_services(const ksvc_view *v);
+/* Object "namespace/name" -> EndpointSlice (borrowed). */
+const json_t *ksvc_slices(const ksvc_view *v);
+/* fn(ud) is called on the loop after the view changed: coalesced (one call for a burst of
+ * changes, ~20 ms later), never from inside a watch callback. A subscriber reads the current
+ * state itself when it subscribes; the call only says "look again". */
+void ksvc_subscribe(ksvc_view *v, ksvc_changed_fn fn, void *ud);
+/* Removes the subscription (fn, ud); NULL-safe and a no-op when absent. */
+void ksvc_unsubscribe(ksvc_view *v, ksvc_changed_fn fn, void *ud);
+/* The trimmed copies the view keeps (new references), for tests and other holders. */
+json_t *ksvc_trim_service(const json_t *svc);
+json_t *ksvc_trim_slice(const json_t *slice);
 
 #endif

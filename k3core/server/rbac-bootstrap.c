@@ -53,6 +53,8 @@
     "\"verbs\":[\"create\",\"patch\",\"update\"]},"                                                \
     "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\",\"secrets\",\"services\",\"endpoints\","  \
     "\"persistentvolumeclaims\",\"persistentvolumes\",\"namespaces\"],\"verbs\":[" READ "]},"      \
+    "{\"apiGroups\":[\"discovery.k8s.io\"],\"resources\":[\"endpointslices\"],"                    \
+    "\"verbs\":[" READ "]},"                                                                       \
     "{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[" READ         \
     ",\"create\",\"update\",\"patch\",\"delete\"]},"                                               \
     "{\"apiGroups\":[\"authentication.k8s.io\"],\"resources\":[\"tokenreviews\"],"                 \
@@ -98,6 +100,42 @@ static const char bootstrap_bindings[] =
     "{\"name\":\"system:node\",\"groups\":[\"system:nodes\"]}"
     "]";
 
+/* An existing ClusterRole that still carries rbac.authorization.kubernetes.io/autoupdate "true"
+ * gains the rules of ours it lacks (upstream's reconciliation adds missing permissions and
+ * removes none), so a cluster created by an older k3core gets new node permissions. */
+static void add_missing_rules(struct ksrv *s, const kres_resource *r, const json_t *want)
+{
+    const char *name =
+        json_string_value(json_object_get(json_object_get(want, "metadata"), "name"));
+    kobj_req kr = {.res = r, .name = name, .field_manager = "k3core-bootstrap"};
+    kobj_status st = {0};
+    json_t *cur = NULL;
+    if (kobj_get(s->api, &kr, &cur, &st) < 0) {
+        kobj_status_release(&st);
+        return;
+    }
+    const json_t *ann = json_object_get(json_object_get(cur, "metadata"), "annotations");
+    json_t *rules = json_object_get(cur, "rules");
+    const char *au =
+        json_string_value(json_object_get(ann, "rbac.authorization.kubernetes.io/autoupdate"));
+    bool added = false;
+    size_t i, j;
+    json_t *w, *h;
+    json_array_foreach(json_object_get(want, "rules"), i, w)
+    {
+        bool have = false;
+        json_array_foreach(rules, j, h) have = have || json_equal(w, h);
+        if (!have && dd_streq(au, "true") && json_is_array(rules))
+            added = true, json_array_append(rules, w);
+    }
+    kobj_result res = {0};
+    if (added && kobj_update(s->api, &kr, cur, &res, &st) < 0)
+        dd_warn("reconciling ClusterRole %s: %s", name, st.message);
+    kobj_result_release(&res);
+    kobj_status_release(&st);
+    json_decref(cur);
+}
+
 static int create_if_missing(struct ksrv *s, const char *resource, json_t *obj, dd_err *e)
 {
     const kres_resource *r = kres_lookup("rbac.authorization.k8s.io", "v1", resource);
@@ -105,6 +143,8 @@ static int create_if_missing(struct ksrv *s, const char *resource, json_t *obj, 
     kobj_result res = {0};
     kobj_status st = {0};
     int rc = r ? kobj_create(s->api, &kr, obj, &res, &st) : -ENOENT;
+    if (rc < 0 && st.code == 409 && !strcmp(resource, "clusterroles"))
+        add_missing_rules(s, r, obj);
     if (rc < 0 && st.code != 409)
         rc = dd_err_set(e, EIO, "creating bootstrap %s: %s", resource,
                         r ? st.message : "RBAC resources missing from the table");

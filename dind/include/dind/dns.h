@@ -26,7 +26,7 @@
 #include "dind/base.h"
 #include "dind/ev.h"
 
-#define NET_DNS_NAME_WIRE_MAX 255 /* RFC 1035 3.1 */
+#define NET_DNS_NAME_WIRE_MAX 255  /* RFC 1035 3.1 */
 #define NET_DNS_TEXT_MAX      1024 /* a 255-byte wire name with every byte escaped (\DDD) */
 #define NET_DNS_UDP_MIN       512  /* RFC 1035 UDP payload without EDNS0 */
 #define NET_DNS_UDP_MAX       1232 /* the payload we accept and advertise with EDNS0 (DNS flag day) */
@@ -57,13 +57,13 @@ enum net_dns_rcode {
 #define NET_DNS_CLASS_IN 1
 
 /* Header flag bits (the 16-bit word after the id). */
-#define NET_DNS_F_QR         0x8000
-#define NET_DNS_F_OPCODE(f)  (((f) >> 11) & 0xf)
-#define NET_DNS_F_AA         0x0400
-#define NET_DNS_F_TC         0x0200
-#define NET_DNS_F_RD         0x0100
-#define NET_DNS_F_RA         0x0080
-#define NET_DNS_F_RCODE(f)   ((f)&0xf)
+#define NET_DNS_F_QR        0x8000
+#define NET_DNS_F_OPCODE(f) (((f) >> 11) & 0xf)
+#define NET_DNS_F_AA        0x0400
+#define NET_DNS_F_TC        0x0200
+#define NET_DNS_F_RD        0x0100
+#define NET_DNS_F_RA        0x0080
+#define NET_DNS_F_RCODE(f)  ((f)&0xf)
 
 /* ---- parsing ---- */
 
@@ -104,9 +104,9 @@ struct net_dns_rr {
     char *name;
     uint16_t type; /* A, CNAME, PTR, SRV or SOA */
     uint32_t ttl;
-    uint32_t a;     /* A: host byte order */
-    char *target;   /* CNAME/PTR target, SRV target, SOA mname */
-    char *rname;    /* SOA */
+    uint32_t a;   /* A: host byte order */
+    char *target; /* CNAME/PTR target, SRV target, SOA mname */
+    char *rname;  /* SOA */
     uint16_t srv_priority, srv_weight, srv_port;
     uint32_t soa[5]; /* serial, refresh, retry, expire, minimum */
 };
@@ -158,8 +158,8 @@ typedef enum net_dns_verdict (*net_dns_lookup_fn)(void *ud, const struct net_dns
                                                   struct net_dns_reply *r);
 
 struct net_dns_server_cfg {
-    uint32_t addr;   /* host byte order; the server binds UDP and TCP on it (IP_FREEBIND) */
-    uint16_t port;   /* 0 = an ephemeral port (the same for UDP and TCP), see _port() */
+    uint32_t addr;       /* host byte order; the server binds UDP and TCP on it (IP_FREEBIND) */
+    uint16_t port;       /* 0 = an ephemeral port (the same for UDP and TCP), see _port() */
     uint32_t *upstreams; /* IPv4 resolvers (port 53 unless upstream_port), tried in order */
     size_t n_upstreams;
     uint16_t upstream_port; /* 0 = 53; tests use another */
@@ -171,15 +171,16 @@ struct net_dns_server_cfg {
 typedef struct net_dns_server net_dns_server;
 
 /* Binds the sockets and starts serving on loop. The upstream list is copied. */
-int net_dns_server_start(ev_loop *loop, const struct net_dns_server_cfg *cfg,
-                         net_dns_server **ret, dd_err *e);
+int net_dns_server_start(ev_loop *loop, const struct net_dns_server_cfg *cfg, net_dns_server **ret,
+                         dd_err *e);
 uint16_t net_dns_server_port(const net_dns_server *s);
 /* Closes the sockets and every TCP connection; forwarded questions still pending are dropped.
  * NULL-safe. Not from inside the lookup callback. */
 void net_dns_server_free(net_dns_server *s);
 
 /* The IPv4 `nameserver` lines of a resolv.conf text, in order, at most max (the resolver's own
- * limit is 3), skipping `skip` (the server's own address: no forwarding loop). Returns the count. */
+ * limit is 3), skipping `skip` (the server's own address: no forwarding loop). Returns the count.
+ */
 size_t net_dns_resolv_nameservers(const char *text, uint32_t skip, uint32_t *out, size_t max);
 
 #endif

@@ -191,8 +191,8 @@ static int check_rdata(const uint8_t *msg, size_t len, uint16_t type, size_t p, 
     return p + fixed_after == end ? 0 : -EBADMSG;
 }
 
-static int parse_rr(const uint8_t *msg, size_t len, size_t *off, int section,
-                    struct net_dns_msg *m, dd_err *e)
+static int parse_rr(const uint8_t *msg, size_t len, size_t *off, int section, struct net_dns_msg *m,
+                    dd_err *e)
 {
     size_t p = *off;
     bool root = p < len && msg[p] == 0;
@@ -206,8 +206,7 @@ static int parse_rr(const uint8_t *msg, size_t len, size_t *off, int section,
     if (p + rdlen > len)
         return dd_err_set(e, EBADMSG, "record data at offset %zu past the end", p);
     if (check_rdata(msg, len, type, p, p + rdlen) < 0)
-        return dd_err_set(e, EBADMSG, "malformed data of type %u record at offset %zu", type,
-                          p);
+        return dd_err_set(e, EBADMSG, "malformed data of type %u record at offset %zu", type, p);
     if (type == NET_DNS_OPT) {
         if (section != 2 || m->has_opt || !root)
             return dd_err_set(e, EBADMSG, "misplaced OPT record at offset %zu", *off);
@@ -490,8 +489,7 @@ int net_dns_encode(const struct net_dns_msg *q, const struct net_dns_reply *rep,
             break;
         }
         if (r < 0)
-            return dd_err_set(e, EINVAL, "invalid name in a %u record of '%s'", rr->type,
-                              rr->name);
+            return dd_err_set(e, EINVAL, "invalid name in a %u record of '%s'", rr->type, rr->name);
         counts[rr->section]++;
     }
     put16(w->buf + 6, counts[0]);

@@ -12,10 +12,10 @@
 
 #include "dind/dns.h"
 
-#define TCP_CONNS_MAX  64
-#define TCP_IDLE_MS    10000
-#define TCP_OUT_MAX    (1u << 20)
-#define FORWARDS_MAX   512
+#define TCP_CONNS_MAX      64
+#define TCP_IDLE_MS        10000
+#define TCP_OUT_MAX        (1u << 20)
+#define FORWARDS_MAX       512
 #define DEFAULT_TIMEOUT_MS 2000
 
 struct tconn;
@@ -60,8 +60,7 @@ static void conn_close(struct tconn *c);
 
 /* ---- sending replies ---- */
 
-static void send_udp(net_dns_server *s, const struct sockaddr_in *to, const void *data,
-                     size_t len)
+static void send_udp(net_dns_server *s, const struct sockaddr_in *to, const void *data, size_t len)
 {
     /* a full socket buffer drops the reply, as a lost datagram: the client retries */
     (void)sendto(s->udp_fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof(*to));
@@ -152,8 +151,8 @@ static void fwd_try(struct fwd *f)
     net_dns_server *s = f->s;
     for (; f->upstream < s->cfg.n_upstreams; f->upstream++) {
         struct sockaddr_in to = upstream_addr(s, f->upstream);
-        if (sendto(s->up_fd, f->query, f->qlen, MSG_DONTWAIT, (struct sockaddr *)&to,
-                   sizeof(to)) == (ssize_t)f->qlen) {
+        if (sendto(s->up_fd, f->query, f->qlen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) ==
+            (ssize_t)f->qlen) {
             ev_timer_reset(f->timer, (uint64_t)s->cfg.timeout_ms);
             return;
         }
@@ -428,9 +427,8 @@ static int open_socket(int type, uint32_t addr, uint16_t port, uint16_t *ret_por
     /* the address may not be on a link yet, and a restarted server rebinds at once */
     setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(addr)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -445,8 +443,8 @@ static int open_socket(int type, uint32_t addr, uint16_t port, uint16_t *ret_por
     return TAKE_FD(fd);
 }
 
-int net_dns_server_start(ev_loop *loop, const struct net_dns_server_cfg *cfg,
-                         net_dns_server **ret, dd_err *e)
+int net_dns_server_start(ev_loop *loop, const struct net_dns_server_cfg *cfg, net_dns_server **ret,
+                         dd_err *e)
 {
     net_dns_server *s = dd_calloc(1, sizeof(*s));
     s->loop = loop;

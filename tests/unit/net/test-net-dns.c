@@ -30,8 +30,7 @@ static size_t make_query(uint8_t *buf, uint16_t id, const char *name, uint16_t t
     buf[n++] = (uint8_t)(type >> 8), buf[n++] = (uint8_t)type;
     buf[n++] = 0, buf[n++] = 1;
     if (udp_size) {
-        uint8_t opt[11] = {0, 0, 41, (uint8_t)(udp_size >> 8), (uint8_t)udp_size, 0, 0, 0, 0, 0,
-                           0};
+        uint8_t opt[11] = {0, 0, 41, (uint8_t)(udp_size >> 8), (uint8_t)udp_size, 0, 0, 0, 0, 0, 0};
         memcpy(buf + n, opt, sizeof(opt));
         n += sizeof(opt);
     }
@@ -95,7 +94,8 @@ TEST(dns_parse_rejects)
     uint8_t optan[] = {0, 1, 0x81, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 0};
     CHECK_EQ_INT(net_dns_parse(optan, sizeof(optan), &m, &e), -EBADMSG);
     /* an A record with 3 bytes of data */
-    uint8_t a3[] = {0, 1, 0x81, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 5, 0, 3, 1, 2, 3};
+    uint8_t a3[] = {0, 1, 0x81, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0,
+                    0, 1, 0,    1, 0, 0, 0, 5, 0, 3, 1, 2, 3};
     CHECK_EQ_INT(net_dns_parse(a3, sizeof(a3), &m, &e), -EBADMSG);
 }
 
@@ -220,9 +220,8 @@ static int udp_client(void)
 
 static struct sockaddr_in loopback(uint16_t port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     return a;
 }
 
@@ -270,7 +269,8 @@ TEST(dns_server_udp_tcp_forward)
     CHECK(loop);
     /* the upstream owns "up.test"; the server under test owns "local.test" and forwards */
     net_dns_server *up, *s, *dead_s;
-    struct net_dns_server_cfg ucfg = {.addr = INADDR_LOOPBACK, .lookup = lookup, .ud = (char *)".up.test"};
+    struct net_dns_server_cfg ucfg = {
+        .addr = INADDR_LOOPBACK, .lookup = lookup, .ud = (char *)".up.test"};
     CHECK_EQ_INT(net_dns_server_start(loop, &ucfg, &up, &e), 0);
     uint32_t ups[1] = {INADDR_LOOPBACK};
     struct net_dns_server_cfg cfg = {.addr = INADDR_LOOPBACK,
