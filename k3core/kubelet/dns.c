@@ -457,6 +457,10 @@ void kl_dns_stop(kubelet *k)
         return;
     ksvc_unsubscribe(d->view, on_view_changed, k);
     net_dns_server_free(d->srv);
+    _cleanup_net_nl_ net_nl *nl = NULL;
+    dd_err e = {0};
+    if (net_nl_open(-1, &nl, &e) < 0 || net_addr_del(nl, k->net.bridge, d->ip, 32, &e) < 0)
+        dd_warn("kubelet: cluster DNS address: %s", e.msg);
     json_decref(d->slices);
     json_decref(d->ptr);
     k->dns = NULL;

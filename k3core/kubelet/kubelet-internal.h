@@ -124,7 +124,7 @@ void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
 /* ---- dns.c: the node's cluster DNS on the cluster DNS address (a /32 on the pod bridge) */
 /* Adds the address to the bridge and starts answering on it; 0 if already running. */
 int kl_dns_start(kubelet *k, dd_err *e);
-void kl_dns_stop(kubelet *k); /* closes the sockets; the address goes with the bridge */
+void kl_dns_stop(kubelet *k); /* closes the sockets and removes the address */
 
 /* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
 void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);
