@@ -10,7 +10,8 @@
  *     address and port, a synchronous lookup callback deciding each question, and forwarding of
  *     the questions the callback does not own to upstream resolvers over UDP (CoreDNS's
  *     `forward . /etc/resolv.conf`), each tried in turn with a timeout, SERVFAIL when none
- *     answers. Nothing blocks the loop.
+ *     answers; a truncated upstream answer for a TCP client is fetched again over TCP. Nothing
+ *     blocks the loop.
  *
  * Names in text form are dotted, without the trailing dot ("kubernetes.default.svc.cluster.local";
  * the root is ""); a byte that is not a letter, digit, '-', '_' or '*' inside a label is written

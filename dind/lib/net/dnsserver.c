@@ -2,7 +2,8 @@
  * socket they came in on; TCP connections carry length-framed queries, answered in order of
  * completion; a question the lookup callback does not own is relayed byte for byte (with a fresh
  * id) to the upstream resolvers over one unconnected UDP socket, each tried in turn until one
- * answers within the timeout. The server keeps no cache and speaks no DNSSEC: the records come
+ * answers within the timeout; a truncated answer meant for a TCP client is asked for again over
+ * TCP to the same resolver. The server keeps no cache and speaks no DNSSEC: the records come
  * from the callback, and upstream replies pass through after validation. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,6 +34,13 @@ struct fwd {
     size_t qlen;
     size_t upstream; /* index of the resolver tried now */
     ev_timer *timer;
+    /* a truncated UDP answer for a TCP client: the question again over TCP to the same resolver,
+     * the truncated answer kept as the fallback */
+    int tcp_fd;
+    ev_io *tcp_io;
+    dd_buf tcp_out, tcp_in;
+    uint8_t *trunc;
+    size_t trunc_len;
 };
 
 struct tconn {
@@ -69,7 +77,7 @@ static void send_udp(net_dns_server *s, const struct sockaddr_in *to, const void
 static void conn_flush(struct tconn *c)
 {
     while (c->out.len) {
-        ssize_t n = write(c->fd, c->out.data, c->out.len);
+        ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -125,6 +133,12 @@ static void fwd_free(struct fwd *f)
         }
     s->n_fwds--;
     ev_timer_del(f->timer);
+    ev_io_del(f->tcp_io);
+    if (f->tcp_fd >= 0)
+        close(f->tcp_fd);
+    dd_buf_release(&f->tcp_out);
+    dd_buf_release(&f->tcp_in);
+    free(f->trunc);
     free(f->query);
     free(f);
 }
@@ -160,9 +174,22 @@ static void fwd_try(struct fwd *f)
     fwd_fail(f);
 }
 
+static void deliver(struct fwd *f, uint8_t *msg, size_t len);
+
+/* The TCP retry failed: the client gets the truncated answer (it says TC itself). */
+static void fwd_tcp_fail(struct fwd *f)
+{
+    deliver(f, f->trunc, f->trunc_len);
+    fwd_free(f);
+}
+
 static void fwd_timeout(ev_timer *t, void *data)
 {
     struct fwd *f = data;
+    if (f->tcp_fd >= 0) {
+        fwd_tcp_fail(f);
+        return;
+    }
     f->upstream++;
     fwd_try(f);
 }
@@ -197,6 +224,9 @@ static void forward(net_dns_server *s, const struct net_dns_msg *q, const uint8_
     memcpy(f->query, msg, len);
     f->query[0] = (uint8_t)(f->up_id >> 8), f->query[1] = (uint8_t)f->up_id;
     f->qlen = len;
+    f->tcp_fd = -1;
+    dd_buf_init(&f->tcp_out);
+    dd_buf_init(&f->tcp_in);
     f->timer = ev_timer_add(s->loop, (uint64_t)s->cfg.timeout_ms, 0, fwd_timeout, f);
     f->next = s->fwds;
     s->fwds = f;
@@ -221,6 +251,70 @@ static void deliver(struct fwd *f, uint8_t *msg, size_t len)
     }
 }
 
+static void on_fwd_tcp(ev_io *w, int fd, unsigned events, void *data)
+{
+    struct fwd *f = data;
+    if (f->tcp_out.len && (events & (EV_WRITE | EV_HUP))) {
+        ssize_t n = send(fd, f->tcp_out.data, f->tcp_out.len, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) { /* includes a refused connect */
+            fwd_tcp_fail(f);
+            return;
+        }
+        dd_buf_consume(&f->tcp_out, (size_t)n);
+        if (!f->tcp_out.len)
+            ev_io_set(w, EV_READ);
+        return;
+    }
+    if (!(events & (EV_READ | EV_HUP)))
+        return;
+    dd_buf_grow(&f->tcp_in, 4096);
+    size_t room = 2 + 65535 - f->tcp_in.len;
+    ssize_t n = read(fd, f->tcp_in.data + f->tcp_in.len, room < 4096 ? room : 4096);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        fwd_tcp_fail(f);
+        return;
+    }
+    f->tcp_in.len += (size_t)n;
+    if (f->tcp_in.len < 2)
+        return;
+    uint8_t *b = (uint8_t *)f->tcp_in.data;
+    size_t ml = (size_t)(b[0] << 8 | b[1]);
+    if (f->tcp_in.len < 2 + ml)
+        return;
+    struct net_dns_msg m;
+    if (net_dns_parse(b + 2, ml, &m, NULL) < 0 || m.id != f->up_id || !(m.flags & NET_DNS_F_QR)) {
+        fwd_tcp_fail(f);
+        return;
+    }
+    deliver(f, b + 2, ml);
+    fwd_free(f);
+}
+
+/* Asks the resolver that answered with TC again over TCP (RFC 7766), for a TCP client. */
+static void fwd_retry_tcp(struct fwd *f, const uint8_t *trunc, size_t len)
+{
+    net_dns_server *s = f->s;
+    f->trunc = dd_malloc(len);
+    memcpy(f->trunc, trunc, len);
+    f->trunc_len = len;
+    struct sockaddr_in to = upstream_addr(s, f->upstream);
+    f->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (f->tcp_fd < 0 ||
+        (connect(f->tcp_fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS) ||
+        !(f->tcp_io = ev_io_add(s->loop, f->tcp_fd, EV_WRITE, on_fwd_tcp, f, NULL))) {
+        fwd_tcp_fail(f);
+        return;
+    }
+    uint8_t hdr[2] = {(uint8_t)(f->qlen >> 8), (uint8_t)f->qlen};
+    dd_buf_add(&f->tcp_out, hdr, 2);
+    dd_buf_add(&f->tcp_out, f->query, f->qlen);
+    ev_timer_reset(f->timer, (uint64_t)s->cfg.timeout_ms);
+}
+
 static void on_upstream(ev_io *w, int fd, unsigned events, void *data)
 {
     net_dns_server *s = data;
@@ -237,10 +331,14 @@ static void on_upstream(ev_io *w, int fd, unsigned events, void *data)
         for (struct fwd *f = s->fwds; f; f = f->next) {
             struct sockaddr_in up = upstream_addr(s, f->upstream);
             if (f->up_id != m.id || from.sin_addr.s_addr != up.sin_addr.s_addr ||
-                from.sin_port != up.sin_port)
+                from.sin_port != up.sin_port || f->tcp_fd >= 0)
                 continue;
             if (!m.has_question || m.qtype != f->q.qtype || !net_dns_name_eq(m.qname, f->q.qname))
                 break; /* not the answer to our question: keep waiting */
+            if ((m.flags & NET_DNS_F_TC) && f->conn) {
+                fwd_retry_tcp(f, buf, (size_t)n);
+                break;
+            }
             deliver(f, buf, (size_t)n);
             fwd_free(f);
             break;

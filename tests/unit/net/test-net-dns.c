@@ -345,6 +345,30 @@ TEST(dns_server_udp_tcp_forward)
     CHECK(!(a.flags & NET_DNS_F_TC));
     close(fd);
 
+    /* a forwarded answer too big for UDP: a UDP client gets TC; a TCP client gets it whole,
+     * fetched again from the upstream over TCP */
+    ask_udp(loop, port, "many.up.test", NET_DNS_A, &a);
+    CHECK(a.flags & NET_DNS_F_TC);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0);
+    n1 = make_query(q + 2, 3, "many.up.test", NET_DNS_A, 0);
+    q[0] = 0, q[1] = (uint8_t)n1;
+    CHECK(write(fd, q, 2 + n1) == (ssize_t)(2 + n1));
+    have = 0;
+    for (int i = 0; i < 300 && (have < 2 || have < 2 + (size_t)u16(buf)); i++) {
+        ssize_t r = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+        if (r > 0)
+            have += (size_t)r;
+        else
+            ev_run_once(loop, 10);
+    }
+    CHECK(have >= 2 && have == 2 + (size_t)u16(buf));
+    CHECK_EQ_INT(net_dns_parse(buf + 2, u16(buf), &a, &e), 0);
+    CHECK_EQ_INT(a.id, 3);
+    CHECK(!(a.flags & NET_DNS_F_TC));
+    CHECK_EQ_INT(a.ancount, 100);
+    close(fd);
+
     /* a silent upstream: SERVFAIL after the timeout, not never */
     int silent = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = loopback(0);
