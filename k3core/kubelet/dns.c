@@ -13,13 +13,15 @@
  *                                      headless Service) or by its dashed IP
  *     <a-b-c-d>.<ns>.pod.<zone>        A: a.b.c.d (CoreDNS's `pods insecure`)
  *     <d>.<c>.<b>.<a>.in-addr.arpa     PTR: a ClusterIP or an endpoint address; others forwarded
+ *     dns-version.<zone>               TXT: the spec's schema version, "1.1.0"
  * Names in the zone that match nothing are NXDOMAIN; names that exist without records of the
  * asked type are NODATA (AAAA of every name here: the cluster is IPv4-only), both with the zone's
  * SOA, as CoreDNS answers. Everything else is forwarded to the node's resolvers.
  *
  * The data is the service proxy's cluster-wide view of Services and EndpointSlices (svcview.c);
  * this file keeps only an index rebuilt lazily after the view says it changed: it never watches
- * the API itself. It does not serve the spec's dns-version TXT record, nor metrics on :9153.
+ * the API itself. There are no metrics on :9153 (the kube-dns Service lists the port as k3s's
+ * does).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -348,6 +350,13 @@ static enum net_dns_verdict in_zone(kubelet *k, struct kl_dns *d, const struct n
     }
     if (n > LABELS_MAX || strchr(q->qname, '\\'))
         return negative(k, r, NET_DNS_NXDOMAIN);
+    if (n == 1 && strcmp(l[0], "dns-version") == 0) { /* the spec's schema version */
+        if (q->qtype == NET_DNS_TXT)
+            net_dns_reply_add_txt(r, NET_DNS_ANSWER, q->qname, DNS_TTL, "1.1.0");
+        else
+            add_soa(k, r, NET_DNS_AUTHORITY);
+        return NET_DNS_REPLY;
+    }
     if (strcmp(l[0], "svc") == 0) {
         if (n == 1 || (n == 2 && ns_has_services(d, l[1])))
             return negative(k, r, NET_DNS_NOERROR);

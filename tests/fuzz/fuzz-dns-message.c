@@ -20,6 +20,7 @@ static void answer(const struct net_dns_msg *q, size_t max)
     net_dns_reply_add_a(&r, NET_DNS_ANSWER, q->qname, 5, 0x0a2b0001);
     net_dns_reply_add_name(&r, NET_DNS_ANSWER, NET_DNS_CNAME, q->qname, 5, sub);
     net_dns_reply_add_srv(&r, NET_DNS_ANSWER, q->qname, 5, 0, 100, 53, sub);
+    net_dns_reply_add_txt(&r, NET_DNS_ANSWER, q->qname, 5, q->qname);
     const uint32_t soa[5] = {1, 2, 3, 4, 5};
     net_dns_reply_add_soa(&r, NET_DNS_AUTHORITY, "cluster.local", 5, q->qname, sub, soa);
     for (int i = 0; i < 40; i++)

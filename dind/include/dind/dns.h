@@ -103,10 +103,10 @@ enum net_dns_section { NET_DNS_ANSWER, NET_DNS_AUTHORITY, NET_DNS_ADDITIONAL };
 struct net_dns_rr {
     enum net_dns_section section;
     char *name;
-    uint16_t type; /* A, CNAME, PTR, SRV or SOA */
+    uint16_t type; /* A, CNAME, PTR, SRV, SOA or TXT */
     uint32_t ttl;
     uint32_t a;   /* A: host byte order */
-    char *target; /* CNAME/PTR target, SRV target, SOA mname */
+    char *target; /* CNAME/PTR target, SRV target, SOA mname, TXT text (first 255 bytes) */
     char *rname;  /* SOA */
     uint16_t srv_priority, srv_weight, srv_port;
     uint32_t soa[5]; /* serial, refresh, retry, expire, minimum */
@@ -127,6 +127,8 @@ void net_dns_reply_add_a(struct net_dns_reply *r, enum net_dns_section s, const 
                          uint32_t ttl, uint32_t ip);
 void net_dns_reply_add_name(struct net_dns_reply *r, enum net_dns_section s, uint16_t type,
                             const char *name, uint32_t ttl, const char *target); /* CNAME/PTR */
+void net_dns_reply_add_txt(struct net_dns_reply *r, enum net_dns_section s, const char *name,
+                           uint32_t ttl, const char *text);
 void net_dns_reply_add_srv(struct net_dns_reply *r, enum net_dns_section s, const char *name,
                            uint32_t ttl, uint16_t priority, uint16_t weight, uint16_t port,
                            const char *target);

@@ -291,6 +291,12 @@ void net_dns_reply_add_name(struct net_dns_reply *r, enum net_dns_section s, uin
     add(r, s, name, type, ttl)->target = dd_strdup(target);
 }
 
+void net_dns_reply_add_txt(struct net_dns_reply *r, enum net_dns_section s, const char *name,
+                           uint32_t ttl, const char *text)
+{
+    add(r, s, name, NET_DNS_TXT, ttl)->target = dd_strdup(text);
+}
+
 void net_dns_reply_add_srv(struct net_dns_reply *r, enum net_dns_section s, const char *name,
                            uint32_t ttl, uint16_t priority, uint16_t weight, uint16_t port,
                            const char *target)
@@ -415,6 +421,13 @@ static int put_rr(struct writer *w, const struct net_dns_rr *rr)
     case NET_DNS_PTR:
         r = put_name(w, rr->target);
         break;
+    case NET_DNS_TXT: { /* one character-string of at most 255 bytes */
+        size_t l = strlen(rr->target);
+        uint8_t lb = (uint8_t)(l > 255 ? 255 : l);
+        if ((r = put_bytes(w, &lb, 1)) == 0)
+            r = put_bytes(w, rr->target, lb);
+        break;
+    }
     case NET_DNS_SRV:
         if ((r = put_u16(w, rr->srv_priority)) < 0 || (r = put_u16(w, rr->srv_weight)) < 0 ||
             (r = put_u16(w, rr->srv_port)) < 0)

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Cluster DNS (CoreDNS's role): the kube-dns Service holds 10.43.0.10 as in k3s, the kubelet
-# answers on that address (a /32 on the pod bridge) and pods resolve through it with busybox's
-# own nslookup: kubernetes.default via the search path, a ClusterIP Service, a headless Service's
-# pod addresses and a StatefulSet pod by hostname, SRV of a named port, PTR of a ClusterIP, a pod
-# A record, NXDOMAIN for a missing name, and a quick answer (not a timeout) for a name outside the
-# cluster. TCP from the node. Stopping the server takes the address and the sockets with it.
+# answers on that address (a /32 on the pod bridge) and pods resolve through it: busybox's own
+# nslookup for full names, the libc resolver (ping) for short names through the search path.
+# Checked: kubernetes.default, a ClusterIP Service, a headless Service's pod addresses and a
+# StatefulSet pod by hostname, SRV of a named port, ExternalName CNAME, the schema version TXT,
+# PTR of a ClusterIP, a pod A record, NXDOMAIN for a missing name, NODATA for AAAA, and a quick
+# answer (not a timeout) for a name outside the cluster; TCP from the node. Stopping the server
+# takes the address and the sockets with it.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
@@ -101,6 +103,8 @@ out=$(ns -type=srv _tcp._tcp.hl.default.svc.cluster.local) || fail "headless SRV
 expect_contains "$out" "0 100 7000 hl-0.hl.default.svc.cluster.local" "headless SRV"
 out=$(ns -type=cname ext.default.svc.cluster.local) || true
 expect_contains "$out" "example.com" "ExternalName CNAME"
+out=$(ns -type=txt dns-version.cluster.local) || fail "dns-version TXT: $out"
+expect_contains "$out" "1.1.0" "dns-version.cluster.local TXT"
 out=$(ns 10.43.0.1) || fail "PTR of 10.43.0.1: $out"
 expect_contains "$out" "kubernetes.default.svc.cluster.local" "PTR of 10.43.0.1"
 dashed=$(echo "$cip" | tr . -)

@@ -114,6 +114,7 @@ TEST(dns_encode_compresses)
                         0x0a2a0005);
     net_dns_reply_add_name(&r, NET_DNS_ANSWER, NET_DNS_CNAME, "x.default.svc.cluster.local", 5,
                            "example.com");
+    net_dns_reply_add_txt(&r, NET_DNS_ADDITIONAL, "dns-version.cluster.local", 5, "1.1.0");
     CHECK(net_dns_reply_has(&r, NET_DNS_ANSWER, "WEB.default.svc.cluster.local", NET_DNS_SRV));
     dd_buf out = DD_BUF_INIT;
     dd_err e;
@@ -126,9 +127,10 @@ TEST(dns_encode_compresses)
     CHECK(a.flags & NET_DNS_F_RD);
     CHECK(!(a.flags & NET_DNS_F_TC));
     CHECK_EQ_INT(a.ancount, 2);
-    CHECK_EQ_INT(a.arcount, 1);
+    CHECK_EQ_INT(a.arcount, 2);
+    CHECK(memcmp(out.data + out.len - 6, "\0051.1.0", 6) == 0);
     /* every repeated suffix is a pointer: the reply is far smaller than the names spelled out */
-    CHECK(out.len < 12 + 35 + 4 + 150);
+    CHECK(out.len < 12 + 35 + 4 + 150 + 30);
     /* the SRV target reads back through its pointers */
     size_t off = 12 + 31 + 4; /* header, question name, type/class */
     char name[NET_DNS_TEXT_MAX];
