@@ -110,6 +110,9 @@ struct kubelet {
     size_t events_next;
     int64_t localpath_next_ns; /* localpath.c: the next sweep of its records */
     ksvc_view *svcview;        /* svcview.c: Services and EndpointSlices */
+    char *proxy_rules;         /* proxy.c: the rule text installed, NULL = none */
+    bool proxy_dirty;          /* the view changed since proxy_rules was rendered */
+    bool proxy_failed;         /* the last apply failed (warned once) */
     struct kl_dns *dns;        /* dns.c's server, once the pod bridge is up */
 };
 
@@ -120,6 +123,11 @@ struct kubelet {
  * list is retried in the background). */
 int kl_svcview_start(kubelet *k, dd_err *e);
 void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
+
+/* ---- proxy.c: the service proxy ---- */
+void kl_proxy_start(kubelet *k); /* after kl_svcview_start */
+void kl_proxy_sync(kubelet *k);  /* installs the rules when owed and the bridge is up */
+void kl_proxy_stop(kubelet *k);  /* removes our chains; before kl_svcview_stop */
 
 /* ---- dns.c: the node's cluster DNS on the cluster DNS address (a /32 on the pod bridge) */
 /* Adds the address to the bridge and starts answering on it; 0 if already running. */

@@ -111,8 +111,10 @@ static void on_sync(ev_timer *t, void *data)
     kubelet *k = data;
     if (!k->remote)
         ksched_run(k->api, k);
-    if (kl_net_sync(k, false))
+    if (kl_net_sync(k, false)) {
         sync_all(k); /* pods wait for the pod bridge, i.e. for the Node's podCIDR */
+        kl_proxy_sync(k);
+    }
     kl_localpath_sweep(k);
     ev_timer_reset(t, k->net_up ? 1000 : 200);
 }
@@ -292,6 +294,8 @@ int kubelet_start(ev_loop *loop, kobj_api *api, const struct kubelet_config *cfg
         r = start_watch(k, e);
     if (r >= 0)
         r = kl_svcview_start(k, e);
+    if (r >= 0)
+        kl_proxy_start(k);
     if (r < 0) {
         kubelet_stop(k);
         return r;
@@ -318,6 +322,7 @@ void kubelet_stop(kubelet *k)
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
     kl_dns_stop(k); /* before the view it subscribes to */
+    kl_proxy_stop(k);
     kl_svcview_stop(k->svcview);
     k->svcview = NULL;
     while (k->pods) {

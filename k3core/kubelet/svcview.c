@@ -26,6 +26,7 @@ struct ksvc_view {
     kobj_watch *svc_watch, *slice_watch;   /* in-process */
     void *rsvc_watch, *rslice_watch;       /* remote */
     bool relist_svc, relist_slices, dirty; /* remote: list again; subscribers owe a call */
+    bool list_failed;                      /* remote: the last list failed (warned) */
     ev_timer *timer;
     struct ksvc_sub *subs;
     size_t n_subs;
@@ -143,10 +144,13 @@ static bool relist(ksvc_view *v, const char *group, const char *resource, json_t
     kobj_status st = {0};
     json_t *list = NULL;
     if (kl_api_list(v->k, &req, &o, &list, &st) < 0) {
-        dd_warn("kubelet: listing %s: %s", resource, st.message);
+        if (!v->list_failed) /* retried every 2 s: said once per outage */
+            dd_warn("kubelet: listing %s: %s", resource, st.message);
+        v->list_failed = true;
         kobj_status_release(&st);
         return false;
     }
+    v->list_failed = false;
     kobj_status_release(&st);
     json_t *m = json_object();
     size_t i;

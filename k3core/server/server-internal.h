@@ -112,6 +112,9 @@ struct kattr {
 /* True when u may do attr (system:masters bypass, else RBAC over the store). */
 bool ksrv_authorize(struct ksrv *s, const struct kuser *u, const struct kattr *a, char **ret_why);
 int ksrv_rbac_bootstrap(struct ksrv *s, dd_err *e);
+/* Endpoints and EndpointSlice default/kubernetes: the advertise address and HTTPS port
+ * (master-endpoints.c). */
+int ksrv_master_endpoints(struct ksrv *s, dd_err *e);
 /* Authorizes a GET of a non-resource path (discovery, OpenAPI, version, health); answers 403 and
  * returns false when RBAC denies it. */
 bool ksrv_authorize_path(struct ksrv *s, http_req *req, const struct kuser *u);

@@ -218,7 +218,9 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
     ksrv_table_set_api(s->api);
     if ((r = ksrv_token_init(s, server_dir, e)) < 0)
         return dd_err_wrap(e, "cluster token");
-    return ksrv_rbac_bootstrap(s, e);
+    if ((r = ksrv_rbac_bootstrap(s, e)) < 0)
+        return r;
+    return ksrv_master_endpoints(s, e);
 }
 
 static int start_listening(struct ksrv *s, dd_err *e)

@@ -148,8 +148,8 @@ int net_bridge_setup(const struct net_bridge_cfg *cfg, dd_err *e);
 /* Removes this bridge's tagged rules and the bridge link. Idempotent. Leaves IPAM files. */
 int net_bridge_teardown(const struct net_bridge_cfg *cfg, dd_err *e);
 /* Removes every rule carrying a k3d-dind-net tag (any bridge, host ports included) from filter
- * FORWARD and nat POSTROUTING, PREROUTING and OUTPUT in the caller's namespace; returns how many.
- * Idempotent. */
+ * FORWARD, INPUT and OUTPUT and nat POSTROUTING, PREROUTING and OUTPUT, and every chain set
+ * (NET_CHAIN_PREFIX), in the caller's namespace; returns how many. Idempotent. */
 int net_cleanup_all(dd_err *e);
 
 struct net_pod_ip {
@@ -187,6 +187,35 @@ int net_hostports_add(const char *bridge, const char *owner, const char *pod_ip,
                       const struct net_hostport *hp, size_t n, dd_err *e);
 /* Removes owner's host-port rules; returns how many. Idempotent. */
 int net_hostports_remove(const char *bridge, const char *owner, dd_err *e);
+
+/* ---- chain sets: rule sets in chains of our own (a service proxy's) ----
+ * A bridge's chain set is every chain named NET_CHAIN_PREFIX "<bridge>-..." in tables nat and
+ * filter (so the bridge name must leave room: chain names are at most 28 bytes). Its contents are
+ * replaced wholesale and atomically by one `iptables-restore --noflush`, and it is entered by
+ * jump rules in built-in chains tagged "<bridge>/chains". net_bridge_teardown() and
+ * net_cleanup_all() remove the jumps and the chains too. */
+#define NET_CHAIN_PREFIX "K3D-"
+
+struct net_jump {
+    const char *table, *chain; /* built-in chain, e.g. "nat", "PREROUTING" */
+    const char *match;         /* extra match arguments, space-separated (no quoting), or NULL */
+    const char *target;        /* chain of the set, without the prefix: "SERVICES" */
+};
+
+struct net_chainset {
+    const char *bridge;
+    /* iptables-restore input ("*nat", ":K3D-<bridge>-X - [0:0]", "-A ...", "COMMIT", per table)
+     * declaring every chain of the set it fills, all named with the set's prefix. Chains of the
+     * set it does not declare are deleted in the same transaction. */
+    const char *text;
+    const struct net_jump *jumps; /* inserted first in their chain unless present */
+    size_t n_jumps;
+    bool localnet; /* DNAT from 127.0.0.0/8 to pods: route_localnet on the bridge + its guard */
+};
+/* Replaces the set's chains with cs->text, then ensures the jumps. */
+int net_chainset_apply(const struct net_chainset *cs, dd_err *e);
+/* Removes the set's jumps and chains. Idempotent. */
+int net_chainset_remove(const char *bridge, dd_err *e);
 
 /* The first non-loopback IPv4 address of this network namespace (getifaddrs order), or
  * "127.0.0.1" when there is none: k3s's default node IP and advertise address. Caller frees. */

@@ -4,7 +4,8 @@
 # to <data-dir>/server/token (k3s's K10<ca hash>::server:<password> form). Both nodes are Ready
 # with distinct podCIDRs from 10.42.0.0/16; a pod pinned to each node runs; the pod on node-a
 # fetches HTTP from the busybox httpd pod on node-b by pod IP (host-gw routes, no NAT between
-# pods), and a deleted Node's route goes away; a wrong token and
+# pods), a pod on node-a reaches a Service whose endpoint is on node-b (ClusterIP, and the
+# NodePort on both nodes), and a deleted Node's route goes away; a wrong token and
 # a token with another CA's hash are refused with no Node created. The pod on node-b's logs,
 # exec (exit code, stdin) and port-forward work with kubectl 1.27 (SPDY) and 1.33 (WebSocket)
 # through node-b's kubelet port, which refuses anonymous clients (401) and other identities
@@ -216,6 +217,34 @@ case "$from" in *"from $cip" | *"from [::ffff:$cip]") ;; *)
     fail "web saw '$from', not the client pod's $cip (pod-to-pod traffic must not be NATed)" ;;
 esac
 
+# a Service whose only endpoint is on node-b: a pod on node-a reaches its ClusterIP, and its
+# NodePort answers on both nodes (node-b's rules come from the agent's remote view)
+$K expose pod web --name websvc --type NodePort --port 80 --target-port 8080 >/dev/null
+svcip=$($K get svc websvc -o jsonpath='{.spec.clusterIP}')
+np=$($K get svc websvc -o jsonpath='{.spec.ports[0].nodePort}')
+$K run cl2 --image=busybox:latest --image-pull-policy=IfNotPresent --overrides="$(pin node-a)" -- \
+    sleep 3600 >/dev/null
+$K wait --for=condition=Ready pod/cl2 --timeout=60s >/dev/null || fail "cl2 on node-a not Ready"
+i=0
+until ina iptables -w -t nat -S | grep -q 'default/websvc' && inb iptables -w -t nat -S | grep -q 'default/websvc'; do
+    i=$((i + 1))
+    [ $i -lt 150 ] || fail "no rules for websvc: node-a: $(ina iptables -w -t nat -S | grep -c K3D-); node-b: $(inb iptables -w -t nat -S | grep -c K3D-)"
+    sleep 0.2
+done
+out=$($K exec cl2 -- wget -q -O - "http://$svcip/cgi-bin/ip" 2>&1) || true
+expect_contains "$out" "two-node-ok" "ClusterIP $svcip from node-a's cl2 to web on node-b"
+out=$(ina curl -sS --max-time 5 "http://$IPA:$np/cgi-bin/ip" 2>&1) || true
+expect_contains "$out" "two-node-ok" "NodePort $np on node-a (endpoint on node-b)"
+out=$(inb curl -sS --max-time 5 "http://$IPB:$np/cgi-bin/ip" 2>&1) || true
+expect_contains "$out" "two-node-ok" "NodePort $np on node-b"
+$K delete svc websvc >/dev/null
+i=0
+while ina iptables -w -t nat -S | grep -q 'default/websvc' || inb iptables -w -t nat -S | grep -q 'default/websvc'; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "websvc's rules stayed after the Service was deleted"
+    sleep 0.2
+done
+
 # a local-path volume on node-b: its directory is made by node-b's kubelet and, once the claim and
 # its volume are deleted, removed by node-b's kubelet (the server only removes those on its node)
 $K apply -f - >/dev/null <<EOF
@@ -331,13 +360,14 @@ for kc in $K127 $K133; do
     wait $PF_PID 2>/dev/null || true
     expect_contains "$out" "two-node-ok" "$kc port-forward GET to web on node-b"
 done
-$K delete pod cli att --grace-period=1 >/dev/null
+$K delete pod cli att cl2 --grace-period=1 >/dev/null
 
 # the agent's shutdown removes its bridge, rules and routes; then the server's
 kill "$AGENT_PID"
 wait "$AGENT_PID" || fail "k3core agent did not exit cleanly on SIGTERM"
 AGENT_PID=""
 if inb ip link show k3c0 >/dev/null 2>&1; then fail "the stopped agent left k3c0"; fi
+if inb iptables -w -t nat -S | grep -q K3D-; then fail "the stopped agent left its service chains"; fi
 # with node-b down its pods' streams fail clearly, as upstream's "error dialing backend"
 out=$($K logs web 2>&1) && fail "logs of a pod on a stopped node-b pretended to work: $out"
 expect_contains "$out" "error dialing backend: dial tcp $IPB:10250: connect: Connection refused" \
@@ -379,6 +409,11 @@ for ns in "$NSA" "$NSB"; do
         fail "pod routes left in $ns: $(nsenter --net="/run/netns/$ns" ip route)"
     fi
     if nsenter --net="/run/netns/$ns" iptables -w -S | grep -q k3d-dind-net; then fail "rules left in $ns"; fi
+    for t in filter nat; do
+        if nsenter --net="/run/netns/$ns" iptables -w -t $t -S | grep -q -e k3d-dind-net -e K3D-; then
+            fail "$t rules or chains left in $ns: $(nsenter --net="/run/netns/$ns" iptables -w -t $t -S)"
+        fi
+    done
 done
 if grep -q " $K3CORE_TMP/" /proc/self/mountinfo; then fail "mounts left under $K3CORE_TMP"; fi
 left=$(pgrep -af "$K3CORE_TMP" || true)
