@@ -83,6 +83,30 @@ int kobj_namespace_objects(kobj_api *api, const char *ns, dd_err *e)
     return r;
 }
 
+/* k3s's kube-dns Service (its coredns manifest) on the cluster DNS address, which every node's
+ * kubelet answers. Not fatal when it cannot be created (e.g. a --cluster-dns outside the service
+ * CIDR, or an older Service holding the address): DNS still answers, only the object is missing. */
+static int kube_dns_service(kobj_api *api)
+{
+    char ip[32];
+    snprintf(ip, sizeof(ip), "%u.%u.%u.%u", api->dns_ip >> 24, (api->dns_ip >> 16) & 255,
+             (api->dns_ip >> 8) & 255, api->dns_ip & 255);
+    json_t *svc =
+        json_pack("{s:{s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}},s:{s:{s:s},s:s,s:[s],s:[{s:s,s:i,s:s,s:i},"
+                  "{s:s,s:i,s:s,s:i},{s:s,s:i,s:s,s:i}]}}",
+                  "metadata", "name", "kube-dns", "annotations", "prometheus.io/port", "9153",
+                  "prometheus.io/scrape", "true", "labels", "k8s-app", "kube-dns",
+                  "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "CoreDNS", "spec",
+                  "selector", "k8s-app", "kube-dns", "clusterIP", ip, "clusterIPs", ip, "ports",
+                  "name", "dns", "port", 53, "protocol", "UDP", "targetPort", 53, "name", "dns-tcp",
+                  "port", 53, "protocol", "TCP", "targetPort", 53, "name", "metrics", "port", 9153,
+                  "protocol", "TCP", "targetPort", 9153);
+    dd_err e = {0};
+    if (ensure(api, core("services"), "kube-system", svc, &e) < 0)
+        dd_warn("bootstrap: kube-dns Service on %s: %s", ip, e.msg);
+    return 0;
+}
+
 int kobj_bootstrap(kobj_api *api, dd_err *e)
 {
     static const char *const namespaces[] = {"default", "kube-system", "kube-public",
@@ -101,13 +125,16 @@ int kobj_bootstrap(kobj_api *api, dd_err *e)
     uint32_t first = api->svc_base + 1;
     snprintf(ip, sizeof(ip), "%u.%u.%u.%u", first >> 24, (first >> 16) & 255, (first >> 8) & 255,
              first & 255);
-    return ensure(api, core("services"), "default",
-                  json_pack("{s:{s:s,s:{s:s,s:s}},s:{s:s,s:[{s:s,s:s,s:i,s:i}],s:s}}", "metadata",
-                            "name", "kubernetes", "labels", "component", "apiserver", "provider",
-                            "kubernetes", "spec", "clusterIP", ip, "ports", "name", "https",
-                            "protocol", "TCP", "port", 443, "targetPort", 6443, "sessionAffinity",
-                            "None"),
-                  e);
+    r = ensure(api, core("services"), "default",
+               json_pack("{s:{s:s,s:{s:s,s:s}},s:{s:s,s:[{s:s,s:s,s:i,s:i}],s:s}}", "metadata",
+                         "name", "kubernetes", "labels", "component", "apiserver", "provider",
+                         "kubernetes", "spec", "clusterIP", ip, "ports", "name", "https",
+                         "protocol", "TCP", "port", 443, "targetPort", 6443, "sessionAffinity",
+                         "None"),
+               e);
+    if (r < 0)
+        return r;
+    return kube_dns_service(api);
 }
 
 void kobj_after_create(kobj_api *api, const kres_resource *r, const json_t *obj)

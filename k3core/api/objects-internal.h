@@ -11,6 +11,7 @@ struct kobj_api {
     kst_store *store;
     char *ca_pem;
     uint32_t svc_base, svc_mask; /* service CIDR, host order */
+    uint32_t dns_ip;             /* cluster DNS address (kube-dns), host order */
     int node_port_lo, node_port_hi;
     kst_watch *change_watch; /* sets `dirty` on writes the controllers must look at */
     bool dirty;              /* deletions, deletionTimestamps or ownerReferences since the last

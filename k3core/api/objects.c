@@ -195,6 +195,11 @@ int kobj_open(kst_store *store, const kobj_config *cfg, kobj_api **ret, dd_err *
     const char *cidr = cfg && cfg->service_cidr ? cfg->service_cidr : "10.43.0.0/16";
     const char *ports = cfg && cfg->node_port_range ? cfg->node_port_range : "30000-32767";
     int r = parse_cidr(cidr, &api->svc_base, &api->svc_mask, e);
+    const char *dns = cfg && cfg->cluster_dns ? cfg->cluster_dns : "10.43.0.10";
+    struct in_addr da;
+    if (r >= 0 && inet_pton(AF_INET, dns, &da) != 1)
+        r = dd_err_set(e, EINVAL, "cluster DNS address '%s': not an IPv4 address", dns);
+    api->dns_ip = ntohl(da.s_addr);
     if (r >= 0 && (sscanf(ports, "%d-%d", &api->node_port_lo, &api->node_port_hi) != 2 ||
                    api->node_port_lo < 1 || api->node_port_hi > 65535 ||
                    api->node_port_lo > api->node_port_hi))

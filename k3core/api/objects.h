@@ -60,12 +60,16 @@ typedef struct kobj_config {
     const char *service_cidr;    /* "10.43.0.0/16" when NULL (k3s's default) */
     const char *node_port_range; /* "30000-32767" when NULL */
     const char *ca_pem;          /* content of the kube-root-ca.crt ConfigMaps; NULL = none */
+    /* The cluster DNS address (--cluster-dns), "10.43.0.10" when NULL: the bootstrap `kube-dns`
+     * Service in kube-system holds it, and the ClusterIP allocator never hands it out. */
+    const char *cluster_dns;
 } kobj_config;
 
 /* Opens the object layer on an open store, loads CRDs from the store into the resource table
  * and creates the bootstrap objects that are missing (namespaces default/kube-system/
- * kube-public/kube-node-lease, the `kubernetes` Service, ServiceAccount `default` and ConfigMap
- * `kube-root-ca.crt` in every namespace). The store stays owned by the caller. */
+ * kube-public/kube-node-lease, the `kubernetes` Service, k3s's `kube-dns` Service on the cluster
+ * DNS address (answered by every node's kubelet, k3core/kubelet/dns.c), ServiceAccount `default`
+ * and ConfigMap `kube-root-ca.crt` in every namespace). The store stays owned by the caller. */
 int kobj_open(kst_store *store, const kobj_config *cfg, kobj_api **ret, dd_err *e);
 void kobj_close(kobj_api *api); /* cancels watches; NULL-safe */
 kst_store *kobj_store(kobj_api *api);

@@ -132,7 +132,7 @@ static int alloc_ip(kobj_api *api, json_t *svc, json_t *spec, const used *u, kob
     uint32_t off = (uint32_t)strtoul(hex, NULL, 16) % (size - start - 1);
     for (uint32_t i = 0; i < size - start - 1; i++) {
         uint32_t ip = api->svc_base + start + (off + i) % (size - start - 1);
-        if (!ip_used(u, ip)) {
+        if (!ip_used(u, ip) && ip != api->dns_ip) {
             fmt_ip(ip, buf);
             jx_set_str(spec, "clusterIP", buf);
             return 0;

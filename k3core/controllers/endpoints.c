@@ -174,6 +174,11 @@ static json_t *collect(kctl *c, const json_t *svc)
         const char *node = kctl_str(json_object_get(pod, "spec"), "nodeName", NULL);
         if (node)
             jx_set_str(addr, "nodeName", node);
+        /* a pod naming this Service as its subdomain is reachable as <hostname>.<svc> in DNS */
+        const char *host = kctl_str(json_object_get(pod, "spec"), "hostname", NULL);
+        if (host && *host &&
+            dd_streq(kctl_str(json_object_get(pod, "spec"), "subdomain", NULL), kctl_name(svc)))
+            jx_set_str(addr, "hostname", host);
         bool ready = all_ready || kctl_pod_ready(pod);
         json_array_append_new(json_object_get(g, ready ? "addresses" : "notReadyAddresses"), addr);
     }
@@ -269,6 +274,8 @@ static json_t *slice_endpoints(const json_t *g)
                           "targetRef", json_object_get(a, "targetRef"));
             if (json_object_get(a, "nodeName"))
                 json_object_set(e, "nodeName", json_object_get(a, "nodeName"));
+            if (json_object_get(a, "hostname"))
+                json_object_set(e, "hostname", json_object_get(a, "hostname"));
             json_array_append_new(out, e);
         }
     }

@@ -113,6 +113,7 @@ struct kubelet {
     char *proxy_rules;         /* proxy.c: the rule text installed, NULL = none */
     bool proxy_dirty;          /* the view changed since proxy_rules was rendered */
     bool proxy_failed;         /* the last apply failed (warned once) */
+    struct kl_dns *dns;        /* dns.c's server, once the pod bridge is up */
 };
 
 #define SVC_NAME_LABEL "kubernetes.io/service-name"
@@ -127,6 +128,11 @@ void kl_svcview_stop(ksvc_view *v); /* NULL-safe */
 void kl_proxy_start(kubelet *k); /* after kl_svcview_start */
 void kl_proxy_sync(kubelet *k);  /* installs the rules when owed and the bridge is up */
 void kl_proxy_stop(kubelet *k);  /* removes our chains; before kl_svcview_stop */
+
+/* ---- dns.c: the node's cluster DNS on the cluster DNS address (a /32 on the pod bridge) */
+/* Adds the address to the bridge and starts answering on it; 0 if already running. */
+int kl_dns_start(kubelet *k, dd_err *e);
+void kl_dns_stop(kubelet *k); /* closes the sockets and removes the address */
 
 /* ---- localpath.c: removing local-path directories this node created, once their volume is gone */
 void kl_localpath_created(kubelet *k, const json_t *pv, const char *path);

@@ -321,6 +321,7 @@ void kubelet_stop(kubelet *k)
     }
     ev_timer_del(k->hb_timer);
     ev_timer_del(k->sync_timer);
+    kl_dns_stop(k); /* before the view it subscribes to */
     kl_proxy_stop(k);
     kl_svcview_stop(k->svcview);
     k->svcview = NULL;

@@ -1,7 +1,9 @@
 /* kubelet: the node agent of `k3core server` (in-process) and of `k3core agent` — registers the
  * Node (capacity, labels, taints, conditions, heartbeat Lease), runs the pods bound to it through
  * libdind's rt, reports their status, and keeps the node's pod network (bridge k3c0 on the
- * Node's podCIDR, routes to the other Nodes' podCIDRs). Prefix: kubelet_.
+ * Node's podCIDR, routes to the other Nodes' podCIDRs) and the node's cluster DNS (the cluster
+ * DNS address as a /32 on k3c0, answered in-process from the service view: dns.c). Prefix:
+ * kubelet_.
  *
  * Everything runs on the server's ev loop and talks to the object layer (kobj_) directly: no
  * HTTP round trip. The server creates one kubelet at start unless --disable-agent and keeps it in

@@ -36,6 +36,8 @@ static int bridge_up(kubelet *k, const char *cidr)
     }
     k->net_up = true;
     dd_info("kubelet: pod network %s on bridge %s", cidr, k->net.bridge);
+    if (kl_dns_start(k, &e) < 0)
+        dd_warn("kubelet: %s", e.msg);
     return 0;
 }
 

@@ -210,7 +210,9 @@ static int open_state(struct ksrv *s, const char *server_dir, dd_err *e)
     _cleanup_free_ char *db = dd_path_join(db_dir, "state.db");
     if ((r = kst_open(db, NULL, &s->store, e)) < 0)
         return dd_err_wrap(e, "opening %s", db);
-    kobj_config oc = {.service_cidr = s->cfg->service_cidr, .ca_pem = s->pki->server_ca_pem};
+    kobj_config oc = {.service_cidr = s->cfg->service_cidr,
+                      .ca_pem = s->pki->server_ca_pem,
+                      .cluster_dns = s->cfg->cluster_dns};
     if ((r = kobj_open(s->store, &oc, &s->api, e)) < 0)
         return dd_err_wrap(e, "opening the object layer");
     ksrv_table_set_api(s->api);

@@ -98,6 +98,9 @@ int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e);
 int net_link_delete(net_nl *nl, const char *name, dd_err *e);
 /* Adds addr/prefix to the link; an address already present is success. */
 int net_addr_add(net_nl *nl, const char *name, uint32_t addr, int prefix, dd_err *e);
+/* Removes addr/prefix from the link. A missing address or link is success (returns 0; 1 if
+ * removed). */
+int net_addr_del(net_nl *nl, const char *name, uint32_t addr, int prefix, dd_err *e);
 /* Adds (or replaces) the default IPv4 route via gw. */
 int net_route_add_default(net_nl *nl, uint32_t gw, dd_err *e);
 /* Adds (or replaces) a route to dst/prefix via gw (gw 0: on-link through dev). dev may be NULL

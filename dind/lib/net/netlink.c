@@ -408,6 +408,32 @@ int net_addr_add(net_nl *nl, const char *name, uint32_t addr, int prefix, dd_err
     return 0;
 }
 
+int net_addr_del(net_nl *nl, const char *name, uint32_t addr, int prefix, dd_err *e)
+{
+    char buf[NL_BUFSZ], s[NET_IP_STRLEN];
+    dd_err le = {0};
+    int idx = net_link_index(nl, name, &le);
+    if (idx == -ENODEV)
+        return 0; /* the link and its addresses are gone */
+    if (idx < 0)
+        return dd_err_set(e, le.code, "%s", le.msg);
+    if (prefix < 0 || prefix > 32)
+        return dd_err_set(e, EINVAL, "removing address from %s: prefix %d", name, prefix);
+    struct nlmsghdr *nlh = msg_start(buf, RTM_DELADDR, 0);
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = (uint8_t)prefix;
+    ifa->ifa_index = (uint32_t)idx;
+    mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(addr));
+    int r = nl_talk(nl, nlh, NULL, NULL);
+    if (r == -EADDRNOTAVAIL || r == -ENODEV)
+        return 0;
+    if (r < 0)
+        return dd_err_set(e, -r, "removing %s/%d from %s: %s", net_ip_format(addr, s), prefix, name,
+                          strerror(-r));
+    return 1;
+}
+
 int net_route_add(net_nl *nl, uint32_t dst, int prefix, uint32_t gw, const char *dev, dd_err *e)
 {
     char buf[NL_BUFSZ], s[NET_IP_STRLEN], g[NET_IP_STRLEN];

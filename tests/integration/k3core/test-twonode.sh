@@ -182,6 +182,18 @@ $K wait --for=condition=Ready pod/web --timeout=90s >/dev/null || fail "web on n
 [ "$($K get pod web -o jsonpath='{.spec.nodeName}')" = node-b ] || fail "web not on node-b"
 wip=$($K get pod web -o jsonpath='{.status.podIP}')
 case "$wip" in "${cb%.0/24}".*) ;; *) fail "web podIP '$wip' not in node-b's $cb" ;; esac
+# cluster DNS on node-b too: its own kubelet answers on 10.43.0.10, from the agent's service view
+inb ip addr show dev k3c0 | grep -q 'inet 10.43.0.10/32' || fail "no 10.43.0.10/32 on node-b's k3c0"
+out=$($K exec web -- nslookup kubernetes.default.svc.cluster.local 2>&1) || fail "DNS on node-b: $out"
+expect_contains "$out" "Address: 10.43.0.1" "nslookup kubernetes.default on node-b"
+$K expose pod web --name webdns --port 8080 >/dev/null
+wip_svc=$($K get svc webdns -o jsonpath='{.spec.clusterIP}')
+i=0
+until $K exec web -- nslookup webdns.default.svc.cluster.local 2>&1 | grep -q "Address: $wip_svc"; do
+    i=$((i + 1))
+    [ $i -lt 50 ] || fail "webdns ($wip_svc) not in node-b's DNS: $($K exec web -- nslookup webdns.default.svc.cluster.local 2>&1)"
+    sleep 0.2
+done
 
 $K run cli --image=busybox:latest --image-pull-policy=IfNotPresent --restart=Never \
     --overrides="$(pin node-a)" -- \

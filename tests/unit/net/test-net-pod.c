@@ -240,3 +240,26 @@ TEST(pod_attach_failures_leave_nothing)
 {
     net_isolated(failure_body);
 }
+
+/* A /32 like the cluster DNS address: added once (twice is fine), removed, removed again is a
+ * no-op, and removal from a link that is gone succeeds. */
+static void addr_del_body(const char *dir)
+{
+    _cleanup_net_nl_ net_nl *nl = NULL;
+    dd_err e = {0};
+    CHECK_EQ_INT(net_nl_open(-1, &nl, &e), 0);
+    CHECK_EQ_INT(net_bridge_create(nl, "k3ct", 0, &e), 0);
+    CHECK_EQ_INT(net_addr_add(nl, "k3ct", 0x0a2b000a, 32, &e), 0);
+    CHECK_EQ_INT(net_addr_add(nl, "k3ct", 0x0a2b000a, 32, &e), 0);
+    CHECK(system("ip -4 addr show dev k3ct | grep -q 'inet 10.43.0.10/32'") == 0);
+    CHECK_EQ_INT(net_addr_del(nl, "k3ct", 0x0a2b000a, 32, &e), 1);
+    CHECK(system("ip -4 addr show dev k3ct | grep -q 10.43.0.10") != 0);
+    CHECK_EQ_INT(net_addr_del(nl, "k3ct", 0x0a2b000a, 32, &e), 0);
+    CHECK_EQ_INT(net_link_delete(nl, "k3ct", &e), 1);
+    CHECK_EQ_INT(net_addr_del(nl, "k3ct", 0x0a2b000a, 32, &e), 0);
+}
+
+TEST(addr_add_del)
+{
+    net_isolated(addr_del_body);
+}
