@@ -97,6 +97,10 @@ int ksrv_yaml_to_json(const char *data, size_t len, json_t **ret, dd_err *e);
 /* ---- authentication and authorization (auth.c, rbac.c) ---- */
 /* Fills u from the client certificate or bearer token; -EACCES when anonymous/invalid. */
 int ksrv_authenticate(struct ksrv *s, http_req *req, struct kuser *u);
+/* Applies the Impersonate-* headers (impersonate.c): u becomes the requested user when the
+ * caller may impersonate it; else st is filled (403, or 500 for groups without a user) and u is
+ * left as it was. 0 when there is nothing to impersonate. */
+int ksrv_impersonate(struct ksrv *s, http_req *req, struct kuser *u, kobj_status *st);
 /* Fills u from a ServiceAccount JWT; -EACCES when invalid, expired or its objects are gone. */
 int ksrv_token_user(struct ksrv *s, const char *token, struct kuser *u);
 /* Signs a ServiceAccount token (auth.c); ttl 0 = no expiry; bound_kind "Secret"/"Pod"/NULL. */

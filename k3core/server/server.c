@@ -107,6 +107,13 @@ static void h_entry(http_req *req)
         ksrv_fail(req, 401, "Unauthorized", "Unauthorized");
         return;
     }
+    kobj_status st = {0};
+    if (ksrv_impersonate(s, req, &u, &st) < 0) {
+        ksrv_reply_status(req, &st);
+        kobj_status_release(&st);
+        kuser_release(&u);
+        return;
+    }
     if (fn != h_resource && !ksrv_authorize_path(s, req, &u)) {
         kuser_release(&u);
         return;

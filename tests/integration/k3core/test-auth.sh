@@ -1,7 +1,7 @@
 #!/bin/sh
 # Authentication, authorization and request errors: anonymous 401, ServiceAccount tokens
-# (TokenRequest and legacy token Secrets) with RBAC, auth can-i/whoami (protobuf bodies from
-# kubectl 1.33), kubectl 1.33 typed `create` commands (protobuf), and bad input → 400/404/413/422.
+# (TokenRequest and legacy token Secrets) with RBAC, impersonation (--as, --as-group), auth
+# can-i/whoami (protobuf bodies from kubectl 1.33), kubectl 1.33 typed `create` commands (protobuf), and bad input → 400/404/413/422.
 . "$(dirname "$0")/lib.sh"
 k3core_start
 k3core_curl_setup
@@ -74,6 +74,27 @@ code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok}x
     "$base/api/v1/namespaces/pb/pods")
 [ "$code" = 401 ] || fail "tampered token got $code"
 $B get --raw /apis >/dev/null || fail "discovery for an authenticated ServiceAccount"
+# impersonation (--as): the admin acts as bob with bob's RBAC, with the ServiceAccount's groups
+for k in $K127 $K133; do
+    [ "$($k auth can-i list pods -n pb --as=system:serviceaccount:pb:bob)" = yes ] ||
+        fail "$k --as bob: list pods"
+    [ "$($k auth can-i list secrets -n pb --as=system:serviceaccount:pb:bob)" = no ] ||
+        fail "$k --as bob: list secrets"
+done
+out=$($K auth whoami --as=system:serviceaccount:pb:bob)
+expect_contains "$out" "[system:serviceaccounts system:serviceaccounts:pb system:authenticated]" \
+    "whoami --as"
+out=$($K -n pb get secrets --as=system:serviceaccount:pb:bob 2>&1) && fail "--as bob read secrets"
+expect_contains "$out" 'User "system:serviceaccount:pb:bob" cannot list resource "secrets"' "--as denial"
+[ "$($K auth can-i get nodes --as=carol)" = no ] || fail "--as carol: get nodes"
+[ "$($K auth can-i get nodes --as=carol --as-group=system:masters)" = yes ] ||
+    fail "--as-group system:masters"
+# bob may not impersonate anyone: 403 naming what he tried
+out=$($B get pods --as=carol 2>&1) && fail "bob impersonated carol"
+expect_contains "$out" 'users "carol" is forbidden: User "system:serviceaccount:pb:bob" cannot impersonate resource "users" in API group "" at the cluster scope' \
+    "impersonation denial"
+code=$(kcurl -o /dev/null -w '%{http_code}' -H 'Impersonate-Group: x' "$base/api/v1/namespaces")
+[ "$code" = 500 ] || fail "group impersonation without a user got $code"
 $K delete clusterrolebinding system:discovery >/dev/null
 out=$($B get --raw /openapi/v3 2>&1) && fail "non-resource path allowed without RBAC"
 expect_contains "$out" "Forbidden" "non-resource RBAC"
