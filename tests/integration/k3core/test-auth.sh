@@ -1,7 +1,8 @@
 #!/bin/sh
 # Authentication, authorization and request errors: anonymous 401, ServiceAccount tokens
 # (TokenRequest and legacy token Secrets) with RBAC, impersonation (--as, --as-group), auth
-# can-i/whoami (protobuf bodies from kubectl 1.33), kubectl 1.33 typed `create` commands (protobuf), and bad input → 400/404/413/422.
+# can-i/whoami (protobuf bodies from kubectl 1.33), kubectl 1.33 typed `create` commands
+# (protobuf), and bad input → 400/404/413/422.
 . "$(dirname "$0")/lib.sh"
 k3core_start
 k3core_curl_setup
