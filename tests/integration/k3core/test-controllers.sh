@@ -179,6 +179,12 @@ wait_for "old pods of $rs1 gone" is_count 0 pods -l pod-template-hash=$hash
     fail "deployment revision after set image/env"
 out=$($K get pods -l app=web -o jsonpath='{.items[*].spec.containers[0].env[0].value}')
 [ "$out" = "hi hi" ] || fail "pods after set env: $out"
+# a change-cause annotated after the rollout reaches the current ReplicaSet: rollout history
+# shows it (kubectl 1.27 and 1.33)
+$K annotate deployment/web kubernetes.io/change-cause="set image and env" >/dev/null
+for k in $K127 $K133; do
+    wait_for "$k rollout history CHANGE-CAUSE" sh -c "$k rollout history deployment/web | grep -Eq '^[0-9]+ +set image and env'"
+done
 out=$($K rollout history deployment/web)
 expect_contains "$out" "2 " "rollout history"
 $K rollout undo deployment/web --to-revision=1 >/dev/null || fail "rollout undo"
