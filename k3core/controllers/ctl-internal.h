@@ -18,6 +18,7 @@ enum kctl_kind {
     KC_DS,
     KC_PVCS,
     KC_PVS,
+    KC_PDBS,
     KC_N
 };
 
@@ -111,6 +112,9 @@ int kctl_sync_sts(kctl *c, const char *ns, const char *name);
 int kctl_sync_ds(kctl *c, const char *ns, const char *name);
 int kctl_sync_pvc(kctl *c, const char *ns, const char *name);
 int kctl_sync_pv(kctl *c, const char *ns, const char *name);
+int kctl_sync_pdb(kctl *c, const char *ns, const char *name);
+/* A pod changed: queue the disruption budgets of its namespace. */
+void kctl_disruption_pod_changed(kctl *c, const json_t *pod);
 /* A pod changed: queue the claims it mounts once it has a node (WaitForFirstConsumer). */
 void kctl_volumes_pod_changed(kctl *c, const json_t *pod);
 /* A pod changed (old may be NULL): queue the services whose selector matches either. */
