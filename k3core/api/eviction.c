@@ -66,8 +66,8 @@ static int budgets_of(kobj_api *api, const json_t *pod, json_t **ret, kobj_statu
     size_t i;
     json_array_foreach(json_object_get(list, "items"), i, pdb)
     {
-        ksel *s = ksel_from_label_selector(
-            json_object_get(json_object_get(pdb, "spec"), "selector"));
+        ksel *s =
+            ksel_from_label_selector(json_object_get(json_object_get(pdb, "spec"), "selector"));
         if (s && ksel_match_labels(s, labels))
             json_array_append(out, pdb);
         ksel_free(s);
@@ -103,15 +103,16 @@ static int take_disruption(kobj_api *api, const json_t *pdb, const char *pod, bo
 {
     const char *name = kobj_meta_str(pdb, "name");
     const json_t *status = json_object_get(pdb, "status");
-    int64_t gen = json_integer_value(json_object_get(json_object_get(pdb, "metadata"), "generation"));
+    int64_t gen =
+        json_integer_value(json_object_get(json_object_get(pdb, "metadata"), "generation"));
     int64_t seen = json_integer_value(json_object_get(status, "observedGeneration"));
     int64_t allowed = json_integer_value(json_object_get(status, "disruptionsAllowed"));
     if (seen < gen)
         return too_many(st, 10, "The disruption budget %s is still being processed by the server.",
                         name);
     if (allowed < 0 || json_object_size(json_object_get(status, "disruptedPods")) > MAX_DISRUPTED) {
-        int r = kobj_fail(st, 403, "Forbidden", "poddisruptionbudget.policy \"%s\" is forbidden: %s",
-                          name,
+        int r = kobj_fail(st, 403, "Forbidden",
+                          "poddisruptionbudget.policy \"%s\" is forbidden: %s", name,
                           allowed < 0 ? "pdb disruptions allowed is negative"
                                       : "DisruptedPods map too big - too many evictions not "
                                         "confirmed by PDB controller");
@@ -121,10 +122,10 @@ static int take_disruption(kobj_api *api, const json_t *pdb, const char *pod, bo
         return r;
     }
     if (allowed == 0)
-        return too_many(st, 0, "The disruption budget %s needs %lld healthy pods and has %lld currently",
-                        name,
-                        (long long)json_integer_value(json_object_get(status, "desiredHealthy")),
-                        (long long)json_integer_value(json_object_get(status, "currentHealthy")));
+        return too_many(
+            st, 0, "The disruption budget %s needs %lld healthy pods and has %lld currently", name,
+            (long long)json_integer_value(json_object_get(status, "desiredHealthy")),
+            (long long)json_integer_value(json_object_get(status, "currentHealthy")));
     if (dry_run)
         return 0;
     json_t *upd = json_deep_copy(pdb);
@@ -177,8 +178,9 @@ static int check_budget(kobj_api *api, const kobj_req *req, kobj_status *st)
         const json_t *status = json_object_get(pdb, "status");
         int64_t want = json_integer_value(json_object_get(status, "desiredHealthy"));
         if (json_array_size(pdbs) > 1)
-            r = kobj_fail(st, 500, "", "This pod has more than one PodDisruptionBudget, which the "
-                                       "eviction subresource does not support.");
+            r = kobj_fail(st, 500, "",
+                          "This pod has more than one PodDisruptionBudget, which the "
+                          "eviction subresource does not support.");
         else if (!pod_ready(pod) &&
                  (dd_streq(json_string_value(json_object_get(spec, "unhealthyPodEvictionPolicy")),
                            "AlwaysAllow") ||
@@ -201,7 +203,8 @@ int kobj_evict(kobj_api *api, const kobj_req *req, const json_t *body, kobj_resu
 {
     const char *named = kobj_meta_str(body, "name");
     if (named && *named && strcmp(named, req->name))
-        return kobj_fail(st, 400, "BadRequest", "name in URL does not match name in Eviction object");
+        return kobj_fail(st, 400, "BadRequest",
+                         "name in URL does not match name in Eviction object");
     int r = check_budget(api, req, st);
     if (r < 0)
         return r;

@@ -187,8 +187,7 @@ int kctl_sync_pdb(kctl *c, const char *ns, const char *name)
     int64_t gen = kctl_int(json_object_get(pdb, "metadata"), "generation", NULL, 1);
     if (desired(c, pdb, pods, &n, &why) < 0) {
         jx_set_int(st, "disruptionsAllowed", 0);
-        set_allowed(st, "False", "SyncFailed", why,
-                    kctl_int(st, "observedGeneration", NULL, 0));
+        set_allowed(st, "False", "SyncFailed", why, kctl_int(st, "observedGeneration", NULL, 0));
     } else {
         json_t *gone = disrupted(pdb, pods, dd_now_ns());
         n.healthy = healthy(pods, gone);
