@@ -236,6 +236,11 @@ static int dispatch(struct call *c, kobj_status *st)
         return -1;
     if (ksrv_is_pod_stream(c->res, c->p.sub))
         return ksrv_handle_pod_stream(c->s, c->req, &c->kr, st);
+    if (dd_streq(c->p.sub, "proxy")) /* the apiserver proxy to pods, services and nodes */
+        return kobj_fail(st, 503, "ServiceUnavailable",
+                         "the %s/proxy subresource is not supported by this server; use kubectl "
+                         "port-forward to reach %s",
+                         c->res->resource, c->p.name ? c->p.name : "it");
     bool write = strcmp(c->verb, "get") && strcmp(c->verb, "list") && strcmp(c->verb, "watch");
     if (!write)
         return run_read(c, st);

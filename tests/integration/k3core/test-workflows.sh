@@ -2,7 +2,8 @@
 # Everyday CI workflows across kubectl versions that the per-area suites do not cover: node
 # maintenance — PodDisruptionBudget status (minAvailable, maxUnavailable as a percentage of the
 # controller's scale), `kubectl drain` held back by a budget (the Eviction API's 429), finishing
-# after `uncordon`, the one-budget rule of the eviction subresource.
+# after `uncordon`, the one-budget rule of the eviction subresource; the apiserver proxy's
+# clear error.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
@@ -71,5 +72,14 @@ $K drain "$node" --ignore-daemonsets --pod-selector=app=pd --timeout=60s >/dev/n
 [ "$(running)" = 0 ] || fail "pods running after the drain"
 $K uncordon "$node" >/dev/null
 $K rollout status deployment/pd --timeout=90s >/dev/null || fail "pd after uncordon"
+
+# the apiserver proxy (pods|services|nodes/NAME/proxy/...) is not there yet: a clear 503, never
+# the object itself
+p=$($K get pods -l app=pd -o jsonpath='{.items[0].metadata.name}')
+for path in "namespaces/default/pods/$p/proxy/" "namespaces/default/pods/$p:80/proxy/x" \
+    "namespaces/default/services/kubernetes:443/proxy/" "nodes/$node/proxy/healthz"; do
+    out=$($K get --raw "/api/v1/$path" 2>&1) && fail "proxy $path answered: $out"
+    expect_contains "$out" "ServiceUnavailable" "proxy $path"
+done
 $K delete deployment pd >/dev/null
 echo "workflows: ok"
