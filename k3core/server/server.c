@@ -179,6 +179,12 @@ static void on_nodelife(ev_timer *t, void *data)
     ksrv_nodelife_pass(data, dd_now_ns(), NODE_GRACE_NS);
 }
 
+static void on_csr(ev_timer *t, void *data)
+{
+    (void)t;
+    ksrv_csr_pass(data);
+}
+
 static char **wanted_sans(const struct kcfg *c, const char *advertise)
 {
     char svc_ip[64] = "10.43.0.1";
@@ -263,6 +269,7 @@ static void ksrv_release(struct ksrv *s)
     kubelet_stop(s->kubelet);
     ev_timer_del(s->sched_timer);
     ev_timer_del(s->nodelife_timer);
+    ev_timer_del(s->csr_timer);
     ksrv_ipam_stop(s);
     free(s->node_ip), free(s->ca_hash), free(s->token_password);
     http_server_free(s->http);
@@ -328,6 +335,7 @@ int ksrv_run(const struct kcfg *cfg)
     }
     s.ctrl_timer = ev_timer_add(s.loop, 200, 0, on_controllers, &s);
     s.nodelife_timer = ev_timer_add(s.loop, 5000, 5000, on_nodelife, &s);
+    s.csr_timer = ev_timer_add(s.loop, 1000, 1000, on_csr, &s);
     ev_set_idle(s.loop, 1000, on_idle, NULL);
     dd_info("Running kube-apiserver on https://%s:%d", cfg->bind_address, cfg->https_port);
     dd_info("k3s is up and running");

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Authentication, authorization and request errors: anonymous 401, ServiceAccount tokens
-# (TokenRequest and legacy token Secrets) with RBAC, impersonation (--as, --as-group), auth
-# can-i/whoami (protobuf bodies from kubectl 1.33), kubectl 1.33 typed `create` commands
-# (protobuf), and bad input → 400/404/413/422.
+# (TokenRequest and legacy token Secrets) with RBAC, impersonation (--as, --as-group), users
+# from approved CertificateSigningRequests, auth can-i/whoami (protobuf bodies from kubectl
+# 1.33), kubectl 1.33 typed `create` commands (protobuf), and bad input → 400/404/413/422.
 . "$(dirname "$0")/lib.sh"
 k3core_start
 k3core_curl_setup
@@ -103,6 +103,40 @@ $K -n pb delete serviceaccount bob >/dev/null
 code=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
     "$base/api/v1/namespaces/pb/configmaps")
 [ "$code" = 401 ] || fail "token of a deleted ServiceAccount got $code"
+
+# a user from a CertificateSigningRequest: approved, signed by the client CA, usable; a request
+# with a usage the signer refuses fails with SignerValidationFailure
+csr() { # NAME USAGES
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$K3CORE_TMP/$1.key" -subj "/CN=$1/O=devs" -out "$K3CORE_TMP/$1.csr" 2>/dev/null
+    cat <<Y
+apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: $1}
+spec:
+  request: $(base64 -w0 <"$K3CORE_TMP/$1.csr")
+  signerName: kubernetes.io/kube-apiserver-client
+  expirationSeconds: 86400
+  usages: [$2]
+Y
+}
+csr carol "digital signature, client auth" | $K apply -f - >/dev/null
+csr dave "server auth" | $K127 apply -f - >/dev/null
+$K certificate approve carol >/dev/null
+$K127 certificate approve dave >/dev/null
+wait_for "carol issued" sh -c "$K get csr carol | grep -q 'Approved,Issued'"
+$K get csr carol -o jsonpath='{.status.certificate}' | base64 -d >"$K3CORE_TMP/carol.crt"
+openssl verify -CAfile "$K3CORE_DATA/server/tls/client-ca.crt" "$K3CORE_TMP/carol.crt" >/dev/null ||
+    fail "carol's certificate is not from the client CA"
+out=$($K --kubeconfig /dev/null --server "$base" --certificate-authority "$K3CORE_DATA/server/tls/server-ca.crt" \
+    --client-certificate "$K3CORE_TMP/carol.crt" --client-key "$K3CORE_TMP/carol.key" auth whoami)
+expect_contains "$out" "carol" "whoami with the issued certificate"
+expect_contains "$out" "[devs system:authenticated]" "groups of the issued certificate"
+wait_for "dave failed" sh -c "$K get csr dave | grep -q 'Approved,Failed'"
+[ "$($K get csr dave -o jsonpath='{.status.conditions[?(@.type=="Failed")].message}')" = \
+    "invalid usage for client certificate: server auth" ] || fail "dave's failure: $($K get csr dave -o yaml)"
+[ -z "$($K get csr dave -o jsonpath='{.status.certificate}')" ] || fail "dave got a certificate"
+$K delete csr carol dave >/dev/null
 
 # legacy token Secret gets token, ca.crt and namespace
 $K -n pb create serviceaccount legacy >/dev/null
