@@ -25,6 +25,7 @@ static const struct {
     [KC_PVCS] = {"", "v1", "persistentvolumeclaims"},
     [KC_PVS] = {"", "v1", "persistentvolumes"},
     [KC_PDBS] = {"policy", "v1", "poddisruptionbudgets"},
+    [KC_HPAS] = {"autoscaling", "v2", "horizontalpodautoscalers"},
 };
 
 const kres_resource *kctl_res(enum kctl_kind kind)
@@ -325,6 +326,8 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
         json_object_del(c->cache[ud->kind], key);
     else
         json_object_set(c->cache[ud->kind], key, obj);
+    if (ud->kind == KC_DEPLOY || ud->kind == KC_STS || ud->kind == KC_RS)
+        kctl_hpa_target_changed(c, ud->kind, obj);
     switch (ud->kind) {
     case KC_PODS:
         owner_changed(c, obj);
@@ -390,6 +393,7 @@ static const sync_fn syncs[KC_N] = {
     [KC_PVCS] = kctl_sync_pvc,
     [KC_PVS] = kctl_sync_pv,
     [KC_PDBS] = kctl_sync_pdb,
+    [KC_HPAS] = kctl_sync_hpa,
 };
 
 /* Services have no time-based transitions and their sync reads Endpoints and slices from the
@@ -420,8 +424,8 @@ static void on_timer(ev_timer *t, void *data)
     }
     /* Deployments before ReplicaSets before pods' owners: a deployment's scale change then
      * reaches its pods in the same pass. Syncs queue more work through the watches. */
-    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY,   KC_RS,   KC_JOBS, KC_STS,
-                                           KC_DS,       KC_SERVICES, KC_PVCS, KC_PVS,  KC_PDBS};
+    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY, KC_RS,  KC_JOBS, KC_STS, KC_DS,
+                                           KC_SERVICES, KC_PVCS,   KC_PVS, KC_PDBS, KC_HPAS};
     for (size_t i = 0; i < DD_ARRAY_SIZE(order); i++) {
         enum kctl_kind k = order[i];
         json_t *q = c->queue[k];
