@@ -35,6 +35,9 @@ static void kexs_free(void *data)
     struct kexs *x = data;
     free(x->dir);
     dd_strv_free(x->argv);
+    dd_strv_free(x->o.env);
+    free(x->o.user);
+    free(x->o.cwd);
     dd_buf_release(&x->resize);
     free(x);
 }
@@ -222,6 +225,9 @@ int kstream_exec_spdy(ev_loop *loop, http_req *req, const char *dir,
     x->argv = o->argv ? dd_strv_copy(o->argv) : NULL;
     x->o = *o;
     x->o.argv = x->argv;
+    x->o.env = dd_strv_copy(o->env);
+    x->o.user = o->user ? dd_strdup(o->user) : NULL;
+    x->o.cwd = o->cwd ? dd_strdup(o->cwd) : NULL;
     for (int i = 0; protos[i]; i++)
         if (proto == protos[i])
             x->version = 4 - i;
