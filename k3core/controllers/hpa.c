@@ -50,11 +50,10 @@ static char *metric_failure(const json_t *spec, const char **ret_reason)
     const json_t *m = json_array_get(json_object_get(spec, "metrics"), 0);
     const char *type = kctl_str(m, "type", NULL);
     if (dd_streq(type, "Resource") || dd_streq(type, "ContainerResource")) {
-        const json_t *res = json_object_get(m, dd_streq(type, "Resource") ? "resource"
-                                                                          : "containerResource");
+        const json_t *res =
+            json_object_get(m, dd_streq(type, "Resource") ? "resource" : "containerResource");
         const char *name = kctl_str(res, "name", NULL) ?: "cpu";
-        bool util = dd_streq(kctl_str(json_object_get(res, "target"), "type", NULL),
-                             "Utilization");
+        bool util = dd_streq(kctl_str(json_object_get(res, "target"), "type", NULL), "Utilization");
         *ret_reason = dd_streq(type, "Resource") ? "FailedGetResourceMetric"
                                                  : "FailedGetContainerResourceMetric";
         return dd_asprintf("the HPA was unable to compute the replica count: failed to get %s "
@@ -91,7 +90,8 @@ int kctl_sync_hpa(kctl *c, const char *ns, const char *name)
     json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
     enum kctl_kind kind = KC_N;
     const json_t *target = target_of(c, hpa, &kind);
-    int64_t min = kctl_int(spec, "minReplicas", NULL, 1), max = kctl_int(spec, "maxReplicas", NULL, 1);
+    int64_t min = kctl_int(spec, "minReplicas", NULL, 1),
+            max = kctl_int(spec, "maxReplicas", NULL, 1);
     int r = 0;
     if (!target) {
         const json_t *ref = json_object_get(spec, "scaleTargetRef");
@@ -102,8 +102,8 @@ int kctl_sync_hpa(kctl *c, const char *ns, const char *name)
         set_cond(st, "AbleToScale", "False", "FailedGetScale", msg);
     } else {
         int64_t cur = kctl_int(json_object_get(target, "spec"), "replicas", NULL, 1);
-        jx_set_int(st, "currentReplicas", kctl_int(json_object_get(target, "status"), "replicas",
-                                                   NULL, 0));
+        jx_set_int(st, "currentReplicas",
+                   kctl_int(json_object_get(target, "status"), "replicas", NULL, 0));
         int64_t want = cur < min ? min : cur > max ? max : cur;
         set_cond(st, "AbleToScale", "True", "SucceededGetScale",
                  "the HPA controller was able to get the target's current scale");
@@ -116,12 +116,13 @@ int kctl_sync_hpa(kctl *c, const char *ns, const char *name)
                                         : "Current number of replicas below Spec.MinReplicas";
             r = rescale(c, hpa, kind, target, want, why);
             if (r == 0) {
-                _cleanup_free_ char *msg = dd_asprintf(
-                    "the HPA controller was able to update the target scale to %lld",
-                    (long long)want);
+                _cleanup_free_ char *msg =
+                    dd_asprintf("the HPA controller was able to update the target scale to %lld",
+                                (long long)want);
                 _cleanup_free_ char *now = kctl_now();
                 set_cond(st, "AbleToScale", "True", "SucceededRescale", msg);
-                set_cond(st, "ScalingLimited", "True", cur > max ? "TooManyReplicas" : "TooFewReplicas",
+                set_cond(st, "ScalingLimited", "True",
+                         cur > max ? "TooManyReplicas" : "TooFewReplicas",
                          cur > max ? "the desired replica count is more than the maximum replica "
                                      "count"
                                    : "the desired replica count is less than the minimum replica "

@@ -112,8 +112,8 @@ static char *issue(struct ksrv *s, const json_t *csr, enum signer sg, char **ret
         why = check_kubelet(req);
     char *out = NULL;
     if (!why) {
-        _cleanup_free_ char *cert = pki_csr_sign(s->pki, req, sg != S_KUBELET_SERVING,
-                                                 ku.data, eku.data, duration(csr), &e);
+        _cleanup_free_ char *cert = pki_csr_sign(s->pki, req, sg != S_KUBELET_SERVING, ku.data,
+                                                 eku.data, duration(csr), &e);
         if (cert)
             out = b64_encode(cert, strlen(cert), false);
         else
@@ -145,16 +145,16 @@ static void write_status(struct ksrv *s, const json_t *csr, const char *cert, co
         char now[48];
         dd_format_rfc3339nano(dd_now_ns(), now, sizeof(now));
         now[19] = 'Z', now[20] = 0; /* metav1.Time: seconds */
-        json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Failed",
-                                               "status", "True", "reason",
-                                               "SignerValidationFailure", "message", why,
-                                               "lastUpdateTime", now, "lastTransitionTime", now));
+        json_array_append_new(conds,
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "Failed", "status",
+                                        "True", "reason", "SignerValidationFailure", "message", why,
+                                        "lastUpdateTime", now, "lastTransitionTime", now));
     }
-    kobj_req req = {.res = kres_lookup("certificates.k8s.io", "v1", "certificatesigningrequests"),
-                    .name = json_string_value(json_object_get(json_object_get(csr, "metadata"),
-                                                              "name")),
-                    .subresource = "status",
-                    .field_manager = "csrsigning-controller"};
+    kobj_req req = {
+        .res = kres_lookup("certificates.k8s.io", "v1", "certificatesigningrequests"),
+        .name = json_string_value(json_object_get(json_object_get(csr, "metadata"), "name")),
+        .subresource = "status",
+        .field_manager = "csrsigning-controller"};
     kobj_result res = {0};
     kobj_status kst = {0};
     if (kobj_update(s->api, &req, upd, &res, &kst) < 0)
