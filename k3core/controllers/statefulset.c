@@ -73,7 +73,10 @@ static int claims(kctl *c, sstate *s, const char *name, json_t *pspec)
         _cleanup_free_ char *cname = dd_asprintf("%s-%s", tname, name);
         json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", tname,
                                               "persistentVolumeClaim", "claimName", cname));
-        if (r < 0 || kctl_cached(c, KC_PVCS, kctl_ns(s->set), cname))
+        const json_t *have = kctl_cached(c, KC_PVCS, kctl_ns(s->set), cname);
+        if (have && kctl_str(have, "metadata", "deletionTimestamp"))
+            r = -EAGAIN; /* upstream waits for a claim being deleted to go, then makes it anew */
+        if (r < 0 || have)
             continue;
         json_t *meta = json_object();
         jx_set_str(meta, "name", cname);
