@@ -88,6 +88,7 @@ int net_link_set_up(net_nl *nl, const char *name, bool up, dd_err *e);
 /* Enslaves name to master (a bridge); master NULL releases it. */
 int net_link_set_master(net_nl *nl, const char *name, const char *master, dd_err *e);
 int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e);
+int net_link_set_hwaddr(net_nl *nl, const char *name, const uint8_t mac[6], dd_err *e);
 /* Deletes a link (for a veth: both ends). A missing link is success (returns 0; 1 if deleted). */
 int net_link_delete(net_nl *nl, const char *name, dd_err *e);
 /* Adds addr/prefix to the link; an address already present is success. */
