@@ -209,6 +209,17 @@ YAML
 )
 [ "$out" = "1 512Mi 250m" ] || fail "canonical quantities: $out"
 
+# componentstatuses (deprecated, still used as a health check): all healthy, with the warning
+for k in $K127 $K133; do
+    out=$($k get componentstatuses 2>&1)
+    expect_contains "$out" "Warning: v1 ComponentStatus is deprecated in v1.19+" "$k get cs"
+    expect_contains "$out" "scheduler            Healthy   ok" "$k get cs"
+    expect_contains "$out" "controller-manager   Healthy   ok" "$k get cs"
+    expect_contains "$out" 'etcd-0               Healthy   {"health":"true","reason":""}' "$k get cs"
+done
+out=$($K133 get cs nope 2>&1) && fail "componentstatus nope found"
+expect_contains "$out" 'componentstatuses "nope" not found' "get cs nope"
+
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null
 $K133 get namespace ns127 >/dev/null 2>&1 && fail "namespace ns127 still present"
