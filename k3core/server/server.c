@@ -36,22 +36,38 @@ static void h_version(struct ksrv *s, http_req *req, struct kuser *u)
     json_decref(v);
 }
 
+static const char *const health_checks[] = {"ping", "log", "etcd",
+                                            "poststarthook/start-apiextensions-controllers",
+                                            "poststarthook/rbac/bootstrap-roles"};
+
 static void h_health(struct ksrv *s, http_req *req, struct kuser *u)
 {
     const char *path = http_req_path(req);
+    const char *const *checks = health_checks;
     if (!http_req_query(req, "verbose")) {
         http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
         return;
     }
-    static const char *const checks[] = {"ping", "log", "etcd",
-                                         "poststarthook/start-apiextensions-controllers",
-                                         "poststarthook/rbac/bootstrap-roles"};
     dd_buf b = DD_BUF_INIT;
-    for (size_t i = 0; i < DD_ARRAY_SIZE(checks); i++)
+    for (size_t i = 0; i < DD_ARRAY_SIZE(health_checks); i++)
         dd_buf_addf(&b, "[+]%s ok\n", checks[i]);
     dd_buf_addf(&b, "%s check passed\n", path + 1);
     http_reply(req, 200, "text/plain; charset=utf-8", b.data, b.len);
     dd_buf_release(&b);
+}
+
+/* /healthz/<check> (also livez, readyz): one named check, as upstream serves each of them. */
+static void h_health_check(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    const char *path = http_req_path(req);
+    const char *check = strchr(path + 1, '/');
+    for (size_t i = 0; check && i < DD_ARRAY_SIZE(health_checks); i++) {
+        if (!strcmp(check + 1, health_checks[i])) {
+            http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
+            return;
+        }
+    }
+    http_reply(req, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
 static void h_discovery(struct ksrv *s, http_req *req, struct kuser *u)
@@ -127,13 +143,23 @@ static void h_entry(http_req *req)
         m, p, h_entry, 0, KSRV_MAX_BODY, (void *)(fn)                                              \
     }
 static const http_route routes[] = {
-    ROUTE("GET", "/version", h_version),     ROUTE("GET", "/version/", h_version),
-    ROUTE("GET", "/healthz", h_health),      ROUTE("GET", "/livez", h_health),
-    ROUTE("GET", "/readyz", h_health),       ROUTE("GET", "/api", h_discovery),
-    ROUTE("GET", "/api/", h_discovery),      ROUTE("GET", "/apis", h_discovery),
-    ROUTE("GET", "/apis/", h_discovery),     ROUTE("GET", "/openapi/v2", h_openapi),
-    ROUTE("GET", "/openapi/v3", h_openapi),  ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
-    ROUTE(NULL, "/api/{rest*}", h_resource), ROUTE(NULL, "/apis/{rest*}", h_resource),
+    ROUTE("GET", "/version", h_version),
+    ROUTE("GET", "/version/", h_version),
+    ROUTE("GET", "/healthz", h_health),
+    ROUTE("GET", "/livez", h_health),
+    ROUTE("GET", "/readyz", h_health),
+    ROUTE("GET", "/healthz/{check*}", h_health_check),
+    ROUTE("GET", "/livez/{check*}", h_health_check),
+    ROUTE("GET", "/readyz/{check*}", h_health_check),
+    ROUTE("GET", "/api", h_discovery),
+    ROUTE("GET", "/api/", h_discovery),
+    ROUTE("GET", "/apis", h_discovery),
+    ROUTE("GET", "/apis/", h_discovery),
+    ROUTE("GET", "/openapi/v2", h_openapi),
+    ROUTE("GET", "/openapi/v3", h_openapi),
+    ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
+    ROUTE(NULL, "/api/{rest*}", h_resource),
+    ROUTE(NULL, "/apis/{rest*}", h_resource),
 };
 
 static void on_http_error(http_req *req, int status, const char *message)

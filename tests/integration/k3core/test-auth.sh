@@ -13,6 +13,11 @@ code=$(curl -sk -o "$K3CORE_TMP/anon.json" -w '%{http_code}' "$base/api/v1/names
 [ "$code" = 401 ] || fail "anonymous request got $code"
 expect_contains "$(cat "$K3CORE_TMP/anon.json")" '"reason":"Unauthorized"'
 [ "$(curl -sk "$base/healthz")" = ok ] || fail "healthz"
+# single checks (kubectl get --raw /readyz/etcd): ok, 404 for an unknown one
+for c in healthz/etcd livez/ping readyz/poststarthook/rbac/bootstrap-roles; do
+    [ "$($K133 get --raw "/$c")" = ok ] || fail "/$c"
+done
+out=$($K133 get --raw /livez/nope 2>&1) && fail "/livez/nope answered: $out"
 
 # kubectl 1.33 typed creates send protobuf bodies
 K=$K133
