@@ -3,7 +3,7 @@
 # maintenance — PodDisruptionBudget status (minAvailable, maxUnavailable as a percentage of the
 # controller's scale), `kubectl drain` held back by a budget (the Eviction API's 429), finishing
 # after `uncordon`, the one-budget rule of the eviction subresource; the apiserver proxy's
-# clear error.
+# clear error; a rollout past its progress deadline.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
@@ -72,6 +72,19 @@ $K drain "$node" --ignore-daemonsets --pod-selector=app=pd --timeout=60s >/dev/n
 [ "$(running)" = 0 ] || fail "pods running after the drain"
 $K uncordon "$node" >/dev/null
 $K rollout status deployment/pd --timeout=90s >/dev/null || fail "pd after uncordon"
+
+# a rollout that cannot finish: rollout status fails at progressDeadlineSeconds, and the
+# deployment stays ProgressDeadlineExceeded (it flapped back to "progressing")
+$K create deployment stuck --image=busybox:does-not-exist >/dev/null
+$K patch deployment stuck -p '{"spec":{"progressDeadlineSeconds":4}}' >/dev/null
+out=$($K127 rollout status deployment/stuck --timeout=60s 2>&1) && fail "rollout of stuck finished"
+expect_contains "$out" 'deployment "stuck" exceeded its progress deadline' "rollout status 1.27"
+sleep 6
+[ "$($K get deploy stuck -o jsonpath='{.status.conditions[?(@.type=="Progressing")].reason}')" = ProgressDeadlineExceeded ] ||
+    fail "stuck: $($K get deploy stuck -o jsonpath='{.status.conditions}')"
+out=$($K rollout status deployment/stuck --timeout=20s 2>&1) && fail "rollout of stuck finished"
+expect_contains "$out" 'deployment "stuck" exceeded its progress deadline' "rollout status 1.33"
+$K delete deployment stuck >/dev/null
 
 # the apiserver proxy (pods|services|nodes/NAME/proxy/...) is not there yet: a clear 503, never
 # the object itself
