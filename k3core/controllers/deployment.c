@@ -406,8 +406,9 @@ static void progressing(dstate *s, json_t *st, const json_t *old, json_t *conds)
                  !json_equal(json_object_get(st, "availableReplicas"),
                              json_object_get(old, "availableReplicas")) ||
                  !json_equal(json_object_get(st, "replicas"), json_object_get(old, "replicas"));
+    /* timed out stays timed out until something moves (upstream's DeploymentTimedOut) */
     if (!moved && dd_streq(kctl_str(prev, "reason", NULL), "ProgressDeadlineExceeded"))
-        return; /* timed out stays timed out until something moves (upstream's DeploymentTimedOut) */
+        return;
     int64_t deadline = kctl_int(spec, "progressDeadlineSeconds", NULL, 600), since = 0;
     const char *lut = kctl_str(prev, "lastUpdateTime", NULL);
     if (!moved && prev && lut && dd_parse_rfc3339(lut, &since) == 0 &&
