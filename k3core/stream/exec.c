@@ -265,8 +265,8 @@ static int start_process(struct kexec *k, const char *dir, const struct kstream_
                            .cwd = o->cwd,
                            .terminal = o->tty,
                            .open_stdin = o->in,
-                           .rows = 24,
-                           .cols = 80};
+                           .rows = o->rows ? o->rows : 24,
+                           .cols = o->cols ? o->cols : 80};
     int r = rt_exec(dir, &p, &k->x, e);
     if (r < 0)
         return r;
