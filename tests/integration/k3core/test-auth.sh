@@ -30,6 +30,16 @@ $K -n pb create secret generic s1 --from-literal=pw=x >/dev/null
 [ "$($K -n pb get secret s1 -o jsonpath='{.data.pw}')" = eA== ] || fail "protobuf secret"
 $K -n pb create deployment d1 --image=nginx --replicas=2 >/dev/null
 [ "$($K -n pb get deploy d1 -o jsonpath='{.spec.replicas}')" = 2 ] || fail "protobuf deployment"
+# Go's zero non-pointer scalars stay out of the object as upstream's JSON leaves them out (a
+# pointer's zero stays: replicas 0), so rollout undo finds the old ReplicaSet's template again
+$K -n pb create deployment d0 --image=busybox --port=80 --replicas=0 >/dev/null
+out=$($K -n pb get deploy d0 -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["spec"]; t=s["template"]; c=t["spec"]["containers"][0]; print(s["replicas"], sorted(k for k in ("paused","minReadySeconds") if k in s), sorted(k for k in ("generation",) if k in t["metadata"]), sorted(k for k in ("hostNetwork","hostPID","hostIPC") if k in t["spec"]), sorted(k for k in ("stdin","stdinOnce","tty") if k in c), c["ports"])')
+[ "$out" = "0 [] [] [] [] [{'containerPort': 80, 'protocol': 'TCP'}]" ] || fail "zero scalars from protobuf: $out"
+$K -n pb set image deployment/d0 busybox=busybox:1.36 >/dev/null
+wait_for "second ReplicaSet of d0" sh -c "[ \$($K -n pb get rs -l app=d0 -o name | wc -l) = 2 ]"
+$K -n pb rollout undo deployment/d0 >/dev/null
+wait_for "undo of d0 at revision 3" sh -c "[ \"\$($K -n pb get deploy d0 -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}')\" = 3 ]"
+[ "$($K -n pb get rs -l app=d0 -o name | wc -l)" = 2 ] || fail "rollout undo made a new ReplicaSet"
 out=$($K auth can-i create pods)
 [ "$out" = yes ] || fail "admin can-i: $out"
 out=$($K auth whoami)
