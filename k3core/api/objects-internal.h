@@ -104,6 +104,9 @@ json_t *kobj_scale_of(const kres_resource *r, const json_t *obj);
 int kobj_scale_apply(const kres_resource *r, const json_t *obj, const json_t *scale, json_t **ret,
                      kobj_status *st);
 /* POST on a subresource: pods/binding, pods/eviction. */
+/* pods/eviction (eviction.c): a delete the pod's PodDisruptionBudget may refuse (429). */
+int kobj_evict(kobj_api *api, const kobj_req *req, const json_t *body, kobj_result *ret,
+               kobj_status *st);
 int kobj_create_subresource(kobj_api *api, const kobj_req *req, const json_t *body,
                             kobj_result *ret, kobj_status *st);
 void kobj_now(char out[32]);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "k3core/api/objects-internal.h"
+#include "k3core/pki/b64.h"
 
 static int check_type(const kres_resource *r, const json_t *obj, kobj_status *st)
 {
@@ -40,6 +41,31 @@ static void gen_uid(char out[37])
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
+}
+
+/* A v1 Secret's stringData is write-only: its entries go into data (base64), overriding data's
+ * keys of the same name, as upstream's v1 → internal conversion does; it is never stored. */
+static void fold_string_data(const kres_resource *r, json_t *obj)
+{
+    if (r->group[0] || strcmp(r->resource, "secrets"))
+        return;
+    json_t *sd = json_object_get(obj, "stringData");
+    if (json_is_object(sd) && json_object_size(sd)) {
+        json_t *data = json_object_get(obj, "data");
+        if (!json_is_object(data)) {
+            data = json_object();
+            json_object_set_new(obj, "data", data);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(sd, k, v)
+        {
+            const char *s = json_string_value(v);
+            _cleanup_free_ char *enc = b64_encode(s ? s : "", s ? strlen(s) : 0, false);
+            json_object_set_new(data, k, json_string(enc));
+        }
+    }
+    json_object_del(obj, "stringData");
 }
 
 void kobj_now(char out[32])
@@ -192,6 +218,7 @@ static int create_prepare(kobj_api *api, const kobj_req *req, json_t *obj, bool 
     if (managed)
         json_object_set_new(meta, "managedFields", managed);
     r = kobj_prune(req->res, obj, req->validation, warnings, st);
+    fold_string_data(req->res, obj);
     if (r >= 0)
         r = kobj_check_namespace(api, req->res, kobj_meta_str(obj, "namespace"),
                                  kobj_meta_str(obj, "name"), st);
@@ -430,6 +457,7 @@ int kobj_write_update(kobj_api *api, const kobj_req *req, json_t *new_obj, const
     new_obj = merge_for_subresource(req, new_obj, old, applied);
     kobj_set_type(req->res, new_obj);
     r = kobj_prune(req->res, new_obj, req->validation, &warnings, st);
+    fold_string_data(req->res, new_obj);
     if (r >= 0)
         r = kobj_apply_defaults(api, req->res, new_obj, old, st);
     if (r >= 0)

@@ -43,6 +43,7 @@ typedef struct kobj_status {
     char group[254];    /* details.group */
     char kind[128];     /* details.kind (upstream puts the resource plural here for most errors) */
     json_t *causes;     /* details.causes: array of {reason,message,field}, or NULL */
+    int retry_after;    /* details.retryAfterSeconds (0 = none) */
 } kobj_status;
 void kobj_status_release(kobj_status *st); /* frees causes; leaves code/message */
 /* Sets code/reason/message; returns -1 mapped from code (e.g. -ENOENT for 404). */

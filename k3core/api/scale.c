@@ -1,6 +1,6 @@
 /* scale: the autoscaling/v1 Scale view of workloads (deployments, replicasets, statefulsets,
  * replicationcontrollers, custom resources with a scale subresource) and the POST
- * subresources pods/binding (the scheduler's assignment) and pods/eviction (a delete).
+ * subresources pods/binding (the scheduler's assignment) and pods/eviction (eviction.c).
  */
 #include <stdio.h>
 
@@ -159,18 +159,8 @@ int kobj_create_subresource(kobj_api *api, const kobj_req *req, const json_t *bo
     bool pods = !req->res->group[0] && strcmp(req->res->resource, "pods") == 0;
     if (pods && strcmp(req->subresource, "binding") == 0)
         return bind_pod(api, req, body, ret, st);
-    if (pods && strcmp(req->subresource, "eviction") == 0) {
-        kobj_req del = *req;
-        del.subresource = NULL;
-        int r = kobj_delete(api, &del, json_object_get(body, "deleteOptions"), ret, st);
-        if (r >= 0) {
-            json_decref(ret->object);
-            ret->object = json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion", "v1",
-                                    "metadata", "status", "Success", "code", 201);
-            ret->code = 201;
-        }
-        return r;
-    }
+    if (pods && strcmp(req->subresource, "eviction") == 0)
+        return kobj_evict(api, req, body, ret, st);
     return kobj_fail(st, 405, "MethodNotAllowed",
                      "the server does not allow this method on the requested resource");
 }

@@ -434,3 +434,47 @@ bool ksel_match_fields(const ksel *s, ksel_field_fn get, void *userdata)
     }
     return true;
 }
+
+/* ---- metav1.LabelSelector objects ---- */
+
+static void add_values(dd_buf *b, const json_t *values)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v) dd_buf_addf(b, "%s%s", i ? "," : "", json_string_value(v));
+}
+
+ksel *ksel_from_label_selector(const json_t *sel)
+{
+    if (!json_is_object(sel))
+        return NULL;
+    dd_buf b = DD_BUF_INIT;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(sel, "matchLabels"), k, v)
+        dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
+    size_t i;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, v)
+    {
+        const char *key = json_string_value(json_object_get(v, "key")),
+                   *op = json_string_value(json_object_get(v, "operator"));
+        if (!key || !op)
+            continue;
+        if (b.len)
+            dd_buf_adds(&b, ",");
+        if (dd_streq(op, "Exists"))
+            dd_buf_adds(&b, key);
+        else if (dd_streq(op, "DoesNotExist"))
+            dd_buf_addf(&b, "!%s", key);
+        else {
+            dd_buf_addf(&b, "%s %s (", key, dd_streq(op, "In") ? "in" : "notin");
+            add_values(&b, json_object_get(v, "values"));
+            dd_buf_adds(&b, ")");
+        }
+    }
+    ksel *s = NULL;
+    if (ksel_parse_labels(b.data ? b.data : "", &s, NULL) < 0)
+        s = NULL;
+    dd_buf_release(&b);
+    return s;
+}

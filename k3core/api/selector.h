@@ -24,6 +24,10 @@ void ksel_free(ksel *s);
 void ksel_freep(ksel **s);
 #define _cleanup_ksel_ _cleanup_(ksel_freep)
 
+/* A metav1.LabelSelector object {matchLabels, matchExpressions} (In, NotIn, Exists,
+ * DoesNotExist); {} matches everything. NULL for a missing or invalid one. */
+ksel *ksel_from_label_selector(const json_t *label_selector);
+
 bool ksel_empty(const ksel *s);
 /* Labels: a JSON object of string values (NULL = no labels). */
 bool ksel_match_labels(const ksel *s, const json_t *labels);

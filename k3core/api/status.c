@@ -60,9 +60,13 @@ json_t *kobj_status_json(const kobj_status *st)
         jx_set_str(details, "kind", st->kind);
     if (st->causes && json_array_size(st->causes))
         json_object_set(details, "causes", st->causes);
+    if (st->retry_after > 0)
+        jx_set_int(details, "retryAfterSeconds", st->retry_after);
     json_t *o = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s}", "kind", "Status", "apiVersion", "v1",
                           "metadata", "status", "Failure", "message", st->message, "reason",
                           st->reason ? st->reason : "InternalError");
+    if (st->reason && !*st->reason) /* a Status without a reason (omitempty upstream) */
+        json_object_del(o, "reason");
     if (json_object_size(details))
         json_object_set_new(o, "details", details);
     else

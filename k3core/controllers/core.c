@@ -24,6 +24,8 @@ static const struct {
     [KC_DS] = {"apps", "v1", "daemonsets"},
     [KC_PVCS] = {"", "v1", "persistentvolumeclaims"},
     [KC_PVS] = {"", "v1", "persistentvolumes"},
+    [KC_PDBS] = {"policy", "v1", "poddisruptionbudgets"},
+    [KC_HPAS] = {"autoscaling", "v2", "horizontalpodautoscalers"},
 };
 
 const kres_resource *kctl_res(enum kctl_kind kind)
@@ -132,45 +134,9 @@ json_t *kctl_pods_controlled_by(kctl *c, const char *ns, const char *uid)
     return out;
 }
 
-static void add_values(dd_buf *b, const json_t *values)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(values, i, v) dd_buf_addf(b, "%s%s", i ? "," : "", json_string_value(v));
-}
-
 ksel *kctl_selector(const json_t *sel)
 {
-    if (!json_is_object(sel))
-        return NULL;
-    dd_buf b = DD_BUF_INIT;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)json_object_get(sel, "matchLabels"), k, v)
-        dd_buf_addf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
-    size_t i;
-    json_array_foreach(json_object_get(sel, "matchExpressions"), i, v)
-    {
-        const char *key = kctl_str(v, "key", NULL), *op = kctl_str(v, "operator", NULL);
-        if (!key || !op)
-            continue;
-        if (b.len)
-            dd_buf_adds(&b, ",");
-        if (dd_streq(op, "Exists"))
-            dd_buf_adds(&b, key);
-        else if (dd_streq(op, "DoesNotExist"))
-            dd_buf_addf(&b, "!%s", key);
-        else {
-            dd_buf_addf(&b, "%s %s (", key, dd_streq(op, "In") ? "in" : "notin");
-            add_values(&b, json_object_get(v, "values"));
-            dd_buf_adds(&b, ")");
-        }
-    }
-    ksel *s = NULL;
-    if (ksel_parse_labels(b.data ? b.data : "", &s, NULL) < 0)
-        s = NULL;
-    dd_buf_release(&b);
-    return s;
+    return ksel_from_label_selector(sel);
 }
 
 ksel *kctl_map_selector(const json_t *labels)
@@ -360,6 +326,8 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
         json_object_del(c->cache[ud->kind], key);
     else
         json_object_set(c->cache[ud->kind], key, obj);
+    if (ud->kind == KC_DEPLOY || ud->kind == KC_STS || ud->kind == KC_RS)
+        kctl_hpa_target_changed(c, ud->kind, obj);
     switch (ud->kind) {
     case KC_PODS:
         owner_changed(c, obj);
@@ -367,6 +335,7 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
         orphan_changed(c, KC_JOBS, obj);
         kctl_endpoints_pod_changed(c, old, dd_streq(type, "DELETED") ? NULL : obj);
         kctl_volumes_pod_changed(c, obj);
+        kctl_disruption_pod_changed(c, obj);
         break;
     case KC_PVCS:
         kctl_enqueue(c, KC_PVCS, kctl_ns(obj), kctl_name(obj));
@@ -423,6 +392,8 @@ static const sync_fn syncs[KC_N] = {
     [KC_DS] = kctl_sync_ds,
     [KC_PVCS] = kctl_sync_pvc,
     [KC_PVS] = kctl_sync_pv,
+    [KC_PDBS] = kctl_sync_pdb,
+    [KC_HPAS] = kctl_sync_hpa,
 };
 
 /* Services have no time-based transitions and their sync reads Endpoints and slices from the
@@ -453,8 +424,8 @@ static void on_timer(ev_timer *t, void *data)
     }
     /* Deployments before ReplicaSets before pods' owners: a deployment's scale change then
      * reaches its pods in the same pass. Syncs queue more work through the watches. */
-    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY,   KC_RS,   KC_JOBS, KC_STS,
-                                           KC_DS,       KC_SERVICES, KC_PVCS, KC_PVS};
+    static const enum kctl_kind order[] = {KC_CRONJOBS, KC_DEPLOY, KC_RS,  KC_JOBS, KC_STS, KC_DS,
+                                           KC_SERVICES, KC_PVCS,   KC_PVS, KC_PDBS, KC_HPAS};
     for (size_t i = 0; i < DD_ARRAY_SIZE(order); i++) {
         enum kctl_kind k = order[i];
         json_t *q = c->queue[k];

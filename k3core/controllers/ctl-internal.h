@@ -18,6 +18,8 @@ enum kctl_kind {
     KC_DS,
     KC_PVCS,
     KC_PVS,
+    KC_PDBS,
+    KC_HPAS,
     KC_N
 };
 
@@ -112,6 +114,12 @@ int kctl_sync_sts(kctl *c, const char *ns, const char *name);
 int kctl_sync_ds(kctl *c, const char *ns, const char *name);
 int kctl_sync_pvc(kctl *c, const char *ns, const char *name);
 int kctl_sync_pv(kctl *c, const char *ns, const char *name);
+int kctl_sync_pdb(kctl *c, const char *ns, const char *name);
+int kctl_sync_hpa(kctl *c, const char *ns, const char *name);
+/* A Deployment, StatefulSet or ReplicaSet changed: queue the autoscalers that target it. */
+void kctl_hpa_target_changed(kctl *c, enum kctl_kind kind, const json_t *obj);
+/* A pod changed: queue the disruption budgets of its namespace. */
+void kctl_disruption_pod_changed(kctl *c, const json_t *pod);
 /* A pod changed: queue the claims it mounts once it has a node (WaitForFirstConsumer). */
 void kctl_volumes_pod_changed(kctl *c, const json_t *pod);
 /* A pod changed (old may be NULL): queue the services whose selector matches either. */

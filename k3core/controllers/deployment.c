@@ -329,6 +329,43 @@ static int bump_revision(kctl *c, dstate *s)
     return scale_rs(c, s, s->new_rs, spec_replicas(s->new_rs), s->max_old_rev + 1);
 }
 
+/* Annotations the deployment does not hand on to its ReplicaSets (upstream's skip list). */
+static bool own_annotation(const char *k)
+{
+    static const char *const skip[] = {"kubectl.kubernetes.io/last-applied-configuration",
+                                       REV_ANN,
+                                       "deployment.kubernetes.io/revision-history",
+                                       DESIRED_ANN,
+                                       MAX_ANN,
+                                       "deprecated.deployment.rollback.to"};
+    for (size_t i = 0; i < DD_ARRAY_SIZE(skip); i++)
+        if (!strcmp(k, skip[i]))
+            return true;
+    return false;
+}
+
+/* The new ReplicaSet gets the deployment's other annotations on every sync, as upstream copies
+ * them (added or changed, never removed): `kubectl annotate deploy kubernetes.io/change-cause=...`
+ * after a rollout is what `rollout history` shows for it. */
+static int sync_rs_annotations(kctl *c, dstate *s)
+{
+    const json_t *want = json_object_get(json_object_get(s->d, "metadata"), "annotations");
+    json_t *upd = json_deep_copy(s->new_rs), *v;
+    const char *k;
+    json_object_foreach((json_t *)want, k, v)
+    {
+        if (json_is_string(v) && !own_annotation(k))
+            set_ann(upd, k, json_string_value(v));
+    }
+    int r = 0;
+    if (!json_equal(upd, s->new_rs)) {
+        r = kctl_update(c, kctl_res(KC_RS), upd);
+        r = r < 0 ? r : 1;
+    }
+    json_decref(upd);
+    return r;
+}
+
 /* The deployment's own revision annotation follows its new ReplicaSet's. */
 static int sync_deploy_revision(kctl *c, dstate *s)
 {
@@ -369,6 +406,9 @@ static void progressing(dstate *s, json_t *st, const json_t *old, json_t *conds)
                  !json_equal(json_object_get(st, "availableReplicas"),
                              json_object_get(old, "availableReplicas")) ||
                  !json_equal(json_object_get(st, "replicas"), json_object_get(old, "replicas"));
+    /* timed out stays timed out until something moves (upstream's DeploymentTimedOut) */
+    if (!moved && dd_streq(kctl_str(prev, "reason", NULL), "ProgressDeadlineExceeded"))
+        return;
     int64_t deadline = kctl_int(spec, "progressDeadlineSeconds", NULL, 600), since = 0;
     const char *lut = kctl_str(prev, "lastUpdateTime", NULL);
     if (!moved && prev && lut && dd_parse_rfc3339(lut, &since) == 0 &&
@@ -434,6 +474,8 @@ static int step(kctl *c, dstate *s)
     if (!s->new_rs)
         return create_new_rs(c, s);
     int r = bump_revision(c, s);
+    if (r == 0)
+        r = sync_rs_annotations(c, s);
     if (r == 0)
         r = sync_deploy_revision(c, s);
     if (r == 0)

@@ -293,8 +293,18 @@ static json_t *new_slice(const json_t *svc, const json_t *ports, json_t *endpoin
                           "ownerReferences", "apiVersion", "v1", "kind", "Service", "name",
                           kctl_name(svc), "uid", kctl_uid(svc) ?: "", "controller", 1,
                           "blockOwnerDeletion", 1, "addressType", "IPv4", "endpoints", endpoints);
-    if (json_array_size(ports))
-        json_object_set(s, "ports", (json_t *)ports);
+    if (json_array_size(ports)) {
+        /* a slice port's name is a pointer upstream, always set ("" for an unnamed Service
+         * port); kubectl describe dereferences it */
+        json_t *sp = json_deep_copy(ports), *p;
+        size_t i;
+        json_array_foreach(sp, i, p)
+        {
+            if (!json_object_get(p, "name"))
+                jx_set_str(p, "name", "");
+        }
+        json_object_set_new(s, "ports", sp);
+    }
     return s;
 }
 

@@ -6,8 +6,9 @@
  * highest ordinal down to spec.updateStrategy.rollingUpdate.partition, one at a time; OnDelete
  * leaves that to the user. Failed or succeeded pods are deleted and recreated. Status carries
  * currentRevision/updateRevision (`<set>-<template hash>`) for `kubectl rollout status`.
- * ControllerRevisions (revisions.c) back `kubectl rollout history/undo`. Not done:
- * volumeClaimTemplates, persistentVolumeClaimRetentionPolicy, minReadySeconds.
+ * ControllerRevisions (revisions.c) back `kubectl rollout history/undo`. volumeClaimTemplates
+ * give each pod its claims (created before the pod, kept afterwards: the default Retain policy).
+ * Not done: persistentVolumeClaimRetentionPolicy Delete, minReadySeconds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,75 @@ static bool running_ready(const json_t *pod)
            kctl_pod_ready(pod) && !kctl_str(pod, "metadata", "deletionTimestamp");
 }
 
+/* The claims of volumeClaimTemplates for pod `name` exist (created as upstream names and labels
+ * them: `<template>-<pod>`, the template's labels plus the selector's matchLabels; kept when the
+ * set scales down or goes: the default Retain policy), and pspec mounts them: a volume per
+ * template, first, replacing a template volume of the same name. < 0 when a claim could not be
+ * created. */
+static int claims(kctl *c, sstate *s, const char *name, json_t *pspec)
+{
+    const json_t *spec = json_object_get(s->set, "spec");
+    const json_t *tmpls = json_object_get(spec, "volumeClaimTemplates"), *t;
+    if (!json_array_size(tmpls))
+        return 0;
+    const json_t *ml = json_object_get(json_object_get(spec, "selector"), "matchLabels");
+    json_t *vols = json_array(), *v;
+    size_t i;
+    int r = 0;
+    json_array_foreach(tmpls, i, t)
+    {
+        const char *tname = kctl_name(t);
+        if (!tname)
+            continue;
+        _cleanup_free_ char *cname = dd_asprintf("%s-%s", tname, name);
+        json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", tname,
+                                              "persistentVolumeClaim", "claimName", cname));
+        const json_t *have = kctl_cached(c, KC_PVCS, kctl_ns(s->set), cname);
+        if (have && kctl_str(have, "metadata", "deletionTimestamp"))
+            r = -EAGAIN; /* upstream waits for a claim being deleted to go, then makes it anew */
+        if (r < 0 || have)
+            continue;
+        json_t *meta = json_object();
+        jx_set_str(meta, "name", cname);
+        jx_set_str(meta, "namespace", kctl_ns(s->set));
+        json_t *labels = json_deep_copy(json_object_get(json_object_get(t, "metadata"), "labels"));
+        if (!json_is_object(labels)) {
+            json_decref(labels);
+            labels = json_object();
+        }
+        if (json_is_object(ml))
+            json_object_update(labels, (json_t *)ml);
+        if (json_object_size(labels))
+            json_object_set(meta, "labels", labels);
+        json_decref(labels);
+        const json_t *ann = json_object_get(json_object_get(t, "metadata"), "annotations");
+        if (json_object_size(ann))
+            json_object_set(meta, "annotations", (json_t *)ann);
+        json_t *pvc =
+            json_pack("{s:s,s:s,s:o,s:O}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
+                      "metadata", meta, "spec", json_object_get(t, "spec"));
+        r = kctl_create(c, kctl_res(KC_PVCS), kctl_ns(s->set), pvc, NULL);
+        if (r == -EEXIST)
+            r = 0;
+        kctl_event(c, s->set, r < 0 ? "Warning" : "Normal",
+                   r < 0 ? "FailedCreate" : "SuccessfulCreate", COMPONENT,
+                   "create Claim %s Pod %s in StatefulSet %s %s", cname, name, kctl_name(s->set),
+                   r < 0 ? "failed" : "success");
+        json_decref(pvc);
+    }
+    json_array_foreach(json_object_get(pspec, "volumes"), i, v)
+    {
+        bool claimed = false;
+        size_t j;
+        json_array_foreach(tmpls, j, t) claimed |=
+            dd_streq(kctl_name(t), kctl_str(v, "name", NULL));
+        if (!claimed)
+            json_array_append(vols, v);
+    }
+    json_object_set_new(pspec, "volumes", vols);
+    return r;
+}
+
 static int create(kctl *c, sstate *s, int64_t ord)
 {
     const json_t *spec = json_object_get(s->set, "spec");
@@ -60,6 +130,11 @@ static int create(kctl *c, sstate *s, int64_t ord)
         json_pack("{s:s,s:s,s:s}", REV_LABEL, s->rev, "statefulset.kubernetes.io/pod-name", name,
                   "apps.kubernetes.io/pod-index", idx);
     json_t *pspec = json_object_get(tmpl, "spec");
+    if (claims(c, s, name, pspec) < 0) {
+        json_decref(labels);
+        json_decref(tmpl);
+        return -EAGAIN;
+    }
     jx_set_str(pspec, "hostname", name);
     if (kctl_str(spec, "serviceName", NULL) && *kctl_str(spec, "serviceName", NULL))
         jx_set_str(pspec, "subdomain", kctl_str(spec, "serviceName", NULL));

@@ -418,6 +418,19 @@ int kubelet_container_ref(kubelet *k, const char *ns, const char *pod, const cha
     return 0;
 }
 
+int kubelet_container_process(kubelet *k, const char *ns, const char *pod, const char *container,
+                              char ***ret_env, char **ret_user, char **ret_cwd, dd_err *e)
+{
+    struct kl_ctr *c;
+    int r = find_ctr(k, ns, pod, container, &c, e);
+    if (r < 0)
+        return r;
+    *ret_env = dd_strv_copy(c->env);
+    *ret_user = c->user ? dd_strdup(c->user) : NULL;
+    *ret_cwd = c->cwd ? dd_strdup(c->cwd) : NULL;
+    return 0;
+}
+
 int kubelet_previous_log(kubelet *k, const char *ns, const char *pod, const char *container,
                          char **ret_log_path, dd_err *e)
 {

@@ -110,6 +110,10 @@ void kubelet_stop(kubelet *k);
  * -EAGAIN "container C in pod P is waiting to start" when no instance was created yet. */
 int kubelet_container_ref(kubelet *k, const char *ns, const char *pod, const char *container,
                           char **ret_rt_id, char **ret_state_dir, char **ret_log_path, dd_err *e);
+/* The current instance's process environment, user and working directory (strings and strv
+ * the caller's), which `kubectl exec` commands run with, as a container runtime's exec does. */
+int kubelet_container_process(kubelet *k, const char *ns, const char *pod, const char *container,
+                              char ***ret_env, char **ret_user, char **ret_cwd, dd_err *e);
 /* Same for the previous (terminated) instance, for `logs --previous`: its log path; -ENOENT
  * "previous terminated container C in pod P not found" when it never restarted. */
 int kubelet_previous_log(kubelet *k, const char *ns, const char *pod, const char *container,

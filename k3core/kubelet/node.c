@@ -308,6 +308,8 @@ static void renew_lease(kubelet *k)
 {
     char now[64];
     dd_format_rfc3339nano(dd_now_ns(), now, sizeof(now));
+    /* renewTime is a MicroTime: exactly six fraction digits, which kubectl describe node parses */
+    now[26] = 'Z', now[27] = 0;
     json_t *cur = kl_get(k, "coordination.k8s.io", "leases", "kube-node-lease", k->node_name);
     json_t *lease = cur ? cur
                         : json_pack("{s:s,s:s,s:{s:s,s:s},s:{}}", "apiVersion",

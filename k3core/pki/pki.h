@@ -94,6 +94,20 @@ char *pki_jwt_sign(const struct pki *pki, const char *claims_json);
 /* Verifies signature; on success returns the decoded claims JSON (caller frees). */
 int pki_jwt_verify(const struct pki *pki, const char *token, char **ret_claims, dd_err *e);
 
+/* ---- csr.c: CertificateSigningRequest signing ---- */
+
+/* A PEM "CERTIFICATE REQUEST" whose self-signature verifies; -EINVAL with e otherwise. */
+int pki_csr_parse(const char *pem, size_t len, X509_REQ **ret, dd_err *e);
+void pki_csr_free(X509_REQ *req);
+/* The request's CN ("" when none) and O entries (strv, may be NULL); caller frees. */
+void pki_csr_subject(X509_REQ *req, char **ret_cn, char ***ret_orgs);
+/* A certificate for req signed by the client CA (client_ca) or the server CA: the request's
+ * subject, key and SANs, key_usage / ext_key_usage in OpenSSL's config syntax
+ * ("digitalSignature,keyEncipherment", "clientAuth"; NULL or "" = none), valid from 5 minutes
+ * ago for seconds, capped at the CA's end. PEM (caller frees) or NULL with e. */
+char *pki_csr_sign(const struct pki *pki, X509_REQ *req, bool client_ca, const char *key_usage,
+                   const char *ext_key_usage, int64_t seconds, dd_err *e);
+
 void pki_freep(struct pki **p);
 #define _cleanup_pki_ _cleanup_(pki_freep)
 

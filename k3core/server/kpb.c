@@ -396,6 +396,53 @@ static int decode_special(const struct kpb_msg *m, const uint8_t *d, size_t n, i
     return dd_err_set(e, EINVAL, "unsupported special message %s", m->name);
 }
 
+/* Go writes every non-pointer scalar field to protobuf, zero or not, but leaves a zero one out of
+ * JSON when its tag says omitempty; a pointer field's zero is a value (replicas: 0). The proto
+ * files do not tell them apart, so these are the non-pointer omitempty scalars of the workload
+ * kinds kubectl 1.33 creates over protobuf (k8s.io/api 1.33 types.go), whose zeros are dropped
+ * as upstream's JSON drops them: stored `stdin: false` or `generation: 0` in a template made a
+ * `rollout undo` see a different template than the ReplicaSet's and start a new one. */
+static const struct {
+    const char *msg, *field;
+} zero_omitted[] = {
+    {"k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", "generation"},
+    {"k8s.io.api.core.v1.Container", "stdin"},
+    {"k8s.io.api.core.v1.Container", "stdinOnce"},
+    {"k8s.io.api.core.v1.Container", "tty"},
+    {"k8s.io.api.core.v1.EphemeralContainerCommon", "stdin"},
+    {"k8s.io.api.core.v1.EphemeralContainerCommon", "stdinOnce"},
+    {"k8s.io.api.core.v1.EphemeralContainerCommon", "tty"},
+    {"k8s.io.api.core.v1.ContainerPort", "hostPort"},
+    {"k8s.io.api.core.v1.VolumeMount", "readOnly"},
+    {"k8s.io.api.core.v1.Probe", "initialDelaySeconds"},
+    {"k8s.io.api.core.v1.Probe", "timeoutSeconds"},
+    {"k8s.io.api.core.v1.Probe", "periodSeconds"},
+    {"k8s.io.api.core.v1.Probe", "successThreshold"},
+    {"k8s.io.api.core.v1.Probe", "failureThreshold"},
+    {"k8s.io.api.core.v1.PodSpec", "hostNetwork"},
+    {"k8s.io.api.core.v1.PodSpec", "hostPID"},
+    {"k8s.io.api.core.v1.PodSpec", "hostIPC"},
+    {"k8s.io.api.core.v1.ServicePort", "nodePort"},
+    {"k8s.io.api.core.v1.ServiceSpec", "publishNotReadyAddresses"},
+    {"k8s.io.api.core.v1.ServiceSpec", "healthCheckNodePort"},
+    {"k8s.io.api.apps.v1.DeploymentSpec", "minReadySeconds"},
+    {"k8s.io.api.apps.v1.DeploymentSpec", "paused"},
+    {"k8s.io.api.apps.v1.ReplicaSetSpec", "minReadySeconds"},
+    {"k8s.io.api.apps.v1.StatefulSetSpec", "minReadySeconds"},
+    {"k8s.io.api.apps.v1.DaemonSetSpec", "minReadySeconds"},
+};
+
+static void drop_zero_scalars(const struct kpb_msg *m, json_t *obj)
+{
+    for (size_t i = 0; i < DD_ARRAY_SIZE(zero_omitted); i++) {
+        if (strcmp(m->name, zero_omitted[i].msg))
+            continue;
+        const json_t *v = json_object_get(obj, zero_omitted[i].field);
+        if (json_is_false(v) || (json_is_integer(v) && json_integer_value(v) == 0))
+            json_object_del(obj, zero_omitted[i].field);
+    }
+}
+
 static int decode_msg(const struct kpb_msg *m, const uint8_t *d, size_t n, int depth, json_t **ret,
                       dd_err *e)
 {
@@ -422,6 +469,7 @@ static int decode_msg(const struct kpb_msg *m, const uint8_t *d, size_t n, int d
             return rc;
         }
     }
+    drop_zero_scalars(m, obj);
     *ret = obj;
     return 0;
 }

@@ -1,7 +1,8 @@
 /* paths.c: splits Kubernetes resource paths the way the upstream RequestInfoFactory does:
  * /api/{v}/..., /apis/{g}/{v}/..., optional /namespaces/{ns}/, then {resource}[/{name}[/{sub}]],
  * with `namespaces/{name}/status|finalize` as namespace subresources and the legacy /watch/
- * prefix. Anything longer (proxy paths) is not a resource path here.
+ * prefix; a proxy subresource may go on with a path ({resource}/{name}/proxy/...), which is
+ * left out here. Anything else longer is not a resource path.
  */
 #include "k3core/server/server-internal.h"
 
@@ -66,12 +67,14 @@ int kpath_parse(const char *path, struct kpath *p)
         }
         i += 2;
     }
-    if (n - i > 3)
+    /* {pods,services,nodes}/{name}/proxy/{path...}: the proxy subresource with its path */
+    bool proxy = n - i > 3 && !strcmp(parts[i + 2], "proxy");
+    if (n - i > 3 && !proxy)
         return -ENOENT;
     p->resource = dd_strdup(parts[i]);
     if (n - i >= 2)
         p->name = dd_strdup(parts[i + 1]);
-    if (n - i == 3)
+    if (n - i >= 3)
         p->sub = dd_strdup(parts[i + 2]);
     return 0;
 }

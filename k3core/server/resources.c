@@ -156,9 +156,46 @@ static int run_write(struct call *c, json_t *body, kobj_status *st)
     return 0;
 }
 
+/* componentstatuses: a read-only view computed on each read, as upstream's apiserver probes the
+ * scheduler, the controller manager and etcd. Here all three live in this process and the
+ * store is its sqlite database, so they are healthy whenever this request is being answered. */
+static json_t *component_status(const char *name)
+{
+    const char *msg = strcmp(name, "etcd-0") ? "ok" : "{\"health\":\"true\",\"reason\":\"\"}";
+    return json_pack("{s:s,s:s,s:{s:s,s:n},s:[{s:s,s:s,s:s}]}", "kind", "ComponentStatus",
+                     "apiVersion", "v1", "metadata", "name", name, "creationTimestamp",
+                     "conditions", "type", "Healthy", "status", "True", "message", msg);
+}
+
+static int read_component_statuses(struct call *c, kobj_status *st)
+{
+    static const char *const names[] = {"scheduler", "controller-manager", "etcd-0"};
+    char deprecated[] = "v1 ComponentStatus is deprecated in v1.19+";
+    char *warn[] = {deprecated, NULL};
+    ksrv_add_warnings(c->req, warn);
+    if (!strcmp(c->verb, "watch"))
+        return kobj_fail(st, 405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource");
+    if (c->p.name) {
+        for (size_t i = 0; i < DD_ARRAY_SIZE(names); i++)
+            if (!strcmp(c->p.name, names[i]))
+                return reply_read(c, component_status(names[i]), false);
+        return kobj_fail(st, 404, "NotFound", "componentstatuses \"%s\" not found", c->p.name);
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < DD_ARRAY_SIZE(names); i++)
+        json_array_append_new(items, component_status(names[i]));
+    return reply_read(c,
+                      json_pack("{s:s,s:s,s:{},s:o}", "kind", "ComponentStatusList", "apiVersion",
+                                "v1", "metadata", "items", items),
+                      true);
+}
+
 static int run_read(struct call *c, kobj_status *st)
 {
     json_t *obj = NULL;
+    if (!c->res->group[0] && !strcmp(c->res->resource, "componentstatuses"))
+        return read_component_statuses(c, st);
     if (!strcmp(c->verb, "get")) {
         if (kobj_get(c->s->api, &c->kr, &obj, st) < 0)
             return -1;
@@ -256,6 +293,11 @@ static int dispatch(struct call *c, kobj_status *st)
         return -1;
     if (ksrv_is_pod_stream(c->res, c->p.sub))
         return ksrv_handle_pod_stream(c->s, c->req, &c->kr, st);
+    if (dd_streq(c->p.sub, "proxy")) /* the apiserver proxy to pods, services and nodes */
+        return kobj_fail(st, 503, "ServiceUnavailable",
+                         "the %s/proxy subresource is not supported by this server; use kubectl "
+                         "port-forward to reach %s",
+                         c->res->resource, c->p.name ? c->p.name : "it");
     bool write = strcmp(c->verb, "get") && strcmp(c->verb, "list") && strcmp(c->verb, "watch");
     if (!write)
         return run_read(c, st);

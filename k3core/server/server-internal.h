@@ -36,6 +36,7 @@ struct ksrv {
     ev_timer *ipam_timer;     /* ipam.c: assigns Node podCIDRs */
     ev_timer *sched_timer;    /* agent.c: the scheduler with --disable-agent */
     ev_timer *nodelife_timer; /* nodelife.c every 5 s */
+    ev_timer *csr_timer;      /* csrsign.c every second */
     kobj_watch *ipam_watch;
 };
 
@@ -52,6 +53,8 @@ int ksrv_basic_auth_parse(const char *header, char **ret_user, char **ret_passwo
 /* nodelife.c: one pass of the node lifecycle controller: Nodes whose Lease is older than
  * grace_ns become Unknown and tainted unreachable:NoSchedule; the taint goes when they are back. */
 void ksrv_nodelife_pass(struct ksrv *s, int64_t now_ns, int64_t grace_ns);
+/* csrsign.c: signs the approved CertificateSigningRequests of the built-in signers. */
+void ksrv_csr_pass(struct ksrv *s);
 
 /* ipam.c: per-Node pod CIDRs (/24s of --cluster-cidr) through a watch on Nodes. */
 int ksrv_ipam_start(struct ksrv *s, dd_err *e);
@@ -97,6 +100,10 @@ int ksrv_yaml_to_json(const char *data, size_t len, json_t **ret, dd_err *e);
 /* ---- authentication and authorization (auth.c, rbac.c) ---- */
 /* Fills u from the client certificate or bearer token; -EACCES when anonymous/invalid. */
 int ksrv_authenticate(struct ksrv *s, http_req *req, struct kuser *u);
+/* Applies the Impersonate-* headers (impersonate.c): u becomes the requested user when the
+ * caller may impersonate it; else st is filled (403, or 500 for groups without a user) and u is
+ * left as it was. 0 when there is nothing to impersonate. */
+int ksrv_impersonate(struct ksrv *s, http_req *req, struct kuser *u, kobj_status *st);
 /* Fills u from a ServiceAccount JWT; -EACCES when invalid, expired or its objects are gone. */
 int ksrv_token_user(struct ksrv *s, const char *token, struct kuser *u);
 /* Signs a ServiceAccount token (auth.c); ttl 0 = no expiry; bound_kind "Secret"/"Pod"/NULL. */

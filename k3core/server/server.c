@@ -36,22 +36,38 @@ static void h_version(struct ksrv *s, http_req *req, struct kuser *u)
     json_decref(v);
 }
 
+static const char *const health_checks[] = {"ping", "log", "etcd",
+                                            "poststarthook/start-apiextensions-controllers",
+                                            "poststarthook/rbac/bootstrap-roles"};
+
 static void h_health(struct ksrv *s, http_req *req, struct kuser *u)
 {
     const char *path = http_req_path(req);
+    const char *const *checks = health_checks;
     if (!http_req_query(req, "verbose")) {
         http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
         return;
     }
-    static const char *const checks[] = {"ping", "log", "etcd",
-                                         "poststarthook/start-apiextensions-controllers",
-                                         "poststarthook/rbac/bootstrap-roles"};
     dd_buf b = DD_BUF_INIT;
-    for (size_t i = 0; i < DD_ARRAY_SIZE(checks); i++)
+    for (size_t i = 0; i < DD_ARRAY_SIZE(health_checks); i++)
         dd_buf_addf(&b, "[+]%s ok\n", checks[i]);
     dd_buf_addf(&b, "%s check passed\n", path + 1);
     http_reply(req, 200, "text/plain; charset=utf-8", b.data, b.len);
     dd_buf_release(&b);
+}
+
+/* /healthz/<check> (also livez, readyz): one named check, as upstream serves each of them. */
+static void h_health_check(struct ksrv *s, http_req *req, struct kuser *u)
+{
+    const char *path = http_req_path(req);
+    const char *check = strchr(path + 1, '/');
+    for (size_t i = 0; check && i < DD_ARRAY_SIZE(health_checks); i++) {
+        if (!strcmp(check + 1, health_checks[i])) {
+            http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
+            return;
+        }
+    }
+    http_reply(req, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
 static void h_discovery(struct ksrv *s, http_req *req, struct kuser *u)
@@ -107,6 +123,13 @@ static void h_entry(http_req *req)
         ksrv_fail(req, 401, "Unauthorized", "Unauthorized");
         return;
     }
+    kobj_status st = {0};
+    if (ksrv_impersonate(s, req, &u, &st) < 0) {
+        ksrv_reply_status(req, &st);
+        kobj_status_release(&st);
+        kuser_release(&u);
+        return;
+    }
     if (fn != h_resource && !ksrv_authorize_path(s, req, &u)) {
         kuser_release(&u);
         return;
@@ -120,13 +143,23 @@ static void h_entry(http_req *req)
         m, p, h_entry, 0, KSRV_MAX_BODY, (void *)(fn)                                              \
     }
 static const http_route routes[] = {
-    ROUTE("GET", "/version", h_version),     ROUTE("GET", "/version/", h_version),
-    ROUTE("GET", "/healthz", h_health),      ROUTE("GET", "/livez", h_health),
-    ROUTE("GET", "/readyz", h_health),       ROUTE("GET", "/api", h_discovery),
-    ROUTE("GET", "/api/", h_discovery),      ROUTE("GET", "/apis", h_discovery),
-    ROUTE("GET", "/apis/", h_discovery),     ROUTE("GET", "/openapi/v2", h_openapi),
-    ROUTE("GET", "/openapi/v3", h_openapi),  ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
-    ROUTE(NULL, "/api/{rest*}", h_resource), ROUTE(NULL, "/apis/{rest*}", h_resource),
+    ROUTE("GET", "/version", h_version),
+    ROUTE("GET", "/version/", h_version),
+    ROUTE("GET", "/healthz", h_health),
+    ROUTE("GET", "/livez", h_health),
+    ROUTE("GET", "/readyz", h_health),
+    ROUTE("GET", "/healthz/{check*}", h_health_check),
+    ROUTE("GET", "/livez/{check*}", h_health_check),
+    ROUTE("GET", "/readyz/{check*}", h_health_check),
+    ROUTE("GET", "/api", h_discovery),
+    ROUTE("GET", "/api/", h_discovery),
+    ROUTE("GET", "/apis", h_discovery),
+    ROUTE("GET", "/apis/", h_discovery),
+    ROUTE("GET", "/openapi/v2", h_openapi),
+    ROUTE("GET", "/openapi/v3", h_openapi),
+    ROUTE("GET", "/openapi/v3/{path*}", h_openapi),
+    ROUTE(NULL, "/api/{rest*}", h_resource),
+    ROUTE(NULL, "/apis/{rest*}", h_resource),
 };
 
 static void on_http_error(http_req *req, int status, const char *message)
@@ -170,6 +203,12 @@ static void on_nodelife(ev_timer *t, void *data)
 {
     (void)t;
     ksrv_nodelife_pass(data, dd_now_ns(), NODE_GRACE_NS);
+}
+
+static void on_csr(ev_timer *t, void *data)
+{
+    (void)t;
+    ksrv_csr_pass(data);
 }
 
 static char **wanted_sans(const struct kcfg *c, const char *advertise)
@@ -260,6 +299,7 @@ static void ksrv_release(struct ksrv *s)
     kubelet_stop(s->kubelet);
     ev_timer_del(s->sched_timer);
     ev_timer_del(s->nodelife_timer);
+    ev_timer_del(s->csr_timer);
     ksrv_ipam_stop(s);
     free(s->node_ip), free(s->ca_hash), free(s->token_password);
     http_server_free(s->http);
@@ -326,6 +366,7 @@ int ksrv_run(const struct kcfg *cfg)
     }
     s.ctrl_timer = ev_timer_add(s.loop, 200, 0, on_controllers, &s);
     s.nodelife_timer = ev_timer_add(s.loop, 5000, 5000, on_nodelife, &s);
+    s.csr_timer = ev_timer_add(s.loop, 1000, 1000, on_csr, &s);
     ev_set_idle(s.loop, 1000, on_idle, NULL);
     dd_info("Running kube-apiserver on https://%s:%d", cfg->bind_address, cfg->https_port);
     dd_info("k3s is up and running");

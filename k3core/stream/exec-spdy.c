@@ -27,6 +27,9 @@ struct kexs {
     unsigned want, have; /* bit per T_* */
     dd_buf resize;
     ev_timer *timer;
+    ev_timer *size_timer; /* tty: how long the start waits for the client's terminal size */
+    dd_buf early_in;      /* stdin that arrived before the start, and whether it ended */
+    bool early_fin;
     bool finished;
 };
 
@@ -35,7 +38,11 @@ static void kexs_free(void *data)
     struct kexs *x = data;
     free(x->dir);
     dd_strv_free(x->argv);
+    dd_strv_free(x->o.env);
+    free(x->o.user);
+    free(x->o.cwd);
     dd_buf_release(&x->resize);
+    dd_buf_release(&x->early_in);
     free(x);
 }
 
@@ -48,6 +55,8 @@ static void finish(struct kexs *x)
     x->k = NULL;
     ev_timer_del(x->timer);
     x->timer = NULL;
+    ev_timer_del(x->size_timer);
+    x->size_timer = NULL;
     kspdy_close(x->c);
     ev_defer(x->loop, kexs_free, x);
 }
@@ -105,10 +114,27 @@ static void start(struct kexs *x)
 {
     ev_timer_del(x->timer);
     x->timer = NULL;
+    ev_timer_del(x->size_timer);
+    x->size_timer = NULL;
     dd_err e = {0};
     x->k = kexec_start(x->loop, x->dir, &x->o, &sink, x, &e);
-    if (!x->k)
+    if (!x->k) {
         report(x, -1, e.msg);
+        return;
+    }
+    if (x->early_in.len)
+        kexec_input(x->k, x->early_in.data, x->early_in.len);
+    dd_buf_release(&x->early_in);
+    if (x->early_fin)
+        kexec_input_close(x->k);
+}
+
+#define SIZE_WAIT_MS 500
+
+static void on_size_timeout(ev_timer *t, void *ud)
+{
+    (void)t;
+    start(ud);
 }
 
 static void on_stream(struct kspdy *c, uint32_t id, const spdy_headers *h, void *ud)
@@ -126,7 +152,13 @@ static void on_stream(struct kspdy *c, uint32_t id, const spdy_headers *h, void 
     x->id[t] = id;
     x->have |= 1u << t;
     spdy_syn_reply(kspdy_session(c), id, NULL, false);
-    if ((x->have & x->want) == x->want)
+    if ((x->have & x->want) != x->want)
+        return;
+    /* a terminal: kubectl sends its size right after the streams; the command starts with it
+     * (a shell that asked at once got 24x80), or after SIZE_WAIT_MS without one */
+    if (x->o.argv && (x->want & (1u << T_RESIZE)) && !x->o.rows)
+        x->size_timer = ev_timer_add(x->loop, SIZE_WAIT_MS, 0, on_size_timeout, x);
+    else
         start(x);
 }
 
@@ -145,9 +177,24 @@ static void resize_feed(struct kexs *x, const uint8_t *d, size_t n)
         size_t used = (size_t)je.position;
         if (used > x->resize.len)
             used = x->resize.len;
-        if (x->k)
+        if (x->k) {
             kexec_resize_json(x->k, x->resize.data, used);
+        } else if (x->o.argv) { /* before the start: the size the command starts with */
+            json_t *sz = json_loadb(x->resize.data, used, 0, NULL);
+            json_int_t w = json_integer_value(json_object_get(sz, "Width"));
+            json_int_t h = json_integer_value(json_object_get(sz, "Height"));
+            json_decref(sz);
+            if (w > 0 && h > 0 && w <= 65535 && h <= 65535) {
+                x->o.cols = (unsigned short)w;
+                x->o.rows = (unsigned short)h;
+            }
+        }
         dd_buf_consume(&x->resize, used);
+        if (!x->k && x->size_timer && x->o.rows) {
+            start(x);
+            if (x->finished)
+                return;
+        }
     }
 }
 
@@ -157,6 +204,8 @@ static void on_data(struct kspdy *c, uint32_t id, const uint8_t *d, size_t n, vo
     struct kexs *x = ud;
     if (id == x->id[T_STDIN] && x->k)
         kexec_input(x->k, d, n);
+    else if (id == x->id[T_STDIN] && !x->finished)
+        dd_buf_add(&x->early_in, d, n); /* waiting for the terminal size */
     else if (id == x->id[T_RESIZE])
         resize_feed(x, d, n);
 }
@@ -167,6 +216,8 @@ static void on_fin(struct kspdy *c, uint32_t id, void *ud)
     struct kexs *x = ud;
     if (id == x->id[T_STDIN] && x->k)
         kexec_input_close(x->k);
+    else if (id == x->id[T_STDIN])
+        x->early_fin = true;
 }
 
 static void on_reset(struct kspdy *c, uint32_t id, void *ud)
@@ -222,11 +273,15 @@ int kstream_exec_spdy(ev_loop *loop, http_req *req, const char *dir,
     x->argv = o->argv ? dd_strv_copy(o->argv) : NULL;
     x->o = *o;
     x->o.argv = x->argv;
+    x->o.env = dd_strv_copy(o->env);
+    x->o.user = o->user ? dd_strdup(o->user) : NULL;
+    x->o.cwd = o->cwd ? dd_strdup(o->cwd) : NULL;
     for (int i = 0; protos[i]; i++)
         if (proto == protos[i])
             x->version = 4 - i;
     x->want = wanted_streams(o, x->version);
     dd_buf_init(&x->resize);
+    dd_buf_init(&x->early_in);
     dd_err e = {0};
     x->c = kspdy_upgrade(loop, req, proto, NULL, &ops, x, &e);
     if (!x->c) {

@@ -259,8 +259,14 @@ static int start_process(struct kexec *k, const char *dir, const struct kstream_
         k->x.stdout_fd = rt_attach_connect(dir, e);
         return k->x.stdout_fd < 0 ? k->x.stdout_fd : 0;
     }
-    struct rt_process p = {
-        .args = o->argv, .terminal = o->tty, .open_stdin = o->in, .rows = 24, .cols = 80};
+    struct rt_process p = {.args = o->argv,
+                           .env = o->env,
+                           .user = o->user,
+                           .cwd = o->cwd,
+                           .terminal = o->tty,
+                           .open_stdin = o->in,
+                           .rows = o->rows ? o->rows : 24,
+                           .cols = o->cols ? o->cols : 80};
     int r = rt_exec(dir, &p, &k->x, e);
     if (r < 0)
         return r;

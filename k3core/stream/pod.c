@@ -97,7 +97,16 @@ static int serve_exec(ev_loop *loop, kubelet *k, http_req *req, const char *ns, 
     if (!o.in && !o.out && !o.err)
         return kobj_fail(st, 400, "BadRequest",
                          "you must specify at least 1 of stdin, stdout, stderr");
-    return kstream_exec_serve(loop, req, dir, &o, st);
+    dd_err e = {0};
+    if (!attach && kubelet_container_process(
+                       k, ns, pod, container ? container : http_req_query(req, "container"), &o.env,
+                       &o.user, &o.cwd, &e) < 0)
+        return kobj_fail(st, 400, "BadRequest", "%s", e.msg);
+    int r = kstream_exec_serve(loop, req, dir, &o, st);
+    dd_strv_free(o.env);
+    free(o.user);
+    free(o.cwd);
+    return r;
 }
 
 int kstream_pod_serve(ev_loop *loop, kubelet *k, http_req *req, enum kstream_kind kind,

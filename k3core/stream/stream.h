@@ -40,6 +40,9 @@ int kstream_log_serve(ev_loop *loop, http_req *req, const char *path, const char
 struct kstream_exec_opts {
     char **argv; /* NULL = attach */
     bool in, out, err, tty;
+    char **env;                /* exec: the container's environment (NULL = none) */
+    char *user, *cwd;          /* exec: its user and working directory (NULL = defaults) */
+    unsigned short rows, cols; /* exec with tty: the initial terminal size (0 = 24x80) */
 };
 int kstream_exec_serve(ev_loop *loop, http_req *req, const char *state_dir,
                        const struct kstream_exec_opts *o, kobj_status *st);

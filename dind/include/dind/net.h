@@ -94,6 +94,7 @@ int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e);
  * RCU grace period for all instead of one each). */
 int net_link_set_group(net_nl *nl, const char *name, uint32_t group, dd_err *e);
 int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e);
+int net_link_set_hwaddr(net_nl *nl, const char *name, const uint8_t mac[6], dd_err *e);
 /* Deletes a link (for a veth: both ends). A missing link is success (returns 0; 1 if deleted). */
 int net_link_delete(net_nl *nl, const char *name, dd_err *e);
 /* Adds addr/prefix to the link; an address already present is success. */

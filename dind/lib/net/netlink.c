@@ -354,6 +354,20 @@ int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e)
     return 0;
 }
 
+int net_link_set_hwaddr(net_nl *nl, const char *name, const uint8_t mac[6], dd_err *e)
+{
+    char buf[NL_BUFSZ];
+    int idx = net_link_index(nl, name, e);
+    if (idx < 0)
+        return idx;
+    struct nlmsghdr *nlh = setlink_start(buf, idx);
+    mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+    int r = nl_talk(nl, nlh, NULL, NULL);
+    if (r < 0)
+        return dd_err_set(e, -r, "setting the MAC address of %s: %s", name, strerror(-r));
+    return 0;
+}
+
 int net_link_delete(net_nl *nl, const char *name, dd_err *e)
 {
     char buf[NL_BUFSZ];

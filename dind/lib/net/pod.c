@@ -134,7 +134,11 @@ int net_bridge_teardown(const struct net_bridge_cfg *cfg, dd_err *e)
     return r < 0 ? dd_err_wrap(e, "tearing down bridge %s", cfg->bridge) : 0;
 }
 
-/* Configures the pod side: lo up, eth0 address, up, default route. */
+/* Configures the pod side: lo up, eth0 address, up, default route. eth0's MAC derives from its
+ * IP (0a:58:<ip>, the CNI bridge plugin's scheme), so a pod that gets a recently freed address
+ * is reached at once: the node's neighbour entry for that IP still names the right MAC instead
+ * of the old pod's, which kept new pods unreachable for tens of seconds (readiness probes,
+ * port-forward) until the entry went stale. */
 static int pod_side(int nsfd, const struct net_bridge_cfg *cfg, uint32_t ip, uint32_t gw,
                     int prefix, dd_err *e)
 {
@@ -142,6 +146,10 @@ static int pod_side(int nsfd, const struct net_bridge_cfg *cfg, uint32_t ip, uin
     int r = net_nl_open(nsfd, &nl, e);
     if (r >= 0)
         r = net_link_set_up(nl, "lo", true, e);
+    uint8_t mac[6] = {
+        0x0a, 0x58, (uint8_t)(ip >> 24), (uint8_t)(ip >> 16), (uint8_t)(ip >> 8), (uint8_t)ip};
+    if (r >= 0)
+        r = net_link_set_hwaddr(nl, "eth0", mac, e);
     if (r >= 0)
         r = net_addr_add(nl, "eth0", ip, prefix, e);
     if (r >= 0)

@@ -3,7 +3,9 @@
 # autoscaling/v1, 1.33's writes autoscaling/v2; both are one stored object (v2, upstream's
 # storage version), converted as upstream: the CPU target ↔ targetCPUUtilizationPercentage, other
 # metrics and behavior ↔ the autoscaling.alpha.kubernetes.io annotations in v1's shapes, v2's
-# defaults (cpu 80% when no metric, behavior rules); a v1 update keeps the v2-only fields.
+# defaults (cpu 80% when no metric, behavior rules); a v1 update keeps the v2-only fields. The
+# controller without a metrics API keeps targets within [min, max] and reports why it cannot
+# compute more.
 . "$(dirname "$0")/lib.sh"
 k3core_start --disable-agent
 v1() { $K133 get --raw "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/$1"; }
@@ -55,16 +57,38 @@ expect_contains "$out" '"averageUtilization": 60, "type": "Utilization"' "cpu me
 expect_contains "$out" " 8 " "maxReplicas from the v1 update"
 expect_contains "$out" "'stabilizationWindowSeconds': 60" "behavior after a v1 update"
 expect_contains "$out" "{'periodSeconds': 15, 'type': 'Pods', 'value': 4} False" "scaleUp defaults, no annotation in v2"
-# status written through v1 shows in v2's currentMetrics, a watch through v1 sees v1 objects
+# the controller without a metrics API: a target below minReplicas is scaled up to it, the
+# rest reports why it cannot compute a count (upstream's words when metrics-server is absent)
+wait_for "web scaled to multi's minimum" sh -c "[ \"\$($K133 get deploy web -o jsonpath='{.spec.replicas}')\" = 2 ]"
+wait_for "multi ScalingActive" sh -c "$K133 get hpa multi -o jsonpath='{.status.conditions[?(@.type==\"ScalingActive\")].reason}' | grep -qx FailedGetResourceMetric"
+out=$($K133 get hpa multi -o jsonpath='{.status.conditions[?(@.type=="ScalingActive")].message}')
+expect_contains "$out" "the HPA was unable to compute the replica count: failed to get memory usage: unable to get metrics for resource memory: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)" "multi ScalingActive message"
+[ "$($K133 get hpa multi -o jsonpath='{.status.conditions[?(@.type=="AbleToScale")].reason} {.status.desiredReplicas}')" = "SucceededGetScale 2" ] ||
+    fail "multi status: $($K133 get hpa multi -o jsonpath='{.status}')"
+wait_for "web2 REPLICAS 2" sh -c "$K127 get hpa web2 | grep -Eq ' 1 +3 +2 '"
+out=$($K133 get events --field-selector involvedObject.name=multi -o jsonpath='{.items[*].message}')
+expect_contains "$out" "New size: 2; reason: Current number of replicas below Spec.MinReplicas" "SuccessfulRescale event"
+# a missing target: AbleToScale False, nothing else touched
+$K133 apply -f - >/dev/null <<'YAML'
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: ghost}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ghost}
+  maxReplicas: 3
+YAML
+wait_for "ghost FailedGetScale" sh -c "$K133 get hpa ghost -o jsonpath='{.status.conditions[0].reason}' | grep -qx FailedGetScale"
+# status written through v1 shows in v2's currentMetrics (on ghost, which the controller leaves
+# alone), a watch through v1 sees v1 objects
 kcurl_status() {
     k3core_curl_setup
     kcurl -X PATCH -H 'Content-Type: application/merge-patch+json' \
-        "https://127.0.0.1:$K3CORE_PORT/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web/status" \
+        "https://127.0.0.1:$K3CORE_PORT/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/ghost/status" \
         -d '{"status":{"currentReplicas":1,"desiredReplicas":2,"currentCPUUtilizationPercentage":33}}'
 }
 kcurl_status >/dev/null
-[ "$($K133 get hpa web -o jsonpath='{.status.currentMetrics[0].resource.current.averageUtilization} {.status.desiredReplicas}')" = "33 2" ] ||
-    fail "v1 status in v2: $($K133 get hpa web -o json)"
+[ "$($K133 get hpa ghost -o jsonpath='{.status.currentMetrics[0].resource.current.averageUtilization} {.status.desiredReplicas}')" = "33 2" ] ||
+    fail "v1 status in v2: $($K133 get hpa ghost -o json)"
 out=$($K133 get --raw '/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers?watch=1&timeoutSeconds=1')
 expect_contains "$out" '"apiVersion":"autoscaling/v1"' "v1 watch"
 expect_contains "$out" '"targetCPUUtilizationPercentage":60' "v1 watch object"

@@ -179,6 +179,12 @@ wait_for "old pods of $rs1 gone" is_count 0 pods -l pod-template-hash=$hash
     fail "deployment revision after set image/env"
 out=$($K get pods -l app=web -o jsonpath='{.items[*].spec.containers[0].env[0].value}')
 [ "$out" = "hi hi" ] || fail "pods after set env: $out"
+# a change-cause annotated after the rollout reaches the current ReplicaSet: rollout history
+# shows it (kubectl 1.27 and 1.33)
+$K annotate deployment/web kubernetes.io/change-cause="set image and env" >/dev/null
+for k in $K127 $K133; do
+    wait_for "$k rollout history CHANGE-CAUSE" sh -c "$k rollout history deployment/web | grep -Eq '^[0-9]+ +set image and env'"
+done
 out=$($K rollout history deployment/web)
 expect_contains "$out" "2 " "rollout history"
 $K rollout undo deployment/web --to-revision=1 >/dev/null || fail "rollout undo"
@@ -231,6 +237,19 @@ out=$($K get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{.ite
 [ "$out" = "$ip 8080" ] || fail "EndpointSlice of web: $out"
 [ "$(jpath endpoints/web '{.metadata.labels.endpoints\.kubernetes\.io/managed-by}')" = endpoint-controller ] ||
     fail "managed-by label on Endpoints"
+# an unnamed port (kubectl expose): the slice port's name is "" as upstream writes it, which
+# kubectl 1.33 describe dereferences (it crashed on a missing name)
+$K expose deployment web --name=webx --port=81 --target-port=8080 >/dev/null
+wait_for "slice of webx" sh -c "$K get endpointslices -l kubernetes.io/service-name=webx -o jsonpath='{.items[0].endpoints[0].addresses[0]}' | grep -qx '$ip'"
+[ "$($K get endpointslices -l kubernetes.io/service-name=webx -o jsonpath='{.items[0].ports[0].name}')" = "" ] ||
+    fail "slice port name of webx"
+$K get endpointslices -l kubernetes.io/service-name=webx -o json | grep -q '"name": ""' ||
+    fail "no empty slice port name for webx"
+for k in $K127 $K130 $K133; do
+    out=$($k describe service webx 2>&1) || fail "$k describe service webx: $out"
+    expect_contains "$out" "$ip:8080" "$k describe service webx"
+done
+$K delete service webx >/dev/null
 
 $K delete deployment web --wait=false >/dev/null
 wait_for "ReplicaSets of web gone" is_count 0 rs -l app=web

@@ -284,6 +284,16 @@ out=$($K133 -n ns133 get deploy ssa --show-managed-fields \
 out=$(ssa m1 -f "$K3CORE_TMP/ssa1.yaml") && fail "SSA m1 over the scaled replicas without a conflict"
 expect_contains "$out" 'Apply failed with 1 conflict: conflict with "kubectl.1.33" with subresource "scale" using apps/v1: .spec.replicas' "m1's conflict"
 $K133 -n ns133 delete deploy ssa >/dev/null
+# componentstatuses (deprecated, still used as a health check): all healthy, with the warning
+for k in $K127 $K133; do
+    out=$($k get componentstatuses 2>&1)
+    expect_contains "$out" "Warning: v1 ComponentStatus is deprecated in v1.19+" "$k get cs"
+    expect_contains "$out" "scheduler            Healthy   ok" "$k get cs"
+    expect_contains "$out" "controller-manager   Healthy   ok" "$k get cs"
+    expect_contains "$out" 'etcd-0               Healthy   {"health":"true","reason":""}' "$k get cs"
+done
+out=$($K133 get cs nope 2>&1) && fail "componentstatus nope found"
+expect_contains "$out" 'componentstatuses "nope" not found' "get cs nope"
 
 # namespaces that finish terminating
 $K133 delete namespace ns127 --timeout=60s >/dev/null

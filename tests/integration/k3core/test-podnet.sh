@@ -1,9 +1,10 @@
 #!/bin/sh
 # Pod networking on one node: every pod gets its own address from the node's pod CIDR
 # (10.42.0.0/24) on bridge k3c0, status.podIP/podIPs report it, a pod reaches another pod's
-# HTTP server over that address; hostPorts; Services through the node's service proxy (ClusterIP,
-# NodePort, hairpin, REJECT without endpoints); stopping the server removes the bridge and our
-# iptables rules (tagged k3d-dind-net:) and chains (K3D-).
+# HTTP server over that address; the node reaches a pod that reuses a freed address at once (MAC
+# from IP); hostPorts; Services through the node's service proxy (ClusterIP, NodePort, hairpin,
+# REJECT without endpoints); stopping the server removes the bridge and our iptables rules (tagged
+# k3d-dind-net:) and chains (K3D-).
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
@@ -197,7 +198,26 @@ $K delete svc echo echo-np echo-sticky empty headless >/dev/null
 wait_for "service rules to go" sh -c "! iptables -w -S | grep -q 'default/e' && ! iptables -w -t nat -S | grep -q 'default/e'"
 iptables -w -t nat -S | grep -q 'default/kubernetes' || fail "kubernetes service rules gone too"
 
-$K delete pod web cli hp2 --grace-period=1 >/dev/null
+# a pod's MAC derives from its IP (0a:58:<ip>), so the node reaches a new pod that got a freed
+# address at once: its neighbour entry for the IP stays right (it named the old pod's MAC)
+web_mac() { $K exec "$1" -- cat /sys/class/net/eth0/address; }
+[ "$(web_mac web)" = "$(printf '0a:58:%02x:%02x:%02x:%02x' $(echo "$wip" | tr . ' '))" ] ||
+    fail "web's MAC $(web_mac web) does not derive from $wip"
+curl -sf "http://$wip:8080/" >/dev/null || fail "the node cannot reach web at $wip"
+$K delete pod web --grace-period=0 --force >/dev/null 2>&1
+wait_for "web gone" sh -c "! $K get pod web"
+$K run web2 --image=busybox:latest --image-pull-policy=IfNotPresent -- \
+    sh -c 'mkdir -p /w && echo pod-net-again > /w/index.html && exec httpd -f -p 8080 -h /w' >/dev/null
+wait_for "web2 running" is web2 '{.status.phase}' Running
+w2ip=$(jp web2 '{.status.podIP}')
+i=0
+until [ "$(curl -s --max-time 1 "http://$w2ip:8080/")" = pod-net-again ]; do
+    i=$((i + 1))
+    [ $i -lt 15 ] || fail "the node cannot reach web2 at $w2ip (web had $wip) within 3 s"
+    sleep 0.2
+done
+
+$K delete pod web2 cli hp2 --grace-period=1 >/dev/null
 k3core_stop
 if ip link show k3c0 >/dev/null 2>&1; then fail "bridge k3c0 left behind"; fi
 if iptables -w -S | grep -q k3d-dind-net; then fail "filter rules left behind"; fi

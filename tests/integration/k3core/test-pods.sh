@@ -27,6 +27,12 @@ expect_contains "$out" "kubernetes.io/os=linux"
 expect_contains "$out" "team=qa" "--node-label"
 [ "$($K get node -o jsonpath='{.items[0].status.allocatable.pods}')" = 50 ] || fail "max-pods"
 [ -n "$($K get lease -n kube-node-lease -o name)" ] || fail "no node lease"
+# the lease's renewTime is a MicroTime (6 fraction digits): kubectl describe node reads it
+$K get lease -n kube-node-lease -o jsonpath='{.items[0].spec.renewTime}' |
+    grep -Eq '^[0-9-]{10}T[0-9:]{8}\.[0-9]{6}Z$' || fail "lease renewTime not a MicroTime"
+out=$($K describe node)
+expect_contains "$out" "HolderIdentity:" "describe node"
+expect_not_contains "$out" "Failed to get lease" "describe node"
 # status.images: the airgap image, fully qualified, with its size
 wait_for "node status.images" sh -c "$K get nodes -o jsonpath='{.items[0].status.images[*].names}' | grep -q 'docker.io/library/busybox:latest'"
 [ "$($K get nodes -o jsonpath='{.items[0].status.images[0].sizeBytes}')" -gt 100000 ] ||

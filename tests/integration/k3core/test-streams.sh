@@ -31,6 +31,31 @@ $K wait --for=condition=Ready pod/fin --timeout=60s >/dev/null || true
 out=$($K logs -f fin)
 expect_contains "$out" "done-now" "logs -f"
 
+# an exec'd command runs with the container's environment, user and working directory, as a
+# container runtime's exec does (kubectl 1.27 over SPDY, 1.33 over WebSocket)
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: envp}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    workingDir: /tmp
+    env: [{name: GREETING, value: hello-env}, {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    securityContext: {runAsUser: 1234}
+YAML
+$K wait --for=condition=Ready pod/envp --timeout=60s >/dev/null || fail "envp did not become Ready"
+for k in $K127 $K133; do
+    out=$($k exec envp -- sh -c 'echo "$GREETING $POD $HOSTNAME $(id -u) $(pwd)"; env | grep -c ^KUBERNETES_SERVICE_HOST=')
+    [ "$out" = "hello-env envp envp 1234 /tmp
+1" ] || fail "$k exec environment: $out"
+done
+$K delete pod envp --wait=false >/dev/null
+
 # exec over WebSocket (1.30, 1.33)
 for k in $K130 $K133; do
     out=$($k exec bb -- echo hi)

@@ -3,7 +3,8 @@
 # local-storage) provisions a hostPath volume under <data-dir>/storage for a claim once its first
 # pod is scheduled; data written by one pod is read by the next; a claim binds to a fitting
 # static PersistentVolume; deleting a provisioned claim deletes its volume and directory; a pod
-# whose claim does not exist waits with a clear reason.
+# whose claim does not exist waits with a clear reason; a StatefulSet's volumeClaimTemplates give
+# each pod a claim that outlives it.
 . "$(dirname "$0")/lib.sh"
 K=$K133
 mkdir -p "$K3CORE_DATA/agent/images"
@@ -146,4 +147,53 @@ wait_for "configMap update seen in the pod" sh -c "[ \"\$($K exec files -- cat /
 $K exec files -- test ! -e /cm/blob || fail "a key removed from the configMap is still there"
 wait_for "label update seen in the pod" sh -c "$K exec files -- cat /info/labels | grep -q 'stage=\"two\"'"
 $K delete pod files --grace-period=1 >/dev/null
+
+# a StatefulSet's volumeClaimTemplates: each pod gets its own claim <template>-<pod> (labels from
+# the template and the selector), mounted in place of nothing else; the claim outlives its pod,
+# so the recreated pod finds its data; a Secret written with stringData is read through data
+$K apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: db-pw}
+stringData: {password: s3cret}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, "[ -f /data/first ] || echo $HOSTNAME > /data/first; echo $PW > /data/pw; exec sleep 3600"]
+        env: [{name: PW, valueFrom: {secretKeyRef: {name: db-pw, key: password}}}]
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data, labels: {tier: storage}}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 5Mi}}}
+YAML
+$K rollout status statefulset/db --timeout=90s >/dev/null || fail "rollout of db"
+is pvc/data-db-0 '{.status.phase} {.metadata.labels.app} {.metadata.labels.tier}' "Bound db storage" ||
+    fail "claim data-db-0: $($K get pvc data-db-0 -o yaml)"
+is pvc/data-db-1 '{.status.phase}' Bound || fail "claim data-db-1"
+is pod/db-1 '{.spec.volumes[0].persistentVolumeClaim.claimName}' data-db-1 || fail "db-1 volume"
+[ "$($K exec db-0 -- cat /data/first /data/pw)" = "db-0
+s3cret" ] || fail "db-0 data: $($K exec db-0 -- cat /data/first /data/pw)"
+[ -z "$($K get secret db-pw -o jsonpath='{.stringData}')" ] || fail "stringData stored"
+$K delete pod db-0 --grace-period=1 >/dev/null
+wait_for "db-0 back" sh -c "[ \"\$($K get pod db-0 -o jsonpath='{.status.phase} {.metadata.deletionTimestamp}' 2>/dev/null)\" = 'Running ' ]"
+$K wait --for=condition=Ready pod/db-0 --timeout=60s >/dev/null || fail "db-0 ready again"
+[ "$($K exec db-0 -- cat /data/first)" = db-0 ] || fail "db-0 lost its data"
+$K delete statefulset db >/dev/null
+wait_for "db pods gone" sh -c "[ -z \"\$($K get pods -l app=db -o name)\" ]"
+is pvc/data-db-1 '{.status.phase}' Bound || fail "claim deleted with its StatefulSet (Retain)"
+$K delete pvc data-db-0 data-db-1 >/dev/null
+$K delete secret db-pw >/dev/null
 echo "volumes: ok"

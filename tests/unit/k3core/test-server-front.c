@@ -72,7 +72,13 @@ TEST(paths_split)
     kpath_release(&p);
     CHECK_EQ_INT(kpath_parse("/apis/apps/v1", &p), 2);
     kpath_release(&p);
-    CHECK(kpath_parse("/api/v1/namespaces/x/pods/y/proxy/a/b", &p) < 0);
+    /* the proxy subresource keeps going with its path; any other long path is no resource */
+    CHECK_EQ_INT(kpath_parse("/api/v1/namespaces/x/services/web:80/proxy/a/b", &p), 0);
+    CHECK_EQ_STR(p.resource, "services");
+    CHECK_EQ_STR(p.name, "web:80");
+    CHECK_EQ_STR(p.sub, "proxy");
+    kpath_release(&p);
+    CHECK(kpath_parse("/api/v1/namespaces/x/pods/y/log/a/b", &p) < 0);
     kpath_release(&p);
 }
 
