@@ -20,6 +20,17 @@ json_t *kobj_meta(json_t *obj)
     return m;
 }
 
+json_t *kobj_without_managed_fields(json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    if (!json_object_get(meta, "managedFields"))
+        return json_incref(obj);
+    json_t *slim = json_copy(obj), *m = json_copy(meta);
+    json_object_del(m, "managedFields");
+    json_object_set_new(slim, "metadata", m);
+    return slim;
+}
+
 const char *kobj_meta_str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));

@@ -190,6 +190,10 @@ int kobj_run_controllers(kobj_api *api, dd_err *e);
  * form (new reference). The Table printer uses them to share the stored kind's columns. */
 const kres_resource *kobj_storage_res(const kres_resource *r);
 json_t *kobj_to_storage(const kres_resource *r, const json_t *obj);
+/* obj without metadata.managedFields (new reference; obj itself when it has none, else a copy
+ * sharing everything else): for caches that never read them, where they are a large share of
+ * every object's memory. */
+json_t *kobj_without_managed_fields(json_t *obj);
 /* Store key of an object (of its storage resource). */
 char *kobj_key(const kres_resource *r, const char *ns, const char *name);
 

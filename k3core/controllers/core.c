@@ -324,8 +324,8 @@ static void on_watch(void *userdata, const char *type, json_t *obj)
     json_t *old = json_incref(json_object_get(c->cache[ud->kind], key));
     if (dd_streq(type, "DELETED"))
         json_object_del(c->cache[ud->kind], key);
-    else
-        json_object_set(c->cache[ud->kind], key, obj);
+    else /* managedFields are never read here and are a large part of each object */
+        json_object_set_new(c->cache[ud->kind], key, kobj_without_managed_fields(obj));
     if (ud->kind == KC_DEPLOY || ud->kind == KC_STS || ud->kind == KC_RS)
         kctl_hpa_target_changed(c, ud->kind, obj);
     switch (ud->kind) {

@@ -80,7 +80,7 @@ static void sync_pods(kubelet *k, json_t *items)
             k->pods = p;
         } else {
             json_decref(p->obj);
-            p->obj = json_incref(obj);
+            p->obj = kobj_without_managed_fields(obj); /* the kubelet never reads them */
         }
         p->seen = true;
     }

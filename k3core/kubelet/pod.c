@@ -57,7 +57,7 @@ struct kl_pod *kl_pod_new(kubelet *k, json_t *obj)
     _cleanup_free_ char *pods = dd_path_join(k->agent_dir, "pods");
     _cleanup_free_ char *leaf = dd_asprintf("%s_%s_%s", p->ns, p->name, p->uid);
     p->dir = dd_path_join(pods, leaf);
-    p->obj = json_incref(obj);
+    p->obj = kobj_without_managed_fields(obj);
     const json_t *spec = json_object_get(obj, "spec");
     ctrs_from(p, json_object_get(spec, "initContainers"), true);
     ctrs_from(p, json_object_get(spec, "containers"), false);
