@@ -90,16 +90,7 @@ char *pki_csr_sign(const struct pki *pki, X509_REQ *req, bool client_ca, const c
 {
     X509 *ca = client_ca ? pki->client_ca : pki->server_ca;
     EVP_PKEY *ca_key = client_ca ? pki->client_ca_key : pki->server_ca_key;
-    X509 *c = X509_new();
-    unsigned char serial[16];
-    RAND_bytes(serial, sizeof(serial));
-    serial[0] &= 0x7f;
-    BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c));
-    BN_free(bn);
-    X509_set_version(c, 2);
-    X509_gmtime_adj(X509_getm_notBefore(c), -BACKDATE_S);
-    X509_gmtime_adj(X509_getm_notAfter(c), (long)seconds);
+    X509 *c = pki_x509_new(BACKDATE_S, (long)seconds);
     if (X509_cmp_time(X509_get0_notAfter(ca), NULL) > 0 &&
         ASN1_TIME_compare(X509_get0_notAfter(c), X509_get0_notAfter(ca)) > 0)
         X509_set1_notAfter(c, X509_get0_notAfter(ca));

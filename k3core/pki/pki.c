@@ -64,20 +64,26 @@ static char *san_value(char *const *sans)
     return dd_buf_detach(&b, NULL);
 }
 
-/* kind: 0 = CA, 1 = server leaf, 2 = client leaf. issuer NULL = self-signed. */
-static X509 *make_cert(const char *cn, char *const *orgs, EVP_PKEY *key, X509 *issuer,
-                       EVP_PKEY *issuer_key, int kind, char *const *sans)
+X509 *pki_x509_new(long backdate_s, long valid_s)
 {
     X509 *c = X509_new();
     unsigned char serial[16];
     RAND_bytes(serial, sizeof(serial));
-    serial[0] &= 0x7f;
+    serial[0] &= 0x7f; /* a positive 127-bit serial */
     BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c));
     BN_free(bn);
     X509_set_version(c, 2);
-    X509_gmtime_adj(X509_getm_notBefore(c), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(c), 86400L * (kind == 0 ? CA_DAYS : LEAF_DAYS));
+    X509_gmtime_adj(X509_getm_notBefore(c), -backdate_s);
+    X509_gmtime_adj(X509_getm_notAfter(c), valid_s);
+    return c;
+}
+
+/* kind: 0 = CA, 1 = server leaf, 2 = client leaf. issuer NULL = self-signed. */
+static X509 *make_cert(const char *cn, char *const *orgs, EVP_PKEY *key, X509 *issuer,
+                       EVP_PKEY *issuer_key, int kind, char *const *sans)
+{
+    X509 *c = pki_x509_new(3600, 86400L * (kind == 0 ? CA_DAYS : LEAF_DAYS));
     X509_set_pubkey(c, key);
     set_name(X509_get_subject_name(c), cn, orgs);
     X509 *iss = issuer ? issuer : c;

@@ -111,4 +111,8 @@ char *pki_csr_sign(const struct pki *pki, X509_REQ *req, bool client_ca, const c
 void pki_freep(struct pki **p);
 #define _cleanup_pki_ _cleanup_(pki_freep)
 
+/* A v3 certificate with a random positive serial, valid from backdate_s ago for valid_s seconds
+ * from now; subject, issuer, key, extensions and signature are the caller's. */
+X509 *pki_x509_new(long backdate_s, long valid_s);
+
 #endif
