@@ -309,34 +309,33 @@ int net_link_set_hairpin(net_nl *nl, const char *name, bool on, dd_err *e)
     return 0;
 }
 
-int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e)
+/* RTM_NEWLINK setting one attribute of the link called name; what names it in errors. */
+static int set_link_attr(net_nl *nl, const char *name, uint16_t type, const void *data, size_t len,
+                         const char *what, dd_err *e)
 {
     char buf[NL_BUFSZ];
     int idx = net_link_index(nl, name, e);
     if (idx < 0)
         return idx;
-    if (mtu < 68 || mtu > 65535)
-        return dd_err_set(e, EINVAL, "setting MTU of %s: %d is out of range", name, mtu);
     struct nlmsghdr *nlh = setlink_start(buf, idx);
-    mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
+    mnl_attr_put(nlh, type, len, data);
     int r = nl_talk(nl, nlh, NULL, NULL);
     if (r < 0)
-        return dd_err_set(e, -r, "setting MTU of %s: %s", name, strerror(-r));
+        return dd_err_set(e, -r, "setting %s of %s: %s", what, name, strerror(-r));
     return 0;
+}
+
+int net_link_set_mtu(net_nl *nl, const char *name, int mtu, dd_err *e)
+{
+    if (mtu < 68 || mtu > 65535)
+        return dd_err_set(e, EINVAL, "setting MTU of %s: %d is out of range", name, mtu);
+    uint32_t v = (uint32_t)mtu;
+    return set_link_attr(nl, name, IFLA_MTU, &v, sizeof(v), "MTU", e);
 }
 
 int net_link_set_group(net_nl *nl, const char *name, uint32_t group, dd_err *e)
 {
-    char buf[NL_BUFSZ];
-    int idx = net_link_index(nl, name, e);
-    if (idx < 0)
-        return idx;
-    struct nlmsghdr *nlh = setlink_start(buf, idx);
-    mnl_attr_put_u32(nlh, IFLA_GROUP, group);
-    int r = nl_talk(nl, nlh, NULL, NULL);
-    if (r < 0)
-        return dd_err_set(e, -r, "setting the link group of %s: %s", name, strerror(-r));
-    return 0;
+    return set_link_attr(nl, name, IFLA_GROUP, &group, sizeof(group), "the link group", e);
 }
 
 int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e)
@@ -356,16 +355,7 @@ int net_link_delete_group(net_nl *nl, uint32_t group, dd_err *e)
 
 int net_link_set_hwaddr(net_nl *nl, const char *name, const uint8_t mac[6], dd_err *e)
 {
-    char buf[NL_BUFSZ];
-    int idx = net_link_index(nl, name, e);
-    if (idx < 0)
-        return idx;
-    struct nlmsghdr *nlh = setlink_start(buf, idx);
-    mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
-    int r = nl_talk(nl, nlh, NULL, NULL);
-    if (r < 0)
-        return dd_err_set(e, -r, "setting the MAC address of %s: %s", name, strerror(-r));
-    return 0;
+    return set_link_attr(nl, name, IFLA_ADDRESS, mac, 6, "the MAC address", e);
 }
 
 int net_link_delete(net_nl *nl, const char *name, dd_err *e)
